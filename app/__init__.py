@@ -1,0 +1,1 @@
+"""The edges: the `ragqa` command line and the Streamlit chat UI. Nothing imports `app`."""

@@ -1,0 +1,43 @@
+"""The `ragqa` command line: builds the stages from settings and turns errors into one line.
+
+Each command lives in `app/commands/<name>.py` with a `register(cli)` function.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from ingest.embedder import offline_env_default
+from ingest.errors import RagqaError
+
+COMMANDS = ("ingest", "info", "retrieve", "ask", "eval", "score", "app")
+
+cli = typer.Typer(
+    name="ragqa",
+    help="Private, local question answering over your own documents (Chinese and English).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _name in COMMANDS:
+    importlib.import_module(f"app.commands.{_name}").register(cli)
+
+
+def main() -> None:
+    offline_env_default()
+    try:
+        cli(standalone_mode=True)
+    except RagqaError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

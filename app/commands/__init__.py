@@ -1,0 +1,1 @@
+"""One module per `ragqa` command; each exposes `register(cli)`."""

@@ -1,0 +1,5 @@
+"""`ragqa app` (being written)."""
+
+
+def register(cli) -> None:
+    pass

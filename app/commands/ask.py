@@ -1,0 +1,5 @@
+"""`ragqa ask` (being written)."""
+
+
+def register(cli) -> None:
+    pass

@@ -1,0 +1,5 @@
+"""`ragqa eval` (being written)."""
+
+
+def register(cli) -> None:
+    pass

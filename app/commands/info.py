@@ -1,0 +1,5 @@
+"""`ragqa info` (being written)."""
+
+
+def register(cli) -> None:
+    pass

@@ -1,0 +1,5 @@
+"""`ragqa ingest` (being written)."""
+
+
+def register(cli) -> None:
+    pass

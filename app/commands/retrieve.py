@@ -1,0 +1,5 @@
+"""`ragqa retrieve` (being written)."""
+
+
+def register(cli) -> None:
+    pass

@@ -1,0 +1,5 @@
+"""`ragqa score` (being written)."""
+
+
+def register(cli) -> None:
+    pass

