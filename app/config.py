@@ -100,7 +100,9 @@ def parse_thresholds(items: list[str]) -> dict[str, float]:
                 raise ValueError
             out[name.strip().lower()] = float(value)
         except ValueError:
-            raise ConfigError(f"--fail-under expects METRIC=VALUE (like f1=40), not {item!r}")
+            raise ConfigError(
+                f"--fail-under expects METRIC=VALUE (like f1=40), not {item!r}"
+            ) from None
     return out
 
 

@@ -25,9 +25,12 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _TOKEN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*", re.UNICODE)
 _CJK_RUN_RE = re.compile(rf"^[{_CJK}]+$")
 
-ENGLISH_STOP_WORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have", "how", "if", "in", "into", "is", "it", "its", "of", "on", "or", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "were", "what", "when", "where", "which", "who", "why", "will", "with", "does", "did", "do"]
-)
+ENGLISH_STOP_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have",
+    "how", "if", "in", "into", "is", "it", "its", "of", "on", "or", "that", "the", "their",
+    "then", "there", "these", "they", "this", "to", "was", "were", "what", "when", "where",
+    "which", "who", "why", "will", "with", "does", "did", "do",
+})
 
 LEXICAL_FORMAT_VERSION = 1
 
