@@ -16,11 +16,16 @@ class Hit:
     score: float
     chunk_id: str
     start_char: int = 0
+    # Cosine similarity of question and passage when the retriever knows it (dense and hybrid
+    # modes). Unlike `score`, whose scale depends on the mode (RRF, BM25), it is comparable
+    # across questions, so generation uses it for its "nothing relevant: abstain" threshold.
+    relevance: float | None = None
 
     def to_json(self) -> dict:
         """The hits.jsonl form of DESIGN.md."""
         d = asdict(self)
         d.pop("start_char")
+        d.pop("relevance")
         return d
 
 
