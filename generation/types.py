@@ -1,0 +1,134 @@
+"""The values generation hands out: decoding settings, a raw generation, and the Answer.
+
+    >>> params = DecodingParams(max_new_tokens=64)          # greedy, reproducible
+    >>> answer = engine.ask("What is the tallest tower?")
+    >>> answer.text, [c.source for c in answer.citations], answer.timings.first_token_ms
+    ('The tower is 330 meters tall [1].', ['docs/tower.pdf'], 412.0)
+    >>> answer.to_json("q1")["timings_ms"]
+    {'retrieve': 12.0, 'first_token': 412.0, 'total': 1890.0}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ingest.errors import RagqaError
+from retrieval.types import Hit
+
+
+class GenerationError(RagqaError):
+    """A language model could not be loaded or asked (bad name, corrupt file, server down)."""
+
+
+class ChecksumError(GenerationError):
+    """An embedded model file does not have the checksum it must have."""
+
+
+@dataclass(frozen=True)
+class DecodingParams:
+    """How tokens are chosen. The defaults are greedy so evaluation is reproducible.
+
+    `temperature == 0` means greedy (or beam search when `num_beams > 1`); `top_p`, `top_k`
+    and `seed` only matter when sampling (`temperature > 0`). `top_k == 0` disables top-k.
+    """
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 50
+    repetition_penalty: float = 1.0
+    num_beams: int = 1
+    max_new_tokens: int = 256
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, not {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], not {self.top_p}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0, not {self.top_k}")
+        if self.repetition_penalty <= 0:
+            raise ValueError(f"repetition_penalty must be > 0, not {self.repetition_penalty}")
+        if self.num_beams < 1:
+            raise ValueError(f"num_beams must be >= 1, not {self.num_beams}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, not {self.max_new_tokens}")
+
+    @property
+    def do_sample(self) -> bool:
+        return self.temperature > 0
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a backend returns for one prompt (before citations and abstention are read)."""
+
+    text: str
+    num_tokens: int
+    # Mean log-probability of the generated tokens under the model; None when the backend
+    # cannot say (a server that does not return logprobs).
+    mean_logprob: float | None = None
+    first_token_ms: float | None = None
+    total_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A `[n]` marker in the answer, resolved to the passage it points at."""
+
+    n: int
+    source: str
+    page: int | None
+    chunk_id: str
+    snippet: str
+
+    def to_json(self) -> dict:
+        """The answers.jsonl form of DESIGN.md (no snippet)."""
+        return {"n": self.n, "source": self.source, "page": self.page, "chunk_id": self.chunk_id}
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds spent; `first_token_ms` is None when the LLM was not called (abstention)."""
+
+    retrieve_ms: float
+    first_token_ms: float | None
+    total_ms: float
+
+    def to_json(self) -> dict:
+        return {"retrieve": _round(self.retrieve_ms), "first_token": _round(self.first_token_ms),
+                "total": _round(self.total_ms)}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answered (or abstained) question with where it came from."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: list[Citation]
+    # Probability-like score in [0, 1]: exp(mean token log-prob); None when unknown (gate
+    # abstention, or a backend without log-probs).
+    confidence: float | None
+    timings: Timings
+    hits: list[Hit] = field(default_factory=list)
+    # The question actually used for retrieval: the rewrite of a follow-up, else the question.
+    standalone_question: str | None = None
+
+    def to_json(self, id: str) -> dict:
+        """The answers.jsonl form of DESIGN.md (plus `confidence` and `standalone_question`)."""
+        return {
+            "id": id,
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_json() for c in self.citations],
+            "timings_ms": self.timings.to_json(),
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "standalone_question": self.standalone_question,
+        }
+
+
+def _round(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 1)
