@@ -1,0 +1,96 @@
+"""Uploads: untrusted names are sanitised, wrong types and oversize files are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.ui.uploads import (
+    Upload,
+    UploadPolicy,
+    UploadRejected,
+    check_upload,
+    sanitize_filename,
+    save_upload,
+)
+
+
+@pytest.mark.parametrize("name, safe", [
+    ("../../etc/passwd", "passwd"),
+    ("..\\x.pdf", "x.pdf"),
+    ("C:\\Users\\bob\\Desktop\\notes.md", "notes.md"),
+    ("/abs/path/report.txt", "report.txt"),
+    ("报告 2024.pdf", "报告 2024.pdf"),
+    (".hidden.md", "hidden.md"),
+    ("a\x00b\u202e\n.txt", "ab.txt"),
+    ('what?<is>"this".html', "what__is__this_.html"),
+    ("  lots   of\tspace .md ", "lots of space.md"),
+])
+def test_sanitize_keeps_only_a_safe_last_component(name, safe):
+    assert sanitize_filename(name) == safe
+
+
+@pytest.mark.parametrize("name", ["..", "../..", "/", "...", "\\\\"])
+def test_names_with_nothing_left_are_refused(name):
+    with pytest.raises(UploadRejected, match="no usable characters"):
+        sanitize_filename(name)
+
+
+def test_long_unicode_names_are_cut_to_fit_the_file_system_keeping_the_suffix():
+    safe = sanitize_filename("报" * 300 + ".pdf")
+    assert safe.endswith(".pdf")
+    assert len(safe.encode("utf-8")) <= 200
+
+
+def test_traversal_names_are_saved_inside_the_uploads_folder(tmp_path):
+    uploads = tmp_path / "index" / "uploads"
+    policy = UploadPolicy()
+    saved = save_upload(Upload("../../../evil.md", b"# evil"), uploads, policy)
+    assert saved == (uploads / "evil.md").resolve()
+    assert saved.read_bytes() == b"# evil"
+    assert not (tmp_path / "evil.md").exists()
+    saved = save_upload(Upload("..\\..\\x.pdf", b"%PDF-1.4"), uploads, policy)
+    assert saved.parent == uploads.resolve()
+    assert sorted(p.name for p in uploads.iterdir()) == ["evil.md", "x.pdf"]
+
+
+def test_unicode_names_are_saved_as_they_are(tmp_path):
+    saved = save_upload(Upload("报告 2024.pdf", b"%PDF-1.4"), tmp_path, UploadPolicy())
+    assert saved.name == "报告 2024.pdf" and saved.exists()
+
+
+def test_wrong_type_is_refused_with_the_allowed_list(tmp_path):
+    with pytest.raises(UploadRejected) as exc:
+        save_upload(Upload("../../etc/passwd", b"root:x:0:0"), tmp_path, UploadPolicy())
+    assert "without an extension" in exc.value.reason
+    assert "pdf, txt, md, html" in exc.value.reason
+    with pytest.raises(UploadRejected, match=r"type \.exe is not accepted"):
+        save_upload(Upload("setup.exe", b"MZ"), tmp_path, UploadPolicy())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_suffix_check_ignores_case():
+    assert check_upload(Upload("SCAN.PDF", b"%PDF"), UploadPolicy()) == "SCAN.PDF"
+
+
+def test_oversize_and_empty_files_are_refused(tmp_path):
+    policy = UploadPolicy(max_bytes=1024)
+    assert save_upload(Upload("ok.txt", b"x" * 1024), tmp_path, policy).exists()
+    with pytest.raises(UploadRejected, match="over the upload limit"):
+        save_upload(Upload("big.txt", b"x" * 1025), tmp_path, policy)
+    with pytest.raises(UploadRejected, match="empty"):
+        save_upload(Upload("empty.txt", b""), tmp_path, policy)
+    assert [p.name for p in tmp_path.iterdir()] == ["ok.txt"]
+
+
+def test_a_new_version_replaces_the_old_file(tmp_path):
+    save_upload(Upload("notes.md", b"v1"), tmp_path, UploadPolicy())
+    saved = save_upload(Upload("notes.md", b"v2"), tmp_path, UploadPolicy())
+    assert saved.read_bytes() == b"v2"
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.md"]  # no temp file left behind
+
+
+def test_policy_settings_are_validated():
+    with pytest.raises(ValueError, match="max_bytes"):
+        UploadPolicy(max_bytes=0)
+    with pytest.raises(ValueError, match="allowed_suffixes"):
+        UploadPolicy(allowed_suffixes=("PDF",))
