@@ -55,7 +55,8 @@ class Settings(BaseModel):
     fail_under: dict[str, float] = Field(default_factory=dict)
     # app
     port: int = Field(8501, gt=0, lt=65536)
-    feedback_db: Path | None = None
+    feedback_db: Path | None = None  # None: feedback.sqlite3 beside the index folder
+    upload_max_mb: int = Field(50, gt=0, description="largest file the app accepts")
 
 
 class ConfigError(RagqaError):
