@@ -1,0 +1,74 @@
+"""Dense retrieval: embed the question, search the index's FAISS vectors by inner product.
+
+    >>> index = open_index(Path("indexes/sample"))
+    >>> dense = DenseRetriever(index, Embedder("builtin:minilm"), k=5)
+    >>> hits = dense.retrieve("How are documents chunked?")
+    >>> hits[0].relevance == hits[0].score   # cosine similarity of question and chunk
+    True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval.hits import check_embedder, check_positive, hits_for_rows
+from retrieval.types import Hit
+
+DEFAULT_EF_SEARCH = 128  # HNSW beam width at query time; see bench/retrieval.py for recall
+
+
+def _hnsw_params(faiss_index, ef_search: int):
+    """Per-query search parameters for an HNSW index, None for any other kind."""
+    import faiss
+
+    inner = faiss.downcast_index(faiss_index)
+    if isinstance(inner, faiss.IndexHNSW):
+        # Never search a beam narrower than the number of results asked for.
+        return inner, faiss.SearchParametersHNSW(efSearch=ef_search)
+    return inner, None
+
+
+class DenseRetriever:
+    """Nearest chunks by cosine similarity with the index's own embedding model.
+
+    Args:
+        index: an opened index (`ingest.index.open_index`).
+        embedder: the embedder the index was built with (checked: name and dimension).
+        k: hits returned when `retrieve` is called without `k`.
+        ef_search: HNSW beam width (only for `index_type="hnsw"`; higher = better recall).
+    """
+
+    def __init__(self, index, embedder, k: int = 5, ef_search: int = DEFAULT_EF_SEARCH) -> None:
+        check_positive("k", k)
+        check_positive("ef_search", ef_search)
+        check_embedder(index, embedder)
+        self.index = index
+        self.embedder = embedder
+        self.k = k
+        self.ef_search = ef_search
+        self._faiss, self._params = _hnsw_params(index.vectors, ef_search)
+
+    def embed(self, question: str) -> np.ndarray:
+        return np.asarray(self.embedder.embed_query(question), dtype=np.float32)
+
+    def search(self, query_vector: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the `depth` nearest chunks, best first, and their cosines."""
+        n = int(self.index.vectors.ntotal)
+        depth = min(depth, n)
+        if depth == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        q = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
+        if self._params is not None:
+            self._params.efSearch = max(self.ef_search, depth)
+            scores, rows = self._faiss.search(q, depth, params=self._params)
+        else:
+            scores, rows = self.index.vectors.search(q, depth)
+        keep = rows[0] >= 0  # FAISS pads with -1 when it finds fewer than asked
+        return rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
+        """The `k` chunks nearest to the question; score and relevance are both the cosine."""
+        k = self.k if k is None else k
+        check_positive("k", k)
+        rows, scores = self.search(self.embed(question), k)
+        return hits_for_rows(self.index, rows, scores, relevance=scores)

@@ -1,0 +1,78 @@
+"""Helpers every retriever shares: turning index rows into `Hit`s, cosines, argument checks.
+
+    >>> hits = hits_for_rows(index, rows=[4, 9], scores=[0.8, 0.7], relevance=[0.8, 0.7])
+    >>> hits[0].chunk_id == index.get_chunks([4])[0].chunk_id
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from ingest.errors import RagqaError
+from retrieval.types import Hit
+
+# Same character classes as ingest.lexical: ideographs, kana, hangul.
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_LATIN_WORD = re.compile(rf"[^\W\d_{_CJK}]+")
+
+
+class RetrievalError(RagqaError):
+    """A retriever cannot be built or run with the settings given (the message says which)."""
+
+
+def check_positive(name: str, value: int | None, allow_none: bool = False) -> None:
+    """Raise `RetrievalError` unless `value` is an int > 0 (or None when allowed)."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise RetrievalError(f"{name} must be an integer greater than 0, not {value!r}")
+
+
+def cjk_share(text: str) -> float:
+    """The share of CJK among the question's characters and Latin-script words.
+
+    A Chinese character and an English word count as one unit each, so the mixed question
+    "RAG 是什么" is mostly Chinese (3 of 4). 0.0 for text without either.
+    """
+    cjk = len(_CJK_CHAR.findall(text))
+    words = len(_LATIN_WORD.findall(text))
+    return cjk / (cjk + words) if cjk + words else 0.0
+
+
+def cosines(index, query_vector: np.ndarray, rows: Sequence[int]) -> list[float]:
+    """Cosine of the query and each row's stored embedding (vectors are unit length)."""
+    if not len(rows):
+        return []
+    mat = np.stack([np.asarray(index.vector(int(r)), dtype=np.float32) for r in rows])
+    return [float(x) for x in mat @ np.asarray(query_vector, dtype=np.float32)]
+
+
+def hits_for_rows(index, rows: Sequence[int], scores: Sequence[float],
+                  relevance: Sequence[float] | None = None) -> list[Hit]:
+    """The chunks of `rows` as hits, in the order given."""
+    rows = [int(r) for r in rows]
+    chunks = index.get_chunks(rows)
+    rel = [float(r) for r in relevance] if relevance is not None else [None] * len(rows)
+    return [
+        Hit(text=c.text, source=c.source, page=c.page, score=float(s), chunk_id=c.chunk_id,
+            start_char=c.start_char, relevance=r)
+        for c, s, r in zip(chunks, scores, rel, strict=True)
+    ]
+
+
+def check_embedder(index, embedder) -> None:
+    """Refuse an embedder other than the one the index was built with: its vectors would
+    live in another space and every cosine would be meaningless."""
+    manifest = index.manifest
+    want, dim = manifest.embedding_model, int(manifest.dimension)
+    if embedder.name != want or int(embedder.dimension) != dim:
+        raise RetrievalError(
+            f"the index {getattr(index, 'directory', '')} was built with the embedding model "
+            f"{want!r} ({dim} dimensions), not {embedder.name!r} ({embedder.dimension}); "
+            "query it with the same model or re-ingest"
+        )
