@@ -1,0 +1,216 @@
+"""The conversation: turns kept in the session, answers streamed, sources and feedback shown.
+
+    >>> turns = session_turns()                       # list[Turn] of this browser session
+    >>> turn = ask(engine, "BM25 是什么？", turns, settings, index_dir)   # streams into the page
+    >>> render_turn(turn, store)                      # later reruns redraw it from the session
+
+Every model output is shown escaped: a `$` or `*` in a document must not turn into LaTeX or
+emphasis, and Chinese text passes through untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from app.config import Settings
+from app.ui import services
+from app.ui.feedback import FeedbackEntry, FeedbackStore
+from ingest.errors import RagqaError
+
+# History passed to the engine: enough for follow-ups, short enough for a small context window.
+HISTORY_TURNS = 4
+CURSOR = "▌"
+# The settings stored with each rating, so a rating can be traced to what produced the answer.
+FEEDBACK_SETTINGS = ("mode", "k", "reranker", "embedding", "llm", "temperature", "top_p",
+                     "top_k", "max_new_tokens")
+
+
+@dataclass
+class Turn:
+    """One question and what became of it."""
+
+    question: str
+    index_dir: str
+    settings: dict[str, Any]
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    answer: Any = None  # generation.Answer once finished
+    error: str | None = None
+    seconds: float | None = None  # wall time in the UI, question sent -> answer complete
+    feedback_id: int | None = None
+    feedback_error: str | None = None
+
+
+def session_turns() -> list[Turn]:
+    return st.session_state.setdefault("turns", [])
+
+
+def clear_chat() -> None:
+    st.session_state["turns"] = []
+
+
+def escape_md(text: str) -> str:
+    """Markdown-inert text: `$x$`, `*a*`, `# h` and `<b>` are shown as typed."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-!|>~<$])", r"\\\1", text).replace("\n", "  \n")
+
+
+def show_answer_text(text: str) -> str:
+    # Keep the [n] citation markers readable: escaped brackets render as plain brackets.
+    return escape_md(text)
+
+
+@contextmanager
+def errors_shown(what: str) -> Iterator[None]:
+    """Turns an exception into an st.error: RagqaError's message as is, anything else short
+    (the traceback goes to the server's stderr, never to the page)."""
+    try:
+        yield
+    except RagqaError as exc:
+        st.error(str(exc))
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        st.error(f"{what} failed unexpectedly ({type(exc).__name__}: {str(exc)[:200]}). "
+                 "The details are in the server log.")
+
+
+def history_for(turns: list[Turn]) -> list[tuple[str, str]]:
+    """(question, answer) pairs of the finished, non-abstained turns, oldest first."""
+    done = [t for t in turns if t.answer is not None and not t.answer.abstained]
+    return [(t.question, t.answer.text) for t in done[-HISTORY_TURNS:]]
+
+
+def ask(question: str, turns: list[Turn], s: Settings, index_dir: Path) -> Turn:
+    """Streams the answer to `question` into the current chat message; returns the turn."""
+    turn = Turn(question=question, index_dir=str(index_dir),
+                settings={k: getattr(s, k) for k in FEEDBACK_SETTINGS})
+    history = history_for(turns)
+    placeholder = st.empty()
+    start = time.perf_counter()
+    try:
+        engine = services.answer_engine(s, index_dir)
+        placeholder.markdown("*Searching the documents…*")
+        with services.generation_slot(
+            on_wait=lambda: placeholder.markdown("*Waiting for another answer to finish…*")
+        ):
+            text = ""
+            for item in engine.stream(question, history):
+                if isinstance(item, str):
+                    text += item
+                    placeholder.markdown(show_answer_text(text) + CURSOR)
+                else:
+                    turn.answer = item
+        if turn.answer is None:
+            raise RuntimeError("the answer engine ended without a final answer")
+    except RagqaError as exc:
+        turn.error = str(exc)
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        turn.error = (f"Answering failed unexpectedly ({type(exc).__name__}: {str(exc)[:200]}). "
+                      "The details are in the server log.")
+    turn.seconds = time.perf_counter() - start
+    placeholder.empty()
+    turns.append(turn)
+    return turn
+
+
+def render_turn(turn: Turn, store: FeedbackStore | None) -> None:
+    with st.chat_message("user"):
+        st.markdown(escape_md(turn.question))
+    with st.chat_message("assistant"):
+        render_answer(turn, store)
+
+
+def render_answer(turn: Turn, store: FeedbackStore | None) -> None:
+    if turn.error is not None:
+        st.error(turn.error)
+        return
+    answer = turn.answer
+    if answer.abstained:
+        st.warning("**No answer found in the documents.**  \n" + show_answer_text(answer.text))
+    else:
+        st.markdown(show_answer_text(answer.text))
+    if answer.standalone_question and answer.standalone_question.strip() != turn.question.strip():
+        st.caption(f"Searched for: {escape_md(answer.standalone_question)}")
+    render_sources(answer)
+    st.caption(timing_line(turn))
+    if store is not None:
+        render_feedback(turn, store)
+
+
+def render_sources(answer) -> None:
+    """One expandable card per cited passage: file, page, score, snippet."""
+    scores = {h.chunk_id: h for h in answer.hits}
+    for c in answer.citations:
+        hit = scores.get(c.chunk_id)
+        label = f"[{c.n}] {Path(c.source).name}"
+        if c.page is not None:
+            label += f" · page {c.page}"
+        if hit is not None:
+            label += f" · score {hit.score:.3f}"
+            if hit.relevance is not None:
+                label += f" · relevance {hit.relevance:.2f}"
+        with st.expander(label):
+            st.markdown(escape_md(c.snippet or (hit.text if hit else "")))
+            st.caption(escape_md(c.source))
+
+
+def timing_line(turn: Turn) -> str:
+    t = turn.answer.timings
+    parts = [f"answered in {turn.seconds:.1f} s"]
+    if t.first_token_ms is not None:
+        parts.append(f"first token {t.first_token_ms / 1000:.1f} s")
+    parts.append(f"retrieval {t.retrieve_ms:.0f} ms")
+    if turn.answer.confidence is not None:
+        parts.append(f"confidence {turn.answer.confidence:.2f}")
+    return " · ".join(parts)
+
+
+def render_feedback(turn: Turn, store: FeedbackStore) -> None:
+    """Thumbs up/down; once rated, an optional comment. Stored at once, updated on change."""
+    st.feedback("thumbs", key=f"rating-{turn.id}", on_change=_on_rating, args=(turn, store))
+    if turn.feedback_id is not None:
+        st.text_input("Comment (optional, Enter to save)", key=f"comment-{turn.id}",
+                      on_change=_on_comment, args=(turn, store),
+                      placeholder="What was wrong or missing?")
+        st.caption("Feedback saved. Thank you.")
+    if turn.feedback_error:
+        st.error(turn.feedback_error)
+
+
+def _on_rating(turn: Turn, store: FeedbackStore) -> None:
+    rating = st.session_state.get(f"rating-{turn.id}")
+    if rating is None:  # the thumb was clicked again to undo: keep the stored rating
+        return
+    try:
+        if turn.feedback_id is None:
+            a = turn.answer
+            turn.feedback_id = store.add(FeedbackEntry(
+                question=turn.question, answer=a.text, rating=int(rating),
+                abstained=a.abstained, citations=[
+                    {**c.to_json(), "snippet": c.snippet} for c in a.citations],
+                settings=turn.settings, index_dir=turn.index_dir,
+            ))
+        else:
+            store.set_rating(turn.feedback_id, int(rating))
+        turn.feedback_error = None
+    except RagqaError as exc:
+        turn.feedback_error = str(exc)
+
+
+def _on_comment(turn: Turn, store: FeedbackStore) -> None:
+    comment = st.session_state.get(f"comment-{turn.id}", "")
+    try:
+        store.set_comment(turn.feedback_id, comment)
+        turn.feedback_error = None
+    except RagqaError as exc:
+        turn.feedback_error = str(exc)

@@ -1,0 +1,173 @@
+"""The sidebar: knowledge base (choose, create, upload, info), retrieval and decoding controls,
+the model in use, feedback export and clearing the chat.
+
+    >>> index_dir = choose_index(base)              # a folder; it may not exist yet (new)
+    >>> s = controls(base, index_dir)               # Settings with the sidebar's values
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from app.config import Settings
+from app.ui import services
+from app.ui.chat import clear_chat, errors_shown
+from app.ui.uploads import Upload, UploadPolicy, ingest_uploads
+from ingest.index import MANIFEST
+
+MODES = ("hybrid", "dense", "bm25")
+DEFAULT_RERANKER = "cross-encoder/ms-marco-MiniLM-L-6-v2"
+
+
+def index_candidates(base_dir: Path) -> list[Path]:
+    """Index folders (those holding a manifest) directly under `base_dir`, by name."""
+    if not base_dir.is_dir():
+        return []
+    return sorted((p.resolve() for p in base_dir.iterdir() if (p / MANIFEST).is_file()),
+                  key=lambda p: p.name)
+
+
+def choose_index(base: Settings) -> Path:
+    """Pick an index beside the configured one, or type a path (existing or new)."""
+    state = st.session_state
+    state.setdefault("index_dir", str(Path(base.index).resolve()))
+    current = Path(state["index_dir"])
+    base_dir = Path(base.index).resolve().parent
+    options = index_candidates(base_dir)
+    if current not in options:
+        options.append(current)
+    # The widget's value lives in session state, so a typed path can select it too.
+    if state.get("index_choice") not in options:
+        state["index_choice"] = current
+    st.subheader("Knowledge base")
+    st.selectbox(
+        "Index", options, key="index_choice",
+        format_func=lambda p: p.name if p.parent == base_dir else str(p),
+        on_change=lambda: state.update(index_dir=str(state["index_choice"])),
+        help=f"Index folders in {base_dir}",
+    )
+    st.text_input(
+        "Open or create a folder", key="index_path", placeholder=str(base_dir / "new-kb"),
+        on_change=_open_typed_path, help="An existing index, or a new folder: upload files "
+        "below to create it.",
+    )
+    return Path(state["index_dir"])
+
+
+def _open_typed_path() -> None:
+    typed = st.session_state.get("index_path", "").strip()
+    if typed:
+        chosen = Path(typed).expanduser().resolve()
+        st.session_state["index_dir"] = str(chosen)
+        st.session_state["index_choice"] = chosen
+        st.session_state["index_path"] = ""
+
+
+def index_info(index_dir: Path) -> None:
+    """Documents, chunks and the embedding model of the index, or that it is still empty."""
+    if not services.index_exists(index_dir):
+        st.info("New knowledge base: upload files below to create it.")
+        return
+    index = services.get_index(index_dir)
+    m = index.manifest
+    st.markdown(f"**{m.num_files}** documents · **{m.num_chunks}** chunks")
+    st.caption(f"Embedding: {m.embedding_model} · chunk {m.chunk_size}/{m.chunk_overlap} · "
+               f"{m.index_type} · updated {m.updated_at}")
+    with st.expander(f"Files ({m.num_files})"):
+        for f in index.files():
+            st.caption(f"{Path(f.source).name} — {f.num_chunks} chunks")
+
+
+def upload_panel(s: Settings, index_dir: Path) -> None:
+    """File uploader, an ingest button with a progress bar, and the last run's outcome."""
+    policy = UploadPolicy(max_bytes=s.upload_max_mb * 2**20)
+    state = st.session_state
+    n = state.setdefault("uploader_n", 0)
+    files = st.file_uploader(
+        f"Add documents ({', '.join(policy.types)}; up to {s.upload_max_mb} MB each)",
+        type=policy.types, accept_multiple_files=True, key=f"uploader-{n}",
+        max_upload_size=s.upload_max_mb,
+    )
+    if files and st.button(f"Ingest {len(files)} file(s)", type="primary", key="ingest"):
+        bar = st.progress(0.0, text="Saving the files…")
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.progress(min(done / total, 1.0) if total else 1.0,
+                         text=f"{stage}: {done}/{total}")
+
+        start = time.perf_counter()
+        with errors_shown("Ingesting the files"):
+            result = ingest_uploads([Upload(f.name, f.getvalue()) for f in files],
+                                    services.make_ingestor(s, index_dir), index_dir, policy,
+                                    progress)
+            state["last_ingest"] = {
+                "ingested": [Path(p).name for p in (result.report.ingested if result.report
+                                                    else [])],
+                "unchanged": [Path(p).name for p in (result.report.unchanged if result.report
+                                                     else [])],
+                "chunks": result.report.chunks_added if result.report else 0,
+                "failures": [(Path(f.source).name, f.reason) for f in result.failures],
+                "seconds": time.perf_counter() - start,
+            }
+            state["uploader_n"] = n + 1  # a fresh uploader: the files are in the index now
+            st.rerun()
+    last = state.get("last_ingest")
+    if last:
+        if last["ingested"] or last["unchanged"]:
+            st.success(f"Ingested {len(last['ingested'])} file(s), {last['chunks']} new chunks "
+                       f"in {last['seconds']:.1f} s"
+                       + (f"; {len(last['unchanged'])} unchanged" if last["unchanged"] else "")
+                       + ": " + ", ".join(last["ingested"] + last["unchanged"]))
+        if last["failures"]:
+            st.error("Not ingested:  \n" + "  \n".join(
+                f"**{name}** — {reason}" for name, reason in last["failures"]))
+
+
+def controls(base: Settings, index_dir: Path) -> Settings:
+    """Retrieval and decoding widgets; returns the settings they make."""
+    st.subheader("Retrieval")
+    mode = st.radio("Mode", MODES, index=MODES.index(base.mode), horizontal=True, key="mode")
+    k = st.slider("Passages (top-k)", 1, 20, min(base.k, 20), key="k")
+    rerank = st.toggle("Rerank with a cross-encoder", value=base.reranker is not None,
+                       key="rerank")
+    reranker = None
+    if rerank:
+        reranker = st.text_input("Reranker model", value=base.reranker or DEFAULT_RERANKER,
+                                 key="reranker").strip() or None
+    st.subheader("Decoding")
+    temperature = st.slider("Temperature (0 = greedy)", 0.0, 2.0, float(base.temperature), 0.05,
+                            key="temperature")
+    top_p = st.slider("Top-p", 0.05, 1.0, float(base.top_p), 0.05, key="top_p")
+    top_k = st.number_input("Top-k (0 = off)", 0, 500, int(base.top_k), key="top_k")
+    max_new = st.slider("Max new tokens", 16, 2048, min(base.max_new_tokens, 2048), 16,
+                        key="max_new_tokens")
+    changes = dict(mode=mode, k=k, reranker=reranker, temperature=temperature, top_p=top_p,
+                   top_k=int(top_k), max_new_tokens=max_new, index=index_dir)
+    if services.index_exists(index_dir):
+        # Questions must be embedded by the model the index was built with.
+        changes["embedding"] = services.get_index(index_dir).manifest.embedding_model
+    return services.with_overrides(base, **changes)
+
+
+def model_info(s: Settings) -> None:
+    llm = services.get_llm(s)
+    st.markdown(f"**LLM:** {llm.name}  \n**Device:** {llm.device}")
+    st.caption(f"Embedding: {s.embedding}")
+
+
+def feedback_export(s: Settings) -> None:
+    store = services.get_feedback_store(s)
+    count = store.count()
+    st.download_button(
+        f"Export feedback ({count} ratings, JSONL)", data=store.to_jsonl().encode("utf-8"),
+        file_name="ragqa-feedback.jsonl", mime="application/jsonl", disabled=count == 0,
+        key="export_feedback",
+    )
+    st.caption(f"Stored in {services.feedback_db_path(s)}")
+
+
+def clear_button() -> None:
+    st.button("Clear chat", on_click=clear_chat, key="clear_chat", icon=":material/delete:")

@@ -1,0 +1,103 @@
+"""Helpers for the UI tests: a small real index, a config file, and a running `ragqa app`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KB = ROOT / "data" / "kb"
+# The fast embedded LLM: the default 0.5B model would make every UI answer several times slower.
+FAST_LLM = "builtin:smollm2-135m"
+
+
+def sample_files(dest: Path) -> list[Path]:
+    """The sample knowledge base's text files (data/kb), copied to `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    files = sorted(p for p in KB.iterdir() if p.suffix in {".md", ".txt", ".pdf"})
+    assert files, f"the sample knowledge base {KB} is empty"
+    return [Path(shutil.copy2(p, dest / p.name)) for p in files]
+
+
+def build_index(files: list[Path], index_dir: Path, embedder) -> Path:
+    """Ingests `files` into `index_dir` with the real embedder; returns the folder."""
+    from ingest.pipeline import Ingestor
+
+    report = Ingestor(index_dir, embedder, chunk_size=500, chunk_overlap=60).ingest(files)
+    assert not report.failed, report.failed
+    return index_dir
+
+
+def write_config(path: Path, **values) -> Path:
+    """A TOML config file with `values` (strings, numbers and paths)."""
+    lines = []
+    for key, value in values.items():
+        if isinstance(value, str | Path):
+            lines.append(f"{key} = {str(value)!r}".replace("'", '"'))
+        else:
+            lines.append(f"{key} = {value}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+class AppServer:
+    """`ragqa app` in a subprocess, as a user starts it; stopped (and its log kept) on exit."""
+
+    def __init__(self, config: Path, index: Path, log: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.log = log
+        self._cmd = [sys.executable, "-m", "app.cli", "app", "--config", str(config),
+                     "--index", str(index), "--port", str(self.port)]
+        self._proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> AppServer:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+               "PYTHONUNBUFFERED": "1"}
+        self._log_fh = self.log.open("w", encoding="utf-8")
+        self._proc = subprocess.Popen(self._cmd, cwd=ROOT, env=env, stdout=self._log_fh,
+                                      stderr=subprocess.STDOUT)
+        self._wait_healthy(timeout=60)
+        return self
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise AssertionError(f"ragqa app exited with {self._proc.returncode}:\n"
+                                     + self.log_text())
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"ragqa app did not answer on {self.url} in {timeout} s:\n"
+                             + self.log_text())
+
+    def log_text(self) -> str:
+        self._log_fh.flush()
+        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+    def __exit__(self, *exc) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._log_fh.close()
