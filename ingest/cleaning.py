@@ -1,0 +1,69 @@
+"""Whitespace normalisation, and rejoining lines that a PDF broke inside a sentence.
+
+    >>> clean_text("Retrieval aug-\\nmented  generation\\ncites sources.", rejoin_lines=True)
+    'Retrieval augmented generation cites sources.'
+    >>> clean_text("检索增强生成把搜索和\\n语言模型结合起来。", rejoin_lines=True)
+    '检索增强生成把搜索和语言模型结合起来。'
+
+Full-width punctuation is kept as it is (no NFKC): the chunker splits Chinese on 。！？；.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Characters after which a line break is a real one (end of a sentence, a heading's colon).
+_SENTENCE_END = set(".!?:;。！？：；…”』」\"')）)")
+# CJK ideographs, kana, hangul and full-width forms: Chinese and Japanese put no space
+# between words, so a line break between two of them must vanish rather than become a space.
+_CJK_CHARS = (r"\u2e80-\u2fff\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+              r"\uf900-\ufaff\uff00-\uffef")
+_CJK_RE = re.compile(f"[{_CJK_CHARS}]")
+# Invisible characters PDFs and web pages leave behind: zero-width spaces/joiners, BOMs, soft
+# hyphens, and C0 controls other than \t \n.
+_INVISIBLE_RE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad\x00-\x08\x0b-\x1f\x7f]")
+# Every kind of horizontal space (no-break, em, ideographic, ...) becomes one ASCII space.
+_SPACES_RE = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_BLANK_LINES_RE = re.compile(r"\n{3,}")
+# A word hyphenated across a line break: "aug-\nmented" (a lower-case letter follows).
+_HYPHEN_BREAK_RE = re.compile(r"(?<=[^\W\d_])-\n(?=[a-z])")
+# A line that starts a list item ("- ", "3.", "（二）") keeps its own line.
+_LIST_ITEM_RE = re.compile(
+    r"^(?:[-*•·▪●]|\d{1,3}[.)、]|[（(]?[一二三四五六七八九十\d]{1,3}[）)、])\s*")
+
+
+def is_cjk(ch: str) -> bool:
+    return bool(_CJK_RE.match(ch))
+
+
+def normalize_whitespace(text: str) -> str:
+    """One space between words, no trailing spaces, at most one blank line between paragraphs."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
+    text = _INVISIBLE_RE.sub("", text)
+    lines = (_SPACES_RE.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANK_LINES_RE.sub("\n\n", "\n".join(lines)).strip()
+
+
+def rejoin_broken_lines(text: str) -> str:
+    """Joins a line to the next when the break falls inside a sentence, as PDF text has it.
+
+    Blank lines (paragraphs) stay; a line that ends a sentence keeps its break; a next line
+    that starts a list item keeps its own line. Between CJK characters no space is inserted.
+    """
+    text = _HYPHEN_BREAK_RE.sub("", text)
+    out: list[str] = []
+    for line in text.split("\n"):
+        prev = out[-1] if out else ""
+        if (prev and line and prev[-1] not in _SENTENCE_END
+                and not _LIST_ITEM_RE.match(line)):
+            joiner = "" if is_cjk(prev[-1]) or is_cjk(line[0]) else " "
+            out[-1] = prev + joiner + line
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def clean_text(text: str, rejoin_lines: bool = False) -> str:
+    """`normalize_whitespace`, then (for PDF text) `rejoin_broken_lines`."""
+    text = normalize_whitespace(text)
+    return rejoin_broken_lines(text) if rejoin_lines else text
