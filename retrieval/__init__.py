@@ -13,7 +13,7 @@ from pathlib import Path
 from retrieval.bm25 import BM25Retriever
 from retrieval.dense import DenseRetriever
 from retrieval.hits import RetrievalError
-from retrieval.hybrid import HybridRetriever, reciprocal_rank_fusion
+from retrieval.hybrid import FusionWeights, HybridRetriever, reciprocal_rank_fusion
 from retrieval.hygiene import HygieneRetriever
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.types import Hit, Retriever
@@ -25,6 +25,7 @@ __all__ = [
     "BM25Retriever",
     "CrossEncoderReranker",
     "DenseRetriever",
+    "FusionWeights",
     "Hit",
     "HybridRetriever",
     "HygieneRetriever",

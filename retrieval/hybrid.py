@@ -9,7 +9,7 @@ RRF adds `weight / (rrf_k + rank)` over the rankings a chunk appears in (rank 1 
 it needs no score calibration between cosines and BM25. The weights depend on the question's
 language: the default embedder (all-MiniLM-L6-v2) is English-only, so for a Chinese question
 its ranking is mostly noise and BM25 (CJK bigrams) gets the larger say. A question's weights
-are interpolated between the English and the CJK pair by its share of CJK (`cjk_share`).
+are interpolated between the English and the CJK pair by its share of CJK (`FusionWeights`).
 """
 
 from __future__ import annotations
@@ -53,6 +53,34 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], weights: Sequence[
     return fused
 
 
+@dataclass(frozen=True)
+class FusionWeights:
+    """RRF weights of the dense and BM25 rankings, for English and for CJK questions.
+
+    A question's weights are interpolated between the two pairs by its CJK share, so a mixed
+    question ("RAG 是什么") gets mostly the CJK pair.
+    """
+
+    dense: float = 1.0
+    bm25: float = 1.0
+    cjk_dense: float = 0.5
+    cjk_bm25: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("dense", "bm25", "cjk_dense", "cjk_bm25"):
+            if getattr(self, name) < 0:
+                raise RetrievalError(f"hybrid weight {name} must be 0 or greater, "
+                                     f"not {getattr(self, name)}")
+        if self.dense + self.bm25 == 0 or self.cjk_dense + self.cjk_bm25 == 0:
+            raise RetrievalError("hybrid weights for a language must not both be 0")
+
+    def for_question(self, question: str) -> tuple[float, float]:
+        """(dense, BM25) weights for this question."""
+        share = cjk_share(question)
+        return ((1 - share) * self.dense + share * self.cjk_dense,
+                (1 - share) * self.bm25 + share * self.cjk_bm25)
+
+
 class HybridRetriever:
     """Dense + BM25, fused by weighted RRF; the default retrieval mode.
 
@@ -60,41 +88,24 @@ class HybridRetriever:
         index: an opened index.
         embedder: the embedder the index was built with.
         k: hits returned when `retrieve` is called without `k`.
-        depth: candidates taken from each ranking before fusion (>= k is enforced per call).
+        depth: candidates taken from each ranking before fusion (at least k per call).
         rrf_k: the RRF constant; larger flattens the difference between ranks.
-        dense_weight, bm25_weight: weights for an English (non-CJK) question.
-        cjk_dense_weight, cjk_bm25_weight: weights for an all-CJK question.
+        weights: `FusionWeights` for English and CJK questions.
         ef_search: HNSW beam width for the dense side.
     """
 
     def __init__(self, index, embedder, k: int = 5, depth: int = 50, rrf_k: float = 60.0,
-                 dense_weight: float = 1.0, bm25_weight: float = 1.0,
-                 cjk_dense_weight: float = 0.5, cjk_bm25_weight: float = 1.0,
+                 weights: FusionWeights | None = None,
                  ef_search: int = DEFAULT_EF_SEARCH) -> None:
         check_positive("k", k)
         check_positive("depth", depth)
         if rrf_k < 0:
             raise RetrievalError(f"rrf_k must be 0 or greater, not {rrf_k}")
-        weights = {"dense_weight": dense_weight, "bm25_weight": bm25_weight,
-                   "cjk_dense_weight": cjk_dense_weight, "cjk_bm25_weight": cjk_bm25_weight}
-        for name, w in weights.items():
-            if w < 0:
-                raise RetrievalError(f"{name} must be 0 or greater, not {w}")
-        if dense_weight + bm25_weight == 0 or cjk_dense_weight + cjk_bm25_weight == 0:
-            raise RetrievalError("hybrid weights for a language must not both be 0")
+        self.weights = FusionWeights() if weights is None else weights
         self.dense = DenseRetriever(index, embedder, k=k, ef_search=ef_search)
         self.bm25 = BM25Retriever(index, k=k)
         self.index = index
         self.k, self.depth, self.rrf_k = k, depth, rrf_k
-        self.weights = weights
-
-    def weights_for(self, question: str) -> tuple[float, float]:
-        """(dense, BM25) weights for this question, by its share of CJK."""
-        share = cjk_share(question)
-        w = self.weights
-        dense = (1 - share) * w["dense_weight"] + share * w["cjk_dense_weight"]
-        bm25 = (1 - share) * w["bm25_weight"] + share * w["cjk_bm25_weight"]
-        return dense, bm25
 
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         k = self.k if k is None else k
@@ -103,8 +114,8 @@ class HybridRetriever:
         qvec = self.dense.embed(question)
         dense_rows, dense_scores = self.dense.search(qvec, depth)
         bm25_rows, _ = self.bm25.search(question, depth)
-        fused = reciprocal_rank_fusion([dense_rows, bm25_rows], self.weights_for(question),
-                                       self.rrf_k)[:k]
+        fused = reciprocal_rank_fusion([dense_rows, bm25_rows],
+                                       self.weights.for_question(question), self.rrf_k)[:k]
         # The dense side already knows its cosines; only BM25-only rows need a lookup.
         known = {int(r): float(s) for r, s in zip(dense_rows, dense_scores, strict=True)}
         missing = [f.row for f in fused if f.row not in known]

@@ -1,0 +1,103 @@
+"""The cross-encoder reranker loads a real (tiny, random) model from disk and reorders by it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ingest.errors import ModelUnavailableError
+from retrieval import CrossEncoderReranker, Hit, RetrievalError, build_retriever
+
+WORDS = ["the", "cat", "sat", "on", "mat", "dog", "ran", "far", "away", "paris", "is", "capital",
+         "of", "france", "what", "where", "did", "go", "猫", "狗"]
+
+
+class ListRetriever:
+    """A first stage that returns fixed hits in a fixed order, recording what it was asked."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.hits = [Hit(text=t, source=f"/kb/{i}.md", page=None, score=1.0 / (i + 1),
+                         chunk_id=f"c{i}", relevance=0.5) for i, t in enumerate(texts)]
+        self.asked: list[int | None] = []
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
+        self.asked.append(k)
+        return self.hits[: k or 5]
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory):
+    """A 1-layer BERT with one output label, saved like any Hugging Face model folder."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-ce")
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n",
+                     encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(WORDS) + 5, hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+                        num_labels=1)
+    model = BertForSequenceClassification(config).eval()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def reference_scores(folder, question: str, texts: list[str]) -> list[float]:
+    """What the model says, computed with plain transformers (no sentence-transformers):
+    the sigmoid of the single logit, as a CrossEncoder with one label reports it."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    batch = tok([question] * len(texts), texts, padding=True, truncation=True,
+                return_tensors="pt")
+    with torch.no_grad():
+        return torch.sigmoid(model(**batch).logits[:, 0]).tolist()
+
+
+TEXTS = ["the cat sat on the mat", "paris is the capital of france", "the dog ran far away",
+         "猫 sat on 狗", "where did the dog go"]
+
+
+def test_reorders_candidates_by_the_cross_encoder_score(tiny_cross_encoder):
+    base = ListRetriever(TEXTS)
+    reranker = CrossEncoderReranker(str(tiny_cross_encoder), base, k=3, candidates=5,
+                                    device="cpu")
+    hits = reranker.retrieve("where did the dog go")
+
+    expected = reference_scores(tiny_cross_encoder, "where did the dog go", TEXTS)
+    want = sorted(range(len(TEXTS)), key=lambda i: -expected[i])[:3]
+    assert [h.text for h in hits] == [TEXTS[i] for i in want]
+    assert [h.score for h in hits] == pytest.approx([expected[i] for i in want], abs=1e-4)
+    assert base.asked == [5]  # over-fetched the candidate list, not just k
+    assert all(h.relevance == 0.5 for h in hits)  # the cosine survives reranking
+
+
+def test_candidates_grow_to_k_when_more_hits_are_asked(tiny_cross_encoder):
+    base = ListRetriever(TEXTS)
+    reranker = CrossEncoderReranker(tiny_cross_encoder, base, k=2, candidates=2, device="cpu")
+    assert len(reranker.retrieve("cat", k=4)) == 4
+    assert base.asked == [4]
+
+
+def test_missing_model_names_the_model(tmp_path):
+    missing = tmp_path / "no-such-reranker"
+    with pytest.raises(ModelUnavailableError, match="no-such-reranker"):
+        CrossEncoderReranker(str(missing), ListRetriever(TEXTS))
+    with pytest.raises(ModelUnavailableError, match="nobody/not-a-cached-reranker"):
+        CrossEncoderReranker("nobody/not-a-cached-reranker", ListRetriever(TEXTS))
+
+
+def test_rejects_bad_settings(tiny_cross_encoder):
+    with pytest.raises(RetrievalError, match="candidates must be an integer greater than 0"):
+        CrossEncoderReranker(tiny_cross_encoder, ListRetriever(TEXTS), candidates=0)
+
+
+def test_build_retriever_refuses_an_unknown_mode():
+
+
+    with pytest.raises(RetrievalError, match="dense, bm25, hybrid"):
+        build_retriever(index=None, embedder=None, mode="sparse")
