@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.ui.uploads import (
@@ -94,3 +96,32 @@ def test_policy_settings_are_validated():
         UploadPolicy(max_bytes=0)
     with pytest.raises(ValueError, match="allowed_suffixes"):
         UploadPolicy(allowed_suffixes=("PDF",))
+
+
+def test_uploads_are_ingested_into_a_new_index_and_failures_listed(tmp_path, embedder):
+    from app.ui.uploads import ingest_uploads, uploads_dir_for
+    from ingest.index import open_index
+    from ingest.pipeline import Ingestor
+
+    index_dir = tmp_path / "indexes" / "kb"  # does not exist yet: the first upload creates it
+    stages = []
+    result = ingest_uploads(
+        [Upload("../报告 2024.md", "# 年度报告\n\n2024 年的收入增长了百分之十二。\n".encode()),
+         Upload("notes.txt", b"The warranty covers water damage for two years."),
+         Upload("scan.pdf", b"%PDF-1.4 this is not really a pdf"),
+         Upload("setup.exe", b"MZ")],
+        Ingestor(index_dir, embedder), uploads_dir_for(index_dir), UploadPolicy(),
+        progress=lambda stage, done, total: stages.append((stage, done, total)),
+    )
+    uploads = uploads_dir_for(index_dir)
+    assert uploads == (tmp_path / "indexes" / "kb.uploads").resolve()
+    assert sorted(p.name for p in result.saved) == ["notes.txt", "scan.pdf", "报告 2024.md"]
+    assert sorted(Path(p).name for p in result.report.ingested) == ["notes.txt", "报告 2024.md"]
+    failed = {Path(f.source).name: f.reason for f in result.failures}
+    assert set(failed) == {"scan.pdf", "setup.exe"}
+    assert "not accepted" in failed["setup.exe"]
+    assert failed["scan.pdf"]  # ingestion's own reason for the broken PDF
+    assert stages and stages[-1][1] == stages[-1][2]  # progress reached its total
+    index = open_index(index_dir)
+    assert sorted(Path(f.source).name for f in index.files()) == ["notes.txt", "报告 2024.md"]
+    assert all(Path(f.source).parent == uploads for f in index.files())

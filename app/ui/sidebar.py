@@ -15,7 +15,7 @@ import streamlit as st
 from app.config import Settings
 from app.ui import services
 from app.ui.chat import clear_chat, errors_shown
-from app.ui.uploads import Upload, UploadPolicy, ingest_uploads
+from app.ui.uploads import Upload, UploadPolicy, ingest_uploads, uploads_dir_for
 from ingest.index import MANIFEST
 
 MODES = ("hybrid", "dense", "bm25")
@@ -101,8 +101,8 @@ def upload_panel(s: Settings, index_dir: Path) -> None:
         start = time.perf_counter()
         with errors_shown("Ingesting the files"):
             result = ingest_uploads([Upload(f.name, f.getvalue()) for f in files],
-                                    services.make_ingestor(s, index_dir), index_dir, policy,
-                                    progress)
+                                    services.make_ingestor(s, index_dir),
+                                    uploads_dir_for(index_dir), policy, progress)
             state["last_ingest"] = {
                 "ingested": [Path(p).name for p in (result.report.ingested if result.report
                                                     else [])],

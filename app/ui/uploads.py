@@ -3,10 +3,11 @@
     >>> policy = UploadPolicy(max_bytes=20 * 2**20)
     >>> sanitize_filename("../../etc/报告 2024.pdf")
     '报告 2024.pdf'
-    >>> result = ingest_uploads([Upload("a.md", b"# Hi")], ingestor, index_dir, policy,
+    >>> result = ingest_uploads([Upload("a.md", b"# Hi")], ingestor,
+    ...                         uploads_dir_for(Path("indexes/kb")), policy,
     ...                         progress=lambda stage, done, total: print(stage, done, total))
     >>> result.saved, result.failures, result.report.chunks_added
-    ([PosixPath('indexes/kb/uploads/a.md')], [], 1)
+    ([PosixPath('/…/indexes/kb.uploads/a.md')], [], 1)
 
 A browser-supplied name is untrusted: it may carry folders ('../../etc/passwd', '..\\x.pdf'),
 control characters or a name longer than the file system allows. Only the last path
@@ -26,7 +27,7 @@ from pathlib import Path
 from ingest.errors import RagqaError
 from ingest.types import FileFailure, IngestReport
 
-UPLOADS_FOLDER = "uploads"
+UPLOADS_SUFFIX = ".uploads"
 ALLOWED_SUFFIXES = (".pdf", ".txt", ".md", ".html", ".htm")
 # ext4 allows 255 bytes per name; a CJK character takes 3 bytes in UTF-8.
 _MAX_NAME_BYTES = 200
@@ -153,16 +154,24 @@ def save_upload(upload: Upload, uploads_dir: Path, policy: UploadPolicy) -> Path
     return target
 
 
-def ingest_uploads(uploads: list[Upload], ingestor, index_dir: Path, policy: UploadPolicy,
-                   progress: Progress | None = None) -> UploadResult:
-    """Saves every acceptable upload under `index_dir/uploads/` and ingests them in one run.
+def uploads_dir_for(index_dir: Path) -> Path:
+    """Where an index's uploaded files live: `indexes/kb` -> `indexes/kb.uploads`.
 
-    `ingestor` is an `ingest.pipeline.Ingestor` for `index_dir`. Refused uploads and files
-    that ingestion could not read are both listed in `result.failures` with their reasons;
-    neither stops the others.
+    Beside the index rather than inside it: the index folder belongs to the ingester, which
+    refuses to create an index in a folder holding anything else."""
+    index_dir = Path(index_dir).resolve()
+    return index_dir.parent / (index_dir.name + UPLOADS_SUFFIX)
+
+
+def ingest_uploads(uploads: list[Upload], ingestor, uploads_dir: Path, policy: UploadPolicy,
+                   progress: Progress | None = None) -> UploadResult:
+    """Saves every acceptable upload in `uploads_dir` and ingests them in one run.
+
+    `ingestor` is an `ingest.pipeline.Ingestor` for the index. Refused uploads and files that
+    ingestion could not read are both listed in `result.failures` with their reasons; neither
+    stops the others. The saved files stay: the index records where its sources are.
     """
     result = UploadResult()
-    uploads_dir = Path(index_dir) / UPLOADS_FOLDER
     for upload in uploads:
         try:
             result.saved.append(save_upload(upload, uploads_dir, policy))
