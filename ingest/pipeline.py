@@ -83,6 +83,13 @@ class IndexLock:
         self._fd = fd
         return self
 
+    @classmethod
+    def check_free(cls, index_dir: Path) -> None:
+        """Raises IndexLockedError now if a writer holds the lock (used before slow model loads)."""
+        if (Path(index_dir) / LOCK_FILE).exists():
+            with cls(index_dir):
+                pass
+
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor releases the flock

@@ -1,5 +1,58 @@
-"""`ragqa info` (being written)."""
+"""`ragqa info --index DIR [--json]`: the manifest, the counts and the files of an index."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from app.commands.common import ConfigOption, out, settings
 
 
-def register(cli) -> None:
-    pass
+def index_info(index_dir: Path) -> dict:
+    """Everything `ragqa info` shows, as plain JSON-ready values."""
+    from ingest.index import open_index
+
+    reader = open_index(index_dir)
+    try:
+        files = [{k: v for k, v in asdict(f).items() if k != "first_row"}
+                 for f in reader.files()]
+        size = sum(p.stat().st_size for p in reader.generation_dir.rglob("*") if p.is_file())
+        return {"directory": str(reader.directory), "manifest": reader.manifest.to_json(),
+                "size_bytes": size, "files": files}
+    finally:
+        reader.close()
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command("info")
+    def info(
+        index: Path | None = typer.Option(None, "--index", help="Index directory. "
+                                          "[default: indexes/default]"),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+        config: Path | None = ConfigOption,
+    ) -> None:
+        """Show an index's manifest (embedding model, chunking, counts, timestamps) and files."""
+        s = settings(config, index=index)
+        data = index_info(s.index)
+        if as_json:
+            typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            return
+        table = Table(title=f"index {data['directory']}", show_header=False,
+                      title_justify="left")
+        table.add_column("key")
+        table.add_column("value")
+        for key, value in data["manifest"].items():
+            table.add_row(key, str(value))
+        table.add_row("size", f"{data['size_bytes'] / 1e6:.1f} MB")
+        out.print(table)
+        files = Table(title="files", title_justify="left")
+        files.add_column("file", overflow="fold")
+        for name in ("chunks", "ingested at", "sha256"):
+            files.add_column(name, no_wrap=True)
+        for f in data["files"]:
+            files.add_row(f["source"], str(f["num_chunks"]), f["ingested_at"], f["sha256"][:12])
+        out.print(files)

@@ -1,5 +1,114 @@
-"""`ragqa ingest` (being written)."""
+"""`ragqa ingest PATH... --index DIR`: add files to an index, with progress and a summary.
+
+Exit status: 0 when at least one file is in the index (ingested now or unchanged); 1 when
+nothing could be ingested, or with --strict when any file failed (then nothing is written);
+2 for an error that stops the run (index locked, built with another embedder, bad option).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.commands.common import ConfigOption, console, settings
+from ingest.types import IngestReport
+
+_STAGES = {"scan": "hashing files", "files": "reading files", "embed": "embedding chunks"}
 
 
-def register(cli) -> None:
-    pass
+def _progress_bars(progress: Progress):
+    """The Ingestor's callback, drawn as one rich bar per stage."""
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in _STAGES:
+            return
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(_STAGES[stage], total=total)
+        progress.update(tasks[stage], completed=done, total=max(total, done))
+
+    return update
+
+
+def print_summary(report: IngestReport, index: Path) -> None:
+    table = Table(title=f"ragqa ingest → {index}", show_header=False, title_justify="left")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("files ingested", str(len(report.ingested)))
+    table.add_row("files unchanged", str(len(report.unchanged)))
+    table.add_row("files failed", str(len(report.failed)))
+    table.add_row("files removed", str(len(set(report.removed) - set(report.ingested))))
+    table.add_row("chunks added", str(report.chunks_added))
+    table.add_row("chunks removed", str(report.chunks_removed))
+    table.add_row("seconds", f"{report.seconds:.1f}")
+    console.print(table)
+    for failure in report.failed:
+        console.print(f"[red]failed[/red]: {failure.source}: {failure.reason}", highlight=False,
+                      markup=True, soft_wrap=True)
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command("ingest")
+    def ingest(
+        paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively) "
+                                           "of .pdf, .txt, .md and .html documents."),
+        index: Path | None = typer.Option(None, "--index", help="Index directory (created if "
+                                          "missing). [default: indexes/default]"),
+        chunk_size: int | None = typer.Option(None, "--chunk-size", help="Characters per chunk "
+                                              "[default: 800]."),
+        chunk_overlap: int | None = typer.Option(None, "--chunk-overlap", help="Characters "
+                                                 "shared by neighbouring chunks [default: 120]."),
+        embedding: str | None = typer.Option(None, "--embedding", help="Embedding model: "
+                                             "builtin:minilm, a Hugging Face id or a local path."),
+        index_type: str | None = typer.Option(None, "--index-type", help="flat (exact) or hnsw "
+                                              "(approximate, for large corpora) [default: flat]."),
+        sync: bool = typer.Option(False, "--sync", help="Also drop indexed files that are not "
+                                  "under PATH any more."),
+        strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, write nothing) if "
+                                    "any file cannot be ingested."),
+        config: Path | None = ConfigOption,
+    ) -> None:
+        """Ingest documents into an index: new files are added, changed ones replaced,
+        unchanged ones skipped. A file that cannot be read is listed with its reason."""
+        from ingest.embedder import Embedder
+        from ingest.index import MANIFEST, read_manifest
+        from ingest.pipeline import IndexLock, Ingestor, StrictIngestError
+        from ingest.types import IndexOpenError
+
+        s = settings(config, index=index, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+                     embedding=embedding, index_type=index_type)
+        logging.getLogger("pypdf").setLevel(logging.ERROR)  # reasons are in the summary
+        # Fail fast, before the model loads for seconds: a running writer, another embedder.
+        IndexLock.check_free(s.index)
+        if (s.index / MANIFEST).exists():
+            built_with = read_manifest(s.index).embedding_model
+            if built_with != s.embedding:
+                raise IndexOpenError(
+                    f"index {s.index} was built with embedding model {built_with!r}, not "
+                    f"{s.embedding!r}; use --embedding {built_with} or a new --index directory")
+        embedder = Embedder(s.embedding, device=s.device, batch_size=s.embed_batch_size)
+        try:
+            ingestor = Ingestor(s.index, embedder, chunk_size=s.chunk_size,
+                                chunk_overlap=s.chunk_overlap, index_type=s.index_type)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        try:
+            with Progress(*columns, console=console, transient=True) as progress:
+                report = ingestor.ingest(paths, sync=sync, strict=strict,
+                                         progress=_progress_bars(progress))
+        except StrictIngestError as exc:
+            print_summary(exc.report, s.index)
+            console.print(f"error: {exc}", style="red", highlight=False)
+            raise typer.Exit(1) from None
+        print_summary(report, s.index)
+        if not report.ingested and not report.unchanged:
+            console.print("error: no file could be ingested", style="red", highlight=False)
+            raise typer.Exit(1)
+        if strict and report.failed:
+            raise typer.Exit(1)
