@@ -1,0 +1,218 @@
+"""Reading QA sets and prediction files: JSONL, SQuAD v1.1 / v2.0 and CMRC 2018 JSON.
+
+    >>> qa = load_qa(Path("data/qa/reference.jsonl"))
+    >>> qa.format, len(qa.items), qa.items[0].lang, qa.items[0].answers
+    ('jsonl', 84, 'en', ('2.4 trillion tokens', '2.4 trillion'))
+    >>> load_predictions(Path("pred.json"))        # {"q1": "2.4 trillion", "q2": ""}
+
+JSONL lines are `{"id", "question", "answers": [str], "lang"?: "en"|"zh", "answerable"?: bool,
+"sources"?: [str]}`. SQuAD and CMRC 2018 files share one layout (`data[].paragraphs[].qas[]`);
+a file is CMRC 2018 (Chinese, scored the CMRC way) when most of its questions contain Chinese.
+Decided per file, not per question, so that an English SQuAD answer that happens to be a
+Chinese name is still scored as SQuAD does. A JSONL item without `lang` is Chinese when its
+gold answers (or, for numbers and unanswerable items, its question) contain CJK characters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ingest.errors import RagqaError
+
+Lang = Literal["en", "zh"]
+QAFormat = Literal["jsonl", "squad1.1", "squad2.0", "cmrc2018"]
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+class QAFormatError(RagqaError):
+    """A QA or prediction file cannot be read; the message names the file and the line or item."""
+
+
+@dataclass(frozen=True)
+class QAItem:
+    """One question with its gold answers (empty when it cannot be answered from the documents)."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    lang: Lang
+    answerable: bool
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QASet:
+    """A whole QA file. `squad_version` picks the SQuAD corner-case rules for English items."""
+
+    path: Path
+    format: QAFormat
+    items: list[QAItem]
+    squad_version: Literal["1.1", "2.0"] = "2.0"
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def detect_lang(answers: Iterable[str], question: str = "") -> Lang:
+    """Chinese if the gold answers contain CJK; if they have no letters at all, ask the question."""
+    joined = " ".join(answers)
+    if has_cjk(joined):
+        return "zh"
+    if _LATIN.search(joined):
+        return "en"
+    return "zh" if has_cjk(question) else "en"
+
+
+def load_qa(path: Path) -> QASet:
+    """Reads a QA file in any of the supported formats (see the module docstring)."""
+    text = _read_text(path)
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None  # not one JSON document: read it as JSONL, which names the bad line
+    if isinstance(whole, dict) and "data" in whole:
+        qa = _parse_squad(path, whole)
+    else:
+        qa = QASet(path=path, format="jsonl", items=_parse_jsonl(path, text))
+    if not qa.items:
+        raise QAFormatError(f"{path}: no questions found")
+    return qa
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise QAFormatError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise QAFormatError(f"{path}: is a directory, expected a QA file") from None
+    except UnicodeDecodeError as exc:
+        raise QAFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _parse_jsonl(path: Path, text: str) -> list[QAItem]:
+    items: list[QAItem] = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QAFormatError(f"{where}: not valid JSON ({exc.msg})") from None
+        item = _item_from_json(obj, where)
+        if item.id in seen:
+            raise QAFormatError(f"{where}: duplicate id {item.id!r}")
+        seen.add(item.id)
+        items.append(item)
+    return items
+
+
+def _item_from_json(obj: Any, where: str) -> QAItem:
+    if not isinstance(obj, dict):
+        raise QAFormatError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    for key in ("id", "question", "answers"):
+        if key not in obj:
+            raise QAFormatError(f"{where}: missing required field {key!r}")
+    qid = obj["id"]
+    if not isinstance(qid, str | int) or isinstance(qid, bool) or str(qid) == "":
+        raise QAFormatError(f"{where}: 'id' must be a non-empty string or integer")
+    question = obj["question"]
+    if not isinstance(question, str) or not question.strip():
+        raise QAFormatError(f"{where}: 'question' must be a non-empty string")
+    answers = _string_list(obj["answers"], "answers", where)
+    answerable = obj.get("answerable", bool(answers))
+    if not isinstance(answerable, bool):
+        raise QAFormatError(f"{where}: 'answerable' must be true or false")
+    if answerable and not answers:
+        raise QAFormatError(f"{where}: 'answerable' is true but 'answers' is empty")
+    if not answerable and answers:
+        raise QAFormatError(f"{where}: 'answerable' is false but 'answers' is not empty")
+    lang = obj.get("lang") or detect_lang(answers, question)
+    if lang not in ("en", "zh"):
+        raise QAFormatError(f"{where}: 'lang' must be \"en\" or \"zh\", not {lang!r}")
+    sources = _string_list(obj.get("sources") or [], "sources", where)
+    return QAItem(id=str(qid), question=question, answers=tuple(answers), lang=lang,
+                  answerable=answerable, sources=tuple(sources))
+
+
+def _string_list(value: Any, field: str, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise QAFormatError(f"{where}: {field!r} must be a list of strings")
+    return value
+
+
+def _parse_squad(path: Path, doc: dict) -> QASet:
+    raw: list[tuple[str, str, list[str], bool]] = []
+    data = doc["data"]
+    if not isinstance(data, list):
+        raise QAFormatError(f"{path}: 'data' must be a list of articles")
+    v2 = str(doc.get("version", "")).lstrip("v").startswith("2")
+    for a, article in enumerate(data):
+        for p, para in enumerate(_field(article, "paragraphs", list, f"{path}: data[{a}]")):
+            where_p = f"{path}: data[{a}].paragraphs[{p}]"
+            for q, qa in enumerate(_field(para, "qas", list, where_p)):
+                where = f"{where_p}.qas[{q}]"
+                qid = str(_field(qa, "id", (str, int), where)).strip()
+                question = _field(qa, "question", str, where)
+                answers = [_field(ans, "text", str, f"{where}.answers")
+                           for ans in _field(qa, "answers", list, where)]
+                impossible = bool(qa.get("is_impossible", False))
+                v2 = v2 or "is_impossible" in qa
+                raw.append((qid, question, answers, impossible))
+    ids = [r[0] for r in raw]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise QAFormatError(f"{path}: duplicate question id {dup!r}")
+    chinese = sum(has_cjk(q) for _, q, _, _ in raw) * 2 > len(raw)
+    lang: Lang = "zh" if chinese else "en"
+    fmt: QAFormat = "cmrc2018" if chinese else ("squad2.0" if v2 else "squad1.1")
+    items = [QAItem(id=qid, question=question, answers=() if impossible else tuple(answers),
+                    lang=lang, answerable=bool(answers) and not impossible)
+             for qid, question, answers, impossible in raw]
+    return QASet(path=path, format=fmt, items=items, squad_version="2.0" if v2 else "1.1")
+
+
+def _field(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(obj, dict) or key not in obj:
+        raise QAFormatError(f"{where}: missing field {key!r}")
+    if not isinstance(obj[key], kind):
+        raise QAFormatError(f"{where}: field {key!r} has the wrong type")
+    return obj[key]
+
+
+def load_predictions(path: Path) -> dict[str, str]:
+    """`{id: answer_text}` (SQuAD format; "" abstains), or a `ragqa ask` answers.jsonl file."""
+    text = _read_text(path)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        obj = None
+    if isinstance(obj, dict) and not {"id", "answer"} <= obj.keys():
+        bad = next((k for k, v in obj.items() if not isinstance(v, str)), None)
+        if bad is not None:
+            raise QAFormatError(f"{path}: prediction for {bad!r} is not a string")
+        return obj
+    preds: dict[str, str] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QAFormatError(
+                f"{path}:{lineno}: not a SQuAD prediction file ({{id: answer}}) nor answers.jsonl "
+                f"({exc.msg})") from None
+        if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("answer"), str):
+            raise QAFormatError(f"{path}:{lineno}: expected {{\"id\", \"answer\", ...}}")
+        preds[str(row["id"])] = "" if row.get("abstained") else row["answer"]
+    return preds
