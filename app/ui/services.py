@@ -94,8 +94,10 @@ def _retriever(key: str, directory: str, stamp: str):
     from app.build import make_retriever
 
     s = Settings.model_validate_json(key)
-    embedder = None if s.mode == "bm25" else _embedder(_key(s, EMBEDDER_FIELDS))
-    return make_retriever(s, index=_open_index(directory, stamp), embedder=embedder)
+    # Also for BM25: with the embedder, its hits carry the cosine relevance that the
+    # answer engine's "nothing relevant: abstain" gate reads.
+    return make_retriever(s, index=_open_index(directory, stamp),
+                          embedder=_embedder(_key(s, EMBEDDER_FIELDS)))
 
 
 def get_retriever(s: Settings, directory: Path):

@@ -159,6 +159,7 @@ def model_info(s: Settings) -> None:
 
 
 def feedback_export(s: Settings) -> None:
+    """A download button for every rating as JSONL, and where the database is."""
     store = services.get_feedback_store(s)
     count = store.count()
     st.download_button(

@@ -37,13 +37,12 @@ def main() -> None:
             sidebar.upload_panel(base, index_dir)
         with chat.errors_shown("Reading the controls"):
             s = sidebar.controls(base, index_dir)
-        st.subheader("Model")
-        with chat.errors_shown("Loading the language model"):
-            sidebar.model_info(s)
+        # Filled after the chat: loading the LLM must not hold up drawing the conversation.
+        model_box = st.container()
         st.subheader("Feedback")
         with chat.errors_shown("Opening the feedback store"):
-            sidebar.feedback_export(s)
             store = services.get_feedback_store(s)
+        export_box = st.container()
         sidebar.clear_button()
 
     st.title("Ask your documents")
@@ -64,5 +63,12 @@ def main() -> None:
             turn = chat.ask(question.strip(), turns, s, index_dir)
             chat.render_answer(turn, store)
 
+    with model_box:
+        st.subheader("Model")
+        with chat.errors_shown("Loading the language model"):
+            sidebar.model_info(s)
+    if store is not None:
+        with export_box, chat.errors_shown("Exporting feedback"):
+            sidebar.feedback_export(s)
 
 main()

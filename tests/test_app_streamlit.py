@@ -1,0 +1,184 @@
+"""The chat app's logic, driven through Streamlit's AppTest with the real index and LLM."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from app_fixtures import FAST_LLM, ROOT, build_index, sample_files, write_config
+from streamlit.testing.v1 import AppTest
+
+from app.commands.app import check_port_free, streamlit_argv, streamlit_env
+from app.config import Settings
+from ingest.errors import RagqaError
+
+SCRIPT = ROOT / "app" / "ui" / "streamlit_app.py"
+QUESTION = "How many tokens was Kestrel-7B pretrained on?"
+
+
+@pytest.fixture(scope="module")
+def sample_index(tmp_path_factory, embedder):
+    tmp = tmp_path_factory.mktemp("ui")
+    return build_index(sample_files(tmp / "kb"), tmp / "indexes" / "sample", embedder)
+
+
+@pytest.fixture
+def configure(tmp_path, monkeypatch, sample_index):
+    """Points the app at a config file, as `ragqa app --config` does through RAGQA_CONFIG."""
+
+    def make(**values):
+        values = {"index": sample_index, "llm": FAST_LLM, "max_new_tokens": 40,
+                  "feedback_db": tmp_path / "feedback.sqlite3", **values}
+        monkeypatch.setenv("RAGQA_CONFIG", str(write_config(tmp_path / "ragqa.toml", **values)))
+        return values
+
+    return make
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(str(SCRIPT), default_timeout=240).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input(key="question").set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def assistant_text(at: AppTest, i: int = -1) -> str:
+    msg = [m for m in at.chat_message if m.name == "assistant"][i]
+    return "\n".join(str(md.value) for md in msg.markdown)
+
+
+def test_question_gets_a_streamed_answer_with_numbered_source_cards(configure):
+    configure()
+    at = ask(start(), QUESTION)
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    assert not at.error, [e.value for e in at.error]
+    turn = at.session_state["turns"][0]
+    assert turn.answer is not None and not turn.answer.abstained
+    assert assistant_text(at).strip()
+    labels = [e.label for e in at.expander if e.label.startswith("[")]
+    assert labels, "no source cards"
+    assert labels[0].startswith("[1] ")
+    cited = {c.source.rsplit("/", 1)[-1] for c in turn.answer.citations}
+    assert any(name in labels[0] for name in cited)
+    assert "score" in labels[0]
+    assert any("answered in" in c.value for c in at.caption)
+
+
+def test_follow_up_question_sends_the_conversation_as_history(configure):
+    configure()
+    at = ask(ask(start(), QUESTION), "And how many GPUs were used for that run?")
+    assert [m.name for m in at.chat_message] == ["user", "assistant"] * 2
+    _, second = at.session_state["turns"]
+    assert second.error is None
+    # The engine rewrites a follow-up into a standalone question using the history it got.
+    assert second.answer.standalone_question
+
+
+def test_abstention_is_shown_as_such(configure):
+    # No passage can reach a cosine relevance of 0.99: retrieval returns nothing to answer from.
+    configure(min_score=0.99)
+    at = ask(start(), "What did the CEO eat for breakfast on the launch day?")
+    turn = at.session_state["turns"][0]
+    assert turn.answer.abstained
+    assert any("No answer found in the documents" in w.value for w in at.warning)
+    assert not [e for e in at.expander if e.label.startswith("[")]
+
+
+def test_thumbs_up_and_comment_are_stored_and_exported(configure, tmp_path):
+    configure()
+    at = ask(start(), QUESTION)
+    at.feedback[0].set_value(1).run()
+    at.text_input(key=f"comment-{at.session_state['turns'][0].id}").input("正确 exactly").run()
+    assert not at.exception
+    with sqlite3.connect(tmp_path / "feedback.sqlite3") as db:
+        rows = db.execute("SELECT rating, comment, question, settings FROM feedback").fetchall()
+    assert len(rows) == 1
+    rating, comment, question, settings = rows[0]
+    assert (rating, comment, question) == (1, "正确 exactly", QUESTION)
+    assert json.loads(settings)["llm"] == FAST_LLM
+    export = at.sidebar.get("download_button")[0]
+    assert "1 ratings" in export.proto.label
+
+
+def test_clear_chat_empties_the_conversation(configure):
+    configure()
+    at = ask(start(), QUESTION)
+    assert at.chat_message
+    at.button(key="clear_chat").click().run()
+    assert not at.chat_message
+    assert at.session_state["turns"] == []
+
+
+def test_upload_creates_a_new_index_and_lists_failures(configure, tmp_path):
+    new_index = tmp_path / "indexes" / "fresh"
+    configure(index=new_index)
+    at = start()
+    assert at.chat_input(key="question").disabled  # nothing to ask about yet
+    at.sidebar.get("file_uploader")[0]  # the uploader is there
+    uploader = at.file_uploader[0]
+    uploader.set_value([
+        ("报告 2024.md", "# 年度报告\n\n2024 年收入增长百分之十二。".encode(), "text/markdown"),
+        ("broken.pdf", b"%PDF-1.4 not a real pdf", "application/pdf"),
+    ]).run()
+    at.button(key="ingest").click().run()
+    assert not at.exception
+    assert any("Ingested 1 file(s)" in s.value and "报告 2024.md" in s.value for s in at.success)
+    assert any("broken.pdf" in e.value for e in at.error)
+    assert (new_index / "manifest.json").is_file()
+    assert (tmp_path / "indexes" / "fresh.uploads" / "报告 2024.md").is_file()
+    assert not at.chat_input(key="question").disabled
+
+
+def test_a_corrupt_index_is_an_error_message_not_a_traceback(configure, tmp_path):
+    broken = tmp_path / "indexes" / "broken"
+    broken.mkdir(parents=True)
+    (broken / "manifest.json").write_text("{not json", encoding="utf-8")
+    configure(index=broken)
+    at = start()
+    assert at.error and any("broken" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_an_invalid_setting_is_an_error_message(configure):
+    configure(k=0)
+    at = start()
+    assert any("'k'" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_ragqa_app_runs_streamlit_headless_on_localhost_without_telemetry(tmp_path):
+    argv = streamlit_argv(Settings(port=8765, upload_max_mb=7))
+    opts = dict(zip(argv[5::2], argv[6::2], strict=True))
+    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4] == str(SCRIPT)
+    assert opts["--server.address"] == "localhost"
+    assert opts["--server.port"] == "8765"
+    assert opts["--server.headless"] == "true"
+    assert opts["--browser.gatherUsageStats"] == "false"
+    assert opts["--server.maxUploadSize"] == "7"
+    assert opts["--client.showErrorDetails"] == "none"
+    env = streamlit_env(tmp_path / "c.toml", tmp_path / "idx", environ={"PATH": "/bin"})
+    assert env["RAGQA_CONFIG"] == str((tmp_path / "c.toml").resolve())
+    assert env["RAGQA_INDEX"] == str(tmp_path / "idx")
+    assert "RAGQA_INDEX" not in streamlit_env(None, None, environ={})
+
+
+def test_ragqa_app_refuses_a_busy_port():
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(RagqaError, match=f"port {port} .* in use"):
+            check_port_free(port)
+        out = subprocess.run([sys.executable, "-m", "app.cli", "app", "--port", str(port)],
+                             capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 2
+    assert "--port" in out.stderr and "Traceback" not in out.stderr
