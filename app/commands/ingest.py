@@ -74,7 +74,7 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Ingest documents into an index: new files are added, changed ones replaced,
         unchanged ones skipped. A file that cannot be read is listed with its reason."""
-        from ingest.embedder import Embedder
+        from app.build import make_embedder
         from ingest.index import MANIFEST, read_manifest
         from ingest.pipeline import IndexLock, Ingestor, StrictIngestError
         from ingest.types import IndexOpenError
@@ -90,7 +90,7 @@ def register(cli: typer.Typer) -> None:
                 raise IndexOpenError(
                     f"index {s.index} was built with embedding model {built_with!r}, not "
                     f"{s.embedding!r}; use --embedding {built_with} or a new --index directory")
-        embedder = Embedder(s.embedding, device=s.device, batch_size=s.embed_batch_size)
+        embedder = make_embedder(s)
         try:
             ingestor = Ingestor(s.index, embedder, chunk_size=s.chunk_size,
                                 chunk_overlap=s.chunk_overlap, index_type=s.index_type)
