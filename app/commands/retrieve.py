@@ -1,5 +1,164 @@
-"""`ragqa retrieve` (being written)."""
+"""`ragqa retrieve`: the top-k chunks for one question (a table, or --json), or for a batch.
+
+    ragqa retrieve "什么是知识蒸馏？" --index indexes/sample --k 5
+    ragqa retrieve "How is data deduplicated?" --index indexes/sample --mode bm25 --json
+    ragqa retrieve --index indexes/sample --input questions.jsonl --output hits.jsonl
+
+Batch files follow DESIGN.md: questions.jsonl lines are `{"id", "question"}` (other keys
+ignored); hits.jsonl lines are `{"id", "question", "hits": [{"text", "source", "page",
+"score", "chunk_id"}]}`, best first, in input order. Every input line is checked before a
+model loads, and a bad one is reported with its file and line number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from app.commands.common import ConfigOption, console, out, settings
+from ingest.errors import RagqaError
+from retrieval.types import Hit
 
 
-def register(cli) -> None:
-    pass
+class QuestionsFileError(RagqaError):
+    """A questions.jsonl file is missing or has a line that is not a question."""
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+
+
+def read_questions(path: Path) -> list[Question]:
+    """The questions of a JSONL file, in order; blank lines are skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except FileNotFoundError:
+        raise QuestionsFileError(f"questions file {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise QuestionsFileError(f"questions file {path} is not UTF-8: {exc}") from None
+    questions: list[Question] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path} line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QuestionsFileError(f"{where}: not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise QuestionsFileError(f"{where}: expected an object like "
+                                     '{"id": "q1", "question": "..."}')
+        qid, text = record.get("id"), record.get("question")
+        if isinstance(qid, bool) or not isinstance(qid, str | int) or str(qid) == "":
+            raise QuestionsFileError(f"{where}: \"id\" must be a non-empty string")
+        if not isinstance(text, str) or not text.strip():
+            raise QuestionsFileError(f"{where}: \"question\" must be a non-empty string")
+        if str(qid) in seen:
+            raise QuestionsFileError(f"{where}: id {qid!r} appears twice")
+        seen.add(str(qid))
+        questions.append(Question(str(qid), text))
+    if not questions:
+        raise QuestionsFileError(f"questions file {path} holds no questions")
+    return questions
+
+
+def write_hits(path: Path, rows: list[dict]) -> None:
+    """Writes hits.jsonl atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def _snippet(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def print_table(question: str, hits: list[Hit], mode: str) -> None:
+    table = Table(title=f"{question}  [{mode}]", title_justify="left", show_lines=True)
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("cosine", justify="right")
+    table.add_column("source")
+    table.add_column("text")
+    for n, hit in enumerate(hits, start=1):
+        where = Path(hit.source).name + (f" p.{hit.page}" if hit.page is not None else "")
+        cosine = "" if hit.relevance is None else f"{hit.relevance:.3f}"
+        table.add_row(str(n), f"{hit.score:.4g}", cosine, where, _snippet(hit.text))
+    out.print(table)
+    if not hits:
+        console.print("no matching chunks")
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command("retrieve")
+    def retrieve(
+        question: str | None = typer.Argument(None, help="The question (omit with --input)."),
+        index: Path | None = typer.Option(None, "--index", help="Index directory "
+                                          "[default: indexes/default]."),
+        k: int | None = typer.Option(None, "--k", help="Chunks per question [default: 5]."),
+        mode: str | None = typer.Option(None, "--mode", help="dense, bm25 or hybrid "
+                                        "[default: hybrid]."),
+        reranker: str | None = typer.Option(None, "--reranker", help="Cross-encoder to rerank "
+                                            "with: a Hugging Face id (cached) or a local path."),
+        min_score: float | None = typer.Option(None, "--min-score", help="Drop chunks whose "
+                                               "cosine similarity (BM25 score in bm25 mode) "
+                                               "is below this."),
+        source: str | None = typer.Option(None, "--source", help="Only chunks from sources "
+                                          "matching this glob, like '*.pdf' or 'kb/zh_*'."),
+        as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON on stdout."),
+        input_file: Path | None = typer.Option(None, "--input", help="questions.jsonl: "
+                                               "{\"id\", \"question\"} per line.",
+                                               dir_okay=False),
+        output: Path | None = typer.Option(None, "--output", help="hits.jsonl to write "
+                                           "(with --input).", dir_okay=False),
+        config: Path | None = ConfigOption,
+    ) -> None:
+        """Show the chunks that retrieval finds for a question, or for every question in a
+        JSONL file (--input/--output)."""
+        from app.build import make_retriever
+
+        s = settings(config, index=index, k=k, mode=mode, reranker=reranker,
+                     min_score=min_score, source_glob=source)
+        if (input_file is None) == (question is None):
+            raise typer.BadParameter("give either a QUESTION or --input FILE (not both)")
+        if input_file is not None and output is None:
+            raise typer.BadParameter("--input needs --output FILE for the hits")
+        if input_file is None and output is not None:
+            raise typer.BadParameter("--output is for batch mode; add --input FILE")
+        batch = read_questions(input_file) if input_file is not None else None
+
+        retriever = make_retriever(s)
+        if batch is None:
+            hits = retriever.retrieve(question)
+            if as_json:
+                typer.echo(json.dumps({"question": question, "mode": s.mode,
+                                       "hits": [h.to_json() for h in hits]},
+                                      ensure_ascii=False, indent=2))
+            else:
+                print_table(question, hits, s.mode)
+            return
+
+        from rich.progress import Progress
+
+        rows = []
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("retrieving", total=len(batch))
+            for q in batch:
+                hits = retriever.retrieve(q.question)
+                rows.append({"id": q.id, "question": q.question,
+                             "hits": [h.to_json() for h in hits]})
+                progress.advance(task)
+        write_hits(output, rows)
+        console.print(f"wrote {len(rows)} questions' hits to {output}")

@@ -1,0 +1,62 @@
+"""A small real index for the retrieval tests: English and Chinese files and a 2-page PDF,
+ingested with the real Ingestor and the embedded all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DOCS = {
+    "kb/en_cooking.md": (
+        "# Bread\n\nTo bake sourdough bread, feed the starter the night before. Knead the dough "
+        "for ten minutes, let it rise for four hours, then bake it at 230 degrees Celsius for "
+        "forty minutes until the crust is dark brown.\n"
+    ),
+    "kb/en_bikes.txt": (
+        "Bicycle maintenance: keep the chain clean and lubricated every 300 kilometres. "
+        "Check the tyre pressure weekly; road tyres need about 6 bar. Replace brake pads "
+        "when the groove is worn away.\n"
+    ),
+    "kb/zh_tea.txt": (
+        "乌龙茶是一种半发酵茶，主要产于福建和台湾。冲泡乌龙茶的水温应在九十五度左右，"
+        "第一泡大约需要一分钟。铁观音是最有名的乌龙茶之一。\n"
+    ),
+    "kb/zh_trains.md": (
+        "# 高速铁路\n\n中国的高速铁路总里程超过四万公里。京沪高铁全长一千三百一十八公里，"
+        "最高运营速度为每小时三百五十公里，连接北京和上海。\n"
+    ),
+}
+PDF_PAGES = [
+    "Warranty terms. The solar panel warranty covers manufacturing defects for twelve years.",
+    "Returns. Unused panels may be returned within thirty days for a full refund.",
+]
+
+
+def write_corpus(root: Path) -> Path:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    for name, text in DOCS.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    pdf = canvas.Canvas(str(root / "kb" / "manual.pdf"), pagesize=A4)
+    for page in PDF_PAGES:
+        pdf.drawString(72, 750, page)
+        pdf.showPage()
+    pdf.save()
+    return root / "kb"
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory, embedder) -> Path:
+    """The index directory of the corpus above (small chunks, so files have several)."""
+    from ingest.pipeline import Ingestor
+
+    root = tmp_path_factory.mktemp("retrieval-kb")
+    kb = write_corpus(root)
+    index_dir = root / "index"
+    report = Ingestor(index_dir, embedder, chunk_size=120, chunk_overlap=30).ingest([kb])
+    assert not report.failed, report.failed
+    return index_dir
