@@ -1,0 +1,115 @@
+"""`ragqa retrieve`: batch JSONL in the DESIGN.md formats, single --json, clear input errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from retrieval_fixtures import small_index  # noqa: F401 - a fixture
+
+HIT_KEYS = {"text", "source", "page", "score", "chunk_id"}
+
+
+def ragqa(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """Runs the real entry point (`app.cli:main`) in-process; returns (exit code, out, err)."""
+    from app.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["ragqa", *args])
+    monkeypatch.setenv("COLUMNS", "200")  # rich tables: no wrapping of the asserted text
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_batch_writes_hits_jsonl_in_input_order(small_index, tmp_path, monkeypatch,  # noqa: F811
+                                                capsys):
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps({"id": "zh-1", "question": "京沪高铁有多长", "answers": ["1318"]},
+                   ensure_ascii=False) + "\n\n"
+        + json.dumps({"id": 7, "question": "What does the solar panel warranty cover?"}) + "\n",
+        encoding="utf-8")
+    hits_file = tmp_path / "out" / "hits.jsonl"
+    code, _, err = ragqa(monkeypatch, capsys, "retrieve", "--index", str(small_index),
+                         "--input", str(questions), "--output", str(hits_file), "--k", "2")
+    assert code == 0, err
+    rows = [json.loads(line) for line in hits_file.read_text(encoding="utf-8").splitlines()]
+    assert [(r["id"], r["question"]) for r in rows] == [
+        ("zh-1", "京沪高铁有多长"), ("7", "What does the solar panel warranty cover?")]
+    for row in rows:
+        assert set(row) == {"id", "question", "hits"}
+        assert 1 <= len(row["hits"]) <= 2
+        assert all(set(h) == HIT_KEYS for h in row["hits"])
+        scores = [h["score"] for h in row["hits"]]
+        assert scores == sorted(scores, reverse=True)
+    assert Path(rows[0]["hits"][0]["source"]).name == "zh_trains.md"
+    assert "一千三百一十八公里" in rows[0]["hits"][0]["text"]
+    assert Path(rows[1]["hits"][0]["source"]).name == "manual.pdf"
+    assert rows[1]["hits"][0]["page"] == 1
+
+
+def test_single_question_json_on_stdout(small_index, monkeypatch, capsys):  # noqa: F811
+    code, out, err = ragqa(monkeypatch, capsys, "retrieve", "乌龙茶用多少度的水冲泡？", "--index",
+                           str(small_index), "--mode", "bm25", "--k", "3", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["question"] == "乌龙茶用多少度的水冲泡？" and data["mode"] == "bm25"
+    assert all(set(h) == HIT_KEYS for h in data["hits"])
+    assert Path(data["hits"][0]["source"]).name == "zh_tea.txt"
+    assert data["hits"][0]["page"] is None
+
+
+def test_source_glob_flag_filters_the_sources(small_index, monkeypatch, capsys):  # noqa: F811
+    code, out, err = ragqa(monkeypatch, capsys, "retrieve", "returns and refunds", "--index",
+                           str(small_index), "--source", "zh_*", "--json")
+    assert code == 0, err
+    sources = {Path(h["source"]).name for h in json.loads(out)["hits"]}
+    assert sources and sources <= {"zh_tea.txt", "zh_trains.md"}
+
+
+def test_table_for_people_names_the_source_and_page(small_index, monkeypatch,  # noqa: F811
+                                                    capsys):
+    code, out, err = ragqa(monkeypatch, capsys, "retrieve", "refund within thirty days",
+                           "--index", str(small_index), "--k", "1")
+    assert code == 0, err
+    assert "manual.pdf p.2" in out
+    assert "cosine" in out
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('{"id": "q2", "question": "tea"', "line 2: not valid JSON"),
+    ('{"id": "q2"}', 'line 2: "question" must be a non-empty string'),
+    ('["q2", "tea"]', "line 2: expected an object"),
+    ('{"id": "q1", "question": "again"}', "line 2: id 'q1' appears twice"),
+])
+def test_a_bad_questions_line_names_the_file_and_line(tmp_path, monkeypatch, capsys, line,
+                                                      message):
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text('{"id": "q1", "question": "tea"}\n' + line + "\n", encoding="utf-8")
+    # The input is checked before the index is opened: no index is needed to see the error.
+    code, _, err = ragqa(monkeypatch, capsys, "retrieve", "--index", str(tmp_path / "none"),
+                         "--input", str(questions), "--output", str(tmp_path / "h.jsonl"))
+    assert code == 2
+    assert f"error: {questions} {message}" in " ".join(err.split())
+    assert not (tmp_path / "h.jsonl").exists()
+
+
+def test_question_and_input_together_are_refused(tmp_path, monkeypatch, capsys):
+    code, _, err = ragqa(monkeypatch, capsys, "retrieve", "tea", "--input", "q.jsonl",
+                         "--output", "h.jsonl", "--index", str(tmp_path))
+    assert code == 2
+    assert "either a QUESTION or --input" in err
+
+
+def test_a_missing_index_is_one_line(tmp_path, monkeypatch, capsys):
+    code, _, err = ragqa(monkeypatch, capsys, "retrieve", "tea", "--index",
+                         str(tmp_path / "nowhere"))
+    assert code == 2
+    assert err.strip().startswith("error: no index at")
+    assert len(err.strip().splitlines()) == 1
