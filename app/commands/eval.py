@@ -1,5 +1,125 @@
-"""`ragqa eval` (being written)."""
+"""`ragqa eval --qa QA_FILE --index DIR --out REPORT_DIR [--retrieval-only] [--fail-under M=V ...]`
+
+Runs retrieval (and generation unless --retrieval-only) over every question of a QA file and
+writes REPORT_DIR/report.json, report.md, predictions.jsonl (+ predictions.json) and PNG plots.
+Exit status: 0, or 1 when a --fail-under threshold is not met (the message names the metric),
+or 2 for an error (bad QA file, missing index, unknown metric in a threshold).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.commands.common import ConfigOption, console, out, settings
+from app.config import parse_thresholds
+
+_STAGES = {"retrieve": "retrieving", "generate": "answering"}
 
 
-def register(cli) -> None:
-    pass
+def _summary(report) -> Table:
+    table = Table(title=f"ragqa eval: {report.qa_file}", title_justify="left")
+    cols = ["group", "n", f"hit@{report.k}", "MRR"]
+    if not report.retrieval_only:
+        cols += ["EM", "F1", "ROUGE-L", "abstention acc."]
+    for col in cols:
+        table.add_column(col, justify="left" if col == "group" else "right")
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    for name, g in report.groups.items():
+        row = [name, str(g.count), pct(g.hit_at.get(report.k)), pct(g.mrr)]
+        if not report.retrieval_only:
+            row += [pct(g.em), pct(g.f1), pct(g.rougeL), pct(g.abstention_accuracy)]
+        table.add_row(*row)
+    return table
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command("eval")
+    def eval_(
+        qa: Path = typer.Option(..., "--qa", help="QA file: JSONL {id, question, answers, "
+                                "lang?, answerable?, sources?}, SQuAD v1.1/v2.0 or CMRC 2018.",
+                                dir_okay=False),
+        index: Path | None = typer.Option(None, "--index", help="Index directory."),
+        out_dir: Path = typer.Option(..., "--out", help="Report directory (created)."),
+        retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Score retrieval "
+                                            "only (hit@k, MRR, source recall); no LLM."),
+        fail_under: list[str] | None = typer.Option(None, "--fail-under", help="METRIC=VALUE: "
+                                                    "exit 1 if METRIC < VALUE (percent), e.g. "
+                                                    "f1=40, hit@5=80, zh.em=20. Repeatable."),
+        limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N "
+                                         "questions."),
+        curve_k: int = typer.Option(10, "--curve-k", min=1, help="Passages retrieved per "
+                                    "question for the hit@1..N curve."),
+        batch_size: int = typer.Option(8, "--batch-size", min=1, help="Questions per "
+                                       "ask_many batch."),
+        k: int | None = typer.Option(None, "--k", help="Passages per question [default: 5]."),
+        mode: str | None = typer.Option(None, "--mode", help="dense, bm25 or hybrid "
+                                        "[default: hybrid]."),
+        reranker: str | None = typer.Option(None, "--reranker", help="Cross-encoder id or "
+                                            "path to rerank with (off by default)."),
+        llm: str | None = typer.Option(None, "--llm", help="LLM: builtin:qwen2.5-0.5b, "
+                                       "builtin:smollm2-135m, a HF id/path or openai:MODEL."),
+        temperature: float | None = typer.Option(None, "--temperature", help="0 = greedy "
+                                                 "[default: 0]."),
+        top_p: float | None = typer.Option(None, "--top-p"),
+        top_k: int | None = typer.Option(None, "--top-k"),
+        max_new_tokens: int | None = typer.Option(None, "--max-new-tokens"),
+        device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... "
+                                          "[default: GPU if any]."),
+        config: Path | None = ConfigOption,
+    ) -> None:
+        """Evaluate retrieval and answers on a QA set; write a report; gate on thresholds."""
+        from app.build import make_retriever
+        from eval.gate import check_thresholds
+        from eval.qa_io import load_qa
+        from eval.report import build_report
+        from eval.report_files import write_report
+        from eval.runner import run_questions
+
+        s = settings(config, index=index, k=k, mode=mode, reranker=reranker, llm=llm,
+                     temperature=temperature, top_p=top_p, top_k=top_k,
+                     max_new_tokens=max_new_tokens, device=device,
+                     fail_under=parse_thresholds(fail_under) if fail_under else None)
+        qa_set = load_qa(qa)
+        items = qa_set.items[:limit] if limit else qa_set.items
+        started = time.perf_counter()
+        retriever = make_retriever(s)
+        engine = None
+        if not retrieval_only:
+            from app.build import make_engine
+
+            engine = make_engine(s)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=False) as progress:
+            tasks: dict[str, int] = {}
+
+            def update(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(_STAGES.get(stage, stage), total=total)
+                progress.update(tasks[stage], completed=done)
+
+            run = run_questions(items, retriever, engine, curve_k=max(curve_k, s.k),
+                                batch_size=batch_size, progress=update)
+        cfg = {"index": str(s.index), "mode": s.mode, "k": s.k, "reranker": s.reranker,
+               "embedding": s.embedding, "limit": limit}
+        if not retrieval_only:
+            cfg.update(llm=s.llm, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
+                       max_new_tokens=s.max_new_tokens)
+        report = build_report(run, qa_set, k=s.k, config=cfg)
+        gate = check_thresholds(report.metrics(), s.fail_under) if s.fail_under else None
+        files = write_report(report, out_dir, gate)
+        console.print(_summary(report))
+        console.print(f"wrote {', '.join(files)} to {out_dir} "
+                      f"({time.perf_counter() - started:.1f} s)", highlight=False)
+        if gate is not None:
+            if not gate.passed:
+                out.print(f"FAIL: {gate.message()}", highlight=False)
+                raise typer.Exit(1)
+            out.print(f"gate passed: {gate.message()}", highlight=False)

@@ -1,0 +1,77 @@
+"""Running a QA set through retrieval (and generation): one record per question.
+
+    >>> run = run_questions(qa.items, retriever, engine=engine, curve_k=10)
+    >>> run.records[0].hits[0].source, run.records[0].answer.text
+
+Retrieval runs once per question with `curve_k` hits, so that hit@1..curve_k can be drawn
+from a single ranking. Generation goes through `AnswerEngine.ask_many` in batches (one batched
+forward pass per batch on a GPU), which does its own retrieval with the engine's settings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from eval.qa_io import QAItem
+from retrieval.types import Hit, Retriever
+
+if TYPE_CHECKING:  # generation is only needed when answers are generated
+    from generation import Answer, AnswerEngine
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    """What happened for one question: the ranked hits, and the answer unless retrieval-only."""
+
+    item: QAItem
+    hits: list[Hit]
+    retrieve_ms: float
+    answer: Answer | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    records: list[QuestionRecord]
+    retrieval_seconds: float
+    generation_seconds: float | None  # None: retrieval-only
+
+
+def run_questions(items: Sequence[QAItem], retriever: Retriever,
+                  engine: AnswerEngine | None = None, *, curve_k: int = 10,
+                  batch_size: int = 8, progress: Progress | None = None) -> RunResult:
+    """Retrieves for every item, then answers them in batches when `engine` is given."""
+    if curve_k < 1:
+        raise ValueError(f"curve_k must be >= 1, not {curve_k}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+    report = progress or (lambda stage, done, total: None)
+    hits: list[list[Hit]] = []
+    times: list[float] = []
+    start = time.perf_counter()
+    for i, item in enumerate(items):
+        t0 = time.perf_counter()
+        hits.append(retriever.retrieve(item.question, k=curve_k))
+        times.append((time.perf_counter() - t0) * 1000)
+        report("retrieve", i + 1, len(items))
+    retrieval_seconds = time.perf_counter() - start
+    if engine is None:
+        records = [QuestionRecord(it, h, ms) for it, h, ms in zip(items, hits, times, strict=True)]
+        return RunResult(records, retrieval_seconds, None)
+
+    answers: list[Answer] = []
+    start = time.perf_counter()
+    for lo in range(0, len(items), batch_size):
+        batch = [it.question for it in items[lo:lo + batch_size]]
+        answers.extend(engine.ask_many(batch))
+        report("generate", len(answers), len(items))
+    generation_seconds = time.perf_counter() - start
+    if len(answers) != len(items):
+        raise RuntimeError(f"ask_many returned {len(answers)} answers for {len(items)} questions")
+    records = [QuestionRecord(it, h, ms, a)
+               for it, h, ms, a in zip(items, hits, times, answers, strict=True)]
+    return RunResult(records, retrieval_seconds, generation_seconds)
