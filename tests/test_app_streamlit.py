@@ -7,6 +7,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 
 import pytest
 from app_fixtures import FAST_LLM, ROOT, build_index, sample_files, write_config
@@ -182,3 +183,30 @@ def test_ragqa_app_refuses_a_busy_port():
                              capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 2
     assert "--port" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_generation_is_serialised_between_sessions():
+    from app.ui.services import generation_slot
+
+    waited, inside = threading.Event(), []
+
+    def second_user():
+        with generation_slot(on_wait=waited.set):
+            inside.append("second")
+
+    with generation_slot(on_wait=lambda: pytest.fail("the first user must not wait")):
+        inside.append("first")
+        t = threading.Thread(target=second_user)
+        t.start()
+        assert waited.wait(5), "the second user did not queue behind the first"
+        assert inside == ["first"]  # still blocked while the first answer is generated
+    t.join(5)
+    assert inside == ["first", "second"]
+
+
+def test_model_output_is_shown_literally():
+    from app.ui.chat import escape_md
+
+    shown = escape_md("costs $5 and $6, *not* <b>bold</b> # 标题 [1]")
+    assert "\\$5" in shown and "\\*not\\*" in shown and "\\<b\\>" in shown
+    assert "标题" in shown and "\\[1\\]" in shown

@@ -1,0 +1,143 @@
+"""End to end in a real browser: `ragqa app` on localhost, driven by Debian's Chromium.
+
+Needs /usr/bin/chromium (`make browser` installs it with fonts-noto-cjk). Saves a screenshot
+to reports/ui/screenshot.png and the measured answer times to reports/ui/timings.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from app_fixtures import FAST_LLM, ROOT, AppServer, build_index, sample_files, write_config
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+REPORT_DIR = ROOT / "reports" / "ui"
+CURSOR = "▌"
+QUESTION_EN = "How many tokens was Kestrel-7B pretrained on?"
+QUESTION_ZH = "什么是知识蒸馏？"
+UPLOAD_FACT = "# 灯塔项目\n\n灯塔项目（Project Lighthouse）于 2024 年 3 月启动，预算为 42 万元。\n"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: the end-to-end UI test needs Debian's Chromium; "
+                    "install it with `make browser` (apt-get install chromium fonts-noto-cjk)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def assistant_messages(page):
+    return page.get_by_test_id("stChatMessage").filter(
+        has=page.get_by_test_id("stChatMessageAvatarAssistant"))
+
+
+def ask_and_watch(page, question: str, timeout_s: float = 180) -> dict:
+    """Sends `question`; samples the answer while it streams. Returns what was seen."""
+    before = assistant_messages(page).count()
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    start = time.perf_counter()
+    box.press("Enter")
+    partial: list[str] = []
+    first_text_s = None
+    deadline = start + timeout_s
+    while time.perf_counter() < deadline:
+        msgs = assistant_messages(page)
+        if msgs.count() > before:
+            text = msgs.nth(before).inner_text()
+            if CURSOR in text:
+                first_text_s = first_text_s or time.perf_counter() - start
+                if not partial or partial[-1] != text:
+                    partial.append(text)
+            if "answered in" in text:
+                return {"message": msgs.nth(before), "partial": partial,
+                        "seconds": time.perf_counter() - start, "first_text_s": first_text_s}
+        time.sleep(0.03)
+    raise AssertionError(f"no answer to {question!r} within {timeout_s} s")
+
+
+def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, embedder):
+    from playwright.sync_api import expect
+
+    index = build_index(sample_files(tmp_path / "kb"), tmp_path / "indexes" / "sample", embedder)
+    feedback_db = tmp_path / "feedback.sqlite3"
+    config = write_config(tmp_path / "ragqa.toml", llm=FAST_LLM, max_new_tokens=64,
+                          feedback_db=feedback_db)
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    with AppServer(config, index, log=tmp_path / "server.log") as server:
+        page = chromium.new_page(viewport={"width": 1440, "height": 1100})
+        try:
+            page.goto(server.url)
+            # The sidebar names the LLM and its device once it is loaded: answers are timed
+            # from then on, without the one-time model load.
+            expect(page.get_by_test_id("stSidebar").get_by_text("Device:")).to_be_visible(
+                timeout=180_000)
+            expect(page.get_by_test_id("stSidebar")).to_contain_text("13 documents")
+
+            # 1. An English question: the text streams in, then numbered source cards.
+            en = ask_and_watch(page, QUESTION_EN)
+            assert len(en["partial"]) >= 2, "the answer did not appear piece by piece"
+            lengths = [len(t) for t in en["partial"]]
+            assert lengths == sorted(lengths) and lengths[-1] > lengths[0]
+            card = en["message"].get_by_test_id("stExpander").first
+            expect(card).to_contain_text("[1]")
+            expect(card).to_contain_text("score")
+            card.click()
+            expect(card.get_by_test_id("stExpanderDetails")).to_be_visible()
+            assert CURSOR not in en["message"].inner_text()
+
+            # 2. Thumbs up on that answer lands in the SQLite database.
+            en["message"].get_by_role("button", name="Thumbs up").click()
+            expect(en["message"].get_by_text("Feedback saved")).to_be_visible(timeout=30_000)
+            with sqlite3.connect(feedback_db) as db:
+                rows = db.execute("SELECT rating, question, citations FROM feedback").fetchall()
+            assert len(rows) == 1 and rows[0][:2] == (1, QUESTION_EN)
+            assert json.loads(rows[0][2]), "the rating was stored without its citations"
+
+            # 3. Upload a new document (and a broken one): it is ingested with its failure listed.
+            doc = tmp_path / "upload" / "灯塔 项目.md"
+            doc.parent.mkdir()
+            doc.write_text(UPLOAD_FACT, encoding="utf-8")
+            broken = tmp_path / "upload" / "broken.pdf"
+            broken.write_bytes(b"%PDF-1.4 truncated")
+            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([doc, broken])
+            page.get_by_role("button", name="Ingest 2 file(s)").click()
+            sidebar = page.get_by_test_id("stSidebar")
+            expect(sidebar.get_by_text("Ingested 1 file(s)")).to_be_visible(timeout=120_000)
+            expect(sidebar).to_contain_text("broken.pdf")
+            expect(sidebar).to_contain_text("14 documents")
+
+            # 4. A Chinese question about the sample data, answered with the upload indexed.
+            zh = ask_and_watch(page, QUESTION_ZH)
+            expect(zh["message"].get_by_test_id("stExpander").first).to_contain_text("[1]")
+
+            page.get_by_test_id("stMainBlockContainer").evaluate("e => e.scrollTop = 0")
+            page.screenshot(path=str(REPORT_DIR / "screenshot.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(REPORT_DIR / "failure.png"), full_page=True)
+            print(server.log_text())
+            raise
+        finally:
+            page.close()
+    timings = {
+        "llm": FAST_LLM, "max_new_tokens": 64,
+        "answer_seconds": {"en": round(en["seconds"], 2), "zh": round(zh["seconds"], 2)},
+        "first_text_seconds": {"en": en["first_text_s"] and round(en["first_text_s"], 2),
+                               "zh": zh["first_text_s"] and round(zh["first_text_s"], 2)},
+    }
+    (REPORT_DIR / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    print(json.dumps(timings))
