@@ -12,6 +12,7 @@ process reuses the loaded model.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from app.config import Settings
 from ingest.embedder import Embedder
@@ -48,3 +49,41 @@ def make_retriever(settings: Settings, index: IndexReader | None = None,
     reranker = _cross_encoder(settings.reranker, settings.device) if settings.reranker else None
     return build_retriever(index, embedder, mode=settings.mode, k=settings.k, reranker=reranker,
                            min_score=settings.min_score, source_glob=settings.source_glob)
+
+
+# --- generation (make_llm / make_engine) -------------------------------------------------
+
+@lru_cache(maxsize=2)
+def _llm(name: str, cache_dir: str, device: str | None, base_url: str | None,
+         api_key: str | None, dtype: str | None, quantization: str | None):
+    from generation import load_llm
+
+    return load_llm(name, Path(cache_dir), device=device, base_url=base_url, api_key=api_key,
+                    dtype=dtype, quantization=quantization)
+
+
+def make_llm(settings: Settings):
+    """The LLM backend of `settings.llm`, loaded (and for built-ins converted) once per process."""
+    return _llm(settings.llm, str(settings.cache_dir), settings.device, settings.base_url,
+                settings.api_key, settings.llm_dtype, settings.llm_quantization)
+
+
+def make_decoding(settings: Settings):
+    from generation import DecodingParams
+
+    return DecodingParams(
+        temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
+        repetition_penalty=settings.repetition_penalty, num_beams=settings.num_beams,
+        max_new_tokens=settings.max_new_tokens, seed=settings.seed)
+
+
+def make_engine(settings: Settings, retriever: Retriever | None = None, llm=None):
+    """An AnswerEngine over `make_retriever(settings)` and `make_llm(settings)` (or the given)."""
+    from generation import AnswerEngine
+
+    return AnswerEngine(
+        make_retriever(settings) if retriever is None else retriever,
+        make_llm(settings) if llm is None else llm,
+        make_decoding(settings), k=settings.k, min_relevance=settings.min_relevance,
+        few_shot=settings.few_shot, rewrite=settings.rewrite,
+        max_prompt_tokens=settings.max_prompt_tokens)

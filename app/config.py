@@ -51,6 +51,14 @@ class Settings(BaseModel):
     seed: int = 0
     stream: bool = True
     cache_dir: Path = Path(os.path.expanduser("~/.cache/ragqa"))
+    min_relevance: float | None = Field(
+        0.2, ge=-1, le=1, description="abstain without calling the LLM when no hit's cosine "
+        "relevance reaches this (None: never gate)")
+    few_shot: bool = False
+    rewrite: Literal["llm", "heuristic", "off"] = "llm"
+    max_prompt_tokens: int | None = Field(None, ge=64)
+    llm_dtype: Literal["float32", "bfloat16", "float16"] | None = None
+    llm_quantization: Literal["4bit", "8bit"] | None = None
     # eval gate
     fail_under: dict[str, float] = Field(default_factory=dict)
     # app
