@@ -1,5 +1,137 @@
-"""`ragqa ask` (being written)."""
+"""`ragqa ask`: an answer with numbered sources, streamed as it is written; or a batch.
+
+    ragqa ask "How tall is the tower?" --index indexes/sample
+    ragqa ask "塔有多高？" --index indexes/sample --llm builtin:smollm2-135m --no-stream --json
+    ragqa ask --index indexes/sample --input questions.jsonl --output answers.jsonl
+
+answers.jsonl lines follow DESIGN.md: `{"id", "question", "answer", "abstained",
+"citations": [{"n", "source", "page", "chunk_id"}], "timings_ms": {"retrieve",
+"first_token", "total"}}` (plus "confidence" and "standalone_question"), in input order.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from app.commands.common import ConfigOption, console, out, settings
+from app.commands.retrieve import read_questions, write_hits
 
 
-def register(cli) -> None:
-    pass
+def print_sources(answer) -> None:
+    """The cited passages (or, when none is cited, the retrieved ones) under the answer."""
+    if answer.abstained and not answer.hits:
+        console.print("[dim]no relevant passages found[/dim]")
+        return
+    cited = {c.n for c in answer.citations}
+    out.print("\nSources:" if cited else "\nRetrieved passages (none cited):")
+    for n, hit in enumerate(answer.hits, start=1):
+        if cited and n not in cited:
+            continue
+        where = hit.source + (f", page {hit.page}" if hit.page is not None else "")
+        snippet = " ".join(hit.text.split())[:120]
+        out.print(f"  [{n}] {where}  [dim]{snippet}…[/dim]", highlight=False)
+    t = answer.timings
+    first = "-" if t.first_token_ms is None else f"{t.first_token_ms:.0f}"
+    conf = "" if answer.confidence is None else f", confidence {answer.confidence:.2f}"
+    console.print(f"[dim]retrieve {t.retrieve_ms:.0f} ms, first token {first} ms, "
+                  f"total {t.total_ms:.0f} ms{conf}[/dim]")
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command("ask")
+    def ask(
+        question: str | None = typer.Argument(None, help="The question (omit with --input)."),
+        index: Path | None = typer.Option(None, "--index", help="Index directory "
+                                          "[default: indexes/default]."),
+        k: int | None = typer.Option(None, "--k", help="Passages given to the LLM "
+                                     "[default: 5]."),
+        mode: str | None = typer.Option(None, "--mode", help="dense, bm25 or hybrid "
+                                        "[default: hybrid]."),
+        llm: str | None = typer.Option(None, "--llm", help="builtin:qwen2.5-0.5b (default), "
+                                       "builtin:smollm2-135m, a Hugging Face id or local "
+                                       "folder, or openai:MODEL with --base-url."),
+        base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible API "
+                                            "root for openai:MODEL, e.g. "
+                                            "http://localhost:8000/v1."),
+        temperature: float | None = typer.Option(None, "--temperature", help="0 = greedy "
+                                                 "[default: 0]."),
+        top_p: float | None = typer.Option(None, "--top-p", help="Nucleus sampling mass "
+                                           "(with --temperature > 0) [default: 1.0]."),
+        top_k: int | None = typer.Option(None, "--top-k", help="Sample among the k likeliest "
+                                         "tokens; 0 = off (with --temperature > 0) "
+                                         "[default: 50]."),
+        max_new_tokens: int | None = typer.Option(None, "--max-new-tokens",
+                                                  help="Answer length cap [default: 256]."),
+        stream: bool | None = typer.Option(None, "--stream/--no-stream", help="Print tokens "
+                                           "as they are generated [default: stream]."),
+        as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON "
+                                     "(answers.jsonl form) on stdout."),
+        input_file: Path | None = typer.Option(None, "--input", help="questions.jsonl: "
+                                               "{\"id\", \"question\"} per line.",
+                                               dir_okay=False),
+        output: Path | None = typer.Option(None, "--output", help="answers.jsonl to write "
+                                           "(with --input).", dir_okay=False),
+        config: Path | None = ConfigOption,
+    ) -> None:
+        """Answer a question from the indexed documents, citing them as [1], [2]; or answer
+        every question of a JSONL file (--input/--output)."""
+        s = settings(config, index=index, k=k, mode=mode, llm=llm, base_url=base_url,
+                     temperature=temperature, top_p=top_p, top_k=top_k,
+                     max_new_tokens=max_new_tokens, stream=stream)
+        if (input_file is None) == (question is None):
+            raise typer.BadParameter("give either a QUESTION or --input FILE (not both)")
+        if input_file is not None and output is None:
+            raise typer.BadParameter("--input needs --output FILE for the answers")
+        if input_file is None and output is not None:
+            raise typer.BadParameter("--output is for batch mode; add --input FILE")
+        if question is not None and not question.strip():
+            raise typer.BadParameter("the question is empty")
+        batch = read_questions(input_file) if input_file is not None else None
+
+        from app.build import make_engine
+
+        with console.status(f"loading {s.llm} (the first start converts it)…"):
+            engine = make_engine(s)
+        if batch is not None:
+            _ask_batch(engine, batch, output)
+            return
+        if as_json or not s.stream:
+            answer = engine.ask(question)
+            if as_json:
+                typer.echo(json.dumps(answer.to_json("1"), ensure_ascii=False, indent=2))
+                return
+            out.print(answer.text, highlight=False)
+        else:
+            answer = None
+            for item in engine.stream(question):
+                if isinstance(item, str):
+                    sys.stdout.write(item)
+                    sys.stdout.flush()
+                else:
+                    answer = item
+            sys.stdout.write("\n")
+        print_sources(answer)
+
+
+def _ask_batch(engine, batch, output: Path) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(TextColumn("answering"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("answering", total=len(batch))
+        answers = engine.ask_many([q.question for q in batch],
+                                  progress=lambda done, total: progress.update(task,
+                                                                               completed=done))
+    write_hits(output, [a.to_json(q.id) for q, a in zip(batch, answers, strict=True)])
+    abstained = sum(a.abstained for a in answers)
+    console.print(f"wrote {len(answers)} answers to {output} ({abstained} abstained)")
