@@ -167,8 +167,7 @@ def _group(results: Sequence[ItemResult], scores: Sequence[ItemScore | None],
 
 def build_report(run: RunResult, qa: QASet, *, k: int, config: dict) -> Report:
     """Scores every record of `run` and aggregates overall and per language."""
-    curve_k = max((len(r.hits) for r in run.records), default=k)
-    curve_k = max(curve_k, 1)
+    curve_k = run.curve_k
     pairs = [_item_result(rec, k, qa.squad_version) for rec in run.records]
     results = [r for r, _ in pairs]
     groups = {"all": _group(results, [s for _, s in pairs], curve_k)}

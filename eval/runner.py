@@ -37,6 +37,7 @@ class QuestionRecord:
 @dataclass(frozen=True)
 class RunResult:
     records: list[QuestionRecord]
+    curve_k: int  # hits asked for per question (an index may hold fewer)
     retrieval_seconds: float
     generation_seconds: float | None  # None: retrieval-only
 
@@ -61,7 +62,7 @@ def run_questions(items: Sequence[QAItem], retriever: Retriever,
     retrieval_seconds = time.perf_counter() - start
     if engine is None:
         records = [QuestionRecord(it, h, ms) for it, h, ms in zip(items, hits, times, strict=True)]
-        return RunResult(records, retrieval_seconds, None)
+        return RunResult(records, curve_k, retrieval_seconds, None)
 
     answers: list[Answer] = []
     start = time.perf_counter()
@@ -74,4 +75,4 @@ def run_questions(items: Sequence[QAItem], retriever: Retriever,
         raise RuntimeError(f"ask_many returned {len(answers)} answers for {len(items)} questions")
     records = [QuestionRecord(it, h, ms, a)
                for it, h, ms, a in zip(items, hits, times, answers, strict=True)]
-    return RunResult(records, retrieval_seconds, generation_seconds)
+    return RunResult(records, curve_k, retrieval_seconds, generation_seconds)
