@@ -85,7 +85,7 @@ class IndexLock:
 
     @classmethod
     def check_free(cls, index_dir: Path) -> None:
-        """Raises IndexLockedError now if a writer holds the lock (used before slow model loads)."""
+        """Raises IndexLockedError now if a writer holds the lock."""
         if (Path(index_dir) / LOCK_FILE).exists():
             with cls(index_dir):
                 pass
@@ -94,6 +94,25 @@ class IndexLock:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = None
+
+
+def check_index_dir(index_dir: Path) -> None:
+    """The checks `Ingestor.ingest` makes first, for callers to run before a slow model load:
+    the folder is an index (or new, or empty) and no other writer holds its lock."""
+    refuse_foreign_folder(Path(index_dir))
+    IndexLock.check_free(Path(index_dir))
+
+
+def refuse_foreign_folder(index_dir: Path) -> None:
+    """Ingesting into a folder of documents would bury them under index files: refuse."""
+    if not index_dir.is_dir() or (index_dir / MANIFEST).exists():
+        return
+    ours = {MANIFEST, MANIFEST + ".tmp", LOCK_FILE}
+    strangers = sorted(p.name for p in index_dir.iterdir()
+                       if p.name not in ours and not p.name.startswith(GEN_PREFIX))
+    if strangers:
+        raise IngestError(f"{index_dir} is not a ragqa index and not empty (it holds "
+                          f"{strangers[0]!r}); choose a new or empty --index directory")
 
 
 def discover(paths: Iterable[Path], exclude: Path | None = None
@@ -177,6 +196,7 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport()
         tick = progress or (lambda stage, done, total: None)
+        refuse_foreign_folder(self.index_dir)  # before a lock file lands in someone's folder
         with IndexLock(self.index_dir):
             old = self._open_live()
             try:
@@ -238,12 +258,7 @@ class Ingestor:
             check_embedder(old.manifest, self.embedder.name, self.embedder.dimension,
                            self.index_dir)
             return old
-        ours = {MANIFEST, MANIFEST + ".tmp", LOCK_FILE}
-        strangers = [p.name for p in self.index_dir.iterdir()
-                     if p.name not in ours and not p.name.startswith(GEN_PREFIX)]
-        if strangers:
-            raise IngestError(f"{self.index_dir} is not a ragqa index and not empty (it holds "
-                              f"{strangers[0]!r}); choose a new or empty --index directory")
+        refuse_foreign_folder(self.index_dir)
         return None
 
     def _write(self, old: IndexReader | None, keep: list, todo: list[str], old_files: dict,

@@ -35,7 +35,8 @@ def _progress_bars(progress: Progress):
 
 
 def print_summary(report: IngestReport, index: Path) -> None:
-    table = Table(title=f"ragqa ingest → {index}", show_header=False, title_justify="left")
+    console.print(f"index {index}", highlight=False, soft_wrap=True)
+    table = Table(show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_row("files ingested", str(len(report.ingested)))
@@ -76,14 +77,15 @@ def register(cli: typer.Typer) -> None:
         unchanged ones skipped. A file that cannot be read is listed with its reason."""
         from app.build import make_embedder
         from ingest.index import MANIFEST, read_manifest
-        from ingest.pipeline import IndexLock, Ingestor, StrictIngestError
+        from ingest.pipeline import Ingestor, StrictIngestError, check_index_dir
         from ingest.types import IndexOpenError
 
         s = settings(config, index=index, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
                      embedding=embedding, index_type=index_type)
         logging.getLogger("pypdf").setLevel(logging.ERROR)  # reasons are in the summary
-        # Fail fast, before the model loads for seconds: a running writer, another embedder.
-        IndexLock.check_free(s.index)
+        # Fail fast, before the model loads for seconds: a running writer, a folder of
+        # documents given as --index, an index built with another embedder.
+        check_index_dir(s.index)
         if (s.index / MANIFEST).exists():
             built_with = read_manifest(s.index).embedding_model
             if built_with != s.embedding:
@@ -104,11 +106,12 @@ def register(cli: typer.Typer) -> None:
                                          progress=_progress_bars(progress))
         except StrictIngestError as exc:
             print_summary(exc.report, s.index)
-            console.print(f"error: {exc}", style="red", highlight=False)
+            console.print(f"error: {exc}", style="red", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         print_summary(report, s.index)
         if not report.ingested and not report.unchanged:
-            console.print("error: no file could be ingested", style="red", highlight=False)
+            console.print("error: no file could be ingested", style="red", highlight=False,
+                          soft_wrap=True)
             raise typer.Exit(1)
         if strict and report.failed:
             raise typer.Exit(1)

@@ -1,0 +1,162 @@
+"""`ragqa ingest` and `ragqa info`: exit codes, the summary, the lock across processes, and
+a writer killed with SIGKILL in the middle of a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from ingest_fixtures import long_text, make_bad_files, make_corpus, write
+from typer.testing import CliRunner
+
+from app.cli import cli
+from ingest.index import MANIFEST, open_index
+from ingest.pipeline import IndexLock, Ingestor
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ragqa(*args: str | Path) -> tuple[int, str]:
+    """Runs the CLI in this process (the embedding model loads once per process)."""
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def ragqa_process(*args: str | Path, **popen) -> subprocess.Popen:
+    """The real `ragqa` entry point (main() maps errors to exit 2) in a child process."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return subprocess.Popen([sys.executable, "-m", "app.cli", *map(str, args)], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **popen)
+
+
+def test_ingest_lists_failures_with_reasons_and_exits_0(tmp_path):
+    corpus = make_corpus(tmp_path / "docs")
+    bad = make_bad_files(tmp_path / "docs" / "bad")
+    code, output = ragqa("ingest", tmp_path / "docs", "--index", tmp_path / "idx",
+                         "--chunk-size", "300", "--chunk-overlap", "50")
+    assert code == 0, output
+    assert "files ingested  │   7" in output
+    assert "files failed    │   6" in output
+    for kind, path in bad.items():
+        line = next(x for x in output.splitlines() if path.name in x)
+        assert line.startswith("failed:") and kind in line
+
+    code, output = ragqa("info", "--index", tmp_path / "idx", "--json")
+    assert code == 0
+    info = json.loads(output)
+    assert info["manifest"]["num_files"] == len(corpus)
+    assert info["manifest"]["chunk_size"] == 300
+    assert sum(f["num_chunks"] for f in info["files"]) == info["manifest"]["num_chunks"]
+
+    code, output = ragqa("ingest", tmp_path / "docs", "--index", tmp_path / "idx",
+                         "--chunk-size", "300", "--chunk-overlap", "50")
+    assert code == 0 and "files unchanged │   7" in output and "chunks added    │   0" in output
+
+    code, output = ragqa("info", "--index", tmp_path / "idx")
+    assert code == 0 and "builtin:minilm" in output and "num_chunks" in output
+
+
+def test_nothing_ingestible_exits_1(tmp_path):
+    bad = make_bad_files(tmp_path / "bad")
+    code, output = ragqa("ingest", bad["encrypted"], bad["needs OCR"], "--index", tmp_path / "i")
+    assert code == 1
+    assert "no file could be ingested" in output and "password protected" in output
+    code, output = ragqa("ingest", tmp_path / "empty-folder-that-is-missing", "--index",
+                         tmp_path / "i")
+    assert code == 1 and "does not exist" in output
+
+
+def test_strict_exits_1_and_leaves_the_index_as_it_was(tmp_path):
+    corpus = make_corpus(tmp_path / "docs")
+    code, _ = ragqa("ingest", corpus["md"], "--index", tmp_path / "idx")
+    assert code == 0
+    before = (tmp_path / "idx" / MANIFEST).read_text()
+    write(tmp_path / "docs" / "broken.pdf", b"%PDF-1.4\n1 0 obj")
+    code, output = ragqa("ingest", tmp_path / "docs", "--index", tmp_path / "idx", "--strict")
+    assert code == 1 and "--strict: nothing was written" in output
+    assert (tmp_path / "idx" / MANIFEST).read_text() == before
+
+
+def test_invalid_option_is_a_one_line_error(tmp_path):
+    write(tmp_path / "a.md", "Some text.")
+    proc = ragqa_process("ingest", tmp_path / "a.md", "--index", tmp_path / "i",
+                         "--index-type", "ivf")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "index_type" in err
+
+
+def test_help_documents_every_option():
+    _, output = ragqa("ingest", "--help")
+    for option in ("--index", "--chunk-size", "--chunk-overlap", "--embedding", "--index-type",
+                   "--sync", "--strict", "--config"):
+        assert option in output
+
+
+def test_concurrent_ingest_fails_at_once_and_a_killed_run_leaves_the_index_loadable(
+        tmp_path, embedder):
+    docs = tmp_path / "docs"
+    write(docs / "first.md", long_text("the first document", 20))
+    index_dir = tmp_path / "idx"
+    settings = ["--chunk-size", "100", "--chunk-overlap", "0"]
+    first = Ingestor(index_dir, embedder, chunk_size=100, chunk_overlap=0).ingest([docs])
+    live = open_index(index_dir).manifest
+
+    # A second writer while one holds the lock: exit 2 with a clear message, at once.
+    with IndexLock(index_dir):
+        started = time.monotonic()
+        proc = ragqa_process("ingest", docs, "--index", index_dir, *settings)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert f"is being written by another ragqa ingest (pid {os.getpid()})" in err
+    assert time.monotonic() - started < 30  # refused before loading the model
+
+    # Enough new text to keep the writer busy embedding for a few seconds, then kill -9.
+    for i in range(20):
+        write(docs / "more" / f"part{i}.txt", long_text(f"topic {i}", 40))
+    proc = ragqa_process("ingest", docs, "--index", index_dir, *settings)
+    building = index_dir / "gen-000002"
+    deadline = time.monotonic() + 120
+    while not (building / "chunks.sqlite").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert building.exists()  # it died mid-run, before its commit
+
+    index = open_index(index_dir)  # the previous generation, whole
+    assert index.manifest == live
+    assert index.num_chunks == first.chunks_added == index.vectors.ntotal
+    assert [f.source for f in index.files()] == [str((docs / "first.md").resolve())]
+
+    report = Ingestor(index_dir, embedder, chunk_size=100, chunk_overlap=0).ingest([docs])
+    assert len(report.ingested) == 20 and len(report.unchanged) == 1
+    index = open_index(index_dir)
+    assert index.manifest.num_files == 21
+    assert [p.name for p in index_dir.glob("gen-*")] == [index.manifest.generation]
+    assert index.num_chunks == first.chunks_added + report.chunks_added
+
+
+@pytest.mark.parametrize("command", ["ingest", "info"])
+def test_missing_index_for_info_and_bad_index_folder_for_ingest(tmp_path, command):
+    write(tmp_path / "folder" / "notes.md", "Some notes.")
+    if command == "info":
+        proc = ragqa_process("info", "--index", tmp_path / "nope")
+        expected = "no index at"
+    else:
+        proc = ragqa_process("ingest", tmp_path / "folder", "--index", tmp_path / "folder")
+        expected = "is not a ragqa index"
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and err.strip().splitlines()[-1].startswith("error: ")
+    assert expected in err and "Loading weights" not in err  # refused before the model loads
