@@ -342,26 +342,26 @@ class GenerationWriter:
         self.num_files += 1
 
     def _finish_vectors(self) -> None:
-        """Raw float32 rows -> vectors.npy and a faiss index, a block at a time."""
+        """Raw float32 rows -> vectors.npy and a faiss index, a block at a time.
+
+        Plain reads and writes rather than memory maps: mapped pages would count toward the
+        process's resident memory for the whole corpus."""
         import faiss
 
         self._raw.close()
         n, d = self.num_rows, self.dimension
-        raw = np.memmap(self._raw_path, dtype=np.float32, mode="r", shape=(n, d)) if n else None
-        npy = np.lib.format.open_memmap(self.dir / VECTORS_NPY, mode="w+", dtype=np.float32,
-                                        shape=(n, d))
         if self.index_type == "hnsw":
             index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = 80
             index.hnsw.efSearch = HNSW_EF_SEARCH
         else:
             index = faiss.IndexFlatIP(d)
-        for start in range(0, n, 65536):
-            block = np.ascontiguousarray(raw[start:start + 65536])
-            npy[start:start + len(block)] = block
-            index.add(block)
-        npy.flush()
-        del npy, raw
+        header = {"descr": "<f4", "fortran_order": False, "shape": (n, d)}
+        with open(self._raw_path, "rb") as src, open(self.dir / VECTORS_NPY, "wb") as dst:
+            np.lib.format.write_array_header_1_0(dst, header)
+            while block := src.read(65536 * d * 4):
+                dst.write(block)
+                index.add(np.frombuffer(block, dtype=np.float32).reshape(-1, d))
         self._raw_path.unlink()
         faiss.write_index(index, str(self.dir / VECTORS_FAISS))
 
