@@ -4,8 +4,8 @@
     >>> run.records[0].hits[0].source, run.records[0].answer.text
 
 Retrieval runs once per question with `curve_k` hits, so that hit@1..curve_k can be drawn
-from a single ranking. Generation goes through `AnswerEngine.ask_many` in batches (one batched
-forward pass per batch on a GPU), which does its own retrieval with the engine's settings.
+from a single ranking. Generation goes through one `AnswerEngine.ask_many` call, which batches
+prompts where that pays (a GPU) and does its own retrieval with the engine's settings.
 """
 
 from __future__ import annotations
@@ -44,12 +44,10 @@ class RunResult:
 
 def run_questions(items: Sequence[QAItem], retriever: Retriever,
                   engine: AnswerEngine | None = None, *, curve_k: int = 10,
-                  batch_size: int = 8, progress: Progress | None = None) -> RunResult:
+                  progress: Progress | None = None) -> RunResult:
     """Retrieves for every item, then answers them in batches when `engine` is given."""
     if curve_k < 1:
         raise ValueError(f"curve_k must be >= 1, not {curve_k}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, not {batch_size}")
     report = progress or (lambda stage, done, total: None)
     hits: list[list[Hit]] = []
     times: list[float] = []
@@ -64,12 +62,9 @@ def run_questions(items: Sequence[QAItem], retriever: Retriever,
         records = [QuestionRecord(it, h, ms) for it, h, ms in zip(items, hits, times, strict=True)]
         return RunResult(records, curve_k, retrieval_seconds, None)
 
-    answers: list[Answer] = []
     start = time.perf_counter()
-    for lo in range(0, len(items), batch_size):
-        batch = [it.question for it in items[lo:lo + batch_size]]
-        answers.extend(engine.ask_many(batch))
-        report("generate", len(answers), len(items))
+    answers = engine.ask_many([it.question for it in items],
+                              progress=lambda done, total: report("generate", done, total))
     generation_seconds = time.perf_counter() - start
     if len(answers) != len(items):
         raise RuntimeError(f"ask_many returned {len(answers)} answers for {len(items)} questions")

@@ -57,8 +57,6 @@ def register(cli: typer.Typer) -> None:
                                          "questions."),
         curve_k: int = typer.Option(10, "--curve-k", min=1, help="Passages retrieved per "
                                     "question for the hit@1..N curve."),
-        batch_size: int = typer.Option(8, "--batch-size", min=1, help="Questions per "
-                                       "ask_many batch."),
         k: int | None = typer.Option(None, "--k", help="Passages per question [default: 5]."),
         mode: str | None = typer.Option(None, "--mode", help="dense, bm25 or hybrid "
                                         "[default: hybrid]."),
@@ -106,7 +104,7 @@ def register(cli: typer.Typer) -> None:
                 progress.update(tasks[stage], completed=done)
 
             run = run_questions(items, retriever, engine, curve_k=max(curve_k, s.k),
-                                batch_size=batch_size, progress=update)
+                                progress=update)
         cfg = {"index": str(s.index), "mode": s.mode, "k": s.k, "reranker": s.reranker,
                "embedding": s.embedding, "limit": limit}
         if not retrieval_only:
