@@ -106,6 +106,10 @@ def register(cli: typer.Typer) -> None:
                 if stage not in tasks:
                     tasks[stage] = progress.add_task(_STAGES.get(stage, stage), total=total)
                 progress.update(tasks[stage], completed=done)
+                # Without a terminal (CI logs) rich draws the bar only at the end: print steps.
+                if not console.is_terminal and (done == total or done % max(total // 10, 1) == 0):
+                    console.print(f"{_STAGES.get(stage, stage)} {done}/{total} "
+                                  f"({time.perf_counter() - started:.0f} s)", highlight=False)
 
             run = run_questions(items, retriever, engine, curve_k=max(curve_k, s.k),
                                 progress=update)
