@@ -18,3 +18,15 @@ def embedder():
     from ingest.embedder import Embedder
 
     return Embedder("builtin:minilm", device="cpu")
+
+
+# --- generation ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def smollm2():
+    """The embedded SmolLM2-135M-Instruct (builtin:smollm2-135m) on the CPU, converted once per
+    machine into the user's model cache (RAGQA_CACHE_DIR or ~/.cache/ragqa), as the app does."""
+    from generation_fixtures import CACHE_DIR
+
+    from generation import load_llm
+
+    return load_llm("builtin:smollm2-135m", cache_dir=CACHE_DIR, device="cpu")

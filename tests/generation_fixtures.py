@@ -1,0 +1,78 @@
+"""Shared by the generation tests (the real SmolLM2 fixture `smollm2` is in conftest.py): a scripted
+LLM that records its calls (a test double for the LLMBackend protocol, for the engine's own
+logic), and a retriever that returns fixed hits (a test double for the Retriever protocol)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from generation.types import DecodingParams, Generation
+from retrieval.types import Hit
+
+# The user's model cache, as the app uses it: the built-in GGUF is converted once per machine
+# (a minute on a busy 2-core box), not once per test session.
+CACHE_DIR = Path(os.environ.get("RAGQA_CACHE_DIR", os.path.expanduser("~/.cache/ragqa")))
+
+
+HITS = [
+    Hit("The Eiffel Tower is 330 metres tall and was completed in 1889.", "kb/tower.pdf", 3,
+        0.9, "tower.pdf#3:0", relevance=0.71),
+    Hit("Gustave Eiffel's company designed and built the tower.", "kb/eiffel.md", None, 0.8,
+        "eiffel.md#0", relevance=0.55),
+    Hit("Paris has about two million inhabitants.", "kb/paris.txt", None, 0.4, "paris.txt#0",
+        relevance=0.31),
+]
+
+
+class FixedRetriever:
+    """Returns the same hits for every question and records the questions it was asked."""
+
+    def __init__(self, hits: list[Hit]) -> None:
+        self.hits = hits
+        self.questions: list[str] = []
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
+        self.questions.append(question)
+        return self.hits[:k] if k else list(self.hits)
+
+
+class ScriptedLLM:
+    """Answers every prompt with `reply` (word by word when streaming); records every call."""
+
+    name = "scripted"
+    device = "cpu"
+
+    def __init__(self, reply: str | list[str], *, context_window: int = 4096,
+                 prefers_batching: bool = False) -> None:
+        self.replies = [reply] if isinstance(reply, str) else list(reply)
+        self.context_window = context_window
+        self.prefers_batching = prefers_batching
+        self.calls: list[list[dict[str, str]]] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split()) + sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+
+    def _next(self, messages) -> str:
+        self.calls.append(messages)
+        return self.replies[min(len(self.calls), len(self.replies)) - 1]
+
+    def generate(self, messages, params: DecodingParams) -> Generation:
+        text = self._next(messages)
+        return Generation(text=text, num_tokens=len(text.split()), mean_logprob=-0.25,
+                          first_token_ms=5.0, total_ms=9.0)
+
+    def stream(self, messages, params: DecodingParams) -> Iterator[str | Generation]:
+        text = self._next(messages)
+        words = text.split(" ")
+        # A leading space and a trailing newline, as real tokenizers produce them.
+        yield " " + words[0]
+        for word in words[1:]:
+            yield " " + word
+        yield "\n"
+        yield Generation(text=text, num_tokens=len(words), mean_logprob=-0.25,
+                         first_token_ms=5.0, total_ms=9.0)
+
+    def generate_batch(self, batch, params: DecodingParams) -> list[Generation]:
+        return [self.generate(m, params) for m in batch]

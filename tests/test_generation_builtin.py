@@ -1,0 +1,126 @@
+"""The embedded LLMs for real: an answer from builtin:smollm2-135m over a real index, the
+conversion cache, the checksum refusal, and `ragqa ask` end to end."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from generation_fixtures import CACHE_DIR
+from retrieval_fixtures import small_index  # noqa: F401  (module fixture: a real index)
+
+from generation import AnswerEngine, ChecksumError, DecodingParams, GenerationError, load_llm
+from generation.builtin_models import (
+    BUILTIN_MODELS,
+    BuiltinModel,
+    assemble_gguf,
+    converted_model,
+)
+from ingest.errors import ModelUnavailableError
+from ingest.index import open_index
+from retrieval import build_retriever
+
+
+@pytest.fixture(scope="module")
+def retriever(small_index, embedder):  # noqa: F811
+    return build_retriever(open_index(small_index), embedder, mode="hybrid", k=3)
+
+
+def test_smollm2_answers_from_the_indexed_pdf_and_cites_real_sources(retriever, smollm2):
+    engine = AnswerEngine(retriever, smollm2, DecodingParams(max_new_tokens=40))
+    answer = engine.ask("What does the solar panel warranty cover?")
+    assert not answer.abstained
+    assert "manufacturing defects" in answer.text and "twelve" in answer.text
+    assert answer.hits[0].source.endswith("manual.pdf") and answer.hits[0].page == 1
+    assert 0 < answer.confidence <= 1
+    t = answer.timings
+    assert 0 < t.retrieve_ms < t.first_token_ms <= t.total_ms
+
+
+def test_an_off_topic_question_is_gated_on_the_real_cosine_relevance(retriever, smollm2):
+    engine = AnswerEngine(retriever, smollm2, min_relevance=0.3)
+    answer = engine.ask("Who won the 1998 football world cup?")
+    assert max(h.relevance for h in answer.hits) < 0.3
+    assert answer.abstained and answer.timings.first_token_ms is None
+
+
+def test_the_converted_model_is_cached_and_reused(smollm2):
+    started = time.perf_counter()
+    folder = converted_model("builtin:smollm2-135m", CACHE_DIR)  # converted by the fixture
+    assert time.perf_counter() - started < 2.0
+    meta = json.loads((folder / "ragqa-cache.json").read_text(encoding="utf-8"))
+    assert meta["gguf_sha256"] == BUILTIN_MODELS["builtin:smollm2-135m"].sha256
+    assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
+
+
+def test_assembly_refuses_parts_whose_checksum_differs(tmp_path):
+    parts = []
+    for i, data in enumerate([b"GGUF-part-one|", b"part-two"], start=1):
+        parts.append(tmp_path / f"part{i:02d}.bin")
+        parts[-1].write_bytes(data)
+    import hashlib
+
+    good = hashlib.sha256(b"GGUF-part-one|part-two").hexdigest()
+    dest = assemble_gguf(parts, tmp_path / "ok" / "m.gguf", good)
+    assert dest.read_bytes() == b"GGUF-part-one|part-two"
+    with pytest.raises(ChecksumError, match=f"expected {good}.*reinstall"):
+        assemble_gguf(list(reversed(parts)), tmp_path / "bad" / "m.gguf", good)  # wrong order
+    assert not (tmp_path / "bad" / "m.gguf").exists()
+
+
+def test_a_tampered_builtin_package_is_refused_and_leaves_no_cache(tmp_path, monkeypatch):
+    package = tmp_path / "site" / "fake_llm_part1"
+    (package / "data").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "data" / "part01.bin").write_bytes(b"not the real model")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    model = BuiltinModel(name="builtin:fake", gguf_name="fake.gguf", sha256="0" * 64,
+                         parts=(("fake_llm_part1", "data/part01.bin"),), pip_hint="pip install x")
+    monkeypatch.setitem(BUILTIN_MODELS, "builtin:fake", model)
+    cache = tmp_path / "cache"
+    with pytest.raises(ChecksumError, match="sha256"):
+        load_llm("builtin:fake", cache_dir=cache)
+    assert list((cache / "models").iterdir()) == []  # no half-written conversion remains
+
+
+def test_missing_package_and_unknown_names_say_what_to_do(tmp_path, monkeypatch):
+    model = BuiltinModel(name="builtin:gone", gguf_name="g.gguf", sha256="0" * 64,
+                         parts=(("no_such_package_xyz", "a.bin"),), pip_hint="pip install gone")
+    monkeypatch.setitem(BUILTIN_MODELS, "builtin:gone", model)
+    with pytest.raises(GenerationError, match="not installed: pip install gone"):
+        load_llm("builtin:gone", cache_dir=tmp_path)
+    with pytest.raises(GenerationError, match=r"builtin:qwen2\.5-0\.5b"):
+        load_llm("builtin:nope", cache_dir=tmp_path)
+    with pytest.raises(ModelUnavailableError, match="no/such-model"):
+        load_llm("no/such-model", cache_dir=tmp_path)
+
+
+def test_ragqa_ask_json_and_batch_with_the_embedded_model(small_index, tmp_path,  # noqa: F811
+                                                          monkeypatch):
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    monkeypatch.setenv("RAGQA_CACHE_DIR", str(CACHE_DIR))
+    common = ["--index", str(small_index), "--llm", "builtin:smollm2-135m", "--k", "3",
+              "--max-new-tokens", "32"]
+    result = CliRunner().invoke(cli, ["ask", "What does the solar panel warranty cover?",
+                                      *common, "--json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)
+    assert "manufacturing defects" in row["answer"] and row["abstained"] is False
+    assert set(row["timings_ms"]) == {"retrieve", "first_token", "total"}
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "a", "question": "What does the solar panel warranty cover?"}\n'
+                         '{"id": "b", "question": "Who won the 1998 football world cup?"}\n',
+                         encoding="utf-8")
+    output = tmp_path / "out" / "answers.jsonl"
+    result = CliRunner().invoke(cli, ["ask", *common, "--input", str(questions),
+                                      "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert rows[0]["answer"] == row["answer"]  # greedy: the same answer as the single run
+    assert rows[1]["abstained"] is True and rows[1]["timings_ms"]["first_token"] is None

@@ -1,0 +1,171 @@
+"""AnswerEngine: the relevance gate, abstention, citations, streaming order, follow-ups."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from generation_fixtures import HITS, FixedRetriever, ScriptedLLM
+
+from generation import Answer, AnswerEngine, DecodingParams
+from generation.prompts import ABSTAIN
+from generation.rewrite import heuristic_rewrite, is_follow_up, rewrite_question
+
+
+def _low(hits, relevance):
+    return [dataclasses.replace(h, relevance=relevance) for h in hits]
+
+
+def test_abstains_without_calling_the_llm_when_no_hit_is_relevant_enough():
+    llm = ScriptedLLM("The tower is 330 metres tall [1].")
+    engine = AnswerEngine(FixedRetriever(_low(HITS, 0.05)), llm, min_relevance=0.2)
+    answer = engine.ask("How tall is the Eiffel Tower?")
+    assert llm.calls == []  # the LLM was never asked
+    assert answer.abstained and answer.text == ABSTAIN["en"]
+    assert answer.citations == [] and answer.confidence is None
+    assert answer.timings.first_token_ms is None and answer.timings.total_ms >= 0
+    assert answer.hits == _low(HITS, 0.05)  # still shown, so a user sees what was found
+
+
+def test_the_gate_answers_a_chinese_question_in_chinese_and_streams_the_phrase():
+    llm = ScriptedLLM("unused")
+    engine = AnswerEngine(FixedRetriever(_low(HITS, 0.1)), llm, min_relevance=0.3)
+    items = list(engine.stream("埃菲尔铁塔有多高？"))
+    assert items[0] == ABSTAIN["zh"] and isinstance(items[-1], Answer)
+    assert items[-1].abstained and llm.calls == []
+
+
+def test_no_hits_at_all_abstains_without_the_llm():
+    llm = ScriptedLLM("unused")
+    answer = AnswerEngine(FixedRetriever([]), llm, min_relevance=None).ask("Anything?")
+    assert answer.abstained and llm.calls == []
+
+
+def test_hits_without_a_known_relevance_are_not_gated():
+    llm = ScriptedLLM("It is 330 metres tall [1].")
+    answer = AnswerEngine(FixedRetriever(_low(HITS, None)), llm, min_relevance=0.9).ask("Tall?")
+    assert len(llm.calls) == 1 and not answer.abstained
+
+
+def test_one_relevant_hit_is_enough_to_call_the_llm():
+    hits = _low(HITS, 0.05)
+    hits[2] = dataclasses.replace(hits[2], relevance=0.5)
+    llm = ScriptedLLM("Two million people [3].")
+    answer = AnswerEngine(FixedRetriever(hits), llm, min_relevance=0.2).ask("Population?")
+    assert len(llm.calls) == 1 and not answer.abstained
+
+
+def test_a_model_that_says_it_does_not_know_is_an_abstention_without_citations():
+    llm = ScriptedLLM("I don't know based on the provided documents. [1]")
+    answer = AnswerEngine(FixedRetriever(HITS), llm).ask("Who painted it?")
+    assert len(llm.calls) == 1
+    assert answer.abstained and answer.citations == []
+    assert answer.confidence == pytest.approx(0.7788, abs=1e-3)  # exp(-0.25)
+
+
+def test_citations_map_numbers_to_the_passages_and_drop_invented_ones():
+    llm = ScriptedLLM("Eiffel's company built it [2] in 1889 [1][7]. It is 330 m [1, 2].")
+    answer = AnswerEngine(FixedRetriever(HITS), llm).ask("Who built the tower and when?")
+    assert [c.n for c in answer.citations] == [2, 1]  # first mention order; [7] dropped
+    two, one = answer.citations
+    assert (two.source, two.page, two.chunk_id) == ("kb/eiffel.md", None, "eiffel.md#0")
+    assert (one.source, one.page, one.chunk_id) == ("kb/tower.pdf", 3, "tower.pdf#3:0")
+    assert one.snippet.startswith("The Eiffel Tower is 330 metres")
+    row = answer.to_json("q7")
+    assert row["citations"] == [
+        {"n": 2, "source": "kb/eiffel.md", "page": None, "chunk_id": "eiffel.md#0"},
+        {"n": 1, "source": "kb/tower.pdf", "page": 3, "chunk_id": "tower.pdf#3:0"}]
+    assert set(row) >= {"id", "question", "answer", "abstained", "citations", "timings_ms"}
+    assert row["id"] == "q7" and set(row["timings_ms"]) == {"retrieve", "first_token", "total"}
+
+
+def test_stream_yields_text_pieces_then_the_answer_last_and_they_agree():
+    llm = ScriptedLLM("The tower is 330 metres tall [1].")
+    items = list(AnswerEngine(FixedRetriever(HITS), llm).stream("How tall?"))
+    pieces, answer = items[:-1], items[-1]
+    assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces)
+    assert isinstance(answer, Answer)
+    # Leading and trailing whitespace of the tokens is not part of the answer.
+    assert "".join(pieces) == answer.text == "The tower is 330 metres tall [1]."
+    assert answer.timings.first_token_ms >= answer.timings.retrieve_ms
+
+
+def test_streaming_a_real_model_matches_its_final_answer(smollm2):
+    engine = AnswerEngine(FixedRetriever(HITS), smollm2, DecodingParams(max_new_tokens=24))
+    items = list(engine.stream("How tall is the Eiffel Tower?"))
+    assert isinstance(items[-1], Answer) and all(isinstance(p, str) for p in items[:-1])
+    assert "".join(items[:-1]) == items[-1].text != ""
+    t = items[-1].timings
+    assert 0 < t.first_token_ms <= t.total_ms
+    assert 0 < items[-1].confidence <= 1
+
+
+def test_ask_many_batches_where_it_pays_and_keeps_the_input_order():
+    hits = FixedRetriever(HITS)
+    llm = ScriptedLLM(["A [1].", "B [2]."], prefers_batching=True)
+    engine = AnswerEngine(hits, llm, batch_size=2)
+    answers = engine.ask_many(["first?", "second?", "third?"])
+    assert [a.question for a in answers] == ["first?", "second?", "third?"]
+    assert [a.text for a in answers] == ["A [1].", "B [2].", "B [2]."]
+    assert [c.n for c in answers[1].citations] == [2]
+
+
+def test_ask_many_gates_per_question():
+    llm = ScriptedLLM("unused", prefers_batching=True)
+    answers = AnswerEngine(FixedRetriever(_low(HITS, 0.0)), llm).ask_many(["a?", "b?"])
+    assert all(a.abstained for a in answers) and llm.calls == []
+
+
+@pytest.mark.parametrize("question, history, follow_up", [
+    ("and in 2020?", [("What was the revenue in 2019?", "12 M [1].")], True),
+    ("What about its height?", [("Who built the tower?", "Eiffel [1].")], True),
+    ("那2020年呢？", [("2019年的收入是多少？", "1200万 [1]。")], True),
+    ("How tall is the Eiffel Tower?", [("Who built it?", "Eiffel.")], False),
+    ("and in 2020?", None, False),
+])
+def test_recognises_follow_up_questions(question, history, follow_up):
+    assert is_follow_up(question, history) is follow_up
+
+
+def test_heuristic_rewrite_swaps_the_year_or_appends_the_fragment():
+    history = [("What was the revenue in 2019?", "12 million euros [1].")]
+    assert heuristic_rewrite("and in 2020?", history) == "What was the revenue in 2020?"
+    zh_history = [("2019年的收入是多少？", "…")]
+    assert heuristic_rewrite("那2020年呢？", zh_history) == "2020年的收入是多少？"
+    assert heuristic_rewrite("what about the profit?", history) == \
+        "What was the revenue in 2019 the profit?"
+
+
+def test_the_engine_retrieves_with_the_rewritten_follow_up():
+    retriever = FixedRetriever(HITS)
+    llm = ScriptedLLM("It was 14 million [1].")
+    engine = AnswerEngine(retriever, llm, rewrite="heuristic")
+    answer = engine.ask("and in 2020?", history=[("What was the revenue in 2019?", "12 M")])
+    assert retriever.questions == ["What was the revenue in 2020?"]
+    assert answer.standalone_question == "What was the revenue in 2020?"
+    assert answer.question == "and in 2020?"
+
+
+def test_the_llm_rewrite_is_used_when_plausible_and_the_heuristic_when_not():
+    history = [("What was the revenue in 2019?", "12 M [1].")]
+    good = ScriptedLLM("What was the company's revenue in 2020?")
+    assert rewrite_question("and in 2020?", history, llm=good) == \
+        "What was the company's revenue in 2020?"
+    assert "Last question: and in 2020?" in good.calls[0][-1]["content"]
+    echo = ScriptedLLM("and in 2020?")  # a model that just repeats the fragment
+    assert rewrite_question("and in 2020?", history, llm=echo) == "What was the revenue in 2020?"
+    standalone = ScriptedLLM("unused")
+    assert rewrite_question("Who built the tower?", history, llm=standalone) == \
+        "Who built the tower?" and standalone.calls == []
+
+
+def test_constructor_and_decoding_settings_are_validated_at_once():
+    with pytest.raises(ValueError, match="k must be"):
+        AnswerEngine(FixedRetriever(HITS), ScriptedLLM("x"), k=0)
+    with pytest.raises(ValueError, match="min_relevance"):
+        AnswerEngine(FixedRetriever(HITS), ScriptedLLM("x"), min_relevance=3)
+    with pytest.raises(ValueError, match="top_p"):
+        DecodingParams(top_p=0)
+    with pytest.raises(ValueError, match="temperature"):
+        DecodingParams(temperature=-1)
+    assert not DecodingParams().do_sample and DecodingParams(temperature=0.7).do_sample
