@@ -33,16 +33,14 @@ from ingest.index import (
     GEN_PREFIX,
     INDEX_TYPES,
     MANIFEST,
-    GenerationWriter,
     IndexReader,
     Manifest,
     check_embedder,
-    next_generation,
-    remove_stale_generations,
 )
 from ingest.lexical import tokenize
 from ingest.loaders import LoadError, load_bytes, read_bytes
 from ingest.types import Chunk, FileFailure, IngestError, IngestReport
+from ingest.writer import GenerationWriter, next_generation, remove_stale_generations
 
 Progress = Callable[[str, int, int], None]
 LOCK_FILE = ".lock"
