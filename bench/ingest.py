@@ -141,6 +141,10 @@ def run_ragqa(corpus: Path, work: Path, embedder, chunk_size: int, chunk_overlap
           f"{len(report.ingested) / seconds:.2f} files/s, {chunks / seconds:.1f} chunks/s; "
           f"peak RSS {mb(rss.peak)}; {timed.seconds / seconds:.0%} of the time in the model")
     assert len(report.ingested) == num_files and not report.failed, report.failed[:3]
+    start = time.perf_counter()
+    again = ingestor.ingest([corpus])
+    print(f"ragqa     : re-ingest of the unchanged corpus {time.perf_counter() - start:.2f} s "
+          f"({len(again.unchanged)} files unchanged, nothing re-embedded)")
     return seconds
 
 

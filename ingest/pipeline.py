@@ -327,19 +327,24 @@ class Ingestor:
     def _flush(self, buffer: list[_Loaded], writer: GenerationWriter, report: IngestReport,
                counts: dict[str, int], tick: Progress) -> None:
         """Embeds the buffered files' chunks longest first (batches of similar length pad
-        little), then writes each file with its vectors, and empties the buffer."""
-        texts = [c.text for item in buffer for c in item.chunks]
-        if not texts:
-            buffer.clear()
+        little; a text repeated in the buffer, like a page footer, is embedded once), then
+        writes each file with its vectors, and empties the buffer."""
+        if not buffer:
             return
+        unique: dict[str, int] = {}
+        slots = np.array([unique.setdefault(c.text, len(unique))
+                          for item in buffer for c in item.chunks], dtype=np.int64)
+        texts = list(unique)
+        counts["repeats"] = counts.get("repeats", 0) + len(slots) - len(texts)
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        vectors = np.empty((len(texts), self.embedder.dimension), dtype=np.float32)
+        embedded = np.empty((len(texts), self.embedder.dimension), dtype=np.float32)
         step = self.batch_size * 4
         for start in range(0, len(order), step):
             rows = order[start:start + step]
-            vectors[rows] = self.embedder.embed([texts[i] for i in rows])
+            embedded[rows] = self.embedder.embed([texts[i] for i in rows])
             counts["embedded"] += len(rows)
-            tick("embed", counts["embedded"], counts["chunked"])
+            tick("embed", counts["embedded"], counts["chunked"] - counts["repeats"])
+        vectors = embedded[slots] if len(texts) < len(slots) else embedded
         offset = 0
         ingested_at = _now()
         for item in buffer:

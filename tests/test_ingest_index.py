@@ -108,6 +108,20 @@ def test_changed_file_replaces_its_chunks_and_only_it_is_embedded(tmp_path, corp
     assert "cross-encoder" in after.get_chunks(rows.tolist())[0].text
 
 
+def test_identical_texts_are_embedded_once(tmp_path, embedder):
+    counting = CountingEmbedder(embedder)
+    text = long_text("duplicated manuals", 12)
+    copies = [write(tmp_path / "docs" / d / "manual.md", text) for d in ("x", "y", "z")]
+    report = Ingestor(tmp_path / "index", counting, chunk_size=200, chunk_overlap=0).ingest(
+        [tmp_path / "docs"])
+    per_file = report.chunks_added // 3
+    assert per_file > 1 and counting.texts == per_file
+    index = open_index(tmp_path / "index")
+    assert sorted({c.source for c in index.iter_chunks()}) == sorted(
+        str(p.resolve()) for p in copies)
+    assert np.array_equal(index.vector(0), index.vector(per_file))
+
+
 def test_sync_drops_files_that_are_gone_and_plain_runs_keep_them(tmp_path, corpus, ingestor):
     ingestor.ingest([tmp_path / "docs"])
     corpus["html"].unlink()
