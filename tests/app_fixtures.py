@@ -34,6 +34,16 @@ def build_index(files: list[Path], index_dir: Path, embedder) -> Path:
     return index_dir
 
 
+def sample_index_copy(tmp_path_factory, embedder, dest: Path) -> Path:
+    """A copy, at `dest`, of an index of the sample knowledge base built once per test session
+    (the UI test files share it; each gets its own copy to change)."""
+    built = tmp_path_factory.getbasetemp() / "app-sample-index"
+    if not (built / "index" / "manifest.json").is_file():
+        build_index(sample_files(built / "kb"), built / "index", embedder)
+    shutil.copytree(built / "index", dest)
+    return dest
+
+
 def write_config(path: Path, **values) -> Path:
     """A TOML config file with `values` (strings, numbers and paths)."""
     lines = []

@@ -7,12 +7,13 @@ to reports/ui/screenshot.png and the measured answer times to reports/ui/timings
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from app_fixtures import FAST_LLM, ROOT, AppServer, build_index, sample_files, write_config
+from app_fixtures import FAST_LLM, ROOT, AppServer, sample_index_copy, write_config
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -70,10 +71,10 @@ def ask_and_watch(page, question: str, timeout_s: float = 180) -> dict:
     raise AssertionError(f"no answer to {question!r} within {timeout_s} s")
 
 
-def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, embedder):
+def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_factory, embedder):
     from playwright.sync_api import expect
 
-    index = build_index(sample_files(tmp_path / "kb"), tmp_path / "indexes" / "sample", embedder)
+    index = sample_index_copy(tmp_path_factory, embedder, tmp_path / "indexes" / "sample")
     feedback_db = tmp_path / "feedback.sqlite3"
     config = write_config(tmp_path / "ragqa.toml", llm=FAST_LLM, max_new_tokens=64,
                           feedback_db=feedback_db)
@@ -94,19 +95,23 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, embedder):
             lengths = [len(t) for t in en["partial"]]
             assert lengths == sorted(lengths) and lengths[-1] > lengths[0]
             card = en["message"].get_by_test_id("stExpander").first
-            expect(card).to_contain_text("[1]")
+            expect(card).to_contain_text(re.compile(r"\[\d+\] \S+\.(md|txt|pdf)"))
             expect(card).to_contain_text("score")
             card.click()
             expect(card.get_by_test_id("stExpanderDetails")).to_be_visible()
             assert CURSOR not in en["message"].inner_text()
 
             # 2. Thumbs up on that answer lands in the SQLite database.
-            en["message"].get_by_role("button", name="Thumbs up").click()
+            thumbs_up = en["message"].get_by_role("radio", name="Thumbs up")
+            thumbs_up.click()
+            expect(thumbs_up).to_have_attribute("aria-checked", "true")
             expect(en["message"].get_by_text("Feedback saved")).to_be_visible(timeout=30_000)
             with sqlite3.connect(feedback_db) as db:
                 rows = db.execute("SELECT rating, question, citations FROM feedback").fetchall()
             assert len(rows) == 1 and rows[0][:2] == (1, QUESTION_EN)
-            assert json.loads(rows[0][2]), "the rating was stored without its citations"
+            sources = json.loads(rows[0][2])
+            assert sources, "the rating was stored without its sources"
+            assert all(Path(c["source"]).suffix in {".md", ".txt", ".pdf"} for c in sources)
 
             # 3. Upload a new document (and a broken one): it is ingested with its failure listed.
             doc = tmp_path / "upload" / "灯塔 项目.md"
@@ -120,12 +125,17 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, embedder):
             expect(sidebar.get_by_text("Ingested 1 file(s)")).to_be_visible(timeout=120_000)
             expect(sidebar).to_contain_text("broken.pdf")
             expect(sidebar).to_contain_text("14 documents")
+            # Added to the index as it was built: not re-chunked with the default chunk size.
+            expect(sidebar).to_contain_text("chunk 500/60")
 
             # 4. A Chinese question about the sample data, answered with the upload indexed.
             zh = ask_and_watch(page, QUESTION_ZH)
-            expect(zh["message"].get_by_test_id("stExpander").first).to_contain_text("[1]")
+            expect(zh["message"].get_by_test_id("stExpander").first).to_contain_text(
+                re.compile(r"\[\d+\] "))
 
-            page.get_by_test_id("stMainBlockContainer").evaluate("e => e.scrollTop = 0")
+            # Tall enough to show both conversations and most of the sidebar in one picture.
+            page.set_viewport_size({"width": 1440, "height": 2200})
+            page.wait_for_timeout(500)
             page.screenshot(path=str(REPORT_DIR / "screenshot.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(REPORT_DIR / "failure.png"), full_page=True)

@@ -10,7 +10,7 @@ import sys
 import threading
 
 import pytest
-from app_fixtures import FAST_LLM, ROOT, build_index, sample_files, write_config
+from app_fixtures import FAST_LLM, ROOT, sample_index_copy, write_config
 from streamlit.testing.v1 import AppTest
 
 from app.commands.app import check_port_free, streamlit_argv, streamlit_env
@@ -23,8 +23,8 @@ QUESTION = "How many tokens was Kestrel-7B pretrained on?"
 
 @pytest.fixture(scope="module")
 def sample_index(tmp_path_factory, embedder):
-    tmp = tmp_path_factory.mktemp("ui")
-    return build_index(sample_files(tmp / "kb"), tmp / "indexes" / "sample", embedder)
+    return sample_index_copy(tmp_path_factory, embedder,
+                             tmp_path_factory.mktemp("ui") / "indexes" / "sample")
 
 
 @pytest.fixture
@@ -67,9 +67,10 @@ def test_question_gets_a_streamed_answer_with_numbered_source_cards(configure):
     assert assistant_text(at).strip()
     labels = [e.label for e in at.expander if e.label.startswith("[")]
     assert labels, "no source cards"
-    assert labels[0].startswith("[1] ")
-    cited = {c.source.rsplit("/", 1)[-1] for c in turn.answer.citations}
-    assert any(name in labels[0] for name in cited)
+    # Cards show the cited passages, or when the model cited none, the passages it was given.
+    shown = turn.answer.citations or turn.answer.hits
+    assert labels[0].startswith(f"[{getattr(shown[0], 'n', 1)}] ")
+    assert shown[0].source.rsplit("/", 1)[-1] in labels[0]
     assert "score" in labels[0]
     assert any("answered in" in c.value for c in at.caption)
 
@@ -101,11 +102,17 @@ def test_thumbs_up_and_comment_are_stored_and_exported(configure, tmp_path):
     at.text_input(key=f"comment-{at.session_state['turns'][0].id}").input("正确 exactly").run()
     assert not at.exception
     with sqlite3.connect(tmp_path / "feedback.sqlite3") as db:
-        rows = db.execute("SELECT rating, comment, question, settings FROM feedback").fetchall()
+        rows = db.execute(
+            "SELECT rating, comment, question, settings, citations FROM feedback").fetchall()
     assert len(rows) == 1
-    rating, comment, question, settings = rows[0]
+    rating, comment, question, settings, sources = rows[0]
     assert (rating, comment, question) == (1, "正确 exactly", QUESTION)
     assert json.loads(settings)["llm"] == FAST_LLM
+    # The passages shown under the answer are stored with it (cited ones, else those given).
+    turn = at.session_state["turns"][0]
+    expected = [c.chunk_id for c in turn.answer.citations] or [h.chunk_id
+                                                              for h in turn.answer.hits]
+    assert [c["chunk_id"] for c in json.loads(sources)] == expected
     export = at.sidebar.get("download_button")[0]
     assert "1 ratings" in export.proto.label
 

@@ -26,6 +26,7 @@ import streamlit as st
 from app.config import Settings
 from app.ui import services
 from app.ui.feedback import FeedbackEntry, FeedbackStore
+from generation.citations import snippet
 from ingest.errors import RagqaError
 
 # History passed to the engine: enough for follow-ups, short enough for a small context window.
@@ -65,8 +66,8 @@ def escape_md(text: str) -> str:
 
 
 def show_answer_text(text: str) -> str:
-    # Keep the [n] citation markers readable: escaped brackets render as plain brackets.
-    return escape_md(text)
+    # A token limit can cut a multi-byte character in half; its remnant shows as U+FFFD.
+    return escape_md(text.rstrip("\ufffd"))
 
 
 @contextmanager
@@ -147,21 +148,59 @@ def render_answer(turn: Turn, store: FeedbackStore | None) -> None:
         render_feedback(turn, store)
 
 
+@dataclass(frozen=True)
+class SourceCard:
+    """A passage shown under an answer: cited by the model, or merely given to it."""
+
+    n: int  # the passage's number in the prompt, as in the answer's [n]
+    source: str
+    page: int | None
+    chunk_id: str
+    snippet: str
+    cited: bool
+    score: float | None = None
+    relevance: float | None = None
+
+    def label(self) -> str:
+        label = f"[{self.n}] {Path(self.source).name}"
+        if self.page is not None:
+            label += f" · page {self.page}"
+        if self.score is not None:
+            label += f" · score {self.score:.3f}"
+        if self.relevance is not None:
+            label += f" · relevance {self.relevance:.2f}"
+        return label
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "source": self.source, "page": self.page, "chunk_id": self.chunk_id,
+                "cited": self.cited, "score": self.score, "snippet": self.snippet}
+
+
+def source_cards(answer) -> list[SourceCard]:
+    """The cited passages; when the model cited none, the passages it was given, so every
+    answer still shows (and every rating records) where it came from."""
+    by_chunk = {h.chunk_id: h for h in answer.hits}
+    if answer.citations:
+        cards = []
+        for c in answer.citations:
+            hit = by_chunk.get(c.chunk_id)
+            cards.append(SourceCard(c.n, c.source, c.page, c.chunk_id, c.snippet, True,
+                                    hit.score if hit else None, hit.relevance if hit else None))
+        return cards
+    return [SourceCard(n, h.source, h.page, h.chunk_id, snippet(h.text), False, h.score,
+                       h.relevance) for n, h in enumerate(answer.hits, 1)]
+
+
 def render_sources(answer) -> None:
-    """One expandable card per cited passage: file, page, score, snippet."""
-    scores = {h.chunk_id: h for h in answer.hits}
-    for c in answer.citations:
-        hit = scores.get(c.chunk_id)
-        label = f"[{c.n}] {Path(c.source).name}"
-        if c.page is not None:
-            label += f" · page {c.page}"
-        if hit is not None:
-            label += f" · score {hit.score:.3f}"
-            if hit.relevance is not None:
-                label += f" · relevance {hit.relevance:.2f}"
-        with st.expander(label):
-            st.markdown(escape_md(c.snippet or (hit.text if hit else "")))
-            st.caption(escape_md(c.source))
+    """One expandable card per passage: file, page, score; the snippet and path inside."""
+    cards = source_cards(answer)
+    if cards and not cards[0].cited:
+        st.caption("Closest passages found (not relevant enough to answer from):"
+                   if answer.abstained else "The answer cites no passage; it was given these:")
+    for card in cards:
+        with st.expander(card.label()):
+            st.markdown(escape_md(card.snippet))
+            st.caption(escape_md(card.source))
 
 
 def timing_line(turn: Turn) -> str:
@@ -196,8 +235,7 @@ def _on_rating(turn: Turn, store: FeedbackStore) -> None:
             a = turn.answer
             turn.feedback_id = store.add(FeedbackEntry(
                 question=turn.question, answer=a.text, rating=int(rating),
-                abstained=a.abstained, citations=[
-                    {**c.to_json(), "snippet": c.snippet} for c in a.citations],
+                abstained=a.abstained, citations=[c.to_json() for c in source_cards(a)],
                 settings=turn.settings, index_dir=turn.index_dir,
             ))
         else:

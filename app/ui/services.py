@@ -27,7 +27,8 @@ from app.ui.feedback import FeedbackStore
 from ingest.index import MANIFEST, IndexReader, open_index
 
 EMBEDDER_FIELDS = {"embedding", "device", "embed_batch_size"}
-LLM_FIELDS = {"llm", "device", "cache_dir", "base_url", "api_key"}
+LLM_FIELDS = {"llm", "device", "cache_dir", "base_url", "api_key", "llm_dtype",
+              "llm_quantization"}
 RETRIEVER_FIELDS = EMBEDDER_FIELDS | {"mode", "k", "reranker", "min_score", "source_glob"}
 
 
@@ -107,20 +108,20 @@ def get_retriever(s: Settings, directory: Path):
 
 def answer_engine(s: Settings, directory: Path):
     """An AnswerEngine over the shared retriever and LLM (cheap: nothing is loaded here)."""
-    from generation import AnswerEngine, DecodingParams
+    from app.build import make_engine
 
-    decoding = DecodingParams(
-        temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-        repetition_penalty=s.repetition_penalty, num_beams=s.num_beams,
-        max_new_tokens=s.max_new_tokens, seed=s.seed,
-    )
-    return AnswerEngine(get_retriever(s, directory), get_llm(s), decoding, k=s.k)
+    return make_engine(s, retriever=get_retriever(s, directory), llm=get_llm(s))
 
 
 def make_ingestor(s: Settings, directory: Path):
-    """An Ingestor for `directory` using the shared embedder (the index's own model)."""
+    """An Ingestor for `directory` with the shared embedder. An existing index keeps its own
+    chunking and index type: with other values, adding one file would re-chunk every file."""
     from ingest.pipeline import Ingestor
 
+    if index_exists(directory):
+        m = get_index(directory).manifest
+        s = with_overrides(s, embedding=m.embedding_model, chunk_size=m.chunk_size,
+                           chunk_overlap=m.chunk_overlap, index_type=m.index_type)
     return Ingestor(Path(directory), get_embedder(s), chunk_size=s.chunk_size,
                     chunk_overlap=s.chunk_overlap, index_type=s.index_type)
 
