@@ -79,23 +79,40 @@ def merge_overlapping(hits: list[Hit]) -> list[Hit]:
     return out
 
 
-def _shingles(text: str, n: int = 4) -> set[str]:
-    norm = re.sub(r"\s+", " ", text.lower()).strip()
-    if len(norm) <= n:
-        return {norm}
-    return {norm[i : i + n] for i in range(len(norm) - n + 1)}
+# A CJK character is a word of its own; anything else splits on non-word characters.
+_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]|\w+")
 
 
-def drop_near_duplicates(hits: list[Hit], threshold: float = 0.9) -> list[Hit]:
-    """Drops every hit whose text is at least `threshold` similar (Jaccard of character
-    4-grams, case and whitespace ignored) to a better hit: the same passage in two copies of
-    a document would otherwise fill the context twice."""
+def _shingles(text: str) -> frozenset:
+    """Word 3-grams (CJK: character 3-grams) of the lower-cased text: a few dozen tuples
+    per chunk, so comparing a page of hits costs microseconds, not milliseconds."""
+    words = _WORD.findall(text.lower())
+    if len(words) < 3:
+        return frozenset([tuple(words)])
+    return frozenset(zip(words, words[1:], words[2:], strict=False))
+
+
+def _similar(a: frozenset, b: frozenset, threshold: float) -> bool:
+    small, large = sorted((len(a), len(b)))
+    if small < threshold * large:  # Jaccard <= small/large: cannot reach the threshold
+        return False
+    inter = len(a & b)
+    return inter >= threshold * (len(a) + len(b) - inter)
+
+
+def drop_near_duplicates(hits: list[Hit], threshold: float = 0.9,
+                         limit: int | None = None) -> list[Hit]:
+    """Drops every hit whose text is at least `threshold` similar (Jaccard of word 3-grams,
+    case and punctuation ignored) to a better hit: the same passage in two copies of a
+    document would otherwise fill the context twice. Stops after `limit` hits are kept."""
     if not 0 < threshold <= 1:
         raise RetrievalError(f"dedupe threshold must be in (0, 1], not {threshold}")
-    kept: list[tuple[Hit, set[str]]] = []
+    kept: list[tuple[Hit, frozenset]] = []
     for hit in hits:
+        if limit is not None and len(kept) >= limit:
+            break
         sh = _shingles(hit.text)
-        if all(len(sh & other) / len(sh | other) < threshold for _, other in kept):
+        if not any(_similar(sh, other, threshold) for _, other in kept):
             kept.append((hit, sh))
     return [h for h, _ in kept]
 
@@ -147,8 +164,8 @@ class HygieneRetriever:
         self.merge, self.dedupe_threshold = merge, dedupe_threshold
         self.overfetch, self.max_fetch = overfetch, max_fetch
 
-    def clean(self, hits: list[Hit]) -> list[Hit]:
-        """Applies the configured steps to hits, best first."""
+    def clean(self, hits: list[Hit], limit: int | None = None) -> list[Hit]:
+        """Applies the configured steps to hits, best first; `limit`: enough kept hits."""
         if self.source_glob:
             hits = filter_source(hits, self.source_glob)
         if self.min_score is not None:
@@ -156,8 +173,8 @@ class HygieneRetriever:
         if self.merge:
             hits = merge_overlapping(hits)
         if self.dedupe_threshold is not None:
-            hits = drop_near_duplicates(hits, self.dedupe_threshold)
-        return hits
+            hits = drop_near_duplicates(hits, self.dedupe_threshold, limit=limit)
+        return hits[:limit] if limit is not None else hits
 
     def _passes(self, hit: Hit) -> bool:
         return self.min_score is None or bool(above_min_score([hit], self.min_score))
@@ -168,7 +185,7 @@ class HygieneRetriever:
         fetch = min(k * self.overfetch, self.max_fetch)
         while True:
             raw = self.base.retrieve(question, k=fetch)
-            hits = self.clean(raw)
+            hits = self.clean(raw, limit=k)
             # Fewer raw hits than asked means the base has no more to give; a worst candidate
             # already under the threshold means lower-ranked ones will hardly pass it.
             exhausted = len(raw) < fetch or fetch >= self.max_fetch

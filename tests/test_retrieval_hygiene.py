@@ -59,14 +59,26 @@ def test_offsets_whose_texts_disagree_are_not_merged():
 
 
 def test_near_duplicates_keep_the_better_copy():
-    text = "知识蒸馏用一个大模型的输出来训练一个小模型，使小模型接近大模型的效果。"
+    text = ("知识蒸馏用一个大模型的输出来训练一个小模型，使小模型接近大模型的效果。蒸馏时使用的温度"
+            "设为二点零，学生模型在三百亿个词元上训练了四天，最终在多个评测上保留了教师模型九成以上"
+            "的能力。")
     a = hit(0, 0, 0.9, source="/kb/a.md", text=text)
-    b = hit(0, 0, 0.8, source="/kb/copy/a.md", text=text.replace("。", "！"))
+    # Another copy with other punctuation and one character changed.
+    copy = text.replace("。", "！").replace("四天", "五天")
+    b = hit(0, 0, 0.8, source="/kb/copy/a.md", text=copy)
     c = hit(0, 0, 0.7, source="/kb/c.md", text="Completely different words about serving.")
     assert drop_near_duplicates([a, b, c]) == [a, c]
     assert drop_near_duplicates([a, b, c], threshold=1.0) == [a, b, c]
+    assert drop_near_duplicates([a, b, c], limit=1) == [a]
     with pytest.raises(RetrievalError, match="threshold"):
         drop_near_duplicates([a], threshold=0)
+
+
+def test_english_near_duplicates_ignore_case_and_punctuation():
+    a = hit(0, 0, 0.9, text="The warranty covers defects for twelve years. Returns: 30 days.")
+    b = hit(0, 0, 0.8, text="the warranty covers defects for twelve years -- returns 30 days")
+    c = hit(0, 0, 0.7, text="The warranty covers defects for five years. Returns: 30 days.")
+    assert drop_near_duplicates([a, b, c]) == [a, c]
 
 
 def test_min_score_uses_the_cosine_when_known_else_the_raw_score():
