@@ -32,7 +32,7 @@ def configure(tmp_path, monkeypatch, sample_index):
     """Points the app at a config file, as `ragqa app --config` does through RAGQA_CONFIG."""
 
     def make(**values):
-        values = {"index": sample_index, "llm": FAST_LLM, "max_new_tokens": 40,
+        values = {"index": sample_index, "llm": FAST_LLM, "max_new_tokens": 24,
                   "feedback_db": tmp_path / "feedback.sqlite3", **values}
         monkeypatch.setenv("RAGQA_CONFIG", str(write_config(tmp_path / "ragqa.toml", **values)))
         return values
@@ -73,16 +73,21 @@ def test_question_gets_a_streamed_answer_with_numbered_source_cards(configure):
     assert shown[0].source.rsplit("/", 1)[-1] in labels[0]
     assert "score" in labels[0]
     assert any("answered in" in c.value for c in at.caption)
+    model = "\n".join(str(m.value) for m in at.sidebar.markdown)
+    assert FAST_LLM in model and "**Device:** cpu" in model
 
 
 def test_follow_up_question_sends_the_conversation_as_history(configure):
-    configure()
+    # The heuristic rewrite shows the history arrived without a second LLM call per question.
+    configure(rewrite="heuristic")
     at = ask(ask(start(), QUESTION), "And how many GPUs were used for that run?")
     assert [m.name for m in at.chat_message] == ["user", "assistant"] * 2
     _, second = at.session_state["turns"]
     assert second.error is None
-    # The engine rewrites a follow-up into a standalone question using the history it got.
-    assert second.answer.standalone_question
+    # The engine rewrote the follow-up with the history it got: "that run" became Kestrel-7B's.
+    assert second.answer.standalone_question != second.question
+    assert "Kestrel" in second.answer.standalone_question
+    assert any("Searched for:" in c.value for c in at.caption)
 
 
 def test_abstention_is_shown_as_such(configure):
@@ -117,9 +122,16 @@ def test_thumbs_up_and_comment_are_stored_and_exported(configure, tmp_path):
     assert "1 ratings" in export.proto.label
 
 
-def test_clear_chat_empties_the_conversation(configure):
+def test_sidebar_settings_apply_and_clear_chat_empties_the_conversation(configure):
     configure()
-    at = ask(start(), QUESTION)
+    at = start()
+    at.sidebar.radio(key="mode").set_value("bm25")
+    at.sidebar.slider(key="k").set_value(2)
+    at = ask(at, QUESTION)
+    turn = at.session_state["turns"][0]
+    assert turn.error is None
+    assert (turn.settings["mode"], turn.settings["k"]) == ("bm25", 2)
+    assert 1 <= len(turn.answer.hits) <= 2
     assert at.chat_message
     at.button(key="clear_chat").click().run()
     assert not at.chat_message
@@ -144,6 +156,35 @@ def test_upload_creates_a_new_index_and_lists_failures(configure, tmp_path):
     assert (new_index / "manifest.json").is_file()
     assert (tmp_path / "indexes" / "fresh.uploads" / "报告 2024.md").is_file()
     assert not at.chat_input(key="question").disabled
+
+
+def test_an_unavailable_reranker_is_an_error_message(configure):
+    configure()
+    at = start()
+    at.sidebar.toggle(key="rerank").set_value(True).run()
+    at.sidebar.text_input(key="reranker").set_value("no-such-org/no-such-reranker")
+    at = ask(at, QUESTION)
+    assert any("no-such-org/no-such-reranker" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_index_chooser_lists_indexes_and_opens_a_typed_folder(
+        configure, sample_index, tmp_path, tmp_path_factory, embedder):
+    configure()
+    second = sample_index.parent / "second"
+    if not second.exists():
+        sample_index_copy(tmp_path_factory, embedder, second)
+    (sample_index.parent / "not-an-index").mkdir(exist_ok=True)
+    at = start()
+    choice = at.sidebar.selectbox(key="index_choice")
+    assert choice.options == ["sample", "second"]  # folders without a manifest are not listed
+    choice.select(second.resolve()).run()
+    assert at.session_state["index_dir"] == str(second.resolve())
+    assert any("documents" in str(m.value) for m in at.sidebar.markdown)
+    at.sidebar.text_input(key="index_path").input(str(tmp_path / "brand-new")).run()
+    assert at.session_state["index_dir"] == str((tmp_path / "brand-new").resolve())
+    assert any("New knowledge base" in i.value for i in at.sidebar.info)
+    assert at.chat_input(key="question").disabled
 
 
 def test_a_corrupt_index_is_an_error_message_not_a_traceback(configure, tmp_path):
