@@ -17,15 +17,12 @@ from retrieval.types import Hit
 DEFAULT_EF_SEARCH = 128  # HNSW beam width at query time; see bench/retrieval.py for recall
 
 
-def _hnsw_params(faiss_index, ef_search: int):
-    """Per-query search parameters for an HNSW index, None for any other kind."""
+def _as_hnsw(faiss_index):
+    """The index as a faiss.IndexHNSW when it is one (so it takes per-query params), else None."""
     import faiss
 
     inner = faiss.downcast_index(faiss_index)
-    if isinstance(inner, faiss.IndexHNSW):
-        # Never search a beam narrower than the number of results asked for.
-        return inner, faiss.SearchParametersHNSW(efSearch=ef_search)
-    return inner, None
+    return inner if isinstance(inner, faiss.IndexHNSW) else None
 
 
 class DenseRetriever:
@@ -46,7 +43,7 @@ class DenseRetriever:
         self.embedder = embedder
         self.k = k
         self.ef_search = ef_search
-        self._faiss, self._params = _hnsw_params(index.vectors, ef_search)
+        self._hnsw = _as_hnsw(index.vectors)
 
     def embed(self, question: str) -> np.ndarray:
         return np.asarray(self.embedder.embed_query(question), dtype=np.float32)
@@ -58,9 +55,12 @@ class DenseRetriever:
         if depth == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         q = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
-        if self._params is not None:
-            self._params.efSearch = max(self.ef_search, depth)
-            scores, rows = self._faiss.search(q, depth, params=self._params)
+        if self._hnsw is not None:
+            import faiss
+
+            # Per call (no shared state between threads); never a beam narrower than depth.
+            params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, depth))
+            scores, rows = self._hnsw.search(q, depth, params=params)
         else:
             scores, rows = self.index.vectors.search(q, depth)
         keep = rows[0] >= 0  # FAISS pads with -1 when it finds fewer than asked

@@ -100,3 +100,19 @@ def test_source_glob_and_min_score_through_the_factory(index, embedder):
     strict = build_retriever(index, embedder, mode="dense", k=5, min_score=0.5)
     hits = strict.retrieve("乌龙茶用多少度的水冲泡？")
     assert hits and all(h.relevance >= 0.5 for h in hits)
+
+
+def test_an_hnsw_index_finds_what_the_flat_one_finds(small_index, index, embedder,  # noqa: F811
+                                                     tmp_path):
+    from ingest.pipeline import Ingestor
+
+    kb = small_index.parent / "kb"
+    Ingestor(tmp_path / "hnsw", embedder, chunk_size=120, chunk_overlap=30,
+             index_type="hnsw").ingest([kb])
+    hnsw = open_index(tmp_path / "hnsw")
+    assert hnsw.manifest.index_type == "hnsw"
+    for question in QUESTIONS:
+        want = DenseRetriever(index, embedder, k=5).retrieve(question)
+        got = DenseRetriever(hnsw, embedder, k=5, ef_search=16).retrieve(question)
+        assert [h.chunk_id for h in got] == [h.chunk_id for h in want]
+        assert [h.relevance for h in got] == pytest.approx([h.relevance for h in want], abs=1e-5)

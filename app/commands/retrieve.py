@@ -106,10 +106,10 @@ def register(cli: typer.Typer) -> None:
     def retrieve(
         question: str | None = typer.Argument(None, help="The question (omit with --input)."),
         index: Path | None = typer.Option(None, "--index", help="Index directory "
-                                          "[default: indexes/default]."),
-        k: int | None = typer.Option(None, "--k", help="Chunks per question [default: 5]."),
+                                          "(default: indexes/default)."),
+        k: int | None = typer.Option(None, "--k", help="Chunks per question (default: 5)."),
         mode: str | None = typer.Option(None, "--mode", help="dense, bm25 or hybrid "
-                                        "[default: hybrid]."),
+                                        "(default: hybrid)."),
         reranker: str | None = typer.Option(None, "--reranker", help="Cross-encoder to rerank "
                                             "with: a Hugging Face id (cached) or a local path."),
         min_score: float | None = typer.Option(None, "--min-score", help="Drop chunks whose "
