@@ -195,7 +195,7 @@ def render_sources(answer) -> None:
     """One expandable card per passage: file, page, score; the snippet and path inside."""
     cards = source_cards(answer)
     if cards and not cards[0].cited:
-        st.caption("Closest passages found (not relevant enough to answer from):"
+        st.caption("Closest passages found:"
                    if answer.abstained else "The answer cites no passage; it was given these:")
     for card in cards:
         with st.expander(card.label()):
