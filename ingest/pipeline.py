@@ -231,14 +231,16 @@ class Ingestor:
             tick("scan", i, len(files))
         keep = [r for s, r in old_files.items()
                 if not rechunk and hashes.get(s) == r.sha256]
-        report.unchanged = sorted(r.source for r in keep if r.source in hashes)
-        todo = [s for s in hashes if s not in report.unchanged]
+        unchanged = {r.source for r in keep}
+        report.unchanged = sorted(unchanged)
+        todo = [s for s in hashes if s not in unchanged]
         given = set(hashes) | {f.source for f in report.failed}
         for s, r in old_files.items():
             if s in hashes or rechunk or (sync and s not in given):
                 continue
             keep.append(r)  # not among the paths (or unreadable now): kept as it is
-        gone = [r for s, r in old_files.items() if r not in keep and s not in todo]
+        kept = {r.source for r in keep}
+        gone = [r for s, r in old_files.items() if s not in kept and s not in hashes]
 
         if old and not todo and not gone and old.manifest.index_type == self.index_type:
             return  # nothing changed: no new generation, nothing re-embedded
