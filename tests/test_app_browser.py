@@ -65,7 +65,8 @@ def ask_and_watch(page, question: str, timeout_s: float = 180) -> dict:
                 if not partial or partial[-1] != text:
                     partial.append(text)
             if "answered in" in text:
-                return {"message": msgs.nth(before), "partial": partial,
+                caption = next(line for line in text.splitlines() if "answered in" in line)
+                return {"message": msgs.nth(before), "partial": partial, "caption": caption,
                         "seconds": time.perf_counter() - start, "first_text_s": first_text_s}
         time.sleep(0.03)
     raise AssertionError(f"no answer to {question!r} within {timeout_s} s")
@@ -148,6 +149,7 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
         "answer_seconds": {"en": round(en["seconds"], 2), "zh": round(zh["seconds"], 2)},
         "first_text_seconds": {"en": en["first_text_s"] and round(en["first_text_s"], 2),
                                "zh": zh["first_text_s"] and round(zh["first_text_s"], 2)},
+        "ui_captions": {"en": en["caption"], "zh": zh["caption"]},
     }
     (REPORT_DIR / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     print(json.dumps(timings))
