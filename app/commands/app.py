@@ -28,6 +28,8 @@ def streamlit_argv(s: Settings, host: str = "localhost") -> list[str]:
     """The `streamlit run` command line for settings `s`."""
     return [
         sys.executable, "-m", "streamlit", "run", str(SCRIPT),
+        # An explicit address also keeps Streamlit from asking checkip.amazonaws.com for an
+        # "External URL" when headless: no request leaves the machine.
         "--server.address", host,
         "--server.port", str(s.port),
         "--server.headless", "true",
