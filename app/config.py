@@ -54,11 +54,11 @@ class Settings(BaseModel):
     min_relevance: float | None = Field(
         0.2, ge=-1, le=1, description="abstain without calling the LLM when no hit's cosine "
         "relevance reaches this (None: never gate)")
-    few_shot: bool = False
+    few_shot: bool = True
     rewrite: Literal["llm", "heuristic", "off"] = "llm"
     max_prompt_tokens: int | None = Field(None, ge=64)
     llm_dtype: Literal["float32", "bfloat16", "float16"] | None = None
-    llm_quantization: Literal["4bit", "8bit"] | None = None
+    llm_quantization: Literal["4bit", "8bit", "int8-dynamic"] | None = None
     # eval gate
     fail_under: dict[str, float] = Field(default_factory=dict)
     # app

@@ -31,12 +31,14 @@ class AnswerEngine:
 
     `min_relevance`: when no hit has `Hit.relevance >= min_relevance` the engine abstains
     without calling the LLM (hits whose relevance is unknown, as in BM25 mode, always pass).
+    `few_shot`: two example turns (one answered with a citation, one declined) before the
+    question; on the sample KB they made the 0.5B model cite and answer far more often.
     `rewrite`: how follow-ups become standalone questions ("llm", "heuristic" or "off").
     """
 
     def __init__(self, retriever: Retriever, llm: LLMBackend,
                  decoding: DecodingParams | None = None, *, k: int | None = None,
-                 min_relevance: float | None = 0.2, few_shot: bool = False,
+                 min_relevance: float | None = 0.2, few_shot: bool = True,
                  rewrite: Literal["llm", "heuristic", "off"] = "llm",
                  max_prompt_tokens: int | None = None, batch_size: int = 8) -> None:
         if k is not None and k < 1:

@@ -91,19 +91,25 @@ class TransformersBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if quantization not in (None, "4bit", "8bit"):
-            raise GenerationError(f"quantization must be 4bit or 8bit, not {quantization!r}")
+        if quantization not in (None, "4bit", "8bit", "int8-dynamic"):
+            raise GenerationError(
+                f"quantization must be 4bit, 8bit (CUDA) or int8-dynamic (CPU), "
+                f"not {quantization!r}")
         self.name = name or str(model)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         on_cuda = self.device.startswith("cuda")
-        if quantization and not on_cuda:
+        if quantization in ("4bit", "8bit") and not on_cuda:
             raise GenerationError(f"{quantization} loading needs a CUDA GPU (device={self.device})")
+        if quantization == "int8-dynamic":
+            if on_cuda:
+                raise GenerationError("int8-dynamic quantization is for the CPU; use 4bit or 8bit")
+            dtype = "float32"  # dynamic quantization converts fp32 Linear layers
         if dtype is None:
             dtype = "bfloat16" if on_cuda or _cpu_has_bf16() else "float32"
         kwargs: dict = {"dtype": getattr(torch, dtype), "attn_implementation": "sdpa"}
         if on_cuda:
             kwargs["device_map"] = "auto" if self.device == "cuda" else self.device
-        if quantization:
+        if quantization in ("4bit", "8bit"):
             from transformers import BitsAndBytesConfig
 
             kwargs["quantization_config"] = (
@@ -120,6 +126,11 @@ class TransformersBackend:
         if not on_cuda:
             self.model.to(self.device)
         self.model.eval()
+        if quantization == "int8-dynamic":
+            # int8 weights with VNNI kernels: about 2-3x faster decoding on a CPU, at ~10 s of
+            # quantization per start (the packed weights cannot be saved without pickle).
+            self.model = torch.ao.quantization.quantize_dynamic(
+                self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.prefers_batching = on_cuda
         # Left padding keeps every row's last prompt token at the end for batched generation.
         self.tokenizer.padding_side = "left"

@@ -111,6 +111,8 @@ def test_the_models_chat_template_is_used_and_base_models_get_a_plain_transcript
     ("I don't know based on the provided documents.", True),
     ("I don’t know.", True),
     ("根据提供的文档无法回答该问题。", True),
+    ("根据资料无法回答该问题。", True),
+    ("The context does not say who painted it.", True),
     ("", True),
     ("The tower is 330 metres tall [1].", False),
     ("电池续航 12 小时 [1]。", False),
