@@ -20,7 +20,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPORT_DIR = ROOT / "reports" / "ui"
 CURSOR = "▌"
+MAX_PROMPT_TOKENS = 1024
 QUESTION_EN = "How many tokens was Kestrel-7B pretrained on?"
+QUESTION_EN2 = "What share of the Kestrel pretraining mixture was source code?"
 QUESTION_ZH = "什么是知识蒸馏？"
 UPLOAD_FACT = "# 灯塔项目\n\n灯塔项目（Project Lighthouse）于 2024 年 3 月启动，预算为 42 万元。\n"
 
@@ -77,8 +79,10 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
 
     index = sample_index_copy(tmp_path_factory, embedder, tmp_path / "indexes" / "sample")
     feedback_db = tmp_path / "feedback.sqlite3"
+    # The 135M model and a prompt cap keep three answers on a 2-core CPU well under a minute
+    # (a Chinese prompt of five passages is several thousand of SmolLM2's tokens).
     config = write_config(tmp_path / "ragqa.toml", llm=FAST_LLM, max_new_tokens=64,
-                          feedback_db=feedback_db)
+                          max_prompt_tokens=MAX_PROMPT_TOKENS, feedback_db=feedback_db)
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     with AppServer(config, index, log=tmp_path / "server.log") as server:
         page = chromium.new_page(viewport={"width": 1440, "height": 1100})
@@ -129,10 +133,25 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
             # Added to the index as it was built: not re-chunked with the default chunk size.
             expect(sidebar).to_contain_text("chunk 500/60")
 
-            # 4. A Chinese question about the sample data, answered with the upload indexed.
+            # 4. Two users at once: a second browser session asks just before this one asks a
+            #    Chinese question; the one shared LLM answers both, one after the other.
+            other = chromium.new_page(viewport={"width": 1200, "height": 900})
+            other.goto(server.url)
+            expect(other.get_by_test_id("stSidebar").get_by_text("Device:")).to_be_visible(
+                timeout=60_000)
+            other.get_by_test_id("stChatInputTextArea").fill(QUESTION_EN2)
+            other.get_by_test_id("stChatInputTextArea").press("Enter")
             zh = ask_and_watch(page, QUESTION_ZH)
             expect(zh["message"].get_by_test_id("stExpander").first).to_contain_text(
                 re.compile(r"\[\d+\] "))
+            other_answer = assistant_messages(other).first
+            expect(other_answer).to_contain_text("answered in", timeout=180_000)
+            expect(other_answer.get_by_test_id("stExpander").first).to_contain_text(
+                re.compile(r"\[\d+\] en_"))
+            # Each session keeps its own conversation.
+            assert assistant_messages(other).count() == 1
+            assert assistant_messages(page).count() == 2
+            other.close()
 
             # Tall enough to show both conversations and most of the sidebar in one picture.
             page.set_viewport_size({"width": 1440, "height": 2200})
@@ -145,7 +164,7 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
         finally:
             page.close()
     timings = {
-        "llm": FAST_LLM, "max_new_tokens": 64,
+        "llm": FAST_LLM, "max_new_tokens": 64, "max_prompt_tokens": MAX_PROMPT_TOKENS,
         "answer_seconds": {"en": round(en["seconds"], 2), "zh": round(zh["seconds"], 2)},
         "first_text_seconds": {"en": en["first_text_s"] and round(en["first_text_s"], 2),
                                "zh": zh["first_text_s"] and round(zh["first_text_s"], 2)},
