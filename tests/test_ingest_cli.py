@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from ingest.index import MANIFEST, open_index
 from ingest.pipeline import IndexLock, Ingestor
+from ingest.types import IngestError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,6 +93,14 @@ def test_invalid_option_is_a_one_line_error(tmp_path):
                          "--index-type", "ivf")
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "index_type" in err
+
+
+def test_overlap_not_below_chunk_size_is_refused_before_work(tmp_path):
+    write(tmp_path / "a.md", "Some text.")
+    with pytest.raises(IngestError, match="chunk_overlap must be at least 0 and less than"):
+        ragqa("ingest", tmp_path / "a.md", "--index", tmp_path / "i", "--chunk-size", "100",
+              "--chunk-overlap", "100")  # main() prints RagqaErrors as one line, exit 2
+    assert not (tmp_path / "i").exists()
 
 
 def test_help_documents_every_option():

@@ -76,9 +76,10 @@ def register(cli: typer.Typer) -> None:
         """Ingest documents into an index: new files are added, changed ones replaced,
         unchanged ones skipped. A file that cannot be read is listed with its reason."""
         from app.build import make_embedder
+        from ingest.chunking import Chunker
         from ingest.index import MANIFEST, read_manifest
         from ingest.pipeline import Ingestor, StrictIngestError, check_index_dir
-        from ingest.types import IndexOpenError
+        from ingest.types import IndexOpenError, IngestError
 
         s = settings(config, index=index, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
                      embedding=embedding, index_type=index_type)
@@ -92,12 +93,12 @@ def register(cli: typer.Typer) -> None:
                 raise IndexOpenError(
                     f"index {s.index} was built with embedding model {built_with!r}, not "
                     f"{s.embedding!r}; use --embedding {built_with} or a new --index directory")
-        embedder = make_embedder(s)
         try:
-            ingestor = Ingestor(s.index, embedder, chunk_size=s.chunk_size,
-                                chunk_overlap=s.chunk_overlap, index_type=s.index_type)
+            Chunker(s.chunk_size, s.chunk_overlap)
         except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
+            raise IngestError(f"--chunk-size/--chunk-overlap: {exc}") from None
+        ingestor = Ingestor(s.index, make_embedder(s), chunk_size=s.chunk_size,
+                            chunk_overlap=s.chunk_overlap, index_type=s.index_type)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         try:
