@@ -7,15 +7,20 @@ the model in use, feedback export and clearing the chat.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import streamlit as st
 
 from app.config import Settings
 from app.ui import services
-from app.ui.chat import clear_chat, errors_shown
-from app.ui.uploads import Upload, UploadPolicy, ingest_uploads, uploads_dir_for
+from app.ui.chat import clear_chat, errors_shown, escape_md
+from app.ui.uploads import (
+    Upload,
+    UploadPolicy,
+    UploadResult,
+    ingest_uploads,
+    uploads_dir_for,
+)
 from ingest.index import MANIFEST
 
 MODES = ("hybrid", "dense", "bm25")
@@ -98,32 +103,30 @@ def upload_panel(s: Settings, index_dir: Path) -> None:
             bar.progress(min(done / total, 1.0) if total else 1.0,
                          text=f"{stage}: {done}/{total}")
 
-        start = time.perf_counter()
         with errors_shown("Ingesting the files"):
-            result = ingest_uploads([Upload(f.name, f.getvalue()) for f in files],
-                                    services.make_ingestor(s, index_dir),
-                                    uploads_dir_for(index_dir), policy, progress)
-            state["last_ingest"] = {
-                "ingested": [Path(p).name for p in (result.report.ingested if result.report
-                                                    else [])],
-                "unchanged": [Path(p).name for p in (result.report.unchanged if result.report
-                                                     else [])],
-                "chunks": result.report.chunks_added if result.report else 0,
-                "failures": [(Path(f.source).name, f.reason) for f in result.failures],
-                "seconds": time.perf_counter() - start,
-            }
+            state["last_ingest"] = ingest_uploads(
+                [Upload(f.name, f.getvalue()) for f in files],
+                services.make_ingestor(s, index_dir), uploads_dir_for(index_dir), policy,
+                progress)
             state["uploader_n"] = n + 1  # a fresh uploader: the files are in the index now
             st.rerun()
-    last = state.get("last_ingest")
-    if last:
-        if last["ingested"] or last["unchanged"]:
-            st.success(f"Ingested {len(last['ingested'])} file(s), {last['chunks']} new chunks "
-                       f"in {last['seconds']:.1f} s"
-                       + (f"; {len(last['unchanged'])} unchanged" if last["unchanged"] else "")
-                       + ": " + ", ".join(last["ingested"] + last["unchanged"]))
-        if last["failures"]:
-            st.error("Not ingested:  \n" + "  \n".join(
-                f"**{name}** — {reason}" for name, reason in last["failures"]))
+    last: UploadResult | None = state.get("last_ingest")
+    if last is not None:
+        show_upload_result(last)
+
+
+def show_upload_result(result: UploadResult) -> None:
+    """What the last upload did: files ingested (or already there), and each failure's reason."""
+    report = result.report
+    if report is not None and (report.ingested or report.unchanged):
+        names = [Path(p).name for p in report.ingested + report.unchanged]
+        unchanged = f"; {len(report.unchanged)} unchanged" if report.unchanged else ""
+        st.success(f"Ingested {len(report.ingested)} file(s), {report.chunks_added} new chunks "
+                   f"in {report.seconds:.1f} s{unchanged}: " + escape_md(", ".join(names)))
+    if result.failures:
+        st.error("Not ingested:  \n" + "  \n".join(
+            f"**{escape_md(Path(f.source).name)}** — {escape_md(f.reason)}"
+            for f in result.failures))
 
 
 def controls(base: Settings, index_dir: Path) -> Settings:
