@@ -77,7 +77,8 @@ def register(cli: typer.Typer) -> None:
         index: Path | None = typer.Option(
             None, "--index", help="Index folder to open first (other folders beside it are "
             "listed too; a new folder is created by uploading files).", file_okay=False),
-        port: int | None = typer.Option(None, "--port", help="Port on localhost [default: 8501]."),
+        port: int | None = typer.Option(
+            None, "--port", help="Port on localhost (default 8501, or `port` in the config)."),
         config: Path | None = ConfigOption,
     ) -> None:
         """Start the chat UI on http://localhost:PORT (Ctrl-C stops it)."""
