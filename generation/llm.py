@@ -170,19 +170,24 @@ class TransformersBackend:
             return
         streamer = _timed_streamer(self.tokenizer)
         box: dict = {}
+        stop = threading.Event()
 
         def work() -> None:
             try:
-                box["out"] = self._generate(inputs, params, streamer)
+                box["out"] = self._generate(inputs, params, streamer, stop)
             except BaseException as exc:  # re-raised in the caller's thread
                 box["error"] = exc
                 streamer.end()
 
-        thread = threading.Thread(target=work, daemon=True)
+        thread = threading.Thread(target=work, name="ragqa-generate", daemon=True)
         thread.start()
-        for piece in streamer:
-            if piece:
-                yield piece
+        try:
+            for piece in streamer:
+                if piece:
+                    yield piece
+        finally:
+            # A caller that stops iterating (the UI's stop button) stops the decoding too.
+            stop.set()
         thread.join()
         if "error" in box:
             raise box["error"]
@@ -201,7 +206,8 @@ class TransformersBackend:
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         return enc.to(self.model.device)
 
-    def _generate(self, inputs, params: DecodingParams, streamer=None):
+    def _generate(self, inputs, params: DecodingParams, streamer=None,
+                  stop: threading.Event | None = None):
         torch = self._torch
         kwargs: dict = {
             "max_new_tokens": params.max_new_tokens, "num_beams": params.num_beams,
@@ -216,6 +222,10 @@ class TransformersBackend:
             # Overrides sampling defaults a model's generation_config may carry (Qwen's does),
             # which greedy decoding would only warn about.
             kwargs.update(temperature=None, top_p=None, top_k=None)
+        if stop is not None:
+            from transformers import StoppingCriteriaList
+
+            kwargs["stopping_criteria"] = StoppingCriteriaList([_stop_on(stop)])
         with torch.inference_mode():
             return self.model.generate(**inputs, streamer=streamer, **kwargs)
 
@@ -235,7 +245,7 @@ class TransformersBackend:
                 mean_lp = float(out.sequences_scores[row]) if n else None
             elif n:
                 logits = torch.stack([step[row] for step in out.logits[:n]]).float()
-                lps = torch.log_softmax(logits, dim=-1).gather(1, new[row, :n, None].cpu()
+                lps = torch.log_softmax(logits, dim=-1).gather(1, new[row, :n, None]
                                                               .to(logits.device))
                 mean_lp = float(lps.mean())
             else:
@@ -280,3 +290,16 @@ def _timed_streamer(tokenizer):
             super().put(value)
 
     return TimedStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+
+
+def _stop_on(event: threading.Event):
+    """A stopping criterion that ends generation once `event` is set."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class EventStop(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool,
+                              device=input_ids.device)
+
+    return EventStop()

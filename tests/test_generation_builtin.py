@@ -124,3 +124,16 @@ def test_ragqa_ask_json_and_batch_with_the_embedded_model(small_index, tmp_path,
     assert [r["id"] for r in rows] == ["a", "b"]
     assert rows[0]["answer"] == row["answer"]  # greedy: the same answer as the single run
     assert rows[1]["abstained"] is True and rows[1]["timings_ms"]["first_token"] is None
+
+
+def test_closing_the_stream_early_stops_the_decoding_thread(smollm2):
+    import threading
+
+    messages = [{"role": "user", "content": "Count from 1 to 500, one number per line."}]
+    stream = smollm2.stream(messages, DecodingParams(max_new_tokens=500))
+    assert isinstance(next(stream), str)
+    stream.close()  # what a UI does when the user presses stop
+    deadline = time.perf_counter() + 5
+    while any(t.name == "ragqa-generate" for t in threading.enumerate()):
+        assert time.perf_counter() < deadline, "generation kept running after the stream closed"
+        time.sleep(0.05)
