@@ -117,6 +117,13 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
             sources = json.loads(rows[0][2])
             assert sources, "the rating was stored without its sources"
             assert all(Path(c["source"]).suffix in {".md", ".txt", ".pdf"} for c in sources)
+            # ... and comes back out of the export button as JSONL.
+            export = page.get_by_role("button", name="Export feedback (1 ratings, JSONL)")
+            with page.expect_download() as download:
+                export.click()
+            [line] = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+            exported = json.loads(line)
+            assert (exported["rating"], exported["question"]) == ("up", QUESTION_EN)
 
             # 3. Upload a new document (and a broken one): it is ingested with its failure listed.
             doc = tmp_path / "upload" / "灯塔 项目.md"
