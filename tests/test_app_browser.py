@@ -48,6 +48,14 @@ def assistant_messages(page):
         has=page.get_by_test_id("stChatMessageAvatarAssistant"))
 
 
+def wait_idle(page, timeout_ms: int = 120_000) -> None:
+    """Until the script run triggered by the last interaction has finished."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stApp")).to_have_attribute(
+        "data-test-script-state", "notRunning", timeout=timeout_ms)
+
+
 def ask_and_watch(page, question: str, timeout_s: float = 180) -> dict:
     """Sends `question`; samples the answer while it streams. Returns what was seen."""
     before = assistant_messages(page).count()
@@ -118,6 +126,7 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
             assert sources, "the rating was stored without its sources"
             assert all(Path(c["source"]).suffix in {".md", ".txt", ".pdf"} for c in sources)
             # ... and comes back out of the export button as JSONL.
+            wait_idle(page)
             export = page.get_by_role("button", name="Export feedback (1 ratings, JSONL)")
             with page.expect_download() as download:
                 export.click()
@@ -162,6 +171,7 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
 
             # Tall enough to show both conversations and most of the sidebar in one picture.
             page.set_viewport_size({"width": 1440, "height": 2200})
+            wait_idle(page)
             page.wait_for_timeout(500)
             page.screenshot(path=str(REPORT_DIR / "screenshot.png"), full_page=True)
         except Exception:
