@@ -78,23 +78,47 @@ def run_questions(llm, retriever, questions: list[str], max_new_tokens: int) -> 
         t0 = time.perf_counter()
         hits = retriever.retrieve(q)
         retrieve_ms = (time.perf_counter() - t0) * 1000
+        # The engine's prompt: passages fitted to the window, few-shot examples on (its default).
         plan = build_prompt(q, hits, count_tokens=llm.count_tokens, window=llm.context_window,
-                            max_new_tokens=max_new_tokens)
-        prompt_tokens = llm.count_tokens(llm.format_prompt(plan.messages))
+                            max_new_tokens=max_new_tokens, few_shot=True)
+        prompt = llm.format_prompt(plan.messages)
+        prompt_tokens = llm.count_tokens(prompt)
+        cpu0 = time.process_time()
         gen = llm.generate(plan.messages, params)
+        gen_cpu = time.process_time() - cpu0
+        prefill_cpu = _prefill_cpu_seconds(llm, prompt)
         decode_s = (gen.total_ms - gen.first_token_ms) / 1000
         tps = (gen.num_tokens - 1) / decode_s if gen.num_tokens > 1 and decode_s > 0 else 0.0
+        cpu_tps = (gen.num_tokens - 1) / max(gen_cpu - prefill_cpu, 1e-6) \
+            if gen.num_tokens > 1 else 0.0
         rows.append((retrieve_ms, prompt_tokens, gen.first_token_ms, tps, gen.num_tokens,
-                     (retrieve_ms + gen.total_ms) / 1000))
+                     (retrieve_ms + gen.total_ms) / 1000, prefill_cpu, cpu_tps, gen_cpu))
         print(f"  {len(plan.hits)} passages, {prompt_tokens:4d} prompt tokens | retrieve "
               f"{retrieve_ms:5.0f} ms | first token {gen.first_token_ms:6.0f} ms | "
               f"{gen.num_tokens:3d} tokens at {tps:5.1f} tok/s | {rows[-1][5]:5.2f} s | "
+              f"cpu: prefill {prefill_cpu:4.2f} s, decode {cpu_tps:5.1f} tok/cpu-s | "
               f"{q[:40]!r} -> {gen.text[:60]!r}", flush=True)
     med = statistics.median
     print(f"median over {len(rows)} questions: prompt {med(r[1] for r in rows):.0f} tokens, "
           f"first token {med(r[2] for r in rows):.0f} ms, decode {med(r[3] for r in rows):.1f} "
           f"tok/s, {med(r[5] for r in rows):.2f} s per question "
           f"(retrieve {med(r[0] for r in rows):.0f} ms)")
+    print(f"  CPU time (all threads; equals wall time on an idle machine with --threads 1): "
+          f"prefill {med(r[6] for r in rows):.2f} cpu-s, decode "
+          f"{med(r[7] for r in rows):.1f} tokens per cpu-s, {med(r[8] for r in rows):.2f} "
+          f"cpu-s per answer")
+
+
+def _prefill_cpu_seconds(llm, prompt: str) -> float:
+    """CPU seconds of one forward pass over the prompt (what the first token costs). Unlike
+    wall time it does not grow when other processes share the cores."""
+    import torch
+
+    ids = llm.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    cpu0 = time.process_time()
+    with torch.inference_mode():
+        llm.model(**ids, logits_to_keep=1)
+    return time.process_time() - cpu0
 
 
 def gpu_section(batch_sizes: list[int], prompt_len: int, new_tokens: int) -> None:
