@@ -26,6 +26,9 @@ _LEADS_ZH = re.compile(r"^\s*(?:那么|那|还有|另外|以及|并且|而)\s*")
 _PRONOUNS_EN = re.compile(r"\b(?:it|its|they|them|their|this|that|these|those|he|she|his|her)\b",
                           re.IGNORECASE)
 _PRONOUNS_ZH = re.compile(r"它|他们|她们|它们|这个|那个|这些|那些|该|其")
+_ASKS_EN = re.compile(r"^\s*(?:what|who|whom|whose|how|when|where|which|why|is|are|was|were|"
+                      r"do|does|did|can|could|should|will|would)\b", re.IGNORECASE)
+_ASKS_ZH = re.compile(r"什么|谁|哪|多少|怎么|怎样|为什么|为何|吗|几")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 
 REWRITE_SYSTEM = {
@@ -43,9 +46,11 @@ def is_follow_up(question: str, history: History | None) -> bool:
     q = question.strip()
     if _LEADS_EN.match(q) or _LEADS_ZH.match(q) or q.endswith(("呢", "呢？", "呢?")):
         return True
+    # A short question that asks something itself ("What is BM25?", "BM25是什么？") stands
+    # alone; a short fragment without a question word ("in 2020?", "2020年？") does not.
     if detect_language(q) == "zh":
-        return bool(_PRONOUNS_ZH.search(q)) or len(q) <= 6
-    return bool(_PRONOUNS_EN.search(q)) or len(q.split()) <= 3
+        return bool(_PRONOUNS_ZH.search(q)) or (len(q) <= 6 and not _ASKS_ZH.search(q))
+    return bool(_PRONOUNS_EN.search(q)) or (len(q.split()) <= 3 and not _ASKS_EN.match(q))
 
 
 def heuristic_rewrite(question: str, history: History) -> str:

@@ -121,6 +121,9 @@ def test_ask_many_gates_per_question():
     ("What about its height?", [("Who built the tower?", "Eiffel [1].")], True),
     ("那2020年呢？", [("2019年的收入是多少？", "1200万 [1]。")], True),
     ("How tall is the Eiffel Tower?", [("Who built it?", "Eiffel.")], False),
+    ("What is BM25?", [("Who built the tower?", "Eiffel [1].")], False),
+    ("in 2020?", [("What was the revenue in 2019?", "12 M [1].")], True),
+    ("BM25是什么？", [("谁建造了铁塔？", "埃菲尔 [1]。")], False),
     ("and in 2020?", None, False),
 ])
 def test_recognises_follow_up_questions(question, history, follow_up):
