@@ -34,7 +34,9 @@ _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 REWRITE_SYSTEM = {
     "en": ("Rewrite the user's last question as a standalone question that can be understood "
            "without the conversation. Keep its language. Output only the rewritten question."),
-    "zh": "把用户的最后一个问题改写成不依赖对话上下文、可以独立理解的问题。只输出改写后的问题。",
+    "zh": ("把用户的最后一个问题改写成不依赖对话上下文、可以独立理解的完整问题。"
+           "只输出改写后的问题。例如：之前问“2019年的收入是多少？”，最后一个问题是“那2020年呢？”，"
+           "应改写为“2020年的收入是多少？”"),
 }
 
 
@@ -97,7 +99,10 @@ def _llm_rewrite(question: str, history: History, llm) -> str:
 
 def _plausible(rewritten: str, question: str, history: History) -> bool:
     # Small models sometimes answer instead of rewriting, or echo the fragment unchanged.
-    if not rewritten or rewritten.strip() == question.strip():
+    # A standalone question carries the context the fragment lacked, so it is longer, and it
+    # no longer leans on "…呢".
+    if not rewritten or len(rewritten) <= len(question.strip()) or rewritten.endswith(
+            ("呢？", "呢?", "呢")):
         return False
     longest = max(len(q) for q, _ in history) + len(question)
     return len(rewritten) <= 2 * longest + 20 and not rewritten.lower().startswith(
