@@ -157,6 +157,10 @@ def test_the_llm_rewrite_is_used_when_plausible_and_the_heuristic_when_not():
     assert "Last question: and in 2020?" in good.calls[0][-1]["content"]
     echo = ScriptedLLM("and in 2020?")  # a model that just repeats the fragment
     assert rewrite_question("and in 2020?", history, llm=echo) == "What was the revenue in 2020?"
+    garbled = ScriptedLLM("最近似去重呢？")  # as long as the fragment, still leaning on 呢
+    zh_history = [("精确去重用的是什么哈希？", "SHA-256 [1]。")]
+    assert rewrite_question("那近似去重呢？", zh_history, llm=garbled) == \
+        "精确去重用的是什么哈希近似去重？"
     standalone = ScriptedLLM("unused")
     assert rewrite_question("Who built the tower?", history, llm=standalone) == \
         "Who built the tower?" and standalone.calls == []
