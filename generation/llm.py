@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -87,7 +88,8 @@ class TransformersBackend:
     """
 
     def __init__(self, model: str | Path, *, name: str | None = None, device: str | None = None,
-                 dtype: str | None = None, quantization: str | None = None) -> None:
+                 dtype: str | None = None, quantization: str | None = None,
+                 prefix_cache: bool = True) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -138,6 +140,11 @@ class TransformersBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.context_window = int(getattr(self.model.config, "max_position_embeddings", 2048))
         self._torch = torch
+        # KV caches of recent prompt prefixes (system prompt + few-shot turns), which every
+        # question in a language shares: reusing them skips ~200 tokens of prefill.
+        self._prefix_cache_on = prefix_cache and quantization is None
+        self._prefixes: OrderedDict[str, object] = OrderedDict()
+        self._prefix_lock = threading.Lock()
         self._warm_up()
 
     # -- prompt -------------------------------------------------------------------------
@@ -171,10 +178,11 @@ class TransformersBackend:
         streamer = _timed_streamer(self.tokenizer)
         box: dict = {}
         stop = threading.Event()
+        past = self._prefix_kv(messages, inputs)
 
         def work() -> None:
             try:
-                box["out"] = self._generate(inputs, params, streamer, stop)
+                box["out"] = self._generate(inputs, params, streamer, stop, past)
             except BaseException as exc:  # re-raised in the caller's thread
                 box["error"] = exc
                 streamer.end()
@@ -206,8 +214,34 @@ class TransformersBackend:
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         return enc.to(self.model.device)
 
+    def _prefix_kv(self, messages: Messages, inputs):
+        """A private copy of the cached KV of every message but the last, when the prompt's
+        tokens start with exactly that prefix's tokens; else None (nothing is reused)."""
+        if not self._prefix_cache_on or len(messages) < 2 or not self.tokenizer.chat_template:
+            return None
+        import copy
+
+        torch = self._torch
+        prefix = self.tokenizer.apply_chat_template(messages[:-1], tokenize=False)
+        ids = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        full = inputs["input_ids"][0]
+        n = ids.shape[1]
+        if n >= full.shape[0] or not torch.equal(full[:n].cpu(), ids[0]):
+            return None
+        with self._prefix_lock, torch.inference_mode():
+            cache = self._prefixes.get(prefix)
+            if cache is None:
+                cache = self.model(input_ids=ids.to(self.model.device),
+                                   use_cache=True).past_key_values
+                self._prefixes[prefix] = cache
+                while len(self._prefixes) > 4:
+                    self._prefixes.popitem(last=False)
+            self._prefixes.move_to_end(prefix)
+            # generate() appends to the cache it gets: hand it a copy.
+            return copy.deepcopy(cache)
+
     def _generate(self, inputs, params: DecodingParams, streamer=None,
-                  stop: threading.Event | None = None):
+                  stop: threading.Event | None = None, past=None):
         torch = self._torch
         kwargs: dict = {
             "max_new_tokens": params.max_new_tokens, "num_beams": params.num_beams,
@@ -226,6 +260,8 @@ class TransformersBackend:
             from transformers import StoppingCriteriaList
 
             kwargs["stopping_criteria"] = StoppingCriteriaList([_stop_on(stop)])
+        if past is not None:
+            kwargs["past_key_values"] = past
         with torch.inference_mode():
             return self.model.generate(**inputs, streamer=streamer, **kwargs)
 

@@ -137,3 +137,25 @@ def test_closing_the_stream_early_stops_the_decoding_thread(smollm2):
     while any(t.name == "ragqa-generate" for t in threading.enumerate()):
         assert time.perf_counter() < deadline, "generation kept running after the stream closed"
         time.sleep(0.05)
+
+
+def test_the_shared_prompt_prefix_is_cached_without_changing_the_answer(smollm2):
+    from generation_fixtures import HITS
+
+    from generation.prompts import build_prompt
+
+    plan = build_prompt("Who built the tower?", HITS, count_tokens=smollm2.count_tokens,
+                        window=smollm2.context_window, max_new_tokens=16, few_shot=True)
+    params = DecodingParams(max_new_tokens=16)
+    smollm2._prefixes.clear()
+    smollm2._prefix_cache_on = False
+    try:
+        plain = smollm2.generate(plan.messages, params)
+        assert not smollm2._prefixes
+    finally:
+        smollm2._prefix_cache_on = True
+    first = smollm2.generate(plan.messages, params)   # computes and stores the prefix KV
+    again = smollm2.generate(plan.messages, params)   # reuses a copy of it
+    assert len(smollm2._prefixes) == 1
+    assert plain.text == first.text == again.text != ""
+    assert again.mean_logprob == pytest.approx(plain.mean_logprob, abs=0.02)
