@@ -19,19 +19,26 @@ from retrieval.types import Hit, Retriever
 
 
 def load_cross_encoder(model: str, device: str | None = None, max_length: int = 512):
-    """A sentence-transformers CrossEncoder from a local path or the local HF cache (offline)."""
+    """A sentence-transformers CrossEncoder from a local path or the local HF cache (offline).
+
+    Pairs are truncated to `max_length` tokens, or to the model's position limit if smaller
+    (a longer pair would crash the forward pass, not just lose its tail).
+    """
     from sentence_transformers import CrossEncoder
 
     local = Path(model).expanduser().exists()
     try:
-        return CrossEncoder(str(Path(model).expanduser()) if local else model, device=device,
-                            max_length=max_length, local_files_only=True)
+        encoder = CrossEncoder(str(Path(model).expanduser()) if local else model,
+                               device=device, local_files_only=True)
     except (OSError, ValueError) as exc:
         where = "the local path" if local else "the local Hugging Face cache (no network)"
         raise ModelUnavailableError(
             f"reranker model {model!r} could not be loaded from {where}: "
             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         ) from exc
+    positions = getattr(encoder.config, "max_position_embeddings", None) or max_length
+    encoder.max_seq_length = min(max_length, positions)
+    return encoder
 
 
 class CrossEncoderReranker:

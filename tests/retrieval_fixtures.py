@@ -49,6 +49,29 @@ def write_corpus(root: Path) -> Path:
     return root / "kb"
 
 
+TINY_CE_WORDS = ["the", "cat", "sat", "on", "mat", "dog", "ran", "far", "away", "paris", "is",
+                 "capital", "of", "france", "what", "where", "did", "go", "猫", "狗"]
+
+
+def save_tiny_cross_encoder(folder: Path) -> Path:
+    """A 1-layer BERT with one output label (random weights), saved like any Hugging Face
+    cross-encoder folder, so the real loading and scoring code runs in a second."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *TINY_CE_WORDS])
+                     + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(TINY_CE_WORDS) + 5, hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+                        num_labels=1)
+    BertForSequenceClassification(config).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def small_index(tmp_path_factory, embedder) -> Path:
     """The index directory of the corpus above (small chunks, so files have several)."""

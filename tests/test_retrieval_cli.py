@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from retrieval_fixtures import small_index  # noqa: F401 - a fixture
+from retrieval_fixtures import save_tiny_cross_encoder, small_index  # noqa: F401 - a fixture
 
 HIT_KEYS = {"text", "source", "page", "score", "chunk_id"}
 
@@ -71,6 +71,21 @@ def test_source_glob_flag_filters_the_sources(small_index, monkeypatch, capsys):
     assert code == 0, err
     sources = {Path(h["source"]).name for h in json.loads(out)["hits"]}
     assert sources and sources <= {"zh_tea.txt", "zh_trains.md"}
+
+
+def test_reranker_flag_loads_a_local_cross_encoder(small_index, tmp_path,  # noqa: F811
+                                                   monkeypatch, capsys):
+    model = save_tiny_cross_encoder(tmp_path)
+    code, out, err = ragqa(monkeypatch, capsys, "retrieve", "where did the dog go", "--index",
+                           str(small_index), "--reranker", str(model), "--k", "3", "--json")
+    assert code == 0, err
+    scores = [h["score"] for h in json.loads(out)["hits"]]
+    assert len(scores) == 3
+    assert all(0 < s < 1 for s in scores)  # sigmoid of the cross-encoder's logit, not RRF
+    assert scores == sorted(scores, reverse=True)
+    code, _, err = ragqa(monkeypatch, capsys, "retrieve", "tea", "--index", str(small_index),
+                         "--reranker", str(tmp_path / "missing-model"))
+    assert code == 2 and "missing-model" in err
 
 
 def test_table_for_people_names_the_source_and_page(small_index, monkeypatch,  # noqa: F811

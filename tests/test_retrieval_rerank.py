@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from retrieval_fixtures import save_tiny_cross_encoder
 
 from ingest.errors import ModelUnavailableError
 from retrieval import CrossEncoderReranker, Hit, RetrievalError, build_retriever
-
-WORDS = ["the", "cat", "sat", "on", "mat", "dog", "ran", "far", "away", "paris", "is", "capital",
-         "of", "france", "what", "where", "did", "go", "猫", "狗"]
 
 
 class ListRetriever:
@@ -27,22 +25,7 @@ class ListRetriever:
 
 @pytest.fixture(scope="module")
 def tiny_cross_encoder(tmp_path_factory):
-    """A 1-layer BERT with one output label, saved like any Hugging Face model folder."""
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-ce")
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n",
-                     encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(WORDS) + 5, hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
-                        num_labels=1)
-    model = BertForSequenceClassification(config).eval()
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_cross_encoder(tmp_path_factory.mktemp("tiny-ce"))
 
 
 def reference_scores(folder, question: str, texts: list[str]) -> list[float]:
