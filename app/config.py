@@ -61,6 +61,9 @@ class Settings(BaseModel):
     llm_quantization: Literal["4bit", "8bit", "int8-dynamic"] | None = None
     # eval gate
     fail_under: dict[str, float] = Field(default_factory=dict)
+    # `ragqa eval`: answer only this many questions (stratified by language and answerability);
+    # retrieval is still scored on all. None: answer every question.
+    eval_generate_sample: int | None = Field(None, gt=0)
     # app
     port: int = Field(8501, gt=0, lt=65536)
     feedback_db: Path | None = None  # None: feedback.sqlite3 beside the index folder

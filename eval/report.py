@@ -5,9 +5,12 @@
     >>> report.metrics()["zh.hit@5"]           # the flat names `--fail-under` uses
 
 Every figure is a percentage (0-100), MRR, ECE and the selective-accuracy area included, so one
-rule reads them all. An answer's citation markers ("[1]", "[1, 2]") are removed before EM/F1
-and ROUGE: they are provenance, not part of the answer. An answer counts as right for
-calibration when its F1 is at least 0.5 (for an unanswerable question: when it abstained).
+rule reads them all. Retrieval figures cover every question; answer figures cover the questions
+that were answered (all of them, unless the run answered a sample).
+
+An answer's citation markers ("[1]", "[1, 2]") are removed before EM/F1 and ROUGE: they are
+provenance, not part of the answer. An answer counts as right for calibration when its F1 is
+at least 0.5 (for an unanswerable question: when it abstained).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class GroupMetrics:
     hit_at: dict[int, float]
     mrr: float | None
     source_recall: float | None
+    generated_count: int = 0  # questions answered; the answer figures below are over these
     em: float | None = None
     f1: float | None = None
     answerable_em: float | None = None
@@ -150,13 +154,14 @@ def _group(results: Sequence[ItemResult], scores: Sequence[ItemScore | None],
                   else {},
                   mrr=100 * mrr(ranks) if ans else None,
                   source_recall=100 * sum(recalls) / len(recalls) if recalls else None)
-    if not results or any(s is None for s in scores):
+    scored = [s for s in scores if s is not None]  # questions that were answered
+    if not scored:
         return GroupMetrics(**counts)
-    agg = aggregate(scores)
+    agg = aggregate(scored)
     pairs = [(r.confidence, (r.f1 or 0.0) >= CORRECT_F1) for r in results
-             if r.confidence is not None and not r.abstained]
+             if r.answer is not None and r.confidence is not None and not r.abstained]
     return GroupMetrics(
-        **counts, em=agg.em, f1=agg.f1, answerable_em=agg.answerable_em,
+        **counts, generated_count=agg.count, em=agg.em, f1=agg.f1, answerable_em=agg.answerable_em,
         answerable_f1=agg.answerable_f1, rouge1=agg.rouge1, rouge2=agg.rouge2, rougeL=agg.rougeL,
         abstention_accuracy=agg.abstention_accuracy,
         false_abstention_rate=agg.false_abstention_rate,

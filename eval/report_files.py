@@ -53,13 +53,17 @@ def render_markdown(report: Report, gate: GateResult | None = None,
                      f"max new tokens {c.get('max_new_tokens')}")
     lines += ["- All figures are percentages (MRR, ECE and the selective-accuracy area too).", ""]
     if not report.retrieval_only:
+        answered = report.groups["all"].generated_count
+        sample = ("" if answered == n else
+                  f" Answers were generated for a stratified sample of {answered} of the {n} "
+                  "questions; n below counts those.")
         lines += ["## Answers", "",
                   "EM/F1: SQuAD rules for English, CMRC 2018 rules for Chinese; an unanswerable "
-                  "question scores 1 only when the system abstains.", ""]
+                  "question scores 1 only when the system abstains." + sample, ""]
         lines += _table(
             ["group", "n", "EM", "F1", "ROUGE-1", "ROUGE-2", "ROUGE-L", "abstention acc.",
              "false abstention", "ECE", "selective AUC"],
-            [[name, str(g.count), _pct(g.em), _pct(g.f1), _pct(g.rouge1), _pct(g.rouge2),
+            [[name, str(g.generated_count), _pct(g.em), _pct(g.f1), _pct(g.rouge1), _pct(g.rouge2),
               _pct(g.rougeL), _pct(g.abstention_accuracy), _pct(g.false_abstention_rate),
               _pct(g.ece), _pct(g.selective_auc)] for name, g in groups])
         lines.append("")
@@ -85,7 +89,8 @@ def render_markdown(report: Report, gate: GateResult | None = None,
     lines += [f"- `{r.id}` {r.question} — gold: {' / '.join(r.gold)} — first found at rank "
               f"{r.answer_rank or '>' + str(report.curve_k)}" for r in misses[:20]] or ["none"]
     if not report.retrieval_only:
-        wrong = [r for r in report.items if r.answerable and (r.f1 or 0) < 0.5]
+        wrong = [r for r in report.items
+                 if r.answerable and r.answer is not None and (r.f1 or 0) < 0.5]
         lines += ["", f"## Answers with F1 < 50 ({len(wrong)}, first 20)", ""]
         lines += [f"- `{r.id}` {r.question} — gold: {' / '.join(r.gold)} — answer: "
                   f"{(r.answer or '').strip()[:160]!r}" for r in wrong[:20]] or ["none"]
@@ -107,8 +112,8 @@ def write_report(report: Report, out_dir: Path, gate: GateResult | None = None) 
     names = ["report.json", "predictions.jsonl"]
     if not report.retrieval_only:
         # The SQuAD prediction format, so `ragqa score` (or an official script) can re-score it.
-        squad = {r.id: "" if r.abstained else strip_citations(r.answer or "")
-                 for r in report.items}
+        squad = {r.id: "" if r.abstained else strip_citations(r.answer)
+                 for r in report.items if r.answer is not None}
         _atomic_write(out_dir / "predictions.json", json.dumps(squad, ensure_ascii=False,
                                                                indent=1))
         names.append("predictions.json")

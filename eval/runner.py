@@ -6,6 +6,8 @@
 Retrieval runs once per question with `curve_k` hits, so that hit@1..curve_k can be drawn
 from a single ranking. Generation goes through one `AnswerEngine.ask_many` call, which batches
 prompts where that pays (a GPU) and does its own retrieval with the engine's settings.
+On a CPU a small LLM needs seconds per answer, so `generate` can name a subset to answer
+(see `stratified_sample`) while retrieval is still scored on every question.
 """
 
 from __future__ import annotations
@@ -42,10 +44,38 @@ class RunResult:
     generation_seconds: float | None  # None: retrieval-only
 
 
+def stratified_sample(items: Sequence[QAItem], n: int) -> list[int]:
+    """Indices of `n` items spread evenly over each (language, answerable) group.
+
+    Each group gets its share of `n` (largest remainders first, at least one per group when
+    `n` allows), taken at even steps through the group so the pick does not depend on how the
+    file happens to be ordered inside a group. Deterministic.
+    """
+    if n < 1:
+        raise ValueError(f"sample size must be >= 1, not {n}")
+    if n >= len(items):
+        return list(range(len(items)))
+    groups: dict[tuple[str, bool], list[int]] = {}
+    for i, it in enumerate(items):
+        groups.setdefault((it.lang, it.answerable), []).append(i)
+    exact = {g: n * len(ix) / len(items) for g, ix in groups.items()}
+    share = {g: int(v) for g, v in exact.items()}
+    for g in sorted(groups, key=lambda g: (share[g] > 0, -(exact[g] - share[g]))):
+        if sum(share.values()) >= n:
+            break
+        share[g] += 1
+    picked = []
+    for g, ix in groups.items():
+        m = share[g]
+        picked += [ix[int((j + 0.5) * len(ix) / m)] for j in range(m)]
+    return sorted(picked)
+
+
 def run_questions(items: Sequence[QAItem], retriever: Retriever,
                   engine: AnswerEngine | None = None, *, curve_k: int = 10,
+                  generate: Sequence[int] | None = None,
                   progress: Progress | None = None) -> RunResult:
-    """Retrieves for every item, then answers them in batches when `engine` is given."""
+    """Retrieves for every item, then answers them (or those at `generate`) with `engine`."""
     if curve_k < 1:
         raise ValueError(f"curve_k must be >= 1, not {curve_k}")
     report = progress or (lambda stage, done, total: None)
@@ -62,12 +92,14 @@ def run_questions(items: Sequence[QAItem], retriever: Retriever,
         records = [QuestionRecord(it, h, ms) for it, h, ms in zip(items, hits, times, strict=True)]
         return RunResult(records, curve_k, retrieval_seconds, None)
 
+    chosen = sorted(set(range(len(items)) if generate is None else generate))
     start = time.perf_counter()
-    answers = engine.ask_many([it.question for it in items],
+    answers = engine.ask_many([items[i].question for i in chosen],
                               progress=lambda done, total: report("generate", done, total))
     generation_seconds = time.perf_counter() - start
-    if len(answers) != len(items):
-        raise RuntimeError(f"ask_many returned {len(answers)} answers for {len(items)} questions")
-    records = [QuestionRecord(it, h, ms, a)
-               for it, h, ms, a in zip(items, hits, times, answers, strict=True)]
+    if len(answers) != len(chosen):
+        raise RuntimeError(f"ask_many returned {len(answers)} answers for {len(chosen)} questions")
+    answer_of = dict(zip(chosen, answers, strict=True))
+    records = [QuestionRecord(it, h, ms, answer_of.get(i))
+               for i, (it, h, ms) in enumerate(zip(items, hits, times, strict=True))]
     return RunResult(records, curve_k, retrieval_seconds, generation_seconds)

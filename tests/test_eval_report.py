@@ -106,3 +106,32 @@ def test_written_files_rescore_to_the_same_figures(report, tmp_path, monkeypatch
     assert "| zh | 2 | 100.00 | 100.00 |" in md
     data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     assert data["gate"]["passed"] is False
+
+
+def test_stratified_sample_covers_every_language_and_kind():
+    from eval.runner import stratified_sample
+
+    items = [QAItem(f"{lang}-{i}", "q", () if i % 5 == 0 else ("a",), lang, i % 5 != 0)
+             for lang in ("en", "zh") for i in range(20)]
+    picked = stratified_sample(items, 8)
+    assert picked == sorted(set(picked)) and len(picked) == 8
+    kinds = [(items[i].lang, items[i].answerable) for i in picked]
+    assert kinds.count(("en", True)) == 3 and kinds.count(("zh", False)) == 1
+    assert stratified_sample(items, 100) == list(range(40))
+    assert len({items[i].lang for i in stratified_sample(items, 2)}) == 2
+
+
+def test_answer_figures_cover_only_the_answered_sample(tmp_path):
+    hit = _hit("创始人是林知远。", "zh_history.txt")
+    records = [QuestionRecord(ITEMS[2], [hit], 7.0, _answer("q", "林知远", False, 0.9, 50.0)),
+               QuestionRecord(ITEMS[3], [hit], 7.0, None)]  # retrieved, not answered
+    run = RunResult(records, curve_k=1, retrieval_seconds=0.1, generation_seconds=1.0)
+    rep = build_report(run, QASet(tmp_path / "qa.jsonl", "jsonl", ITEMS[2:]), k=1, config={})
+    zh = rep.groups["zh"]
+    assert (zh.count, zh.generated_count, zh.em) == (2, 1, 100.0)
+    assert zh.abstention_accuracy is None  # the unanswerable question was not answered
+    write_report(rep, tmp_path / "out")
+    preds = json.loads((tmp_path / "out" / "predictions.json").read_text(encoding="utf-8"))
+    assert preds == {"zh-1": "林知远"}
+    assert "stratified sample of 1 of the 2" in (tmp_path / "out" / "report.md").read_text(
+        encoding="utf-8")

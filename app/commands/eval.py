@@ -56,6 +56,10 @@ def register(cli: typer.Typer) -> None:
                                                     "f1=40, hit@5=80, zh.em=20. Repeatable."),
         limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N "
                                          "questions."),
+        generate_sample: int | None = typer.Option(None, "--generate-sample", min=1,
+                                                   help="Answer only N questions, a sample "
+                                                   "stratified by language and answerability "
+                                                   "(retrieval is still scored on all)."),
         curve_k: int = typer.Option(10, "--curve-k", min=1, help="Passages retrieved per "
                                     "question for the hit@1..N curve."),
         k: int | None = typer.Option(None, "--k", help="Passages per question (default 5)."),
@@ -83,11 +87,12 @@ def register(cli: typer.Typer) -> None:
         from eval.qa_io import load_qa
         from eval.report import build_report
         from eval.report_files import write_report
-        from eval.runner import run_questions
+        from eval.runner import run_questions, stratified_sample
 
         s = settings(config, index=index, k=k, mode=mode, reranker=reranker, llm=llm,
                      temperature=temperature, top_p=top_p, top_k=top_k,
                      max_new_tokens=max_new_tokens, device=device,
+                     eval_generate_sample=generate_sample,
                      fail_under=parse_thresholds(fail_under) if fail_under else None)
         qa_set = load_qa(qa)
         items = qa_set.items[:limit] if limit else qa_set.items
@@ -111,13 +116,15 @@ def register(cli: typer.Typer) -> None:
                     console.print(f"{_STAGES.get(stage, stage)} {done}/{total} "
                                   f"({time.perf_counter() - started:.0f} s)", highlight=False)
 
+            sample = (stratified_sample(items, s.eval_generate_sample)
+                      if engine is not None and s.eval_generate_sample else None)
             run = run_questions(items, retriever, engine, curve_k=max(curve_k, s.k),
-                                progress=update)
+                                generate=sample, progress=update)
         cfg = {"index": str(s.index), "mode": s.mode, "k": s.k, "reranker": s.reranker,
                "embedding": s.embedding, "limit": limit}
         if not retrieval_only:
             cfg.update(llm=s.llm, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-                       max_new_tokens=s.max_new_tokens)
+                       max_new_tokens=s.max_new_tokens, generate_sample=s.eval_generate_sample)
         report = build_report(run, qa_set, k=s.k, config=cfg)
         gate = check_thresholds(report.metrics(), s.fail_under) if s.fail_under else None
         files = write_report(report, out_dir, gate)
