@@ -94,7 +94,7 @@ def run_questions(llm, retriever, questions: list[str], max_new_tokens: int) -> 
         print(f"  {len(plan.hits)} passages, {prompt_tokens:4d} prompt tokens | retrieve "
               f"{retrieve_ms:5.0f} ms | first token {gen.first_token_ms:6.0f} ms | "
               f"{gen.num_tokens:3d} tokens at {tps:5.1f} tok/s | {rows[-1][5]:5.2f} s | "
-              f"cpu: prefill {prefill_cpu:4.2f} s, decode {cpu_tps:5.1f} tok/cpu-s | "
+              f"cpu: full prefill {prefill_cpu:4.2f} s, decode {cpu_tps:5.1f} tok/cpu-s | "
               f"{q[:40]!r} -> {gen.text[:60]!r}", flush=True)
     med = statistics.median
     print(f"median over {len(rows)} questions: prompt {med(r[1] for r in rows):.0f} tokens, "
