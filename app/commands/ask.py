@@ -46,11 +46,11 @@ def register(cli: typer.Typer) -> None:
     def ask(
         question: str | None = typer.Argument(None, help="The question (omit with --input)."),
         index: Path | None = typer.Option(None, "--index", help="Index directory "
-                                          "[default: indexes/default]."),
+                                          "(default: indexes/default)."),
         k: int | None = typer.Option(None, "--k", help="Passages given to the LLM "
-                                     "[default: 5]."),
+                                     "(default: 5)."),
         mode: str | None = typer.Option(None, "--mode", help="dense, bm25 or hybrid "
-                                        "[default: hybrid]."),
+                                        "(default: hybrid)."),
         llm: str | None = typer.Option(None, "--llm", help="builtin:qwen2.5-0.5b (default), "
                                        "builtin:smollm2-135m, a Hugging Face id or local "
                                        "folder, or openai:MODEL with --base-url."),
@@ -58,16 +58,16 @@ def register(cli: typer.Typer) -> None:
                                             "root for openai:MODEL, e.g. "
                                             "http://localhost:8000/v1."),
         temperature: float | None = typer.Option(None, "--temperature", help="0 = greedy "
-                                                 "[default: 0]."),
+                                                 "(default: 0)."),
         top_p: float | None = typer.Option(None, "--top-p", help="Nucleus sampling mass "
-                                           "(with --temperature > 0) [default: 1.0]."),
+                                           "(with --temperature > 0) (default: 1.0)."),
         top_k: int | None = typer.Option(None, "--top-k", help="Sample among the k likeliest "
                                          "tokens; 0 = off (with --temperature > 0) "
-                                         "[default: 50]."),
+                                         "(default: 50)."),
         max_new_tokens: int | None = typer.Option(None, "--max-new-tokens",
-                                                  help="Answer length cap [default: 256]."),
+                                                  help="Answer length cap (default: 256)."),
         stream: bool | None = typer.Option(None, "--stream/--no-stream", help="Print tokens "
-                                           "as they are generated [default: stream]."),
+                                           "as they are generated (default: stream)."),
         as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON "
                                      "(answers.jsonl form) on stdout."),
         input_file: Path | None = typer.Option(None, "--input", help="questions.jsonl: "
