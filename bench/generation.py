@@ -146,7 +146,7 @@ def gpu_section(batch_sizes: list[int], prompt_len: int, new_tokens: int) -> Non
             model.generate(ids[:, :8], max_new_tokens=2, do_sample=False)  # warm-up
             torch.cuda.synchronize()
             t0 = time.perf_counter()
-            model(ids[:, :prompt_len])
+            model(ids, logits_to_keep=1)
             torch.cuda.synchronize()
             prefill = time.perf_counter() - t0
             t0 = time.perf_counter()
