@@ -159,3 +159,13 @@ def test_the_shared_prompt_prefix_is_cached_without_changing_the_answer(smollm2)
     assert len(smollm2._prefixes) == 1
     assert plain.text == first.text == again.text != ""
     assert again.mean_logprob == pytest.approx(plain.mean_logprob, abs=0.02)
+
+
+def test_gpu_only_loading_options_are_refused_on_the_cpu_before_loading():
+    with pytest.raises(GenerationError, match="4bit loading needs a CUDA GPU"):
+        load_llm("builtin:smollm2-135m", cache_dir=CACHE_DIR, device="cpu", quantization="4bit")
+    with pytest.raises(GenerationError, match="int8-dynamic quantization is for the CPU"):
+        load_llm("builtin:smollm2-135m", cache_dir=CACHE_DIR, device="cuda",
+                 quantization="int8-dynamic")
+    with pytest.raises(GenerationError, match="quantization must be"):
+        load_llm("builtin:smollm2-135m", cache_dir=CACHE_DIR, quantization="3bit")
