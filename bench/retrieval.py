@@ -223,7 +223,7 @@ def embed_latency(num: int = 50) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1k,10k,100k",
-                        help=f"comma-separated, of {', '.join(SIZES)} (1m: ~5 GB, minutes)")
+                        help=f"comma-separated, of {', '.join(SIZES)} (1m: 6.6 GB, ~15 CPU-min)")
     parser.add_argument("--queries", type=int, default=200, help="timed queries per mode")
     parser.add_argument("--cache", type=Path, help="keep built HNSW indexes here")
     parser.add_argument("--seed", type=int, default=0)
