@@ -158,3 +158,33 @@ def test_eval_fail_under_names_the_metric(eval_index, small_qa, tmp_path, monkey
     code, _, err = ragqa(monkeypatch, capsys, "eval", "--qa", small_qa, "--index", eval_index,
                          "--out", out_dir, "--retrieval-only", "--fail-under", "hit5=10")
     assert code == 2 and "unknown metric 'hit5'" in err
+
+
+@pytest.mark.slow
+def test_eval_answers_a_stratified_sample_with_a_real_llm(eval_index, small_qa, tmp_path,
+                                                          monkeypatch, capsys):
+    from eval.qa_io import load_qa
+    from eval.report import strip_citations
+    from eval.score import score_item
+
+    out_dir = tmp_path / "report"
+    code, _, err = ragqa(monkeypatch, capsys, "eval", "--qa", small_qa, "--index", eval_index,
+                         "--out", out_dir, "--llm", "builtin:smollm2-135m", "--device", "cpu",
+                         "--generate-sample", "2", "--max-new-tokens", "24")
+    assert code == 0, err
+    report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    assert report["retrieval_only"] is False
+    assert report["groups"]["all"]["generated_count"] == 2
+    assert report["groups"]["all"]["count"] == 5  # retrieval still covers every question
+    assert report["latency"]["answer_total"]["count"] == 2
+    rows = [json.loads(line) for line in (out_dir / "predictions.jsonl").read_text(
+        encoding="utf-8").splitlines()]
+    answered = [r for r in rows if r["answer"] is not None]
+    assert {r["lang"] for r in answered} == {"en", "zh"}  # one of each language
+    items = {it.id: it for it in load_qa(small_qa).items}
+    for r in answered:  # the per-question scores are the scorer's on the cleaned answer
+        pred = "" if r["abstained"] else strip_citations(r["answer"])
+        expected = score_item(items[r["id"]], pred)
+        assert (r["em"], r["f1"]) == (expected.em, expected.f1)
+    preds = json.loads((out_dir / "predictions.json").read_text(encoding="utf-8"))
+    assert set(preds) == {r["id"] for r in answered}
