@@ -31,7 +31,7 @@ def register(cli: typer.Typer) -> None:
     @cli.command("info")
     def info(
         index: Path | None = typer.Option(None, "--index", help="Index directory. "
-                                          "[default: indexes/default]"),
+                                          "(default: indexes/default)"),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
         config: Path | None = ConfigOption,
     ) -> None:

@@ -58,15 +58,15 @@ def register(cli: typer.Typer) -> None:
         paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively) "
                                            "of .pdf, .txt, .md and .html documents."),
         index: Path | None = typer.Option(None, "--index", help="Index directory (created if "
-                                          "missing). [default: indexes/default]"),
+                                          "missing). (default: indexes/default)"),
         chunk_size: int | None = typer.Option(None, "--chunk-size", help="Characters per chunk "
-                                              "[default: 800]."),
+                                              "(default: 800)."),
         chunk_overlap: int | None = typer.Option(None, "--chunk-overlap", help="Characters "
-                                                 "shared by neighbouring chunks [default: 120]."),
+                                                 "shared by neighbouring chunks (default: 120)."),
         embedding: str | None = typer.Option(None, "--embedding", help="Embedding model: "
                                              "builtin:minilm, a Hugging Face id or a local path."),
         index_type: str | None = typer.Option(None, "--index-type", help="flat (exact) or hnsw "
-                                              "(approximate, for large corpora) [default: flat]."),
+                                              "(approximate, for large corpora) (default: flat)."),
         sync: bool = typer.Option(False, "--sync", help="Also drop indexed files that are not "
                                   "under PATH any more."),
         strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, write nothing) if "
