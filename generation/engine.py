@@ -18,7 +18,14 @@ from typing import Literal
 
 from generation.citations import map_citations
 from generation.llm import LLMBackend, mean_logprob_to_confidence
-from generation.prompts import ABSTAIN, PromptPlan, build_prompt, detect_language, is_abstention
+from generation.prompts import (
+    ABSTAIN,
+    PromptPlan,
+    build_prompt,
+    copies_example,
+    detect_language,
+    is_abstention,
+)
 from generation.rewrite import rewrite_question
 from generation.types import Answer, DecodingParams, Generation, Timings
 from retrieval.types import Hit, Retriever
@@ -170,7 +177,7 @@ class AnswerEngine:
                 gen: Generation, retrieve_ms: float, first_ms: float | None, start: float, *,
                 text: str) -> Answer:
         # `plan.hits` is the prefix of `hits` that fitted the prompt, so [n] is hits[n - 1].
-        abstained = is_abstention(text)
+        abstained = is_abstention(text) or copies_example(text, [h.text for h in plan.hits])
         citations = [] if abstained else map_citations(text, plan.hits)
         total = (time.perf_counter() - start) * 1000
         return Answer(question=question, text=text, abstained=abstained,

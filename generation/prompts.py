@@ -11,7 +11,7 @@ into the model's window by token count, with the answer's budget reserved.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -62,6 +62,19 @@ FEW_SHOT: dict[str, list[tuple[str, str]]] = {
         ("资料：\n[1] (手册.pdf) X200 重 1.2 千克。\n\n问题：X200 是什么颜色的？", ABSTAIN["zh"]),
     ],
 }
+
+# A small model sometimes answers with an example's fact instead of reading its own passages
+# (seen on the sample KB: "The X200 battery lasts 12 hours…" for a licence question). Such an
+# answer comes from the prompt, never from the documents.
+_EXAMPLE_SUBJECT = "x200"  # the product every example is about
+
+
+def copies_example(text: str, passages: Sequence[str]) -> bool:
+    """Whether `text` repeats the few-shot examples' subject that none of the real `passages`
+    mention."""
+    return (_EXAMPLE_SUBJECT in text.lower()
+            and not any(_EXAMPLE_SUBJECT in p.lower() for p in passages))
+
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")

@@ -63,6 +63,21 @@ def test_a_model_that_says_it_does_not_know_is_an_abstention_without_citations()
     assert answer.confidence == pytest.approx(0.7788, abs=1e-3)  # exp(-0.25)
 
 
+def test_an_answer_copied_from_the_few_shot_example_is_an_abstention():
+    # Seen with the 0.5B model on the sample KB: it answered a licence question with the
+    # example's fact, which no document holds.
+    llm = ScriptedLLM("The X200 battery lasts 12 hours and charges in 2 hours [1].")
+    answer = AnswerEngine(FixedRetriever(HITS), llm, few_shot=True).ask("Under which licence?")
+    assert answer.abstained and answer.citations == []
+
+
+def test_a_document_about_the_example_product_is_still_answered():
+    hits = [dataclasses.replace(HITS[0], text="The X200 weighs 1.4 kg in its 2025 edition.")]
+    llm = ScriptedLLM("The X200 weighs 1.4 kg [1].")
+    answer = AnswerEngine(FixedRetriever(hits), llm, few_shot=True).ask("How heavy is the X200?")
+    assert not answer.abstained and [c.n for c in answer.citations] == [1]
+
+
 def test_citations_map_numbers_to_the_passages_and_drop_invented_ones():
     llm = ScriptedLLM("Eiffel's company built it [2] in 1889 [1][7]. It is 330 m [1, 2].")
     answer = AnswerEngine(FixedRetriever(HITS), llm).ask("Who built the tower and when?")
