@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import ragqa
 
 REPO = Path(__file__).resolve().parents[1]
 KB_FILES = ("en_serving.md", "en_tokenizer.txt", "zh_history.txt", "zh_alignment_safety.txt")
-
-
-def ragqa(monkeypatch, capsys, *args: str | Path) -> tuple[int, str, str]:
-    """Runs the real entry point (`app.cli:main`) in-process; returns (exit code, out, err)."""
-    from app.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["ragqa", *map(str, args)])
-    monkeypatch.setenv("COLUMNS", "200")  # rich tables: no wrapping of the asserted text
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _squad(qas: list[dict], version: str) -> dict:

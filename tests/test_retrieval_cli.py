@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import ragqa
 from retrieval_fixtures import save_tiny_cross_encoder, small_index  # noqa: F401 - a fixture
 
 HIT_KEYS = {"text", "source", "page", "score", "chunk_id"}
-
-
-def ragqa(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """Runs the real entry point (`app.cli:main`) in-process; returns (exit code, out, err)."""
-    from app.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["ragqa", *args])
-    monkeypatch.setenv("COLUMNS", "200")  # rich tables: no wrapping of the asserted text
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_batch_writes_hits_jsonl_in_input_order(small_index, tmp_path, monkeypatch,  # noqa: F811
