@@ -17,7 +17,20 @@ from pathlib import Path
 
 import typer
 
-from app.commands.common import ConfigOption, console, out, settings
+from app.commands.common import (
+    ConfigOption,
+    IndexOption,
+    KOption,
+    LlmOption,
+    MaxNewTokensOption,
+    ModeOption,
+    TemperatureOption,
+    TopKOption,
+    TopPOption,
+    console,
+    out,
+    settings,
+)
 from app.commands.retrieve import read_questions, write_hits
 
 
@@ -45,27 +58,17 @@ def register(cli: typer.Typer) -> None:
     @cli.command("ask")
     def ask(
         question: str | None = typer.Argument(None, help="The question (omit with --input)."),
-        index: Path | None = typer.Option(None, "--index", help="Index directory "
-                                          "(default: indexes/default)."),
-        k: int | None = typer.Option(None, "--k", help="Passages given to the LLM "
-                                     "(default: 5)."),
-        mode: str | None = typer.Option(None, "--mode", help="dense, bm25 or hybrid "
-                                        "(default: hybrid)."),
-        llm: str | None = typer.Option(None, "--llm", help="builtin:qwen2.5-0.5b (default), "
-                                       "builtin:smollm2-135m, a Hugging Face id or local "
-                                       "folder, or openai:MODEL with --base-url."),
+        index: Path | None = IndexOption,
+        k: int | None = KOption,
+        mode: str | None = ModeOption,
+        llm: str | None = LlmOption,
         base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible API "
                                             "root for openai:MODEL, e.g. "
                                             "http://localhost:8000/v1."),
-        temperature: float | None = typer.Option(None, "--temperature", help="0 = greedy "
-                                                 "(default: 0)."),
-        top_p: float | None = typer.Option(None, "--top-p", help="Nucleus sampling mass "
-                                           "(with --temperature > 0) (default: 1.0)."),
-        top_k: int | None = typer.Option(None, "--top-k", help="Sample among the k likeliest "
-                                         "tokens; 0 = off (with --temperature > 0) "
-                                         "(default: 50)."),
-        max_new_tokens: int | None = typer.Option(None, "--max-new-tokens",
-                                                  help="Answer length cap (default: 256)."),
+        temperature: float | None = TemperatureOption,
+        top_p: float | None = TopPOption,
+        top_k: int | None = TopKOption,
+        max_new_tokens: int | None = MaxNewTokensOption,
         stream: bool | None = typer.Option(None, "--stream/--no-stream", help="Print tokens "
                                            "as they are generated (default: stream)."),
         as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON "

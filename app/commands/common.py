@@ -22,3 +22,21 @@ out = Console(soft_wrap=True)
 
 def settings(config: Path | None, **flags: Any) -> Settings:
     return load_settings(config, flags)
+
+# Options that retrieve, ask and eval share. Each defaults to None ("not given") so that the
+# config file and RAGQA_* environment apply; the help states the built-in default.
+IndexOption = typer.Option(None, "--index", help="Index directory (default: indexes/default).")
+KOption = typer.Option(None, "--k", help="Passages retrieved per question (default: 5).")
+ModeOption = typer.Option(None, "--mode", help="dense, bm25 or hybrid (default: hybrid).")
+RerankerOption = typer.Option(None, "--reranker", help="Cross-encoder to rerank with: a "
+                              "Hugging Face id (cached) or a local path (default: off).")
+LlmOption = typer.Option(None, "--llm", help="builtin:qwen2.5-0.5b (default), "
+                         "builtin:smollm2-135m, a Hugging Face id or local folder, or "
+                         "openai:MODEL with --base-url.")
+TemperatureOption = typer.Option(None, "--temperature", help="0 = greedy (default: 0).")
+TopPOption = typer.Option(None, "--top-p", help="Nucleus sampling mass, with --temperature > 0 "
+                          "(default: 1.0).")
+TopKOption = typer.Option(None, "--top-k", help="Sample among the k likeliest tokens, with "
+                          "--temperature > 0; 0 = off (default: 50).")
+MaxNewTokensOption = typer.Option(None, "--max-new-tokens", help="Answer length cap in tokens "
+                                  "(default: 256).")

@@ -15,7 +15,21 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.commands.common import ConfigOption, console, out, settings
+from app.commands.common import (
+    ConfigOption,
+    IndexOption,
+    KOption,
+    LlmOption,
+    MaxNewTokensOption,
+    ModeOption,
+    RerankerOption,
+    TemperatureOption,
+    TopKOption,
+    TopPOption,
+    console,
+    out,
+    settings,
+)
 from app.config import parse_thresholds
 
 _STAGES = {"retrieve": "retrieving", "generate": "answering"}
@@ -46,8 +60,7 @@ def register(cli: typer.Typer) -> None:
         qa: Path = typer.Option(..., "--qa", help="QA file: JSONL {id, question, answers, "
                                 "lang?, answerable?, sources?}, SQuAD v1.1/v2.0 or CMRC 2018.",
                                 dir_okay=False),
-        index: Path | None = typer.Option(None, "--index", help="Index directory "
-                                          "(default indexes/default)."),
+        index: Path | None = IndexOption,
         out_dir: Path = typer.Option(..., "--out", help="Report directory (created)."),
         retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Score retrieval "
                                             "only (hit@k, MRR, source recall); no LLM."),
@@ -62,21 +75,14 @@ def register(cli: typer.Typer) -> None:
                                                    "(retrieval is still scored on all)."),
         curve_k: int = typer.Option(10, "--curve-k", min=1, help="Passages retrieved per "
                                     "question for the hit@1..N curve."),
-        k: int | None = typer.Option(None, "--k", help="Passages per question (default 5)."),
-        mode: str | None = typer.Option(None, "--mode", help="dense, bm25 or hybrid "
-                                        "(default hybrid)."),
-        reranker: str | None = typer.Option(None, "--reranker", help="Cross-encoder id or "
-                                            "path to rerank with (off by default)."),
-        llm: str | None = typer.Option(None, "--llm", help="LLM: builtin:qwen2.5-0.5b, "
-                                       "builtin:smollm2-135m, a HF id/path or openai:MODEL."),
-        temperature: float | None = typer.Option(None, "--temperature", help="0 = greedy "
-                                                 "(default 0)."),
-        top_p: float | None = typer.Option(None, "--top-p", help="Nucleus sampling mass "
-                                           "(sampling only)."),
-        top_k: int | None = typer.Option(None, "--top-k", help="Top-k sampling; 0 = off "
-                                         "(sampling only)."),
-        max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Answer "
-                                                    "length cap in tokens (default 256)."),
+        k: int | None = KOption,
+        mode: str | None = ModeOption,
+        reranker: str | None = RerankerOption,
+        llm: str | None = LlmOption,
+        temperature: float | None = TemperatureOption,
+        top_p: float | None = TopPOption,
+        top_k: int | None = TopKOption,
+        max_new_tokens: int | None = MaxNewTokensOption,
         device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... "
                                           "(default: the GPU if any)."),
         config: Path | None = ConfigOption,

@@ -20,7 +20,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from app.commands.common import ConfigOption, console, out, settings
+from app.commands.common import (
+    ConfigOption,
+    IndexOption,
+    KOption,
+    ModeOption,
+    RerankerOption,
+    console,
+    out,
+    settings,
+)
 from ingest.errors import RagqaError
 from retrieval.types import Hit
 
@@ -105,13 +114,10 @@ def register(cli: typer.Typer) -> None:
     @cli.command("retrieve")
     def retrieve(
         question: str | None = typer.Argument(None, help="The question (omit with --input)."),
-        index: Path | None = typer.Option(None, "--index", help="Index directory "
-                                          "(default: indexes/default)."),
-        k: int | None = typer.Option(None, "--k", help="Chunks per question (default: 5)."),
-        mode: str | None = typer.Option(None, "--mode", help="dense, bm25 or hybrid "
-                                        "(default: hybrid)."),
-        reranker: str | None = typer.Option(None, "--reranker", help="Cross-encoder to rerank "
-                                            "with: a Hugging Face id (cached) or a local path."),
+        index: Path | None = IndexOption,
+        k: int | None = KOption,
+        mode: str | None = ModeOption,
+        reranker: str | None = RerankerOption,
         min_score: float | None = typer.Option(None, "--min-score", help="Drop chunks whose "
                                                "cosine similarity (BM25 score in bm25 mode) "
                                                "is below this."),
