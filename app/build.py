@@ -22,7 +22,7 @@ from retrieval.rerank import load_cross_encoder
 
 
 @lru_cache(maxsize=4)
-def _embedder(model: str, device: str | None, batch_size: int) -> Embedder:
+def _embedder(model: str, device: str | None, batch_size: int | None) -> Embedder:
     return Embedder(model, device=device, batch_size=batch_size)
 
 

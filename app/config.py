@@ -30,7 +30,7 @@ class Settings(BaseModel):
     chunk_size: int = Field(800, gt=0, description="characters per chunk")
     chunk_overlap: int = Field(120, ge=0, description="characters shared by neighbouring chunks")
     index_type: Literal["flat", "hnsw"] = "flat"
-    embed_batch_size: int = Field(64, gt=0)
+    embed_batch_size: int | None = Field(None, gt=0)  # None: 16 on the CPU, 64 on a GPU
     device: str | None = None  # None: the GPU when there is one
     # retrieval
     k: int = Field(5, gt=0)

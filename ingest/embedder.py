@@ -56,16 +56,18 @@ class Embedder:
     Args:
         model: `builtin:minilm`, a Hugging Face id (must be in the local cache), or a local path.
         device: `cpu`, `cuda`, … or None for the GPU when there is one.
-        batch_size: texts per forward pass.
+        batch_size: texts per forward pass; None picks 16 on the CPU (measured fastest for
+            800-character chunks on a 2-core CPU: less padding, smaller activations) and 64 on
+            a GPU.
     """
 
     def __init__(self, model: str = DEFAULT_EMBEDDER, device: str | None = None,
-                 batch_size: int = 64) -> None:
-        if batch_size <= 0:
+                 batch_size: int | None = None) -> None:
+        if batch_size is not None and batch_size <= 0:
             raise ValueError(f"batch_size must be greater than 0, not {batch_size}")
         self.name = model
-        self.batch_size = batch_size
         self.device = pick_device(device)
+        self.batch_size = batch_size or (16 if self.device == "cpu" else 64)
         path = resolve_embedder_path(model)
         local = Path(path).exists()
         from sentence_transformers import SentenceTransformer
