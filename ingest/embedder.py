@@ -50,6 +50,24 @@ def pick_device(device: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def load_offline(factory, model: str, path: str, *, kind: str, **kwargs):
+    """`factory(path, local_files_only=True, **kwargs)` for a sentence-transformers class, with a
+    miss turned into a one-line `ModelUnavailableError` naming the `kind` and `model`.
+
+    local_files_only: with no network, a hub lookup would only hang on retries.
+    """
+    local = Path(path).expanduser().exists()
+    try:
+        return factory(str(Path(path).expanduser()) if local else path, local_files_only=True,
+                       **kwargs)
+    except (OSError, ValueError) as exc:
+        where = "the local path" if local else "the local Hugging Face cache (no network)"
+        raise ModelUnavailableError(
+            f"{kind} model {model!r} could not be loaded from {where}: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
+
+
 class Embedder:
     """Embeds texts into unit-length float32 vectors (inner product = cosine similarity).
 
@@ -68,22 +86,13 @@ class Embedder:
         self.name = model
         self.device = pick_device(device)
         self.batch_size = batch_size or (16 if self.device == "cpu" else 64)
-        path = resolve_embedder_path(model)
-        local = Path(path).exists()
         from sentence_transformers import SentenceTransformer
 
-        try:
-            # local_files_only: with no network, a hub lookup would hang on retries.
-            self._model = SentenceTransformer(
-                path, device=self.device, local_files_only=True,
-                model_kwargs={} if self.device == "cpu" else {"torch_dtype": "auto"},
-            )
-        except (OSError, ValueError) as exc:
-            where = "the local path" if local else "the local Hugging Face cache (no network)"
-            raise ModelUnavailableError(
-                f"embedding model {model!r} could not be loaded from {where}: "
-                f"{str(exc).splitlines()[0]}"
-            ) from exc
+        self._model = load_offline(
+            SentenceTransformer, model, resolve_embedder_path(model), kind="embedding",
+            device=self.device,
+            model_kwargs={} if self.device == "cpu" else {"torch_dtype": "auto"},
+        )
         self.dimension = int((getattr(self._model, "get_embedding_dimension", None)
                              or self._model.get_sentence_embedding_dimension)())
         self.max_seq_length = int(self._model.max_seq_length)

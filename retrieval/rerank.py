@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ingest.errors import ModelUnavailableError
+from ingest.embedder import load_offline
 from retrieval.hits import check_positive
 from retrieval.types import Hit, Retriever
 
@@ -26,16 +26,7 @@ def load_cross_encoder(model: str, device: str | None = None, max_length: int = 
     """
     from sentence_transformers import CrossEncoder
 
-    local = Path(model).expanduser().exists()
-    try:
-        encoder = CrossEncoder(str(Path(model).expanduser()) if local else model,
-                               device=device, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        where = "the local path" if local else "the local Hugging Face cache (no network)"
-        raise ModelUnavailableError(
-            f"reranker model {model!r} could not be loaded from {where}: "
-            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        ) from exc
+    encoder = load_offline(CrossEncoder, model, model, kind="reranker", device=device)
     positions = getattr(encoder.config, "max_position_embeddings", None) or max_length
     encoder.max_seq_length = min(max_length, positions)
     return encoder
