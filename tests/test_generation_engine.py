@@ -8,7 +8,7 @@ import pytest
 from generation_fixtures import HITS, FixedRetriever, ScriptedLLM
 
 from generation import Answer, AnswerEngine, DecodingParams
-from generation.prompts import ABSTAIN
+from generation.prompts import ABSTAIN, FEW_SHOT
 from generation.rewrite import heuristic_rewrite, is_follow_up, rewrite_question
 
 
@@ -69,6 +69,8 @@ def test_an_answer_copied_from_the_few_shot_example_is_an_abstention():
     llm = ScriptedLLM("The X200 battery lasts 12 hours and charges in 2 hours [1].")
     answer = AnswerEngine(FixedRetriever(HITS), llm, few_shot=True).ask("Under which licence?")
     assert answer.abstained and answer.citations == []
+    # The guard keys on the examples' subject: every example must be about it.
+    assert all("X200" in user for examples in FEW_SHOT.values() for user, _ in examples)
 
 
 def test_a_document_about_the_example_product_is_still_answered():
