@@ -1,89 +1,134 @@
-"""Entry-point factories: settings in, ready stages out; heavy models are loaded once.
+"""Entry-point factories: settings in, ready stages out; heavy objects are loaded once.
 
     >>> s = load_settings(None, {"index": Path("indexes/sample"), "mode": "hybrid"})
     >>> retriever = make_retriever(s)          # opens the index, loads its embedder (cached)
-    >>> retriever.retrieve("什么是知识蒸馏？", k=3)
+    >>> retriever.retrieve("什么是知识蒸馏？")
 
-Only the CLI and the UI call these. Models are cached with `functools.lru_cache` on the
-settings values that determine them, so a Streamlit rerun or a second command in the same
-process reuses the loaded model.
+Only the CLI, the UI and the API call these. `MODELS` is the process's one cache of loaded
+models and opened indexes, each keyed by the settings group it depends on (`EmbedderSettings`,
+`LLMSettings`, ...): a Streamlit rerun, a second command in the same process or a change of
+top-k reuses the loaded model, and a change of LLM loads only the LLM.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Any
 
-from app.config import Settings
+from app.config import Settings, with_overrides
 from ingest.embedder import Embedder
-from ingest.index import IndexReader, open_index
+from ingest.index import MANIFEST, IndexReader, open_index
+from ingest.settings import EmbedderSettings
 from retrieval import Retriever, build_retriever
-from retrieval.rerank import load_cross_encoder
 
 
-@lru_cache(maxsize=4)
-def _embedder(model: str, device: str | None, batch_size: int | None) -> Embedder:
-    return Embedder(model, device=device, batch_size=batch_size)
+class ModelCache:
+    """Loaded objects by key, at most `limits[kind]` of each kind (least recently used goes).
 
-
-@lru_cache(maxsize=2)
-def _cross_encoder(model: str, device: str | None):
-    return load_cross_encoder(model, device=device)
-
-
-def make_embedder(settings: Settings, model: str | None = None) -> Embedder:
-    """The embedder of `settings.embedding` (or `model`), loaded once per process."""
-    return _embedder(model or settings.embedding, settings.device, settings.embed_batch_size)
-
-
-def make_retriever(settings: Settings, index: IndexReader | None = None,
-                   embedder: Embedder | None = None) -> Retriever:
-    """The retriever the settings describe (mode, k, reranker, min_score, source_glob).
-
-    Without `index`, opens `settings.index`. Without `embedder`, loads the model the index
-    was built with (any other would give meaningless cosines); BM25 mode then needs none.
+    A key is `(kind, settings group, ...)`; the groups are frozen pydantic models, so the key
+    is exactly what the object depends on and nobody keeps a list of fields by hand.
     """
-    index = open_index(settings.index) if index is None else index
-    if embedder is None and settings.mode != "bm25":
-        embedder = make_embedder(settings, model=index.manifest.embedding_model)
-    reranker = _cross_encoder(settings.reranker, settings.device) if settings.reranker else None
-    return build_retriever(index, embedder, mode=settings.mode, k=settings.k, reranker=reranker,
-                           min_score=settings.min_score, source_glob=settings.source_glob)
+
+    def __init__(self, limits: dict[str, int]) -> None:
+        self.limits = limits
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()  # one load at a time: two would double the memory
+
+    def get(self, key: tuple, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            value = build()
+            self._items[key] = value
+            same_kind = [k for k in self._items if k[0] == key[0]]
+            for old in same_kind[:-self.limits.get(key[0], 1)]:
+                del self._items[old]
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
 
-# --- generation (make_llm / make_engine) -------------------------------------------------
+MODELS = ModelCache({"embedder": 2, "reranker": 1, "llm": 1, "index": 8})
 
-@lru_cache(maxsize=2)
-def _llm(name: str, cache_dir: str, device: str | None, base_url: str | None,
-         api_key: str | None, dtype: str | None, quantization: str | None):
-    from generation import load_llm
 
-    return load_llm(name, Path(cache_dir), device=device, base_url=base_url, api_key=api_key,
-                    dtype=dtype, quantization=quantization)
+def index_stamp(directory: Path) -> int:
+    """Changes whenever an ingest commits a new generation (it replaces manifest.json)."""
+    try:
+        return (Path(directory) / MANIFEST).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def get_index(directory: Path) -> IndexReader:
+    """The index at `directory`, reopened after an ingest committed a new generation."""
+    where = Path(directory).resolve()
+    return MODELS.get(("index", where, index_stamp(where)), lambda: open_index(where))
+
+
+def make_embedder(spec: EmbedderSettings) -> Embedder:
+    """The embedder `spec` describes, loaded once per process."""
+    return MODELS.get(("embedder", spec), lambda: Embedder(
+        spec.embedding, device=spec.device, batch_size=spec.embed_batch_size))
+
+
+def index_embedder(settings: Settings, index: IndexReader) -> Embedder:
+    """The model the index was built with (any other would give meaningless cosines)."""
+    spec = settings.ingest.embedder.model_copy(
+        update={"embedding": index.manifest.embedding_model})
+    return make_embedder(spec)
+
+
+def make_retriever(settings: Settings, index: IndexReader | None = None) -> Retriever:
+    """The retriever `settings.retrieval` describes, over `index` (default: `settings.index`).
+
+    The index's own embedder is loaded, in BM25 mode too: its hits then carry the cosine
+    relevance that the answer engine's "nothing relevant: abstain" gate reads.
+    """
+    from retrieval.rerank import load_cross_encoder
+
+    index = get_index(settings.index) if index is None else index
+    embedder = index_embedder(settings, index)
+    r = settings.retrieval
+    reranker = None
+    if r.reranker:
+        reranker = MODELS.get(("reranker", r.reranker, r.device),
+                              lambda: load_cross_encoder(r.reranker, device=r.device))
+    return build_retriever(index, embedder, r, reranker=reranker)
 
 
 def make_llm(settings: Settings):
-    """The LLM backend of `settings.llm`, loaded (and for built-ins converted) once per process."""
-    return _llm(settings.llm, str(settings.cache_dir), settings.device, settings.base_url,
-                settings.api_key, settings.llm_dtype, settings.llm_quantization)
+    """The LLM backend of `settings.generation.model`, loaded (built-ins converted) once."""
+    from generation import load_llm
+
+    spec = settings.generation.model
+    return MODELS.get(("llm", spec), lambda: load_llm(spec))
 
 
-def make_decoding(settings: Settings):
-    from generation import DecodingParams
-
-    return DecodingParams(
-        temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
-        repetition_penalty=settings.repetition_penalty, num_beams=settings.num_beams,
-        max_new_tokens=settings.max_new_tokens, seed=settings.seed)
-
-
-def make_engine(settings: Settings, retriever: Retriever | None = None, llm=None):
-    """An AnswerEngine over `make_retriever(settings)` and `make_llm(settings)` (or the given)."""
+def make_engine(settings: Settings, retriever: Retriever | None = None):
+    """An AnswerEngine over `make_retriever(settings)` (or `retriever`) and the cached LLM."""
     from generation import AnswerEngine
 
-    return AnswerEngine(
-        make_retriever(settings) if retriever is None else retriever,
-        make_llm(settings) if llm is None else llm,
-        make_decoding(settings), k=settings.k, min_relevance=settings.min_relevance,
-        few_shot=settings.few_shot, rewrite=settings.rewrite,
-        max_prompt_tokens=settings.max_prompt_tokens)
+    return AnswerEngine(make_retriever(settings) if retriever is None else retriever,
+                        make_llm(settings), settings.generation)
+
+
+def make_ingestor(settings: Settings, directory: Path | None = None):
+    """An Ingestor for `directory` (default: `settings.index`) with the cached embedder.
+
+    An existing index keeps its own embedder, chunking and index type: with other values,
+    adding one file would re-chunk every file."""
+    from ingest.pipeline import Ingestor
+
+    directory = Path(settings.index if directory is None else directory)
+    if (directory / MANIFEST).is_file():
+        m = get_index(directory).manifest
+        settings = with_overrides(settings, embedding=m.embedding_model,
+                                  chunk_size=m.chunk_size, chunk_overlap=m.chunk_overlap,
+                                  index_type=m.index_type)
+    return Ingestor(directory, make_embedder(settings.ingest.embedder), settings.ingest)

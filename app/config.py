@@ -1,10 +1,15 @@
 """Settings for the entry points: built-in default < config file (TOML) < RAGQA_* env < flag.
 
-Only the CLI and the UI read this; they pass plain values to the stages' constructors.
+Only the CLI, the UI and the API read this; each stage gets its own group, whole
+(`settings.ingest`, `settings.retrieval`, `settings.generation`, `settings.eval`).
 
     >>> s = load_settings(Path("ragqa.toml"), {"k": 8})   # a flag given on the command line
-    >>> s.k, s.mode
+    >>> s.retrieval.k, s.retrieval.mode
     (8, 'hybrid')
+
+Users name a setting by its flat name everywhere: `k = 8` in the file (top level, under
+`[ragqa]`, or in its group's table such as `[retrieval]`), `RAGQA_K=8`, `--k 8`. A flat name
+that several groups share (`device`) sets it in each. pydantic-settings merges the layers.
 """
 
 from __future__ import annotations
@@ -12,94 +17,205 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from eval.settings import EvalSettings
+from generation.settings import GenerationSettings
 from ingest.errors import RagqaError
+from ingest.settings import IngestSettings
+from retrieval.settings import RetrievalSettings
 
 ENV_PREFIX = "RAGQA_"
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class AppSettings(BaseModel):
+    """What the CLI and the chat UI themselves use."""
 
-    # ingestion
-    index: Path = Path("indexes/default")
-    embedding: str = "builtin:minilm"
-    chunk_size: int = Field(800, gt=0, description="characters per chunk")
-    chunk_overlap: int = Field(120, ge=0, description="characters shared by neighbouring chunks")
-    index_type: Literal["flat", "hnsw"] = "flat"
-    embed_batch_size: int | None = Field(None, gt=0)  # None: 16 on the CPU, 64 on a GPU
-    device: str | None = None  # None: the GPU when there is one
-    # retrieval
-    k: int = Field(5, gt=0)
-    mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
-    reranker: str | None = None
-    min_score: float | None = None
-    source_glob: str | None = None
-    # generation
-    llm: str = "builtin:qwen2.5-0.5b"
-    base_url: str | None = None
-    api_key: str | None = None
-    temperature: float = Field(0.0, ge=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    top_k: int = Field(50, ge=0)
-    repetition_penalty: float = Field(1.0, gt=0)
-    num_beams: int = Field(1, gt=0)
-    max_new_tokens: int = Field(256, gt=0)
-    seed: int = 0
-    stream: bool = True
-    cache_dir: Path = Path(os.path.expanduser("~/.cache/ragqa"))
-    min_relevance: float | None = Field(
-        0.2, ge=-1, le=1, description="abstain without calling the LLM when no hit's cosine "
-        "relevance reaches this (None: never gate)")
-    few_shot: bool = True
-    rewrite: Literal["llm", "heuristic", "off"] = "llm"
-    max_prompt_tokens: int | None = Field(None, ge=64)
-    llm_dtype: Literal["float32", "bfloat16", "float16"] | None = None
-    llm_quantization: Literal["4bit", "8bit", "int8-dynamic"] | None = None
-    # eval gate
-    fail_under: dict[str, float] = Field(default_factory=dict)
-    # `ragqa eval`: answer only this many questions (stratified by language and answerability);
-    # retrieval is still scored on all. None: answer every question.
-    eval_generate_sample: int | None = Field(None, gt=0)
-    # app
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     port: int = Field(8501, gt=0, lt=65536)
-    feedback_db: Path | None = None  # None: feedback.sqlite3 beside the index folder
+    feedback_db: Path | None = Field(None, description="None: feedback.sqlite3 beside the "
+                                     "index folder")
     upload_max_mb: int = Field(50, gt=0, description="largest file the app accepts")
+    stream: bool = True
+
+
+class Settings(BaseSettings):
+    """Every setting, one group per stage; build it with `load_settings`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    index: Path = Path("indexes/default")
+    ingest: IngestSettings = IngestSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    generation: GenerationSettings = GenerationSettings()
+    eval: EvalSettings = EvalSettings()
+    app: AppSettings = AppSettings()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        # Only what is passed in: `load_settings` adds the file and RAGQA_* layers.
+        return (init_settings,)
 
 
 class ConfigError(RagqaError):
     """A config file, environment variable or flag has a value ragqa cannot use."""
 
 
-def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} does not exist") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    # Allow a [ragqa] table or top-level keys; keys may use dashes as on the command line.
-    data = data.get("ragqa", data)
-    return {k.replace("-", "_"): v for k, v in data.items()}
-
-
-def _read_env(environ: dict[str, str]) -> dict[str, Any]:
-    fields = Settings.model_fields
-    out: dict[str, Any] = {}
-    for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
-            continue
-        name = key[len(ENV_PREFIX):].lower()
-        if name not in fields:
-            raise ConfigError(f"environment variable {key} is not a ragqa setting")
-        if name == "fail_under":
-            out[name] = parse_thresholds(value.split())
+def _flat_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()
+                ) -> dict[str, list[tuple[str, ...]]]:
+    """Flat setting name -> where it lives in the nested groups (one or more places)."""
+    paths: dict[str, list[tuple[str, ...]]] = {}
+    for name, field in model.model_fields.items():
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            for flat, where in _flat_paths(kind, (*prefix, name)).items():
+                paths.setdefault(flat, []).extend(where)
         else:
-            out[name] = value  # pydantic converts "8" -> 8, "true" -> True
+            paths.setdefault(name, []).append((*prefix, name))
+    return paths
+
+
+FLAT_NAMES = _flat_paths(Settings)
+GROUPS = tuple(n for n, f in Settings.model_fields.items()
+               if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel))
+
+
+def nest(flat: dict[str, Any], where: str) -> dict[str, Any]:
+    """Flat names (`k`, `chunk-size`) and group tables (`{"retrieval": {...}}`) -> the nested
+    layout of `Settings`. Raises ConfigError naming an unknown key and `where` it came from."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        name = key.replace("-", "_")
+        if name in GROUPS and isinstance(value, dict):
+            for inner, inner_value in value.items():
+                _put(out, name.lower(), inner, inner_value, where)
+            continue
+        _put(out, None, name, value, where)
     return out
+
+
+def _put(out: dict, group: str | None, key: str, value: Any, where: str) -> None:
+    name = key.replace("-", "_")
+    paths = [p for p in FLAT_NAMES.get(name, []) if group is None or p[0] == group]
+    if not paths:
+        raise ConfigError(f"{key!r} is not a ragqa setting ({where})")
+    for path in paths:
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """The config file: top-level keys, a [ragqa] table, or group tables."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field, field_name):  # the whole file is read in __call__
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if self.path is None:
+            return {}
+        try:
+            data = tomllib.loads(Path(self.path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {self.path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {self.path} is not valid TOML: {exc}") from None
+        table = data.get("ragqa", data)
+        return nest(table, f"config file {self.path}")
+
+
+class _EnvSource(PydanticBaseSettingsSource):
+    """RAGQA_<FLAT_NAME> variables; an unknown RAGQA_ name is an error, not silence."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: dict[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field, field_name):
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in self.environ.items():
+            if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+                continue
+            name = key[len(ENV_PREFIX):].lower()
+            if name not in FLAT_NAMES:
+                raise ConfigError(f"environment variable {key} is not a ragqa setting")
+            # pydantic converts "8" -> 8 and "true" -> True; thresholds are "f1=40 em=10".
+            parsed = parse_thresholds(value.split()) if name == "fail_under" else value
+            out = _deep_merge(out, nest({name: parsed}, f"environment variable {key}"))
+        return out
+
+
+def load_settings(config_file: Path | None, flags: dict[str, Any],
+                  environ: dict[str, str] | None = None) -> Settings:
+    """Merges the four layers; `flags` with value None were not given and do not count."""
+    environ = dict(os.environ) if environ is None else environ
+    if config_file is None and environ.get(ENV_PREFIX + "CONFIG"):
+        config_file = Path(environ[ENV_PREFIX + "CONFIG"])
+    given = nest({k: v for k, v in flags.items() if v is not None}, "flag")
+
+    class _Layered(Settings):
+        @classmethod
+        def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                       dotenv_settings, file_secret_settings):
+            # First wins: flags, then the environment, then the file, then the defaults.
+            return (init_settings, _EnvSource(settings_cls, environ),
+                    _TomlSource(settings_cls, config_file))
+
+    try:
+        layered = _Layered(**given)
+    except ValidationError as exc:
+        raise _config_error(exc, config_file) from None
+    return Settings.model_validate(layered.model_dump())
+
+
+def with_overrides(settings: Settings, **flat: Any) -> Settings:
+    """A validated copy with flat-named changes (`k=3`, `chunk_size=400`)."""
+    merged = _deep_merge(settings.model_dump(), nest(flat, "override"))
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise _config_error(exc, None) from None
+
+
+def flat_value(settings: BaseModel, name: str) -> Any:
+    """A setting by its flat name (`k`, `llm`), read from the first group that holds it."""
+    node: Any = settings
+    for part in FLAT_NAMES[name][0]:
+        node = getattr(node, part)
+    return node
+
+
+def _config_error(exc: ValidationError, config_file: Path | None) -> ConfigError:
+    err = exc.errors()[0]
+    # The user's name for the setting: the flat one, not the group path.
+    names = [str(p) for p in err["loc"] if str(p) not in GROUPS and str(p) not in
+             ("model", "embedder")]
+    field = ".".join(names) or "settings"
+    where = f" (config file {config_file})" if config_file else ""
+    return ConfigError(f"setting {field!r}: {err['msg']}{where}")
 
 
 def parse_thresholds(items: list[str]) -> dict[str, float]:
@@ -116,23 +232,3 @@ def parse_thresholds(items: list[str]) -> dict[str, float]:
                 f"--fail-under expects METRIC=VALUE (like f1=40), not {item!r}"
             ) from None
     return out
-
-
-def load_settings(config_file: Path | None, flags: dict[str, Any],
-                  environ: dict[str, str] | None = None) -> Settings:
-    """Merges the four layers; `flags` with value None were not given and do not count."""
-    environ = dict(os.environ) if environ is None else environ
-    if config_file is None and environ.get(ENV_PREFIX + "CONFIG"):
-        config_file = Path(environ[ENV_PREFIX + "CONFIG"])
-    merged: dict[str, Any] = {}
-    if config_file is not None:
-        merged.update(_read_file(config_file))
-    merged.update(_read_env(environ))
-    merged.update({k: v for k, v in flags.items() if v is not None})
-    try:
-        return Settings(**merged)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        where = f" (config file {config_file})" if config_file else ""
-        raise ConfigError(f"setting {field!r}: {err['msg']}{where}") from None

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ingest.settings import IngestSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,14 +48,14 @@ def build_retriever(workdir: Path, k: int):
     from retrieval import build_retriever as build
 
     embedder = Embedder("builtin:minilm", device="cpu")
-    Ingestor(workdir / "index", embedder, chunk_size=800, chunk_overlap=120).ingest(
+    Ingestor(workdir / "index", embedder, IngestSettings(chunk_size=800, chunk_overlap=120)).ingest(
         [ROOT / "data/kb"])
     return build(open_index(workdir / "index"), embedder, mode="hybrid", k=k)
 
 
 def time_load(name: str, cache_dir: Path, dtype: str | None, cold: bool,
               quantization: str | None = None):
-    from generation import load_llm
+    from generation import LLMSettings, load_llm
     from generation.builtin_models import converted_model
 
     if cold:
@@ -62,7 +64,8 @@ def time_load(name: str, cache_dir: Path, dtype: str | None, cold: bool,
         print(f"load cold (assemble + check sha256 + convert + save): "
               f"{time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
-    llm = load_llm(name, cache_dir, device="cpu", dtype=dtype, quantization=quantization)
+    llm = load_llm(LLMSettings(llm=name, cache_dir=cache_dir, device="cpu", llm_dtype=dtype,
+                               llm_quantization=quantization))
     print(f"load cached (from safetensors, incl. warm-up):          "
           f"{time.perf_counter() - started:.1f} s")
     return llm

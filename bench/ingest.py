@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from ingest.settings import IngestSettings
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -130,8 +132,8 @@ def run_ragqa(corpus: Path, work: Path, embedder, chunk_size: int, chunk_overlap
     from ingest.pipeline import Ingestor
 
     timed = TimedEmbedder(embedder)
-    ingestor = Ingestor(work / "ragqa-index", timed, chunk_size=chunk_size,
-                        chunk_overlap=chunk_overlap)
+    ingestor = Ingestor(work / "ragqa-index", timed,
+                        IngestSettings(chunk_size=chunk_size, chunk_overlap=chunk_overlap))
     with PeakRSS() as rss:
         start = time.perf_counter()
         report = ingestor.ingest([corpus])

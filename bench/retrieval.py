@@ -42,6 +42,7 @@ import faiss  # noqa: E402
 from ingest.index import HNSW_M, lexical_from_ids  # noqa: E402
 from ingest.types import Chunk  # noqa: E402
 from retrieval import build_retriever  # noqa: E402
+from retrieval.settings import RetrievalSettings  # noqa: E402
 
 DIM = 384
 VOCAB = 100_000
@@ -183,11 +184,11 @@ def run_size(label: str, n: int, num_queries: int, cache: Path | None, seed: int
     hnsw_index = SyntheticIndex(hnsw, lexical, docs, words, flat)
 
     rows = [
-        ("dense flat", build_retriever(flat_index, emb, mode="dense", k=10)),
-        ("dense hnsw", build_retriever(hnsw_index, emb, mode="dense", k=10)),
-        ("bm25", build_retriever(flat_index, None, mode="bm25", k=10)),
-        ("hybrid flat", build_retriever(flat_index, emb, mode="hybrid", k=10)),
-        ("hybrid hnsw", build_retriever(hnsw_index, emb, mode="hybrid", k=10)),
+        ("dense flat", build_retriever(flat_index, emb, RetrievalSettings(mode="dense", k=10))),
+        ("dense hnsw", build_retriever(hnsw_index, emb, RetrievalSettings(mode="dense", k=10))),
+        ("bm25", build_retriever(flat_index, None, RetrievalSettings(mode="bm25", k=10))),
+        ("hybrid flat", build_retriever(flat_index, emb, RetrievalSettings(mode="hybrid", k=10))),
+        ("hybrid hnsw", build_retriever(hnsw_index, emb, RetrievalSettings(mode="hybrid", k=10))),
     ]
     recalls = {ef: recall_at_10(flat, hnsw, qvecs, ef) for ef in EF_SEARCH_GRID}
     build_note = "cached" if hnsw_build != hnsw_build else f"{hnsw_build:.0f} s"

@@ -29,6 +29,7 @@ from ingest.embedder import Embedder  # noqa: E402
 from ingest.index import open_index  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from retrieval import FusionWeights, HybridRetriever, HygieneRetriever, build_retriever  # noqa: E402
+from retrieval.settings import RetrievalSettings  # noqa: E402
 
 SWEEP = [  # (label, rrf_k, weights) tried by --sweep besides the defaults (rrf 2, en .5:1 zh .25:1)
     ("rrf60 en 1:1 zh 1:1", 60.0, FusionWeights(dense=1.0, cjk_dense=1.0)),
@@ -78,7 +79,7 @@ def main() -> None:
             Ingestor(index_dir, embedder).ingest([args.kb])
         index = open_index(index_dir)
         items = [q for path in args.qa for q in load_qa(path)]
-        rows = [(mode, build_retriever(index, embedder, mode=mode, k=5))
+        rows = [(mode, build_retriever(index, embedder, RetrievalSettings(mode=mode, k=5)))
                 for mode in ("dense", "bm25", "hybrid")]
         if args.sweep:
             rows += [(label, HygieneRetriever(

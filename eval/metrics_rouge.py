@@ -14,16 +14,14 @@ alphanumeric runs, Porter-stemmed when longer than 3 characters, as rouge-score 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 
 from rouge_score import rouge_scorer, tokenizers
 
-ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
+from ingest.text import word_units
 
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+", re.UNICODE)
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 
 
 class MixedTokenizer(tokenizers.Tokenizer):
@@ -38,7 +36,7 @@ class MixedTokenizer(tokenizers.Tokenizer):
             self._stemmer = porter.PorterStemmer()
 
     def tokenize(self, text: str) -> list[str]:
-        tokens = _TOKEN.findall(text.lower())
+        tokens = word_units(text)
         if self._stemmer is None:
             return tokens
         return [self._stemmer.stem(t) if len(t) > 3 and t.isascii() else t for t in tokens]

@@ -16,19 +16,17 @@ gold answers (or, for numbers and unanswerable items, its question) contain CJK 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from ingest.errors import RagqaError
+from ingest.fileio import parse_jsonl, read_text
+from ingest.text import Lang, detect_language, has_cjk, has_letters
 
-Lang = Literal["en", "zh"]
 QAFormat = Literal["jsonl", "squad1.1", "squad2.0", "cmrc2018"]
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN = re.compile(r"[A-Za-z]")
 
 
 class QAFormatError(RagqaError):
@@ -57,23 +55,16 @@ class QASet:
     squad_version: Literal["1.1", "2.0"] = "2.0"
 
 
-def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
-
-
 def detect_lang(answers: Iterable[str], question: str = "") -> Lang:
-    """Chinese if the gold answers contain CJK; if they have no letters at all, ask the question."""
+    """The gold answers' language; the question's when the answers have no letters (numbers,
+    symbols) or there are none (unanswerable)."""
     joined = " ".join(answers)
-    if has_cjk(joined):
-        return "zh"
-    if _LATIN.search(joined):
-        return "en"
-    return "zh" if has_cjk(question) else "en"
+    return detect_language(joined if has_letters(joined) else question)
 
 
 def load_qa(path: Path) -> QASet:
     """Reads a QA file in any of the supported formats (see the module docstring)."""
-    text = _read_text(path)
+    text = read_text(path, QAFormatError, what="QA file")
     try:
         whole = json.loads(text)
     except json.JSONDecodeError:
@@ -87,28 +78,10 @@ def load_qa(path: Path) -> QASet:
     return qa
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise QAFormatError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise QAFormatError(f"{path}: is a directory, expected a QA file") from None
-    except UnicodeDecodeError as exc:
-        raise QAFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-
-
 def _parse_jsonl(path: Path, text: str) -> list[QAItem]:
     items: list[QAItem] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise QAFormatError(f"{where}: not valid JSON ({exc.msg})") from None
+    for where, obj in parse_jsonl(text, path, QAFormatError):
         item = _item_from_json(obj, where)
         if item.id in seen:
             raise QAFormatError(f"{where}: duplicate id {item.id!r}")
@@ -192,7 +165,7 @@ def _field(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any
 
 def load_predictions(path: Path) -> dict[str, str]:
     """`{id: answer_text}` (SQuAD format; "" abstains), or a `ragqa ask` answers.jsonl file."""
-    text = _read_text(path)
+    text = read_text(path, QAFormatError, what="prediction file")
     try:
         obj = json.loads(text)
     except json.JSONDecodeError:
@@ -203,16 +176,9 @@ def load_predictions(path: Path) -> dict[str, str]:
             raise QAFormatError(f"{path}: prediction for {bad!r} is not a string")
         return obj
     preds: dict[str, str] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise QAFormatError(
-                f"{path}:{lineno}: not a SQuAD prediction file ({{id: answer}}) nor answers.jsonl "
-                f"({exc.msg})") from None
+    for where, row in parse_jsonl(text, path, QAFormatError):
         if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("answer"), str):
-            raise QAFormatError(f"{path}:{lineno}: expected {{\"id\", \"answer\", ...}}")
+            raise QAFormatError(f"{where}: expected a SQuAD prediction file ({{id: answer}}) "
+                                "or answers.jsonl lines ({\"id\", \"answer\", ...})")
         preds[str(row["id"])] = "" if row.get("abstained") else row["answer"]
     return preds

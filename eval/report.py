@@ -15,7 +15,6 @@ at least 0.5 (for an unanswerable question: when it abstained).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -30,8 +29,8 @@ from eval.metrics_retrieval import answer_rank, hit_at_k, mrr, source_recall
 from eval.qa_io import QASet
 from eval.runner import QuestionRecord, RunResult
 from eval.score import ItemScore, aggregate, score_item
+from ingest.text import strip_citations
 
-_CITATION = re.compile(r"\s*\[\d+(?:\s*[,，]\s*\d+)*\]")
 CORRECT_F1 = 0.5
 
 
@@ -116,10 +115,6 @@ class Report:
         d.pop("items")
         d["metrics"] = self.metrics()
         return d
-
-
-def strip_citations(text: str) -> str:
-    return _CITATION.sub("", text).strip()
 
 
 def _item_result(rec: QuestionRecord, k: int,

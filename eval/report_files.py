@@ -15,13 +15,9 @@ from pathlib import Path
 
 from eval.gate import GateResult
 from eval.plots import write_plots
-from eval.report import GroupMetrics, Report, strip_citations
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+from eval.report import GroupMetrics, Report
+from ingest.fileio import atomic_write_text
+from ingest.text import strip_citations
 
 
 def _pct(value: float | None) -> str:
@@ -106,17 +102,17 @@ def write_report(report: Report, out_dir: Path, gate: GateResult | None = None) 
     data = report.to_json()
     if gate is not None:
         data["gate"] = {"passed": gate.passed, "checks": [asdict(c) for c in gate.checks]}
-    _atomic_write(out_dir / "report.json", json.dumps(data, ensure_ascii=False, indent=2))
+    atomic_write_text(out_dir / "report.json", json.dumps(data, ensure_ascii=False, indent=2))
     rows = [json.dumps(asdict(r), ensure_ascii=False) for r in report.items]
-    _atomic_write(out_dir / "predictions.jsonl", "\n".join(rows) + "\n")
+    atomic_write_text(out_dir / "predictions.jsonl", "\n".join(rows) + "\n")
     names = ["report.json", "predictions.jsonl"]
     if not report.retrieval_only:
         # The SQuAD prediction format, so `ragqa score` (or an official script) can re-score it.
         squad = {r.id: "" if r.abstained else strip_citations(r.answer)
                  for r in report.items if r.answer is not None}
-        _atomic_write(out_dir / "predictions.json", json.dumps(squad, ensure_ascii=False,
+        atomic_write_text(out_dir / "predictions.json", json.dumps(squad, ensure_ascii=False,
                                                                indent=1))
         names.append("predictions.json")
     plots = write_plots(report, out_dir)
-    _atomic_write(out_dir / "report.md", render_markdown(report, gate, plots))
+    atomic_write_text(out_dir / "report.md", render_markdown(report, gate, plots))
     return ["report.md", *names, *plots]

@@ -1,14 +1,15 @@
 """Generation: local LLM backends, prompts, streaming answers with citations.
 
     >>> from generation import AnswerEngine, DecodingParams, load_llm
-    >>> llm = load_llm("builtin:qwen2.5-0.5b", cache_dir=Path("~/.cache/ragqa").expanduser())
-    >>> engine = AnswerEngine(retriever, llm, DecodingParams(max_new_tokens=128))
+    >>> settings = GenerationSettings(max_new_tokens=128)      # LLM: builtin:qwen2.5-0.5b
+    >>> engine = AnswerEngine(retriever, load_llm(settings.model), settings)
     >>> for item in engine.stream("What does the warranty cover?"):
     ...     print(item if isinstance(item, str) else item.citations)
 """
 
 from generation.engine import AnswerEngine
 from generation.llm import LLMBackend, load_llm
+from generation.settings import GenerationSettings, LLMSettings
 from generation.types import (
     Answer,
     ChecksumError,
@@ -27,7 +28,9 @@ __all__ = [
     "DecodingParams",
     "Generation",
     "GenerationError",
+    "GenerationSettings",
     "LLMBackend",
+    "LLMSettings",
     "Timings",
     "load_llm",
 ]

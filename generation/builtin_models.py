@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from generation.types import ChecksumError, GenerationError
+from ingest.fileio import publish_dir
 
 CACHE_FORMAT = 1
 _CHUNK = 8 << 20
@@ -113,12 +113,8 @@ def converted_model(name: str, cache_dir: Path) -> Path:
         (out / "ragqa-cache.json").write_text(json.dumps(
             {"format": CACHE_FORMAT, "model": name, "gguf_sha256": model.sha256,
              "dtype": model.cache_dtype}, indent=2), encoding="utf-8")
-        try:
-            os.replace(out, final)
-        except OSError:
-            # Another process finished the same conversion first: keep theirs.
-            if not _is_complete(final, model.sha256):
-                raise
+        # False: another process finished the same conversion first, and theirs is kept.
+        publish_dir(out, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return final

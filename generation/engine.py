@@ -1,6 +1,6 @@
 """AnswerEngine: question -> (rewrite) -> retrieve -> relevance gate -> prompt -> LLM -> Answer.
 
-    >>> engine = AnswerEngine(retriever, llm, DecodingParams(max_new_tokens=128), k=3)
+    >>> engine = AnswerEngine(retriever, llm, GenerationSettings(max_new_tokens=128))
     >>> for item in engine.stream("How tall is the tower?"):
     ...     if isinstance(item, str):
     ...         print(item, end="", flush=True)     # text as it is decoded
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Literal
 
 from generation.citations import map_citations
 from generation.llm import LLMBackend, mean_logprob_to_confidence
@@ -23,11 +22,12 @@ from generation.prompts import (
     PromptPlan,
     build_prompt,
     copies_example,
-    detect_language,
     is_abstention,
 )
 from generation.rewrite import rewrite_question
-from generation.types import Answer, DecodingParams, Generation, Timings
+from generation.settings import GenerationSettings
+from generation.types import Answer, Generation, Timings
+from ingest.text import detect_language
 from retrieval.types import Hit, Retriever
 
 History = list[tuple[str, str]]  # (question, answer_text) pairs, oldest first
@@ -36,37 +36,28 @@ History = list[tuple[str, str]]  # (question, answer_text) pairs, oldest first
 class AnswerEngine:
     """Answers questions from a retriever's passages with an LLM, citing them.
 
-    `min_relevance`: when no hit has `Hit.relevance >= min_relevance` the engine abstains
-    without calling the LLM (hits whose relevance is unknown, as in BM25 mode, always pass).
-    `few_shot`: two example turns (one answered with a citation, one declined) before the
-    question; on the sample KB they made the 0.5B model cite and answer far more often.
-    `rewrite`: how follow-ups become standalone questions ("llm", "heuristic" or "off").
+    `settings` (a `GenerationSettings`, validated when it was made):
+    - `min_relevance`: when no hit has `Hit.relevance >= min_relevance` the engine abstains
+      without calling the LLM (hits whose relevance is unknown, as in BM25 mode, always pass);
+    - `few_shot`: two example turns (one answered with a citation, one declined) before the
+      question; on the sample KB they made the 0.5B model cite and answer far more often;
+    - `rewrite`: how follow-ups become standalone questions ("llm", "heuristic" or "off");
+    - the decoding fields, `max_prompt_tokens` and `batch_size` (prompts per batch on a GPU).
+    The retriever decides how many passages come back (its own `k`).
     """
 
     def __init__(self, retriever: Retriever, llm: LLMBackend,
-                 decoding: DecodingParams | None = None, *, k: int | None = None,
-                 min_relevance: float | None = 0.2, few_shot: bool = True,
-                 rewrite: Literal["llm", "heuristic", "off"] = "llm",
-                 max_prompt_tokens: int | None = None, batch_size: int = 8) -> None:
-        if k is not None and k < 1:
-            raise ValueError(f"k must be >= 1, not {k}")
-        if min_relevance is not None and not -1.0 <= min_relevance <= 1.0:
-            raise ValueError(f"min_relevance is a cosine in [-1, 1], not {min_relevance}")
-        if rewrite not in ("llm", "heuristic", "off"):
-            raise ValueError(f"rewrite must be llm, heuristic or off, not {rewrite!r}")
-        if max_prompt_tokens is not None and max_prompt_tokens < 64:
-            raise ValueError(f"max_prompt_tokens must be >= 64, not {max_prompt_tokens}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+                 settings: GenerationSettings | None = None) -> None:
+        settings = settings or GenerationSettings()
         self.retriever = retriever
         self.llm = llm
-        self.decoding = decoding or DecodingParams()
-        self.k = k
-        self.min_relevance = min_relevance
-        self.few_shot = few_shot
-        self.rewrite = rewrite
-        self.max_prompt_tokens = max_prompt_tokens
-        self.batch_size = batch_size
+        self.settings = settings
+        self.decoding = settings.decoding
+        self.min_relevance = settings.min_relevance
+        self.few_shot = settings.few_shot
+        self.rewrite = settings.rewrite
+        self.max_prompt_tokens = settings.max_prompt_tokens
+        self.batch_size = settings.batch_size
 
     def ask(self, question: str, history: History | None = None) -> Answer:
         """The complete Answer (the stream, consumed)."""
@@ -150,7 +141,7 @@ class AnswerEngine:
         if history and self.rewrite != "off":
             standalone = rewrite_question(question, history,
                                           llm=self.llm if self.rewrite == "llm" else None)
-        hits = self.retriever.retrieve(standalone, self.k)
+        hits = self.retriever.retrieve(standalone)
         return standalone, hits, (time.perf_counter() - t0) * 1000
 
     def _passes_gate(self, hits: list[Hit]) -> bool:

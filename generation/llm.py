@@ -1,6 +1,6 @@
 """Language-model backends behind one small protocol, and `load_llm` that picks one by name.
 
-    >>> llm = load_llm("builtin:smollm2-135m", cache_dir=Path("~/.cache/ragqa").expanduser())
+    >>> llm = load_llm(LLMSettings(llm="builtin:smollm2-135m"))
     >>> msgs = [{"role": "user", "content": "Say hi."}]
     >>> llm.generate(msgs, DecodingParams(max_new_tokens=8)).text
     'Hi! How can I help you today?'
@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 from generation.builtin_models import BUILTIN_MODELS, converted_model
 from generation.prompts import render_plain
+from generation.settings import LLMSettings
 from generation.types import DecodingParams, Generation, GenerationError
 from ingest.errors import ModelUnavailableError
 
@@ -49,10 +50,11 @@ class LLMBackend(Protocol):
     def generate_batch(self, batch: list[Messages], params: DecodingParams) -> list[Generation]: ...
 
 
-def load_llm(name: str, cache_dir: Path, device: str | None = None, base_url: str | None = None,
-             api_key: str | None = None, *, dtype: str | None = None,
-             quantization: str | None = None) -> LLMBackend:
-    """Builds the backend `name` denotes; raises a RagqaError a user can act on otherwise."""
+def load_llm(settings: LLMSettings) -> LLMBackend:
+    """Builds the backend `settings.llm` names; raises a RagqaError a user can act on otherwise."""
+    name, device = settings.llm, settings.device
+    dtype, quantization = settings.llm_dtype, settings.llm_quantization
+    base_url, api_key = settings.base_url, settings.api_key
     if not name or not name.strip():
         raise GenerationError("the LLM name is empty; use e.g. builtin:qwen2.5-0.5b")
     if name.startswith("openai:"):
@@ -62,7 +64,7 @@ def load_llm(name: str, cache_dir: Path, device: str | None = None, base_url: st
             raise GenerationError(f"{name} needs a server address: --base-url http://HOST:8000/v1")
         return OpenAIBackend(name.removeprefix("openai:"), base_url=base_url, api_key=api_key)
     if name.startswith("builtin:"):
-        folder = converted_model(name, Path(cache_dir))
+        folder = converted_model(name, Path(settings.cache_dir))
         return TransformersBackend(folder, name=name, device=device, dtype=dtype,
                                    quantization=quantization)
     return TransformersBackend(name, device=device, dtype=dtype, quantization=quantization)

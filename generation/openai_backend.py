@@ -12,16 +12,15 @@ confidence unknown.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 
 import httpx
 
 from generation.types import DecodingParams, Generation, GenerationError
+from ingest.text import count_cjk
 
 Messages = list[dict[str, str]]
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 class OpenAIBackend:
@@ -54,7 +53,7 @@ class OpenAIBackend:
     def count_tokens(self, text: str) -> int:
         # The server's tokenizer is not available here: over-estimate (a CJK character is
         # about one token, English about four characters) so the prompt never overflows.
-        cjk = len(_CJK.findall(text))
+        cjk = count_cjk(text)
         return cjk + (len(text) - cjk) // 3 + 1
 
     def generate(self, messages: Messages, params: DecodingParams) -> Generation:

@@ -10,15 +10,13 @@ into the model's window by token count, with the answer's budget reserved.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from generation.types import GenerationError
+from ingest.text import Lang, detect_language
 from retrieval.types import Hit
 
-Lang = Literal["en", "zh"]
 Messages = list[dict[str, str]]
 
 ABSTAIN = {
@@ -74,21 +72,6 @@ def copies_example(text: str, passages: Sequence[str]) -> bool:
     mention."""
     return (_EXAMPLE_SUBJECT in text.lower()
             and not any(_EXAMPLE_SUBJECT in p.lower() for p in passages))
-
-
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff]")
-_LATIN_WORD = re.compile(r"[A-Za-z]+")
-
-
-def detect_language(text: str) -> Lang:
-    """'zh' when CJK characters make up at least half of the question's words.
-
-    A Latin word counts as one unit and each CJK character as one, so "Python 的 GIL 是什么"
-    is Chinese while "What does 加油 mean?" stays English.
-    """
-    cjk = len(_CJK.findall(text))
-    latin = len(_LATIN_WORD.findall(text))
-    return "zh" if cjk and cjk >= latin else "en"
 
 
 _DECLINE_EN = ("i don't know", "i do not know", "i cannot answer", "i can't answer",

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 
-from generation.prompts import detect_language
 from generation.types import DecodingParams
+from ingest.text import detect_language
 
 History = list[tuple[str, str]]
 

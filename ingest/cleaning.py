@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import re
 
+from ingest.text import is_cjk
+
 # Characters after which a line break is a real one (end of a sentence, a heading's colon).
 _SENTENCE_END = set(".!?:;。！？：；…”』」\"')）)")
-# CJK ideographs, kana, hangul and full-width forms: Chinese and Japanese put no space
-# between words, so a line break between two of them must vanish rather than become a space.
-_CJK_CHARS = (r"\u2e80-\u2fff\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
-              r"\uf900-\ufaff\uff00-\uffef")
-_CJK_RE = re.compile(f"[{_CJK_CHARS}]")
 # Invisible characters PDFs and web pages leave behind: zero-width spaces/joiners, BOMs, soft
 # hyphens, and C0 controls other than \t \n.
 _INVISIBLE_RE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad\x00-\x08\x0b-\x1f\x7f]")
@@ -30,10 +27,6 @@ _HYPHEN_BREAK_RE = re.compile(r"(?<=[^\W\d_])-\n(?=[a-z])")
 # A line that starts a list item ("- ", "3.", "（二）") keeps its own line.
 _LIST_ITEM_RE = re.compile(
     r"^(?:[-*•·▪●]|\d{1,3}[.)、]|[（(]?[一二三四五六七八九十\d]{1,3}[）)、])\s*")
-
-
-def is_cjk(ch: str) -> bool:
-    return bool(_CJK_RE.match(ch))
 
 
 def normalize_whitespace(text: str) -> str:
@@ -56,6 +49,7 @@ def rejoin_broken_lines(text: str) -> str:
         prev = out[-1] if out else ""
         if (prev and line and prev[-1] not in _SENTENCE_END
                 and not _LIST_ITEM_RE.match(line)):
+            # Chinese and Japanese put no space between words: the break simply vanishes.
             joiner = "" if is_cjk(prev[-1]) or is_cjk(line[0]) else " "
             out[-1] = prev + joiner + line
         else:

@@ -41,7 +41,6 @@ VECTORS_NPY = "vectors.npy"
 VECTORS_FAISS = "vectors.faiss"
 LEXICAL_DIR = "lexical"
 GEN_PREFIX = "gen-"
-INDEX_TYPES = ("flat", "hnsw")
 HNSW_M = 32
 HNSW_EF_SEARCH = 64
 
@@ -126,13 +125,18 @@ def read_manifest(directory: Path) -> Manifest:
     return Manifest.from_json(data, path)
 
 
-def check_embedder(manifest: Manifest, model: str, dimension: int, where: Path) -> None:
-    """Vectors from two different models are not comparable: refuse instead of returning noise."""
-    if model != manifest.embedding_model or dimension != manifest.dimension:
+def check_embedder(manifest: Manifest, where: Path, model: str,
+                   dimension: int | None = None) -> None:
+    """Vectors from two different models are not comparable: refuse instead of returning noise.
+
+    `dimension` None checks the name alone (before the model is loaded, which takes seconds).
+    """
+    if model != manifest.embedding_model or dimension not in (None, manifest.dimension):
+        given = model if dimension is None else f"{model!r} ({dimension}-d)"
         raise IndexOpenError(
             f"index {where} was built with embedding model {manifest.embedding_model!r} "
-            f"({manifest.dimension}-d) but {model!r} ({dimension}-d) was given; use "
-            f"--embedding {manifest.embedding_model} or ingest into a new --index directory"
+            f"({manifest.dimension}-d), not {given}; use --embedding "
+            f"{manifest.embedding_model} or ingest into a new --index directory"
         )
 
 
@@ -183,7 +187,7 @@ class IndexReader:
 
     def check_embedder(self, embedder) -> None:
         """Raises IndexOpenError unless `embedder` (.name, .dimension) built this index."""
-        check_embedder(self.manifest, embedder.name, embedder.dimension, self.directory)
+        check_embedder(self.manifest, self.directory, embedder.name, embedder.dimension)
 
     def get_chunks(self, rows: Sequence[int]) -> list[Chunk]:
         """The chunks at `rows`, in the order given (faiss's -1 padding is not a row)."""

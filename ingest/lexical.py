@@ -1,62 +1,19 @@
-"""BM25 over the chunks of an index, for Chinese and English, kept beside the vectors.
+"""BM25 over the chunks of an index, kept beside the vectors.
 
 The index is built at ingest time (bm25s: sparse matrices, saved as .npy and JSON, no pickle)
-and searched by `retrieval`. Tokens:
-- English and other space-separated text: lower-cased words, Snowball-stemmed, stop words out;
-- CJK: every character and every pair of adjacent characters. Bigrams need no dictionary,
-  so they work for any domain's vocabulary, and the unigrams keep single-character words.
-
-    >>> tokenize("Transformers 使用自注意力")
-    ['transform', '使', '使用', '用', '用自', '自', '自注', '注', '注意', '意', '意力', '力']
+and searched by `retrieval`. Documents and queries are tokenized by `ingest.text.tokenize`
+(stemmed English words, CJK characters and bigrams).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-# CJK unified ideographs (+ extension A, compatibility), kana and hangul count as CJK.
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
-_TOKEN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*", re.UNICODE)
-_CJK_RUN_RE = re.compile(rf"^[{_CJK}]+$")
-
-ENGLISH_STOP_WORDS = frozenset({
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have",
-    "how", "if", "in", "into", "is", "it", "its", "of", "on", "or", "that", "the", "their",
-    "then", "there", "these", "they", "this", "to", "was", "were", "what", "when", "where",
-    "which", "who", "why", "will", "with", "does", "did", "do",
-})
-
 LEXICAL_FORMAT_VERSION = 1
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer  # PyStemmer
-
-    return Stemmer.Stemmer("english")
-
-
-def tokenize(text: str, stem: bool = True) -> list[str]:
-    """Splits `text` into BM25 terms (see the module docstring)."""
-    tokens: list[str] = []
-    for run in _TOKEN_RE.findall(text):
-        if _CJK_RUN_RE.match(run):
-            for i, ch in enumerate(run):
-                tokens.append(ch)
-                if i + 1 < len(run):
-                    tokens.append(run[i : i + 2])
-        else:
-            word = run.lower()
-            if word in ENGLISH_STOP_WORDS:
-                continue
-            tokens.append(_stemmer().stemWord(word) if stem else word)
-    return tokens
 
 
 class LexicalIndex:

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 from ingest.cleaning import clean_text
+from ingest.text import is_cjk
 from ingest.types import IngestError, PageText
 
 PDF_SUFFIXES = frozenset({".pdf"})
@@ -34,7 +35,6 @@ _BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
 )
 # C0 controls other than tab, newline, form feed and carriage return never occur in text.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-_CJK_RE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 _HIDDEN_TAGS = ("script", "style", "noscript", "template", "svg", "canvas", "iframe", "object")
 _BLOCK_TAGS = ("p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
                "tr", "table", "section", "article", "header", "footer", "nav", "aside", "main",
@@ -166,7 +166,7 @@ def decode_text(data: bytes) -> str:
 
 def _looks_chinese(text: str) -> bool:
     non_ascii = [ch for ch in text if ord(ch) > 127]
-    cjk = sum(1 for ch in non_ascii if _CJK_RE.match(ch))
+    cjk = sum(1 for ch in non_ascii if is_cjk(ch))
     return bool(non_ascii) and cjk / len(non_ascii) >= 0.95
 
 

@@ -1,6 +1,6 @@
 """`Ingestor`: files in, a new index generation out — incremental, atomic, one writer at a time.
 
-    >>> ingestor = Ingestor(Path("indexes/kb"), Embedder("builtin:minilm"))
+    >>> ingestor = Ingestor(Path("indexes/kb"), Embedder(), IngestSettings(chunk_size=600))
     >>> report = ingestor.ingest([Path("data/kb")], sync=True)
     >>> len(report.ingested), len(report.unchanged), report.failed
     (12, 0, [FileFailure(source='/…/scan.pdf', reason='no text layer … needs OCR')])
@@ -16,7 +16,6 @@ processed), "embed" (chunks embedded; the total grows as files are chunked) and 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import time
@@ -31,14 +30,13 @@ from ingest.chunking import Chunker
 from ingest.index import (
     FORMAT_VERSION,
     GEN_PREFIX,
-    INDEX_TYPES,
     MANIFEST,
     IndexReader,
     Manifest,
-    check_embedder,
 )
-from ingest.lexical import tokenize
 from ingest.loaders import LoadError, load_bytes, read_bytes
+from ingest.settings import IngestSettings
+from ingest.text import tokenize
 from ingest.types import Chunk, FileFailure, IngestError, IngestReport
 from ingest.writer import GenerationWriter, next_generation, remove_stale_generations
 
@@ -59,26 +57,31 @@ class StrictIngestError(IngestError):
 
 
 class IndexLock:
-    """A non-blocking exclusive lock on DIR/.lock (released by the OS if the process dies)."""
+    """A non-blocking exclusive lock on DIR/.lock (filelock: an OS lock, so it is released
+    when the process dies, even by kill -9). The holder writes its pid into the file for the
+    message a second writer prints."""
 
     def __init__(self, index_dir: Path) -> None:
+        from filelock import FileLock
+
         self.path = Path(index_dir) / LOCK_FILE
-        self._fd: int | None = None
+        self._lock = FileLock(self.path, blocking=False)
 
     def __enter__(self) -> IndexLock:
+        from filelock import Timeout
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
+            self._lock.acquire()
+        except Timeout:
+            try:
+                holder = self.path.read_text(encoding="utf-8").strip() or "unknown"
+            except OSError:
+                holder = "unknown"
             raise IndexLockedError(
                 f"index {self.path.parent} is being written by another ragqa ingest "
                 f"(pid {holder}); wait for it to finish, then run again") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
+        self.path.write_text(str(os.getpid()), encoding="utf-8")
         return self
 
     @classmethod
@@ -89,9 +92,7 @@ class IndexLock:
                 pass
 
     def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor releases the flock
-            self._fd = None
+        self._lock.release()
 
 
 def check_index_dir(index_dir: Path) -> None:
@@ -105,9 +106,9 @@ def refuse_foreign_folder(index_dir: Path) -> None:
     """Ingesting into a folder of documents would bury them under index files: refuse."""
     if not index_dir.is_dir() or (index_dir / MANIFEST).exists():
         return
-    ours = {MANIFEST, MANIFEST + ".tmp", LOCK_FILE}
-    strangers = sorted(p.name for p in index_dir.iterdir()
-                       if p.name not in ours and not p.name.startswith(GEN_PREFIX))
+    # A crash can leave a generation being built or the manifest's temporary file behind.
+    ours = (GEN_PREFIX, f".{MANIFEST}.", LOCK_FILE)
+    strangers = sorted(p.name for p in index_dir.iterdir() if not p.name.startswith(ours))
     if strangers:
         raise IngestError(f"{index_dir} is not a ragqa index and not empty (it holds "
                           f"{strangers[0]!r}); choose a new or empty --index directory")
@@ -166,24 +167,20 @@ class Ingestor:
     Args:
         index_dir: the index directory (created if missing; refused if it holds other files).
         embedder: an `ingest.embedder.Embedder` (anything with .name, .dimension, .embed).
-        chunk_size, chunk_overlap: characters, see `ingest.chunking.Chunker`.
-        index_type: "flat" (exact) or "hnsw" (approximate, for large corpora).
-        buffer_chunks: chunks held for embedding at once; bounds memory, sets batch sorting span.
+        settings: chunking (`chunk_size`, `chunk_overlap`, see `ingest.chunking.Chunker`), the
+            `index_type` ("flat" exact, "hnsw" approximate for large corpora) and
+            `buffer_chunks` (chunks held for embedding at once).
     """
 
-    def __init__(self, index_dir: Path, embedder, chunk_size: int = 800,
-                 chunk_overlap: int = 120, index_type: str = "flat",
-                 buffer_chunks: int = 2048) -> None:
-        if index_type not in INDEX_TYPES:
-            raise ValueError(f"index_type must be one of {', '.join(INDEX_TYPES)}, "
-                             f"not {index_type!r}")
-        if buffer_chunks <= 0:
-            raise ValueError(f"buffer_chunks must be greater than 0, not {buffer_chunks}")
+    def __init__(self, index_dir: Path, embedder,
+                 settings: IngestSettings | None = None) -> None:
+        settings = settings or IngestSettings()
         self.index_dir = Path(index_dir)
         self.embedder = embedder
-        self.chunker = Chunker(chunk_size, chunk_overlap)
-        self.index_type = index_type
-        self.buffer_chunks = buffer_chunks
+        self.settings = settings
+        self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
+        self.index_type = settings.index_type
+        self.buffer_chunks = settings.buffer_chunks
         self.batch_size = int(getattr(embedder, "batch_size", 64))
 
     def ingest(self, paths: Sequence[Path], sync: bool = False, strict: bool = False,
@@ -255,8 +252,7 @@ class Ingestor:
         """The live generation, or None for a new index; refuses a folder that is not one."""
         if (self.index_dir / MANIFEST).exists():
             old = IndexReader(self.index_dir)
-            check_embedder(old.manifest, self.embedder.name, self.embedder.dimension,
-                           self.index_dir)
+            old.check_embedder(self.embedder)
             return old
         refuse_foreign_folder(self.index_dir)
         return None

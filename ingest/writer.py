@@ -10,8 +10,6 @@ The layout and the reader are in `ingest.index`.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import sqlite3
 from collections.abc import Sequence
@@ -19,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.fileio import atomic_write_json, fsync_path
 from ingest.index import (
     CHUNKS_DB,
     GEN_PREFIX,
     HNSW_EF_SEARCH,
     HNSW_M,
-    INDEX_TYPES,
     LEXICAL_DIR,
     MANIFEST,
     SCHEMA,
@@ -35,15 +33,8 @@ from ingest.index import (
     Manifest,
     lexical_from_ids,
 )
+from ingest.settings import INDEX_TYPES
 from ingest.types import Chunk
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class GenerationWriter:
@@ -168,17 +159,10 @@ class GenerationWriter:
         self._finish_vectors()
         for path in sorted(self.dir.rglob("*")):
             if path.is_file():
-                _fsync_path(path)
+                fsync_path(path)
         for path in [self.dir / LEXICAL_DIR, self.dir]:
-            _fsync_path(path)
-        tmp = self.index_dir / (MANIFEST + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(manifest.to_json(), fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.index_dir / MANIFEST)
-        _fsync_path(self.index_dir)
+            fsync_path(path)
+        atomic_write_json(self.index_dir / MANIFEST, manifest.to_json())
 
     def abort(self) -> None:
         try:

@@ -1,14 +1,12 @@
 """Retrieval: dense, BM25 and hybrid search over an index, with optional reranking.
 
     >>> index = open_index(Path("indexes/sample"))
-    >>> retriever = build_retriever(index, Embedder("builtin:minilm"), mode="hybrid", k=5)
+    >>> retriever = build_retriever(index, Embedder(), RetrievalSettings(mode="hybrid", k=5))
     >>> for hit in retriever.retrieve("什么是知识蒸馏？"):
     ...     print(hit.source, hit.page, round(hit.score, 4), hit.relevance)
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from retrieval.bm25 import BM25Retriever
 from retrieval.dense import DenseRetriever
@@ -16,9 +14,8 @@ from retrieval.hits import RetrievalError
 from retrieval.hybrid import FusionWeights, HybridRetriever, reciprocal_rank_fusion
 from retrieval.hygiene import HygieneRetriever
 from retrieval.rerank import CrossEncoderReranker
+from retrieval.settings import MODES, RetrievalSettings
 from retrieval.types import Hit, Retriever
-
-MODES = ("dense", "bm25", "hybrid")
 
 __all__ = [
     "MODES",
@@ -30,28 +27,28 @@ __all__ = [
     "HybridRetriever",
     "HygieneRetriever",
     "RetrievalError",
+    "RetrievalSettings",
     "Retriever",
     "build_retriever",
     "reciprocal_rank_fusion",
 ]
 
 
-def build_retriever(index, embedder, mode: str = "hybrid", k: int = 5, reranker=None,
-                    min_score: float | None = None, source_glob: str | None = None,
-                    rerank_candidates: int = 20) -> Retriever:
-    """The retriever for `mode`, optionally reranked, with result hygiene on top.
+def build_retriever(index, embedder, settings: RetrievalSettings | None = None,
+                    reranker=None) -> Retriever:
+    """The retriever `settings` describe, optionally reranked, with result hygiene on top.
 
     Args:
         index: an opened index (`ingest.index.open_index`).
         embedder: the index's embedder; may be None only for `mode="bm25"` (then hits carry
             no cosine `relevance`).
-        mode: `dense`, `bm25` or `hybrid`.
-        k: hits per question.
-        reranker: None (off), a cross-encoder id or path, or a loaded `CrossEncoder`.
-        min_score: drop hits whose cosine relevance (raw score without one) is below it.
-        source_glob: keep only hits from sources matching this glob (`*.pdf`, `kb/zh_*`).
-        rerank_candidates: first-stage hits the reranker rescores.
+        settings: `mode` (dense, bm25, hybrid), `k` hits per question, `min_score` (drop hits
+            whose cosine relevance, raw score without one, is below it), `source_glob` (keep
+            only sources matching it, like `*.pdf`), `reranker` and `rerank_candidates`.
+        reranker: a loaded `CrossEncoder` to use instead of loading `settings.reranker`.
     """
+    settings = settings or RetrievalSettings()
+    mode, k = settings.mode, settings.k
     if mode not in MODES:
         raise RetrievalError(f"retrieval mode must be one of {', '.join(MODES)}, not {mode!r}")
     if embedder is None and mode != "bm25":
@@ -62,7 +59,9 @@ def build_retriever(index, embedder, mode: str = "hybrid", k: int = 5, reranker=
         base = BM25Retriever(index, k=k, embedder=embedder)
     else:
         base = HybridRetriever(index, embedder, k=k)
+    reranker = reranker if reranker is not None else settings.reranker
     if reranker is not None:
-        model = str(reranker) if isinstance(reranker, Path) else reranker
-        base = CrossEncoderReranker(model, base, k=k, candidates=rerank_candidates)
-    return HygieneRetriever(base, k=k, min_score=min_score, source_glob=source_glob)
+        base = CrossEncoderReranker(reranker, base, k=k, candidates=settings.rerank_candidates,
+                                    device=settings.device)
+    return HygieneRetriever(base, k=k, min_score=settings.min_score,
+                            source_glob=settings.source_glob)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.lexical import tokenize
-from retrieval.hits import check_embedder, check_positive, cosines, hits_for_rows
+from ingest.text import tokenize
+from retrieval.hits import check_positive, cosines, hits_for_rows
 from retrieval.types import Hit
 
 
 class BM25Retriever:
-    """Chunks ranked by BM25 against the question's tokens (`ingest.lexical.tokenize`).
+    """Chunks ranked by BM25 against the question's tokens (`ingest.text.tokenize`).
 
     Args:
         index: an opened index; its `.lexical` row i is chunk row i.
@@ -30,7 +30,7 @@ class BM25Retriever:
     def __init__(self, index, k: int = 5, embedder=None) -> None:
         check_positive("k", k)
         if embedder is not None:
-            check_embedder(index, embedder)
+            index.check_embedder(embedder)
         self.index = index
         self.k = k
         self.embedder = embedder

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from retrieval.hits import check_embedder, check_positive, hits_for_rows
+from retrieval.hits import check_positive, hits_for_rows
 from retrieval.types import Hit
 
 DEFAULT_EF_SEARCH = 128  # HNSW beam width at query time; see bench/retrieval.py for recall
@@ -38,7 +38,7 @@ class DenseRetriever:
     def __init__(self, index, embedder, k: int = 5, ef_search: int = DEFAULT_EF_SEARCH) -> None:
         check_positive("k", k)
         check_positive("ef_search", ef_search)
-        check_embedder(index, embedder)
+        index.check_embedder(embedder)
         self.index = index
         self.embedder = embedder
         self.k = k

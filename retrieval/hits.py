@@ -7,18 +7,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from ingest.errors import RagqaError
 from retrieval.types import Hit
-
-# Same character classes as ingest.lexical: ideographs, kana, hangul.
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
-_CJK_CHAR = re.compile(f"[{_CJK}]")
-_LATIN_WORD = re.compile(rf"[^\W\d_{_CJK}]+")
 
 
 class RetrievalError(RagqaError):
@@ -31,17 +25,6 @@ def check_positive(name: str, value: int | None, allow_none: bool = False) -> No
         return
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise RetrievalError(f"{name} must be an integer greater than 0, not {value!r}")
-
-
-def cjk_share(text: str) -> float:
-    """The share of CJK among the question's characters and Latin-script words.
-
-    A Chinese character and an English word count as one unit each, so the mixed question
-    "RAG 是什么" is mostly Chinese (3 of 4). 0.0 for text without either.
-    """
-    cjk = len(_CJK_CHAR.findall(text))
-    words = len(_LATIN_WORD.findall(text))
-    return cjk / (cjk + words) if cjk + words else 0.0
 
 
 def cosines(index, query_vector: np.ndarray, rows: Sequence[int]) -> list[float]:
@@ -63,16 +46,3 @@ def hits_for_rows(index, rows: Sequence[int], scores: Sequence[float],
             start_char=c.start_char, relevance=r)
         for c, s, r in zip(chunks, scores, rel, strict=True)
     ]
-
-
-def check_embedder(index, embedder) -> None:
-    """Refuse an embedder other than the one the index was built with: its vectors would
-    live in another space and every cosine would be meaningless."""
-    manifest = index.manifest
-    want, dim = manifest.embedding_model, int(manifest.dimension)
-    if embedder.name != want or int(embedder.dimension) != dim:
-        raise RetrievalError(
-            f"the index {getattr(index, 'directory', '')} was built with the embedding model "
-            f"{want!r} ({dim} dimensions), not {embedder.name!r} ({embedder.dimension}); "
-            "query it with the same model or re-ingest"
-        )

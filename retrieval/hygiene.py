@@ -10,10 +10,10 @@ Each step is also a plain function over a list of hits (best first), usable alon
 from __future__ import annotations
 
 import fnmatch
-import re
 from dataclasses import replace
 from pathlib import PurePath
 
+from ingest.text import word_units
 from retrieval.hits import RetrievalError, check_positive
 from retrieval.types import Hit, Retriever
 
@@ -79,14 +79,10 @@ def merge_overlapping(hits: list[Hit]) -> list[Hit]:
     return out
 
 
-# A CJK character is a word of its own; anything else splits on non-word characters.
-_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]|\w+")
-
-
 def _shingles(text: str) -> frozenset:
     """Word 3-grams (CJK: character 3-grams) of the lower-cased text: a few dozen tuples
     per chunk, so comparing a page of hits costs microseconds, not milliseconds."""
-    words = _WORD.findall(text.lower())
+    words = word_units(text)
     if len(words) < 3:
         return frozenset([tuple(words)])
     return frozenset(zip(words, words[1:], words[2:], strict=False))

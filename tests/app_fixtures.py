@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ingest.settings import IngestSettings
+
 ROOT = Path(__file__).resolve().parents[1]
 KB = ROOT / "data" / "kb"
 # The fast embedded LLM: the default 0.5B model would make every UI answer several times slower.
@@ -29,7 +31,8 @@ def build_index(files: list[Path], index_dir: Path, embedder) -> Path:
     """Ingests `files` into `index_dir` with the real embedder; returns the folder."""
     from ingest.pipeline import Ingestor
 
-    report = Ingestor(index_dir, embedder, chunk_size=500, chunk_overlap=60).ingest(files)
+    settings = IngestSettings(chunk_size=500, chunk_overlap=60)
+    report = Ingestor(index_dir, embedder, settings).ingest(files)
     assert not report.failed, report.failed
     return index_dir
 

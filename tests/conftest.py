@@ -27,6 +27,6 @@ def smollm2():
     machine into the user's model cache (RAGQA_CACHE_DIR or ~/.cache/ragqa), as the app does."""
     from generation_fixtures import CACHE_DIR
 
-    from generation import load_llm
+    from generation import LLMSettings, load_llm
 
-    return load_llm("builtin:smollm2-135m", cache_dir=CACHE_DIR, device="cpu")
+    return load_llm(LLMSettings(llm="builtin:smollm2-135m", cache_dir=CACHE_DIR, device="cpu"))

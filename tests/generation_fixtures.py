@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from generation.types import DecodingParams, Generation
+from ingest.text import count_cjk
 from retrieval.types import Hit
 
 # The user's model cache, as the app uses it: the built-in GGUF is converted once per machine
@@ -52,7 +53,7 @@ class ScriptedLLM:
         self.calls: list[list[dict[str, str]]] = []
 
     def count_tokens(self, text: str) -> int:
-        return len(text.split()) + sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+        return len(text.split()) + count_cjk(text)
 
     def _next(self, messages) -> str:
         self.calls.append(messages)

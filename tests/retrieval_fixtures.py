@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ingest.settings import IngestSettings
+
 DOCS = {
     "kb/en_cooking.md": (
         "# Bread\n\nTo bake sourdough bread, feed the starter the night before. Knead the dough "
@@ -80,6 +82,7 @@ def small_index(tmp_path_factory, embedder) -> Path:
     root = tmp_path_factory.mktemp("retrieval-kb")
     kb = write_corpus(root)
     index_dir = root / "index"
-    report = Ingestor(index_dir, embedder, chunk_size=120, chunk_overlap=30).ingest([kb])
+    settings = IngestSettings(chunk_size=120, chunk_overlap=30)
+    report = Ingestor(index_dir, embedder, settings).ingest([kb])
     assert not report.failed, report.failed
     return index_dir

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, load_settings, parse_thresholds
+from app.config import ConfigError, flat_value, load_settings, parse_thresholds, with_overrides
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -17,24 +17,25 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_when_nothing_is_given():
     s = load_settings(None, {}, environ={})
-    assert (s.k, s.mode, s.embedding) == (5, "hybrid", "builtin:minilm")
-    assert s.llm == "builtin:qwen2.5-0.5b"
+    assert (s.retrieval.k, s.retrieval.mode) == (5, "hybrid")
+    assert s.ingest.embedder.embedding == "builtin:minilm"
+    assert s.generation.model.llm == "builtin:qwen2.5-0.5b"
 
 
 def test_flag_beats_environment_beats_file_beats_default(tmp_path):
     cfg = write(tmp_path, "k = 3\nmode = 'bm25'\nchunk-size = 400\n")
     env = {"RAGQA_K": "7", "RAGQA_MODE": "dense"}
     s = load_settings(cfg, {"k": 9, "mode": None}, environ=env)
-    assert s.k == 9  # flag
-    assert s.mode == "dense"  # environment, since the flag was not given
-    assert s.chunk_size == 400  # file, with a dashed key as on the command line
-    assert s.chunk_overlap == 120  # default
+    assert s.retrieval.k == 9  # flag
+    assert s.retrieval.mode == "dense"  # environment, since the flag was not given
+    assert s.ingest.chunk_size == 400  # file, with a dashed key as on the command line
+    assert s.ingest.chunk_overlap == 120  # default
 
 
 def test_config_file_from_environment_and_ragqa_table(tmp_path):
     cfg = write(tmp_path, "[ragqa]\ntop_k = 20\n")
     s = load_settings(None, {}, environ={"RAGQA_CONFIG": str(cfg)})
-    assert s.top_k == 20
+    assert s.generation.top_k == 20
 
 
 def test_unknown_key_names_the_field_and_file(tmp_path):
@@ -61,4 +62,32 @@ def test_thresholds_parse_and_reject_garbage():
     with pytest.raises(ConfigError, match="METRIC=VALUE"):
         parse_thresholds(["f1=high"])
     s = load_settings(None, {}, environ={"RAGQA_FAIL_UNDER": "em=10 f1=20"})
-    assert s.fail_under == {"em": 10.0, "f1": 20.0}
+    assert s.eval.fail_under == {"em": 10.0, "f1": 20.0}
+
+
+def test_group_tables_and_a_shared_name_reach_every_group_that_holds_it(tmp_path):
+    cfg = write(tmp_path, "device = 'cpu'\n[retrieval]\nk = 4\n[generation]\nmax_new_tokens = 64\n")
+    s = load_settings(cfg, {}, environ={"RAGQA_LLM": "builtin:smollm2-135m"})
+    assert (s.retrieval.k, s.generation.max_new_tokens) == (4, 64)
+    assert s.ingest.embedder.device == s.retrieval.device == s.generation.model.device == "cpu"
+    assert s.generation.model.llm == "builtin:smollm2-135m"
+    with pytest.raises(ConfigError, match="'max_new_tokens' is not a ragqa setting"):
+        load_settings(write(tmp_path, "[retrieval]\nmax_new_tokens = 3\n"), {}, environ={})
+
+
+def test_thresholds_from_file_and_flag_add_up_and_the_flag_wins(tmp_path):
+    cfg = write(tmp_path, "[fail_under]\nf1 = 18\n\"hit@5\" = 95\n")
+    s = load_settings(cfg, {"fail_under": {"f1": 30.0}}, environ={})
+    assert s.eval.fail_under == {"f1": 30.0, "hit@5": 95.0}
+
+
+def test_overrides_are_validated_and_settings_groups_can_key_a_cache():
+    s = load_settings(None, {}, environ={})
+    changed = with_overrides(s, k=3, temperature=0.5)
+    assert (changed.retrieval.k, changed.generation.temperature) == (3, 0.5)
+    # Decoding changes leave the model's group equal: the loaded LLM is reused.
+    assert changed.generation.model == s.generation.model
+    assert hash(changed.generation.model) == hash(s.generation.model)
+    with pytest.raises(ConfigError, match="'k'"):
+        with_overrides(s, k=0)
+    assert flat_value(changed, "k") == 3

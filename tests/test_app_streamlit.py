@@ -14,7 +14,7 @@ from app_fixtures import FAST_LLM, ROOT, sample_index_copy, write_config
 from streamlit.testing.v1 import AppTest
 
 from app.commands.app import check_port_free, streamlit_argv, streamlit_env
-from app.config import Settings
+from app.config import AppSettings, Settings
 from ingest.errors import RagqaError
 
 SCRIPT = ROOT / "app" / "ui" / "streamlit_app.py"
@@ -205,7 +205,7 @@ def test_an_invalid_setting_is_an_error_message(configure):
 
 
 def test_ragqa_app_runs_streamlit_headless_on_localhost_without_telemetry(tmp_path):
-    argv = streamlit_argv(Settings(port=8765, upload_max_mb=7))
+    argv = streamlit_argv(Settings(app=AppSettings(port=8765, upload_max_mb=7)))
     opts = dict(zip(argv[5::2], argv[6::2], strict=True))
     assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4] == str(SCRIPT)
     assert opts["--server.address"] == "localhost"

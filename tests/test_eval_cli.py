@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import ragqa
 
+from ingest.settings import IngestSettings
+
 REPO = Path(__file__).resolve().parents[1]
 KB_FILES = ("en_serving.md", "en_tokenizer.txt", "zh_history.txt", "zh_alignment_safety.txt")
 
@@ -75,7 +77,7 @@ def eval_index(tmp_path_factory, embedder) -> Path:
     root = tmp_path_factory.mktemp("eval-kb")
     for name in KB_FILES:
         shutil.copy(REPO / "data" / "kb" / name, root / name)
-    Ingestor(root / "index", embedder, chunk_size=400, chunk_overlap=60).ingest(
+    Ingestor(root / "index", embedder, IngestSettings(chunk_size=400, chunk_overlap=60)).ingest(
         [root / name for name in KB_FILES])
     return root / "index"
 
@@ -149,8 +151,8 @@ def test_eval_fail_under_names_the_metric(eval_index, small_qa, tmp_path, monkey
 def test_eval_answers_a_stratified_sample_with_a_real_llm(eval_index, small_qa, tmp_path,
                                                           monkeypatch, capsys):
     from eval.qa_io import load_qa
-    from eval.report import strip_citations
     from eval.score import score_item
+    from ingest.text import strip_citations
 
     out_dir = tmp_path / "report"
     code, _, err = ragqa(monkeypatch, capsys, "eval", "--qa", small_qa, "--index", eval_index,

@@ -102,7 +102,7 @@ def test_bad_squad_file_names_the_item(tmp_path):
 
 
 def test_unreadable_files(tmp_path):
-    with pytest.raises(QAFormatError, match="file not found"):
+    with pytest.raises(QAFormatError, match=r"QA file .*missing\.jsonl does not exist"):
         load_qa(tmp_path / "missing.jsonl")
     gbk = tmp_path / "gbk.jsonl"
     gbk.write_bytes('{"id": "1", "question": "问题", "answers": ["答"]}'.encode("gbk"))

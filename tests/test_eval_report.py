@@ -8,7 +8,7 @@ import pytest
 
 from eval.gate import check_thresholds
 from eval.qa_io import QAItem, QASet
-from eval.report import build_report, strip_citations
+from eval.report import build_report
 from eval.report_files import write_report
 from eval.runner import QuestionRecord, RunResult
 from generation.types import Answer, Timings
@@ -52,11 +52,6 @@ def report(tmp_path):
     qa = QASet(path=tmp_path / "qa.jsonl", format="jsonl", items=ITEMS)
     run = RunResult(records, curve_k=3, retrieval_seconds=0.1, generation_seconds=6.0)
     return build_report(run, qa, k=1, config={"mode": "hybrid", "llm": "test"})
-
-
-def test_strip_citations():
-    assert strip_citations("Paris [1], France [2, 3].") == "Paris, France."
-    assert strip_citations("林知远[1，2]") == "林知远"
 
 
 def test_answer_figures_by_language(report):

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from generation_fixtures import CACHE_DIR
+from pydantic import ValidationError
 from retrieval_fixtures import small_index  # noqa: F401  (module fixture: a real index)
 
 from generation import AnswerEngine, ChecksumError, DecodingParams, GenerationError, load_llm
@@ -17,18 +18,20 @@ from generation.builtin_models import (
     assemble_gguf,
     converted_model,
 )
+from generation.settings import GenerationSettings, LLMSettings
 from ingest.errors import ModelUnavailableError
 from ingest.index import open_index
 from retrieval import build_retriever
+from retrieval.settings import RetrievalSettings
 
 
 @pytest.fixture(scope="module")
 def retriever(small_index, embedder):  # noqa: F811
-    return build_retriever(open_index(small_index), embedder, mode="hybrid", k=3)
+    return build_retriever(open_index(small_index), embedder, RetrievalSettings(mode="hybrid", k=3))
 
 
 def test_smollm2_answers_from_the_indexed_pdf_and_cites_real_sources(retriever, smollm2):
-    engine = AnswerEngine(retriever, smollm2, DecodingParams(max_new_tokens=40))
+    engine = AnswerEngine(retriever, smollm2, GenerationSettings(max_new_tokens=40))
     answer = engine.ask("What does the solar panel warranty cover?")
     assert not answer.abstained
     assert "manufacturing defects" in answer.text and "twelve" in answer.text
@@ -39,7 +42,7 @@ def test_smollm2_answers_from_the_indexed_pdf_and_cites_real_sources(retriever, 
 
 
 def test_an_off_topic_question_is_gated_on_the_real_cosine_relevance(retriever, smollm2):
-    engine = AnswerEngine(retriever, smollm2, min_relevance=0.3)
+    engine = AnswerEngine(retriever, smollm2, GenerationSettings(min_relevance=0.3))
     answer = engine.ask("Who won the 1998 football world cup?")
     assert max(h.relevance for h in answer.hits) < 0.3
     assert answer.abstained and answer.timings.first_token_ms is None
@@ -80,7 +83,7 @@ def test_a_tampered_builtin_package_is_refused_and_leaves_no_cache(tmp_path, mon
     monkeypatch.setitem(BUILTIN_MODELS, "builtin:fake", model)
     cache = tmp_path / "cache"
     with pytest.raises(ChecksumError, match="sha256"):
-        load_llm("builtin:fake", cache_dir=cache)
+        load_llm(LLMSettings(llm="builtin:fake", cache_dir=cache))
     assert list((cache / "models").iterdir()) == []  # no half-written conversion remains
 
 
@@ -89,11 +92,11 @@ def test_missing_package_and_unknown_names_say_what_to_do(tmp_path, monkeypatch)
                          parts=(("no_such_package_xyz", "a.bin"),), pip_hint="pip install gone")
     monkeypatch.setitem(BUILTIN_MODELS, "builtin:gone", model)
     with pytest.raises(GenerationError, match="not installed: pip install gone"):
-        load_llm("builtin:gone", cache_dir=tmp_path)
+        load_llm(LLMSettings(llm="builtin:gone", cache_dir=tmp_path))
     with pytest.raises(GenerationError, match=r"builtin:qwen2\.5-0\.5b"):
-        load_llm("builtin:nope", cache_dir=tmp_path)
+        load_llm(LLMSettings(llm="builtin:nope", cache_dir=tmp_path))
     with pytest.raises(ModelUnavailableError, match="no/such-model"):
-        load_llm("no/such-model", cache_dir=tmp_path)
+        load_llm(LLMSettings(llm="no/such-model", cache_dir=tmp_path))
 
 
 def test_ragqa_ask_json_and_batch_with_the_embedded_model(small_index, tmp_path,  # noqa: F811
@@ -162,10 +165,10 @@ def test_the_shared_prompt_prefix_is_cached_without_changing_the_answer(smollm2)
 
 
 def test_gpu_only_loading_options_are_refused_on_the_cpu_before_loading():
+    smol = LLMSettings(llm="builtin:smollm2-135m", cache_dir=CACHE_DIR)
     with pytest.raises(GenerationError, match="4bit loading needs a CUDA GPU"):
-        load_llm("builtin:smollm2-135m", cache_dir=CACHE_DIR, device="cpu", quantization="4bit")
+        load_llm(smol.model_copy(update={"device": "cpu", "llm_quantization": "4bit"}))
     with pytest.raises(GenerationError, match="int8-dynamic quantization is for the CPU"):
-        load_llm("builtin:smollm2-135m", cache_dir=CACHE_DIR, device="cuda",
-                 quantization="int8-dynamic")
-    with pytest.raises(GenerationError, match="quantization must be"):
-        load_llm("builtin:smollm2-135m", cache_dir=CACHE_DIR, quantization="3bit")
+        load_llm(smol.model_copy(update={"device": "cuda", "llm_quantization": "int8-dynamic"}))
+    with pytest.raises(ValidationError, match="llm_quantization"):
+        LLMSettings(llm="builtin:smollm2-135m", llm_quantization="3bit")

@@ -10,6 +10,7 @@ from generation_fixtures import HITS, FixedRetriever, ScriptedLLM
 from generation import Answer, AnswerEngine, DecodingParams
 from generation.prompts import ABSTAIN, FEW_SHOT
 from generation.rewrite import heuristic_rewrite, is_follow_up, rewrite_question
+from generation.settings import GenerationSettings
 
 
 def _low(hits, relevance):
@@ -18,7 +19,8 @@ def _low(hits, relevance):
 
 def test_abstains_without_calling_the_llm_when_no_hit_is_relevant_enough():
     llm = ScriptedLLM("The tower is 330 metres tall [1].")
-    engine = AnswerEngine(FixedRetriever(_low(HITS, 0.05)), llm, min_relevance=0.2)
+    engine = AnswerEngine(FixedRetriever(_low(HITS, 0.05)), llm,
+                          GenerationSettings(min_relevance=0.2))
     answer = engine.ask("How tall is the Eiffel Tower?")
     assert llm.calls == []  # the LLM was never asked
     assert answer.abstained and answer.text == ABSTAIN["en"]
@@ -29,7 +31,8 @@ def test_abstains_without_calling_the_llm_when_no_hit_is_relevant_enough():
 
 def test_the_gate_answers_a_chinese_question_in_chinese_and_streams_the_phrase():
     llm = ScriptedLLM("unused")
-    engine = AnswerEngine(FixedRetriever(_low(HITS, 0.1)), llm, min_relevance=0.3)
+    engine = AnswerEngine(FixedRetriever(_low(HITS, 0.1)), llm,
+                          GenerationSettings(min_relevance=0.3))
     items = list(engine.stream("埃菲尔铁塔有多高？"))
     assert items[0] == ABSTAIN["zh"] and isinstance(items[-1], Answer)
     assert items[-1].abstained and llm.calls == []
@@ -37,13 +40,15 @@ def test_the_gate_answers_a_chinese_question_in_chinese_and_streams_the_phrase()
 
 def test_no_hits_at_all_abstains_without_the_llm():
     llm = ScriptedLLM("unused")
-    answer = AnswerEngine(FixedRetriever([]), llm, min_relevance=None).ask("Anything?")
+    answer = AnswerEngine(FixedRetriever([]), llm,
+                          GenerationSettings(min_relevance=None)).ask("Anything?")
     assert answer.abstained and llm.calls == []
 
 
 def test_hits_without_a_known_relevance_are_not_gated():
     llm = ScriptedLLM("It is 330 metres tall [1].")
-    answer = AnswerEngine(FixedRetriever(_low(HITS, None)), llm, min_relevance=0.9).ask("Tall?")
+    answer = AnswerEngine(FixedRetriever(_low(HITS, None)), llm,
+                          GenerationSettings(min_relevance=0.9)).ask("Tall?")
     assert len(llm.calls) == 1 and not answer.abstained
 
 
@@ -51,7 +56,8 @@ def test_one_relevant_hit_is_enough_to_call_the_llm():
     hits = _low(HITS, 0.05)
     hits[2] = dataclasses.replace(hits[2], relevance=0.5)
     llm = ScriptedLLM("Two million people [3].")
-    answer = AnswerEngine(FixedRetriever(hits), llm, min_relevance=0.2).ask("Population?")
+    answer = AnswerEngine(FixedRetriever(hits), llm,
+                          GenerationSettings(min_relevance=0.2)).ask("Population?")
     assert len(llm.calls) == 1 and not answer.abstained
 
 
@@ -67,7 +73,8 @@ def test_an_answer_copied_from_the_few_shot_example_is_an_abstention():
     # Seen with the 0.5B model on the sample KB: it answered a licence question with the
     # example's fact, which no document holds.
     llm = ScriptedLLM("The X200 battery lasts 12 hours and charges in 2 hours [1].")
-    answer = AnswerEngine(FixedRetriever(HITS), llm, few_shot=True).ask("Under which licence?")
+    answer = AnswerEngine(FixedRetriever(HITS), llm,
+                          GenerationSettings(few_shot=True)).ask("Under which licence?")
     assert answer.abstained and answer.citations == []
     # The guard keys on the examples' subject: every example must be about it.
     assert all("X200" in user for examples in FEW_SHOT.values() for user, _ in examples)
@@ -76,7 +83,8 @@ def test_an_answer_copied_from_the_few_shot_example_is_an_abstention():
 def test_a_document_about_the_example_product_is_still_answered():
     hits = [dataclasses.replace(HITS[0], text="The X200 weighs 1.4 kg in its 2025 edition.")]
     llm = ScriptedLLM("The X200 weighs 1.4 kg [1].")
-    answer = AnswerEngine(FixedRetriever(hits), llm, few_shot=True).ask("How heavy is the X200?")
+    answer = AnswerEngine(FixedRetriever(hits), llm,
+                          GenerationSettings(few_shot=True)).ask("How heavy is the X200?")
     assert not answer.abstained and [c.n for c in answer.citations] == [1]
 
 
@@ -108,7 +116,7 @@ def test_stream_yields_text_pieces_then_the_answer_last_and_they_agree():
 
 
 def test_streaming_a_real_model_matches_its_final_answer(smollm2):
-    engine = AnswerEngine(FixedRetriever(HITS), smollm2, DecodingParams(max_new_tokens=24))
+    engine = AnswerEngine(FixedRetriever(HITS), smollm2, GenerationSettings(max_new_tokens=24))
     items = list(engine.stream("How tall is the Eiffel Tower?"))
     assert isinstance(items[-1], Answer) and all(isinstance(p, str) for p in items[:-1])
     assert "".join(items[:-1]) == items[-1].text != ""
@@ -120,7 +128,7 @@ def test_streaming_a_real_model_matches_its_final_answer(smollm2):
 def test_ask_many_batches_where_it_pays_and_keeps_the_input_order():
     hits = FixedRetriever(HITS)
     llm = ScriptedLLM(["A [1].", "B [2]."], prefers_batching=True)
-    engine = AnswerEngine(hits, llm, batch_size=2)
+    engine = AnswerEngine(hits, llm, GenerationSettings(batch_size=2))
     answers = engine.ask_many(["first?", "second?", "third?"])
     assert [a.question for a in answers] == ["first?", "second?", "third?"]
     assert [a.text for a in answers] == ["A [1].", "B [2].", "B [2]."]
@@ -159,7 +167,7 @@ def test_heuristic_rewrite_swaps_the_year_or_appends_the_fragment():
 def test_the_engine_retrieves_with_the_rewritten_follow_up():
     retriever = FixedRetriever(HITS)
     llm = ScriptedLLM("It was 14 million [1].")
-    engine = AnswerEngine(retriever, llm, rewrite="heuristic")
+    engine = AnswerEngine(retriever, llm, GenerationSettings(rewrite="heuristic"))
     answer = engine.ask("and in 2020?", history=[("What was the revenue in 2019?", "12 M")])
     assert retriever.questions == ["What was the revenue in 2020?"]
     assert answer.standalone_question == "What was the revenue in 2020?"
@@ -183,11 +191,11 @@ def test_the_llm_rewrite_is_used_when_plausible_and_the_heuristic_when_not():
         "Who built the tower?" and standalone.calls == []
 
 
-def test_constructor_and_decoding_settings_are_validated_at_once():
-    with pytest.raises(ValueError, match="k must be"):
-        AnswerEngine(FixedRetriever(HITS), ScriptedLLM("x"), k=0)
+def test_generation_and_decoding_settings_are_validated_when_made():
     with pytest.raises(ValueError, match="min_relevance"):
-        AnswerEngine(FixedRetriever(HITS), ScriptedLLM("x"), min_relevance=3)
+        GenerationSettings(min_relevance=3)
+    with pytest.raises(ValueError, match="batch_size"):
+        GenerationSettings(batch_size=0)
     with pytest.raises(ValueError, match="top_p"):
         DecodingParams(top_p=0)
     with pytest.raises(ValueError, match="temperature"):

@@ -13,6 +13,7 @@ from generation_fixtures import HITS, FixedRetriever
 
 from generation import AnswerEngine, DecodingParams, Generation, GenerationError, load_llm
 from generation.openai_backend import OpenAIBackend
+from generation.settings import GenerationSettings, LLMSettings
 
 REPLY = ["The tower", " is 330", " metres tall", " [1]."]
 LOGPROBS = [-0.1, -0.2, -0.3, -0.4]
@@ -85,7 +86,7 @@ MESSAGES = [{"role": "user", "content": "How tall is the tower?"}]
 
 
 def test_streams_the_server_sent_events_then_a_generation_with_logprobs(server):
-    llm = load_llm("openai:qwen-7b", cache_dir=None, base_url=server + "/v1", api_key="k3y")
+    llm = load_llm(LLMSettings(llm="openai:qwen-7b", base_url=server + "/v1", api_key="k3y"))
     items = list(llm.stream(MESSAGES, DecodingParams(max_new_tokens=32)))
     assert items[:-1] == REPLY
     gen = items[-1]
@@ -116,7 +117,7 @@ def test_non_streaming_generation_and_sampling_parameters(server):
 
 def test_the_engine_answers_through_the_server_with_citations(server):
     llm = OpenAIBackend("m", base_url=server + "/v1")
-    engine = AnswerEngine(FixedRetriever(HITS), llm, DecodingParams(max_new_tokens=64))
+    engine = AnswerEngine(FixedRetriever(HITS), llm, GenerationSettings(max_new_tokens=64))
     items = list(engine.stream("How tall is the Eiffel Tower?"))
     answer = items[-1]
     assert "".join(items[:-1]) == answer.text == "The tower is 330 metres tall [1]."
@@ -150,7 +151,7 @@ def test_an_http_error_names_the_status_and_the_servers_message(server):
 
 def test_bad_names_and_urls_are_refused_before_any_request():
     with pytest.raises(GenerationError, match="--base-url"):
-        load_llm("openai:m", cache_dir=None)
+        load_llm(LLMSettings(llm="openai:m"))
     with pytest.raises(GenerationError, match="http"):
         OpenAIBackend("m", base_url="localhost:8000")
     with pytest.raises(GenerationError, match="model name"):

@@ -16,9 +16,10 @@ from ingest_fixtures import long_text, make_bad_files, make_corpus, write
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.config import ConfigError
 from ingest.index import MANIFEST, open_index
 from ingest.pipeline import IndexLock, Ingestor
-from ingest.types import IngestError
+from ingest.settings import IngestSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,7 +98,7 @@ def test_invalid_option_is_a_one_line_error(tmp_path):
 
 def test_overlap_not_below_chunk_size_is_refused_before_work(tmp_path):
     write(tmp_path / "a.md", "Some text.")
-    with pytest.raises(IngestError, match="chunk_overlap must be at least 0 and less than"):
+    with pytest.raises(ConfigError, match=r"chunk_overlap \(100\) must be less than chunk_size"):
         ragqa("ingest", tmp_path / "a.md", "--index", tmp_path / "i", "--chunk-size", "100",
               "--chunk-overlap", "100")  # main() prints RagqaErrors as one line, exit 2
     assert not (tmp_path / "i").exists()
@@ -116,7 +117,8 @@ def test_concurrent_ingest_fails_at_once_and_a_killed_run_leaves_the_index_loada
     write(docs / "first.md", long_text("the first document", 20))
     index_dir = tmp_path / "idx"
     settings = ["--chunk-size", "100", "--chunk-overlap", "0"]
-    first = Ingestor(index_dir, embedder, chunk_size=100, chunk_overlap=0).ingest([docs])
+    small = IngestSettings(chunk_size=100, chunk_overlap=0)
+    first = Ingestor(index_dir, embedder, small).ingest([docs])
     live = open_index(index_dir).manifest
 
     # A second writer while one holds the lock: exit 2 with a clear message, at once.
@@ -149,7 +151,8 @@ def test_concurrent_ingest_fails_at_once_and_a_killed_run_leaves_the_index_loada
     assert index.num_chunks == first.chunks_added == index.vectors.ntotal
     assert [f.source for f in index.files()] == [str((docs / "first.md").resolve())]
 
-    report = Ingestor(index_dir, embedder, chunk_size=100, chunk_overlap=0).ingest([docs])
+    small = IngestSettings(chunk_size=100, chunk_overlap=0)
+    report = Ingestor(index_dir, embedder, small).ingest([docs])
     assert len(report.ingested) == 12 and len(report.unchanged) == 1
     index = open_index(index_dir)
     assert index.manifest.num_files == 13

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from ingest_fixtures import long_text, make_bad_files, make_corpus, write
+from pydantic import ValidationError
 
 from ingest.index import MANIFEST, open_index
-from ingest.lexical import tokenize
 from ingest.pipeline import IndexLock, IndexLockedError, Ingestor, StrictIngestError
+from ingest.settings import IngestSettings
+from ingest.text import tokenize
 from ingest.types import IndexOpenError, IngestError
 
 
@@ -39,8 +40,8 @@ def corpus(tmp_path):
 
 @pytest.fixture
 def ingestor(tmp_path, embedder):
-    return Ingestor(tmp_path / "index", CountingEmbedder(embedder), chunk_size=200,
-                    chunk_overlap=30)
+    return Ingestor(tmp_path / "index", CountingEmbedder(embedder),
+                    IngestSettings(chunk_size=200, chunk_overlap=30))
 
 
 def test_first_ingest_builds_a_complete_index(tmp_path, corpus, ingestor, embedder):
@@ -112,7 +113,8 @@ def test_identical_texts_are_embedded_once(tmp_path, embedder):
     counting = CountingEmbedder(embedder)
     text = long_text("duplicated manuals", 12)
     copies = [write(tmp_path / "docs" / d / "manual.md", text) for d in ("x", "y", "z")]
-    report = Ingestor(tmp_path / "index", counting, chunk_size=200, chunk_overlap=0).ingest(
+    report = Ingestor(tmp_path / "index", counting,
+                      IngestSettings(chunk_size=200, chunk_overlap=0)).ingest(
         [tmp_path / "docs"])
     per_file = report.chunks_added // 3
     assert per_file > 1 and counting.texts == per_file
@@ -210,10 +212,12 @@ def test_open_reader_survives_a_new_generation(tmp_path, corpus, ingestor):
 def test_hnsw_index_type_and_changed_chunking_rebuild(tmp_path, embedder):
     docs = tmp_path / "docs"
     write(docs / "long.txt", long_text("vector search", 60))
-    Ingestor(tmp_path / "index", embedder, chunk_size=300, chunk_overlap=0).ingest([docs])
+    Ingestor(tmp_path / "index", embedder,
+             IngestSettings(chunk_size=300, chunk_overlap=0)).ingest([docs])
     first = open_index(tmp_path / "index").num_chunks
-    report = Ingestor(tmp_path / "index", embedder, chunk_size=150, chunk_overlap=0,
-                      index_type="hnsw").ingest([])  # new settings redo every indexed file
+    # New settings redo every indexed file.
+    report = Ingestor(tmp_path / "index", embedder, IngestSettings(
+        chunk_size=150, chunk_overlap=0, index_type="hnsw")).ingest([])
     assert report.ingested == [str((docs / "long.txt").resolve())]
     index = open_index(tmp_path / "index")
     assert index.manifest.index_type == "hnsw" and "HNSW" in type(index.vectors).__name__
@@ -244,10 +248,10 @@ def test_broken_index_gives_a_clear_open_error(tmp_path, corpus, ingestor):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"index_type": "ivf"}, "index_type must be one of flat, hnsw"),
-    ({"chunk_size": 100, "chunk_overlap": 100}, "chunk_overlap"),
-    ({"buffer_chunks": 0}, "buffer_chunks must be greater than 0"),
+    ({"index_type": "ivf"}, "index_type\n  Input should be 'flat' or 'hnsw'"),
+    ({"chunk_size": 100, "chunk_overlap": 100}, r"chunk_overlap \(100\) must be less than"),
+    ({"buffer_chunks": 0}, "buffer_chunks\n  Input should be greater than 0"),
 ])
-def test_ingestor_settings_are_checked_at_once(tmp_path, embedder, kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        Ingestor(Path(tmp_path / "i"), embedder, **kwargs)
+def test_ingest_settings_are_checked_when_made(kwargs, message):
+    with pytest.raises(ValidationError, match=message):
+        IngestSettings(**kwargs)

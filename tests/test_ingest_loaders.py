@@ -17,6 +17,7 @@ from ingest_fixtures import (
 
 from ingest.cleaning import clean_text, normalize_whitespace, rejoin_broken_lines
 from ingest.loaders import LoadError, decode_text, load_bytes, load_file
+from ingest.text import has_cjk
 
 
 def test_pdf_gives_one_page_text_per_page_numbered_from_one(tmp_path):
@@ -96,8 +97,7 @@ def test_text_encodings_are_detected(encoded):
 def test_latin_text_is_not_mistaken_for_chinese():
     assert decode_text("Le café est très bon, merci beaucoup à vous.".encode("cp1252")
                        ).startswith("Le caf")
-    assert not any("\u4e00" <= ch <= "\u9fff"
-                   for ch in decode_text("Größe und Übermaß".encode("latin-1")))
+    assert not has_cjk(decode_text("Größe und Übermaß".encode("latin-1")))
 
 
 def test_markdown_keeps_its_lines(tmp_path):

@@ -83,10 +83,10 @@ def test_table_for_people_names_the_source_and_page(small_index, monkeypatch,  #
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ('{"id": "q2", "question": "tea"', "line 2: not valid JSON"),
-    ('{"id": "q2"}', 'line 2: "question" must be a non-empty string'),
-    ('["q2", "tea"]', "line 2: expected an object"),
-    ('{"id": "q1", "question": "again"}', "line 2: id 'q1' appears twice"),
+    ('{"id": "q2", "question": "tea"', ":2: not valid JSON"),
+    ('{"id": "q2"}', ':2: "question" must be a non-empty string'),
+    ('["q2", "tea"]', ":2: expected an object"),
+    ('{"id": "q1", "question": "again"}', ":2: id 'q1' appears twice"),
 ])
 def test_a_bad_questions_line_names_the_file_and_line(tmp_path, monkeypatch, capsys, line,
                                                       message):
@@ -96,7 +96,7 @@ def test_a_bad_questions_line_names_the_file_and_line(tmp_path, monkeypatch, cap
     code, _, err = ragqa(monkeypatch, capsys, "retrieve", "--index", str(tmp_path / "none"),
                          "--input", str(questions), "--output", str(tmp_path / "h.jsonl"))
     assert code == 2
-    assert f"error: {questions} {message}" in " ".join(err.split())
+    assert f"error: {questions}{message}" in " ".join(err.split())
     assert not (tmp_path / "h.jsonl").exists()
 
 

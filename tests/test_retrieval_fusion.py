@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from retrieval import RetrievalError, reciprocal_rank_fusion
-from retrieval.hits import cjk_share
 from retrieval.hybrid import FusionWeights, HybridRetriever
 
 
@@ -39,13 +38,6 @@ def test_weights_shift_the_order_towards_the_heavier_ranking():
 def test_mismatched_weights_are_refused():
     with pytest.raises(ValueError, match="2 rankings but 1 weights"):
         reciprocal_rank_fusion([[1], [2]], [1.0])
-
-
-def test_cjk_share_counts_characters_against_words():
-    assert cjk_share("What is retrieval-augmented generation?") == 0.0
-    assert cjk_share("什么是知识蒸馏？") == 1.0
-    assert cjk_share("RAG 是什么") == pytest.approx(0.75)
-    assert cjk_share("2024 !!") == 0.0
 
 
 def test_hybrid_weights_follow_the_question_language():

@@ -13,11 +13,12 @@ from retrieval_fixtures import small_index  # noqa: F401 - a fixture
 from ingest.index import open_index
 from retrieval import build_retriever
 from retrieval.langchain_adapter import RagqaLangChainRetriever
+from retrieval.settings import RetrievalSettings
 
 
 @pytest.fixture(scope="module")
 def hybrid(small_index, embedder):  # noqa: F811
-    return build_retriever(open_index(small_index), embedder, mode="hybrid", k=3)
+    return build_retriever(open_index(small_index), embedder, RetrievalSettings(mode="hybrid", k=3))
 
 
 def test_invoke_returns_documents_with_provenance(hybrid):

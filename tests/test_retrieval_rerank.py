@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from pydantic import ValidationError
 from retrieval_fixtures import save_tiny_cross_encoder
 
 from ingest.errors import ModelUnavailableError
-from retrieval import CrossEncoderReranker, Hit, RetrievalError, build_retriever
+from retrieval import CrossEncoderReranker, Hit, RetrievalError, RetrievalSettings
 
 
 class ListRetriever:
@@ -79,8 +80,6 @@ def test_rejects_bad_settings(tiny_cross_encoder):
         CrossEncoderReranker(tiny_cross_encoder, ListRetriever(TEXTS), candidates=0)
 
 
-def test_build_retriever_refuses_an_unknown_mode():
-
-
-    with pytest.raises(RetrievalError, match="dense, bm25, hybrid"):
-        build_retriever(index=None, embedder=None, mode="sparse")
+def test_retrieval_settings_refuse_an_unknown_mode():
+    with pytest.raises(ValidationError, match="'dense', 'bm25' or 'hybrid'"):
+        RetrievalSettings(mode="sparse")

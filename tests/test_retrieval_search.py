@@ -9,6 +9,8 @@ import pytest
 from retrieval_fixtures import small_index  # noqa: F401 - a fixture
 
 from ingest.index import open_index
+from ingest.settings import IngestSettings
+from ingest.types import IndexOpenError
 from retrieval import (
     BM25Retriever,
     DenseRetriever,
@@ -16,6 +18,7 @@ from retrieval import (
     RetrievalError,
     build_retriever,
 )
+from retrieval.settings import RetrievalSettings
 
 QUESTIONS = {  # question -> the file that answers it
     "How hot should the oven be for sourdough?": "en_cooking.md",
@@ -32,7 +35,7 @@ def index(small_index):  # noqa: F811
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
 def test_every_mode_puts_the_answering_file_first(index, embedder, mode):
-    retriever = build_retriever(index, embedder, mode=mode, k=3)
+    retriever = build_retriever(index, embedder, RetrievalSettings(mode=mode, k=3))
     for question, name in QUESTIONS.items():
         if mode == "bm25" and name == "manual.pdf":
             continue  # a paraphrase without shared words is what BM25 cannot find
@@ -87,17 +90,18 @@ def test_an_embedder_other_than_the_index_one_is_refused(index):
         def embed_query(self, text):
             return np.zeros(384, dtype=np.float32)
 
-    with pytest.raises(RetrievalError, match="built with the embedding model 'builtin:minilm'"):
+    with pytest.raises(IndexOpenError, match="built with embedding model 'builtin:minilm'"):
         DenseRetriever(index, OtherModel())
     with pytest.raises(RetrievalError, match="needs the index's embedder"):
-        build_retriever(index, None, mode="hybrid")
+        build_retriever(index, None, RetrievalSettings(mode="hybrid"))
 
 
 def test_source_glob_and_min_score_through_the_factory(index, embedder):
-    pdf_only = build_retriever(index, embedder, k=3, source_glob="*.pdf").retrieve("tea")
+    pdf_only = build_retriever(index, embedder, RetrievalSettings(k=3, source_glob="*.pdf")
+                               ).retrieve("tea")
     assert pdf_only and {Path(h.source).name for h in pdf_only} == {"manual.pdf"}
     assert {h.page for h in pdf_only} <= {1, 2}
-    strict = build_retriever(index, embedder, mode="dense", k=5, min_score=0.5)
+    strict = build_retriever(index, embedder, RetrievalSettings(mode="dense", k=5, min_score=0.5))
     hits = strict.retrieve("乌龙茶用多少度的水冲泡？")
     assert hits and all(h.relevance >= 0.5 for h in hits)
 
@@ -107,8 +111,8 @@ def test_an_hnsw_index_finds_what_the_flat_one_finds(small_index, index, embedde
     from ingest.pipeline import Ingestor
 
     kb = small_index.parent / "kb"
-    Ingestor(tmp_path / "hnsw", embedder, chunk_size=120, chunk_overlap=30,
-             index_type="hnsw").ingest([kb])
+    hnsw_settings = IngestSettings(chunk_size=120, chunk_overlap=30, index_type="hnsw")
+    Ingestor(tmp_path / "hnsw", embedder, hnsw_settings).ingest([kb])
     hnsw = open_index(tmp_path / "hnsw")
     assert hnsw.manifest.index_type == "hnsw"
     for question in QUESTIONS:

@@ -31,9 +31,9 @@ def streamlit_argv(s: Settings, host: str = "localhost") -> list[str]:
         # An explicit address also keeps Streamlit from asking checkip.amazonaws.com for an
         # "External URL" when headless: no request leaves the machine.
         "--server.address", host,
-        "--server.port", str(s.port),
+        "--server.port", str(s.app.port),
         "--server.headless", "true",
-        "--server.maxUploadSize", str(s.upload_max_mb),
+        "--server.maxUploadSize", str(s.app.upload_max_mb),
         # Watching the folder for edits is a development feature; in a checkout with a
         # virtualenv it would watch thousands of files.
         "--server.fileWatcherType", "none",
@@ -83,9 +83,10 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Start the chat UI on http://localhost:PORT (Ctrl-C stops it)."""
         s = settings(config, index=index, port=port)
-        check_port_free(s.port)
+        check_port_free(s.app.port)
         argv = streamlit_argv(s)
-        console.print(f"ragqa app: http://localhost:{s.port}  (index {s.index}, LLM {s.llm})")
+        console.print(f"ragqa app: http://localhost:{s.app.port}  (index {s.index}, "
+                      f"LLM {s.generation.model.llm})")
         sys.stdout.flush()
         sys.stderr.flush()
         # exec: the server gets our pid, so Ctrl-C and a supervisor's SIGTERM reach it directly.

@@ -31,7 +31,8 @@ from app.commands.common import (
     out,
     settings,
 )
-from app.commands.retrieve import read_questions, write_hits
+from app.commands.retrieve import read_questions
+from ingest.fileio import write_jsonl
 
 
 def print_sources(answer) -> None:
@@ -97,12 +98,13 @@ def register(cli: typer.Typer) -> None:
 
         from app.build import make_engine
 
-        with console.status(f"loading {s.llm} (the first start converts it)…"):
+        with console.status(f"loading {s.generation.model.llm} (the first start converts "
+                            "it)…"):
             engine = make_engine(s)
         if batch is not None:
             _ask_batch(engine, batch, output)
             return
-        if as_json or not s.stream:
+        if as_json or not s.app.stream:
             answer = engine.ask(question)
             if as_json:
                 typer.echo(json.dumps(answer.to_json("1"), ensure_ascii=False, indent=2))
@@ -135,6 +137,6 @@ def _ask_batch(engine, batch, output: Path) -> None:
         answers = engine.ask_many([q.question for q in batch],
                                   progress=lambda done, total: progress.update(task,
                                                                                completed=done))
-    write_hits(output, [a.to_json(q.id) for q, a in zip(batch, answers, strict=True)])
+    write_jsonl(output, [a.to_json(q.id) for q, a in zip(batch, answers, strict=True)])
     abstained = sum(a.abstained for a in answers)
     console.print(f"wrote {len(answers)} answers to {output} ({abstained} abstained)")

@@ -122,17 +122,19 @@ def register(cli: typer.Typer) -> None:
                     console.print(f"{_STAGES.get(stage, stage)} {done}/{total} "
                                   f"({time.perf_counter() - started:.0f} s)", highlight=False)
 
-            sample = (stratified_sample(items, s.eval_generate_sample)
-                      if engine is not None and s.eval_generate_sample else None)
-            run = run_questions(items, retriever, engine, curve_k=max(curve_k, s.k),
+            e, r, g = s.eval, s.retrieval, s.generation
+            sample = (stratified_sample(items, e.eval_generate_sample)
+                      if engine is not None and e.eval_generate_sample else None)
+            run = run_questions(items, retriever, engine, curve_k=max(curve_k, r.k),
                                 generate=sample, progress=update)
-        cfg = {"index": str(s.index), "mode": s.mode, "k": s.k, "reranker": s.reranker,
-               "embedding": s.embedding, "limit": limit}
+        cfg = {"index": str(s.index), "mode": r.mode, "k": r.k, "reranker": r.reranker,
+               "embedding": s.ingest.embedder.embedding, "limit": limit}
         if not retrieval_only:
-            cfg.update(llm=s.llm, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-                       max_new_tokens=s.max_new_tokens, generate_sample=s.eval_generate_sample)
-        report = build_report(run, qa_set, k=s.k, config=cfg)
-        gate = check_thresholds(report.metrics(), s.fail_under) if s.fail_under else None
+            cfg.update(llm=g.model.llm, temperature=g.temperature, top_p=g.top_p,
+                       top_k=g.top_k, max_new_tokens=g.max_new_tokens,
+                       generate_sample=e.eval_generate_sample)
+        report = build_report(run, qa_set, k=r.k, config=cfg)
+        gate = check_thresholds(report.metrics(), e.fail_under) if e.fail_under else None
         files = write_report(report, out_dir, gate)
         console.print(_summary(report))
         console.print(f"wrote {', '.join(files)} to {out_dir} "

@@ -76,10 +76,8 @@ def register(cli: typer.Typer) -> None:
         """Ingest documents into an index: new files are added, changed ones replaced,
         unchanged ones skipped. A file that cannot be read is listed with its reason."""
         from app.build import make_embedder
-        from ingest.chunking import Chunker
-        from ingest.index import MANIFEST, read_manifest
+        from ingest.index import MANIFEST, check_embedder, read_manifest
         from ingest.pipeline import Ingestor, StrictIngestError, check_index_dir
-        from ingest.types import IndexOpenError, IngestError
 
         s = settings(config, index=index, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
                      embedding=embedding, index_type=index_type)
@@ -88,17 +86,8 @@ def register(cli: typer.Typer) -> None:
         # documents given as --index, an index built with another embedder.
         check_index_dir(s.index)
         if (s.index / MANIFEST).exists():
-            built_with = read_manifest(s.index).embedding_model
-            if built_with != s.embedding:
-                raise IndexOpenError(
-                    f"index {s.index} was built with embedding model {built_with!r}, not "
-                    f"{s.embedding!r}; use --embedding {built_with} or a new --index directory")
-        try:
-            Chunker(s.chunk_size, s.chunk_overlap)
-        except ValueError as exc:
-            raise IngestError(f"--chunk-size/--chunk-overlap: {exc}") from None
-        ingestor = Ingestor(s.index, make_embedder(s), chunk_size=s.chunk_size,
-                            chunk_overlap=s.chunk_overlap, index_type=s.index_type)
+            check_embedder(read_manifest(s.index), s.index, s.ingest.embedder.embedding)
+        ingestor = Ingestor(s.index, make_embedder(s.ingest.embedder), s.ingest)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         try:

@@ -13,7 +13,6 @@ model loads, and a bad one is reported with its file and line number.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from app.commands.common import (
     settings,
 )
 from ingest.errors import RagqaError
+from ingest.fileio import read_jsonl, write_jsonl
 from retrieval.types import Hit
 
 
@@ -46,22 +46,9 @@ class Question:
 
 def read_questions(path: Path) -> list[Question]:
     """The questions of a JSONL file, in order; blank lines are skipped."""
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise QuestionsFileError(f"questions file {path} does not exist") from None
-    except UnicodeDecodeError as exc:
-        raise QuestionsFileError(f"questions file {path} is not UTF-8: {exc}") from None
     questions: list[Question] = []
     seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path} line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise QuestionsFileError(f"{where}: not valid JSON ({exc.msg})") from None
+    for where, record in read_jsonl(path, QuestionsFileError, what="questions file"):
         if not isinstance(record, dict):
             raise QuestionsFileError(f"{where}: expected an object like "
                                      '{"id": "q1", "question": "..."}')
@@ -77,16 +64,6 @@ def read_questions(path: Path) -> list[Question]:
     if not questions:
         raise QuestionsFileError(f"questions file {path} holds no questions")
     return questions
-
-
-def write_hits(path: Path, rows: list[dict]) -> None:
-    """Writes hits.jsonl atomically: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
 
 
 def _snippet(text: str, width: int = 160) -> str:
@@ -149,11 +126,11 @@ def register(cli: typer.Typer) -> None:
         if batch is None:
             hits = retriever.retrieve(question)
             if as_json:
-                typer.echo(json.dumps({"question": question, "mode": s.mode,
+                typer.echo(json.dumps({"question": question, "mode": s.retrieval.mode,
                                        "hits": [h.to_json() for h in hits]},
                                       ensure_ascii=False, indent=2))
             else:
-                print_table(question, hits, s.mode)
+                print_table(question, hits, s.retrieval.mode)
             return
 
         from rich.progress import Progress
@@ -166,5 +143,5 @@ def register(cli: typer.Typer) -> None:
                 rows.append({"id": q.id, "question": q.question,
                              "hits": [h.to_json() for h in hits]})
                 progress.advance(task)
-        write_hits(output, rows)
+        write_jsonl(output, rows)
         console.print(f"wrote {len(rows)} questions' hits to {output}")

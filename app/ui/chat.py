@@ -24,7 +24,7 @@ from typing import Any
 
 import streamlit as st
 
-from app.config import Settings
+from app.config import Settings, flat_value
 from app.ui import services
 from app.ui.feedback import FeedbackEntry, FeedbackStore
 from generation.citations import snippet
@@ -94,7 +94,7 @@ def history_for(turns: list[Turn]) -> list[tuple[str, str]]:
 def ask(question: str, turns: list[Turn], s: Settings, index_dir: Path) -> Turn:
     """Streams the answer to `question` into the current chat message; returns the turn."""
     turn = Turn(question=question, index_dir=str(index_dir),
-                settings={k: getattr(s, k) for k in FEEDBACK_SETTINGS})
+                settings={k: flat_value(s, k) for k in FEEDBACK_SETTINGS})
     history = history_for(turns)
     placeholder = st.empty()
     start = time.perf_counter()

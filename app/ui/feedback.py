@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import RagqaError
+from ingest.fileio import atomic_write_text
 
 SCHEMA_VERSION = 1
 
@@ -188,7 +189,7 @@ class FeedbackStore:
     def export_jsonl(self, out: Path) -> int:
         """Writes `to_jsonl()` to `out`; returns the number of lines."""
         text = self.to_jsonl()
-        Path(out).write_text(text, encoding="utf-8")
+        atomic_write_text(Path(out), text)
         return text.count("\n")
 
 

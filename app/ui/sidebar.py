@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.config import Settings
+from app.config import Settings, with_overrides
 from app.ui import services
 from app.ui.chat import clear_chat, errors_shown, escape_md
 from app.ui.uploads import (
@@ -22,8 +22,10 @@ from app.ui.uploads import (
     uploads_dir_for,
 )
 from ingest.index import MANIFEST
+from retrieval.settings import MODES as RETRIEVAL_MODES
 
-MODES = ("hybrid", "dense", "bm25")
+# The default first: it is the one most people want.
+MODES = ("hybrid", *(m for m in RETRIEVAL_MODES if m != "hybrid"))
 DEFAULT_RERANKER = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 
 
@@ -88,13 +90,13 @@ def index_info(index_dir: Path) -> None:
 
 def upload_panel(s: Settings, index_dir: Path) -> None:
     """File uploader, an ingest button with a progress bar, and the last run's outcome."""
-    policy = UploadPolicy(max_bytes=s.upload_max_mb * 2**20)
+    policy = UploadPolicy(max_bytes=s.app.upload_max_mb * 2**20)
     state = st.session_state
     n = state.setdefault("uploader_n", 0)
     files = st.file_uploader(
-        f"Add documents ({', '.join(policy.types)}; up to {s.upload_max_mb} MB each)",
+        f"Add documents ({', '.join(policy.types)}; up to {s.app.upload_max_mb} MB each)",
         type=policy.types, accept_multiple_files=True, key=f"uploader-{n}",
-        max_upload_size=s.upload_max_mb,
+        max_upload_size=s.app.upload_max_mb,
     )
     if files and st.button(f"Ingest {len(files)} file(s)", type="primary", key="ingest"):
         bar = st.progress(0.0, text="Saving the files…")
@@ -131,34 +133,36 @@ def show_upload_result(result: UploadResult) -> None:
 
 def controls(base: Settings, index_dir: Path) -> Settings:
     """Retrieval and decoding widgets; returns the settings they make."""
+    r, g = base.retrieval, base.generation
     st.subheader("Retrieval")
-    mode = st.radio("Mode", MODES, index=MODES.index(base.mode), horizontal=True, key="mode")
-    k = st.slider("Passages (top-k)", 1, 20, min(base.k, 20), key="k")
-    rerank = st.toggle("Rerank with a cross-encoder", value=base.reranker is not None,
+    mode = st.radio("Mode", MODES, index=MODES.index(r.mode), horizontal=True,
+                    key="mode")
+    k = st.slider("Passages (top-k)", 1, 20, min(r.k, 20), key="k")
+    rerank = st.toggle("Rerank with a cross-encoder", value=r.reranker is not None,
                        key="rerank")
     reranker = None
     if rerank:
-        reranker = st.text_input("Reranker model", value=base.reranker or DEFAULT_RERANKER,
+        reranker = st.text_input("Reranker model", value=r.reranker or DEFAULT_RERANKER,
                                  key="reranker").strip() or None
     st.subheader("Decoding")
-    temperature = st.slider("Temperature (0 = greedy)", 0.0, 2.0, float(base.temperature), 0.05,
+    temperature = st.slider("Temperature (0 = greedy)", 0.0, 2.0, float(g.temperature), 0.05,
                             key="temperature")
-    top_p = st.slider("Top-p", 0.05, 1.0, float(base.top_p), 0.05, key="top_p")
-    top_k = st.number_input("Top-k (0 = off)", 0, 500, int(base.top_k), key="top_k")
-    max_new = st.slider("Max new tokens", 16, 2048, min(base.max_new_tokens, 2048), 16,
+    top_p = st.slider("Top-p", 0.05, 1.0, float(g.top_p), 0.05, key="top_p")
+    top_k = st.number_input("Top-k (0 = off)", 0, 500, int(g.top_k), key="top_k")
+    max_new = st.slider("Max new tokens", 16, 2048, min(g.max_new_tokens, 2048), 16,
                         key="max_new_tokens")
     changes = dict(mode=mode, k=k, reranker=reranker, temperature=temperature, top_p=top_p,
                    top_k=int(top_k), max_new_tokens=max_new, index=index_dir)
     if services.index_exists(index_dir):
         # Questions must be embedded by the model the index was built with.
         changes["embedding"] = services.get_index(index_dir).manifest.embedding_model
-    return services.with_overrides(base, **changes)
+    return with_overrides(base, **changes)
 
 
 def model_info(s: Settings) -> None:
     llm = services.get_llm(s)
     st.markdown(f"**LLM:** {llm.name}  \n**Device:** {llm.device}")
-    st.caption(f"Embedding: {s.embedding}")
+    st.caption(f"Embedding: {s.ingest.embedder.embedding}")
 
 
 def feedback_export(s: Settings) -> None:

@@ -16,19 +16,20 @@ component survives, cleaned, and the saved path is checked to lie inside the upl
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.errors import RagqaError
+from ingest.fileio import atomic_write_bytes
+from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.types import FileFailure, IngestReport
 
 UPLOADS_SUFFIX = ".uploads"
-ALLOWED_SUFFIXES = (".pdf", ".txt", ".md", ".html", ".htm")
+# The kinds ingestion reads, from its one list (a copy here drifted once).
+ALLOWED_SUFFIXES = tuple(sorted(SUPPORTED_SUFFIXES))
 # ext4 allows 255 bytes per name; a CJK character takes 3 bytes in UTF-8.
 _MAX_NAME_BYTES = 200
 # Reserved on Windows or by shells; replaced so a saved name is portable and quotable.
@@ -143,13 +144,9 @@ def save_upload(upload: Upload, uploads_dir: Path, policy: UploadPolicy) -> Path
     # Belt and braces: sanitising already removed separators, but never write outside root.
     if target.parent != root:
         raise UploadRejected(upload.name, "the file name would leave the uploads folder")
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=".upload-", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(upload.data)
-        os.replace(tmp, target)
+        atomic_write_bytes(target, upload.data)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise UploadRejected(upload.name, f"cannot save to {root}: {exc}") from exc
     return target
 

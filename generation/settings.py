@@ -1,0 +1,64 @@
+"""The generation stage's settings: which LLM, how it decodes, when it abstains.
+
+    >>> s = GenerationSettings(model=LLMSettings(llm="builtin:smollm2-135m"), max_new_tokens=64)
+    >>> AnswerEngine(retriever, load_llm(s.model), s)
+
+`LLMSettings` is what loading a model depends on (and what keys the app's model cache), so
+moving a decoding slider never reloads the model.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from generation.types import DecodingParams
+
+
+class LLMSettings(BaseModel):
+    """Which model answers, and how it is loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    llm: str = Field("builtin:qwen2.5-0.5b", description="builtin:qwen2.5-0.5b, "
+                     "builtin:smollm2-135m, a Hugging Face id or folder, or openai:MODEL")
+    base_url: str | None = Field(None, description="OpenAI-compatible API root for openai:")
+    api_key: str | None = None
+    device: str | None = Field(None, description="cpu, cuda, ...; None: the GPU if any")
+    cache_dir: Path = Field(Path(os.path.expanduser("~/.cache/ragqa")),
+                            description="converted built-in models")
+    llm_dtype: Literal["float32", "bfloat16", "float16"] | None = None
+    llm_quantization: Literal["4bit", "8bit", "int8-dynamic"] | None = None
+
+
+class GenerationSettings(BaseModel):
+    """How `AnswerEngine` prompts, decodes and decides to abstain."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: LLMSettings = LLMSettings()
+    temperature: float = Field(0.0, ge=0, description="0: greedy (reproducible)")
+    top_p: float = Field(1.0, gt=0, le=1)
+    top_k: int = Field(50, ge=0)
+    repetition_penalty: float = Field(1.0, gt=0)
+    num_beams: int = Field(1, gt=0)
+    max_new_tokens: int = Field(256, gt=0)
+    seed: int = 0
+    min_relevance: float | None = Field(
+        0.2, ge=-1, le=1, description="abstain without calling the LLM when no hit's cosine "
+        "relevance reaches this (None: never gate)")
+    few_shot: bool = Field(True, description="two example turns before the question")
+    rewrite: Literal["llm", "heuristic", "off"] = Field(
+        "llm", description="how follow-ups become standalone questions")
+    max_prompt_tokens: int | None = Field(None, ge=64)
+    batch_size: int = Field(8, gt=0, description="prompts per batch where batching pays (GPU)")
+
+    @property
+    def decoding(self) -> DecodingParams:
+        return DecodingParams(
+            temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+            repetition_penalty=self.repetition_penalty, num_beams=self.num_beams,
+            max_new_tokens=self.max_new_tokens, seed=self.seed)

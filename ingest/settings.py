@@ -1,0 +1,50 @@
+"""The ingest stage's settings: how files are chunked and embedded (docs/architecture.md).
+
+    >>> s = IngestSettings(chunk_size=400, embedder=EmbedderSettings(device="cpu"))
+    >>> Ingestor(Path("indexes/kb"), Embedder.from_settings(s.embedder), s)
+
+Frozen, so a group can key a cache of the model it describes. The entry points fill these
+from TOML, RAGQA_* variables and flags (`app.config`); the stage only reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+IndexType = Literal["flat", "hnsw"]
+INDEX_TYPES: tuple[str, ...] = get_args(IndexType)
+
+
+class EmbedderSettings(BaseModel):
+    """Which sentence-transformers model embeds chunks and questions, and where it runs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    embedding: str = Field("builtin:minilm", description="builtin:minilm, a Hugging Face id "
+                           "(in the local cache) or a local path")
+    device: str | None = Field(None, description="cpu, cuda, ...; None: the GPU if any")
+    embed_batch_size: int | None = Field(None, gt=0, description="None: 16 on the CPU, 64 "
+                                         "on a GPU")
+
+
+class IngestSettings(BaseModel):
+    """How `Ingestor` splits and stores documents."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    embedder: EmbedderSettings = EmbedderSettings()
+    chunk_size: int = Field(800, gt=0, description="characters per chunk")
+    chunk_overlap: int = Field(120, ge=0, description="characters shared by neighbouring "
+                               "chunks")
+    index_type: IndexType = "flat"
+    buffer_chunks: int = Field(2048, gt=0, description="chunks held for embedding at once: "
+                               "bounds memory, sets the span of length-sorted batches")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> IngestSettings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be less than "
+                             f"chunk_size ({self.chunk_size})")
+        return self
