@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint browser kb eval-gate bench clean
+.PHONY: install run test test-fast lint browser kb eval-gate bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -48,6 +48,11 @@ test: install browser kb
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 	$(MAKE) eval-gate
+
+# The fast loop: ruff and every test that loads no LLM and drives no browser.
+test-fast: install kb
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -m "not slow"
 
 # The quality gate: thresholds are measured values minus a small margin (see README).
 eval-gate: install kb

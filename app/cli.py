@@ -6,11 +6,11 @@ Each command lives in `app/commands/<name>.py` with a `register(cli)` function.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
 
-from ingest.embedder import offline_env_default
 from ingest.errors import RagqaError
 
 COMMANDS = ("ingest", "info", "retrieve", "ask", "eval", "score", "app")
@@ -25,6 +25,14 @@ cli = typer.Typer(
 
 for _name in COMMANDS:
     importlib.import_module(f"app.commands.{_name}").register(cli)
+
+
+def offline_env_default() -> None:
+    """Make the Hugging Face libraries fail fast instead of retrying a network that is not
+    there (before any model loads; a variable the user set wins)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def main() -> None:

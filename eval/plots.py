@@ -1,4 +1,5 @@
-"""PNG plots for the report (matplotlib, Agg backend: no display needed).
+"""PNG plots for the report, drawn with matplotlib's object API: a `Figure` renders to PNG on
+its own Agg canvas, so no display is needed and no process-wide pyplot backend is switched.
 
     >>> write_plots(report, Path("reports/ci"))   # -> ['hit_at_k.png', 'latency.png', ...]
 """
@@ -7,16 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: CI and servers have no display
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from eval.report import Report
 
 
 def _hit_curve(report: Report, path: Path) -> bool:
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     drawn = False
     for group, g in report.groups.items():
         if not g.hit_at:
@@ -33,7 +32,6 @@ def _hit_curve(report: Report, path: Path) -> bool:
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return drawn
 
 
@@ -43,7 +41,8 @@ def _latency(report: Report, path: Path) -> bool:
               if r.timings_ms and r.timings_ms.get("total") is not None]
     if totals:
         stages["answer total"] = totals
-    fig, axes = plt.subplots(1, len(stages), figsize=(5 * len(stages), 3.5), squeeze=False)
+    fig = Figure(figsize=(5 * len(stages), 3.5))
+    axes = fig.subplots(1, len(stages), squeeze=False)
     for ax, (name, values) in zip(axes[0], stages.items(), strict=True):
         ax.hist(values, bins=20, color="tab:blue", alpha=0.8)
         ax.set(title=f"{name} latency", xlabel="ms", ylabel="questions")
@@ -54,7 +53,6 @@ def _latency(report: Report, path: Path) -> bool:
             ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return True
 
 
@@ -62,7 +60,8 @@ def _reliability(report: Report, path: Path) -> bool:
     bins = report.groups["all"].reliability
     if not bins:
         return False
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
     used = [b for b in bins if b.count]
     ax.bar([(b.low + b.high) / 2 for b in used], [b.accuracy for b in used],
            width=bins[0].high - bins[0].low, edgecolor="k", alpha=0.7, label="accuracy")
@@ -75,7 +74,6 @@ def _reliability(report: Report, path: Path) -> bool:
     ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return True
 
 

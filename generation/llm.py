@@ -247,17 +247,20 @@ class TransformersBackend:
         torch = self._torch
         kwargs: dict = {
             "max_new_tokens": params.max_new_tokens, "num_beams": params.num_beams,
-            "repetition_penalty": params.repetition_penalty, "do_sample": params.do_sample,
+            "repetition_penalty": params.repetition_penalty,
             "pad_token_id": self.tokenizer.pad_token_id, "return_dict_in_generate": True,
             "output_logits": params.num_beams == 1, "output_scores": params.num_beams > 1,
         }
-        if params.do_sample:
-            torch.manual_seed(params.seed)
-            kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k)
-        else:
-            # Overrides sampling defaults a model's generation_config may carry (Qwen's does),
-            # which greedy decoding would only warn about.
-            kwargs.update(temperature=None, top_p=None, top_k=None)
+        # Overrides sampling defaults a model's generation_config may carry (Qwen's does),
+        # which greedy decoding would only warn about.
+        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if params.do_sample and params.num_beams == 1:
+            # Sampling draws from this call's own seeded generator (the global torch seed
+            # would be shared by every thread); decoding then takes the drawn token.
+            from transformers import LogitsProcessorList
+
+            kwargs["logits_processor"] = LogitsProcessorList(
+                [_seeded_sampler(params, self.model.device)])
         if stop is not None:
             from transformers import StoppingCriteriaList
 
@@ -328,6 +331,38 @@ def _timed_streamer(tokenizer):
             super().put(value)
 
     return TimedStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+
+
+def _seeded_sampler(params: DecodingParams, device):
+    """A logits processor that samples the next token (temperature, top-k, top-p) with a
+    `torch.Generator` seeded by `params.seed`, and leaves only that token possible.
+
+    The same seed gives the same answer whatever other threads sample meanwhile. With
+    `num_beams > 1` decoding is beam search, which is deterministic, and this is not used."""
+    import torch
+    from transformers import (
+        LogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    warpers = [TemperatureLogitsWarper(params.temperature)]
+    if params.top_k:
+        warpers.append(TopKLogitsWarper(params.top_k))
+    if params.top_p < 1.0:
+        warpers.append(TopPLogitsWarper(params.top_p))
+    generator = torch.Generator(device=device).manual_seed(params.seed)
+
+    class SeededSample(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            for warp in warpers:
+                scores = warp(input_ids, scores)
+            drawn = torch.multinomial(torch.softmax(scores.float(), dim=-1), 1,
+                                      generator=generator)
+            return torch.full_like(scores, float("-inf")).scatter(1, drawn, 0.0)
+
+    return SeededSample()
 
 
 def _stop_on(event: threading.Event):

@@ -83,7 +83,7 @@ class Citation:
     snippet: str
 
     def to_json(self) -> dict:
-        """The answers.jsonl form of DESIGN.md (no snippet)."""
+        """The answers.jsonl form (docs/architecture.md, "File formats"; no snippet)."""
         return {"n": self.n, "source": self.source, "page": self.page, "chunk_id": self.chunk_id}
 
 
@@ -117,7 +117,7 @@ class Answer:
     standalone_question: str | None = None
 
     def to_json(self, id: str) -> dict:
-        """The answers.jsonl form of DESIGN.md (plus `confidence` and `standalone_question`)."""
+        """The answers.jsonl form (docs/architecture.md, "File formats")."""
         return {
             "id": id,
             "question": self.question,

@@ -75,11 +75,3 @@ class Chunker:
     def split_pages(self, pages: Iterable[PageText], file_sha256: str) -> list[Chunk]:
         return [c for page in pages for c in self.split(page, file_sha256)]
 
-    def settings(self) -> dict[str, int]:
-        return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}
-
-
-def chunk_document(pages: Iterable[PageText], file_sha256: str, chunk_size: int = 800,
-                   chunk_overlap: int = 120) -> list[Chunk]:
-    """All chunks of one document (the pages of one file)."""
-    return Chunker(chunk_size, chunk_overlap).split_pages(pages, file_sha256)

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
@@ -114,12 +113,3 @@ class Embedder:
     def count_tokens(self, text: str) -> int:
         return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-
-def offline_env_default() -> None:
-    """Make the Hugging Face libraries fail fast instead of retrying a network that is not there.
-
-    Called by the entry points only (CLI, UI), before any model loads.
-    """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -206,21 +206,6 @@ class IndexReader:
                 ):
                     found[rec[0]] = Chunk(*rec[1:])
         return [found[r] for r in wanted]
-
-    def iter_chunks(self) -> Iterator[Chunk]:
-        """Every chunk in row order, read in pages so a big index is never all in memory."""
-        last = -1
-        while True:
-            with self._db_lock:
-                page = self._db.execute(
-                    "SELECT row, chunk_id, text, source, page, start_char FROM chunks "
-                    "WHERE row > ? ORDER BY row LIMIT 1000", (last,),
-                ).fetchall()
-            if not page:
-                return
-            for rec in page:
-                yield Chunk(*rec[1:])
-            last = page[-1][0]
 
     def files(self) -> list[FileRecord]:
         with self._db_lock:

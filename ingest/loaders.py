@@ -1,6 +1,6 @@
 """Turn a file's bytes into cleaned page texts, or a `LoadError` that says why not.
 
-    >>> pages = load_file(Path("docs/guide.pdf"))        # one PageText per PDF page with text
+    >>> pages = load_bytes(read_bytes(path), str(path))   # one PageText per PDF page with text
     >>> pages[0].page, pages[0].text[:40]
     (1, 'Retrieval-augmented generation combines')
     >>> load_bytes(b"", "/docs/empty.txt")
@@ -59,12 +59,6 @@ def read_bytes(path: Path) -> bytes:
         raise LoadError("unreadable: it is a directory") from None
     except OSError as exc:
         raise LoadError(f"unreadable: {exc.strerror or exc}") from None
-
-
-def load_file(path: Path) -> list[PageText]:
-    """Reads and parses one file; see `load_bytes`."""
-    path = Path(path).resolve()
-    return load_bytes(read_bytes(path), str(path))
 
 
 def load_bytes(data: bytes, source: str) -> list[PageText]:

@@ -19,10 +19,8 @@ class RetrievalError(RagqaError):
     """A retriever cannot be built or run with the settings given (the message says which)."""
 
 
-def check_positive(name: str, value: int | None, allow_none: bool = False) -> None:
-    """Raise `RetrievalError` unless `value` is an int > 0 (or None when allowed)."""
-    if value is None and allow_none:
-        return
+def check_positive(name: str, value: int) -> None:
+    """Raise `RetrievalError` unless `value` is an int > 0."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise RetrievalError(f"{name} must be an integer greater than 0, not {value!r}")
 

@@ -61,19 +61,13 @@ class CrossEncoderReranker:
         self.base, self.k = base, k
         self.candidates, self.batch_size = candidates, batch_size
 
-    def score(self, question: str, texts: list[str]) -> list[float]:
-        """The cross-encoder's score of each (question, text) pair."""
-        if not texts:
-            return []
-        scores = self.model.predict([(question, t) for t in texts], batch_size=self.batch_size,
-                                    show_progress_bar=False, convert_to_numpy=True)
-        return [float(s) for s in scores.reshape(len(texts), -1)[:, 0]]
-
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         k = self.k if k is None else k
         check_positive("k", k)
         hits = self.base.retrieve(question, k=max(self.candidates, k))
-        scores = self.score(question, [h.text for h in hits])
-        # Stable sort: equal scores keep the first stage's order.
-        order = sorted(range(len(hits)), key=lambda i: -scores[i])
-        return [replace(hits[i], score=scores[i]) for i in order[:k]]
+        if not hits:
+            return []
+        # CrossEncoder.rank sorts stably: equal scores keep the first stage's order.
+        ranked = self.model.rank(question, [h.text for h in hits], top_k=k,
+                                 batch_size=self.batch_size, show_progress_bar=False)
+        return [replace(hits[r["corpus_id"]], score=float(r["score"])) for r in ranked]

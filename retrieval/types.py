@@ -22,7 +22,7 @@ class Hit:
     relevance: float | None = None
 
     def to_json(self) -> dict:
-        """The hits.jsonl form of DESIGN.md."""
+        """The hits.jsonl form (docs/architecture.md, "File formats")."""
         d = asdict(self)
         d.pop("start_char")
         d.pop("relevance")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,19 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Converted models go to the repository's git-ignored .cache/, never the user's own cache;
+# the ragqa processes that tests start inherit it.
+os.environ.setdefault("RAGQA_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache"
+                                             / "ragqa"))
+
+# Fixtures that load a real LLM: a test using one is slow (`make test-fast` leaves it out).
+LLM_FIXTURES = {"smollm2"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if LLM_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +38,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def smollm2():
     """The embedded SmolLM2-135M-Instruct (builtin:smollm2-135m) on the CPU, converted once per
-    machine into the user's model cache (RAGQA_CACHE_DIR or ~/.cache/ragqa), as the app does."""
+    checkout into the repository's .cache/ (RAGQA_CACHE_DIR), as the app does into its cache."""
     from generation_fixtures import CACHE_DIR
 
     from generation import LLMSettings, load_llm

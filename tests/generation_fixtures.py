@@ -12,9 +12,9 @@ from generation.types import DecodingParams, Generation
 from ingest.text import count_cjk
 from retrieval.types import Hit
 
-# The user's model cache, as the app uses it: the built-in GGUF is converted once per machine
-# (a minute on a busy 2-core box), not once per test session.
-CACHE_DIR = Path(os.environ.get("RAGQA_CACHE_DIR", os.path.expanduser("~/.cache/ragqa")))
+# The converted-model cache conftest.py points RAGQA_CACHE_DIR at (the repository's .cache/):
+# the built-in GGUF is converted once per checkout, not once per test session.
+CACHE_DIR = Path(os.environ["RAGQA_CACHE_DIR"])
 
 
 HITS = [

@@ -55,15 +55,14 @@ def test_export_is_jsonl_and_thumbs_up_answers_become_reference_answers(tmp_path
     store.add(_entry(rating=1))
     store.add(_entry(question="What is RAG?", answer="I don't know.", rating=0, abstained=True,
                      comment="should have answered"))
-    out = tmp_path / "export.jsonl"
-    assert store.export_jsonl(out) == 2
-    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    text = store.to_jsonl()
+    lines = [json.loads(line) for line in text.splitlines()]
     assert [r["rating"] for r in lines] == ["up", "down"]
     assert lines[0]["id"] == "fb-1" and lines[0]["answers"] == ["长城长约 21196 公里 [1]。"]
     assert "answers" not in lines[1]
     assert lines[1]["comment"] == "should have answered"
     # Chinese stays readable in the file rather than \\u escapes.
-    assert "长城有多长" in out.read_text(encoding="utf-8")
+    assert "长城有多长" in text
 
 
 def test_store_reopens_existing_database(tmp_path):

@@ -57,6 +57,7 @@ def assistant_text(at: AppTest, i: int = -1) -> str:
     return "\n".join(str(md.value) for md in msg.markdown)
 
 
+@pytest.mark.slow  # runs the app, which loads the LLM
 def test_question_gets_a_streamed_answer_with_numbered_source_cards(configure):
     configure()
     at = ask(start(), QUESTION)
@@ -77,6 +78,7 @@ def test_question_gets_a_streamed_answer_with_numbered_source_cards(configure):
     assert FAST_LLM in model and "**Device:** cpu" in model
 
 
+@pytest.mark.slow  # runs the app, which loads the LLM
 def test_follow_up_question_sends_the_conversation_as_history(configure):
     # The heuristic rewrite shows the history arrived without a second LLM call per question.
     configure(rewrite="heuristic")
@@ -90,6 +92,7 @@ def test_follow_up_question_sends_the_conversation_as_history(configure):
     assert any("Searched for:" in c.value for c in at.caption)
 
 
+@pytest.mark.slow  # runs the app, which loads the LLM
 def test_abstention_is_shown_as_such(configure):
     # No passage can reach a cosine relevance of 0.99: retrieval returns nothing to answer from.
     configure(min_score=0.99)
@@ -100,6 +103,7 @@ def test_abstention_is_shown_as_such(configure):
     assert not [e for e in at.expander if e.label.startswith("[")]
 
 
+@pytest.mark.slow  # runs the app, which loads the LLM
 def test_thumbs_up_and_comment_are_stored_and_exported(configure, tmp_path):
     configure()
     at = ask(start(), QUESTION)
@@ -122,6 +126,7 @@ def test_thumbs_up_and_comment_are_stored_and_exported(configure, tmp_path):
     assert "1 ratings" in export.proto.label
 
 
+@pytest.mark.slow  # runs the app, which loads the LLM
 def test_sidebar_settings_apply_and_clear_chat_empties_the_conversation(configure):
     configure()
     at = start()
@@ -138,12 +143,13 @@ def test_sidebar_settings_apply_and_clear_chat_empties_the_conversation(configur
     assert at.session_state["turns"] == []
 
 
+@pytest.mark.slow  # runs the app, which loads the LLM
 def test_upload_creates_a_new_index_and_lists_failures(configure, tmp_path):
     new_index = tmp_path / "indexes" / "fresh"
     configure(index=new_index)
     at = start()
     assert at.chat_input(key="question").disabled  # nothing to ask about yet
-    at.sidebar.get("file_uploader")[0]  # the uploader is there
+    assert at.sidebar.get("file_uploader"), "the uploader is missing"
     uploader = at.file_uploader[0]
     uploader.set_value([
         ("报告 2024.md", "# 年度报告\n\n2024 年收入增长百分之十二。".encode(), "text/markdown"),
@@ -158,6 +164,7 @@ def test_upload_creates_a_new_index_and_lists_failures(configure, tmp_path):
     assert not at.chat_input(key="question").disabled
 
 
+@pytest.mark.slow  # runs the app, which loads the LLM
 def test_an_unavailable_reranker_is_an_error_message(configure):
     configure()
     at = start()
@@ -168,6 +175,7 @@ def test_an_unavailable_reranker_is_an_error_message(configure):
     assert not at.exception
 
 
+@pytest.mark.slow  # runs the app, which loads the LLM
 def test_index_chooser_lists_indexes_and_opens_a_typed_folder(
         configure, sample_index, tmp_path, tmp_path_factory, embedder):
     configure()
@@ -187,6 +195,7 @@ def test_index_chooser_lists_indexes_and_opens_a_typed_folder(
     assert at.chat_input(key="question").disabled
 
 
+@pytest.mark.slow  # runs the app, which loads the LLM
 def test_a_corrupt_index_is_an_error_message_not_a_traceback(configure, tmp_path):
     broken = tmp_path / "indexes" / "broken"
     broken.mkdir(parents=True)
@@ -197,6 +206,7 @@ def test_a_corrupt_index_is_an_error_message_not_a_traceback(configure, tmp_path
     assert not at.exception
 
 
+@pytest.mark.slow  # runs the app, which loads the LLM
 def test_an_invalid_setting_is_an_error_message(configure):
     configure(k=0)
     at = start()

@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from ingest.chunking import Chunker, chunk_document, chunk_id
+from ingest.chunking import Chunker, chunk_id
 from ingest.types import PageText
 
 ZH = "第一句讲检索。第二句讲生成！第三句是问题吗？第四句有分号；第五句省略…" * 6
@@ -63,12 +63,12 @@ def test_chunks_keep_source_page_and_offset():
 
 def test_chunk_ids_are_stable_and_follow_content_page_and_offset():
     pages = [PageText("/x/a.md", 1, EN), PageText("/x/a.md", 2, EN)]
-    first = chunk_document(pages, "hash-1", chunk_size=100, chunk_overlap=10)
-    again = chunk_document([PageText("/y/moved.md", 1, EN), PageText("/y/moved.md", 2, EN)],
-                           "hash-1", chunk_size=100, chunk_overlap=10)
+    first = Chunker(100, 10).split_pages(pages, "hash-1")
+    again = Chunker(100, 10).split_pages(
+        [PageText("/y/moved.md", 1, EN), PageText("/y/moved.md", 2, EN)], "hash-1")
     assert [c.chunk_id for c in first] == [c.chunk_id for c in again]  # same bytes, same ids
     assert len({c.chunk_id for c in first}) == len(first)  # page 1 and page 2 differ
-    other = chunk_document(pages, "hash-2", chunk_size=100, chunk_overlap=10)
+    other = Chunker(100, 10).split_pages(pages, "hash-2")
     assert not {c.chunk_id for c in first} & {c.chunk_id for c in other}
     assert first[0].chunk_id == chunk_id("hash-1", 1, 0)
 

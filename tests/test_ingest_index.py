@@ -55,7 +55,7 @@ def test_first_ingest_builds_a_complete_index(tmp_path, corpus, ingestor, embedd
     assert (m.chunk_size, m.chunk_overlap, m.index_type) == (200, 30, "flat")
     assert m.num_files == len(corpus) and m.num_chunks == report.chunks_added == index.num_chunks
     assert index.vectors.ntotal == index.lexical.num_docs == m.num_chunks
-    chunks = list(index.iter_chunks())
+    chunks = list(index.get_chunks(range(index.num_chunks)))
     assert len(chunks) == m.num_chunks
     assert index.get_chunks([2, 0]) == [chunks[2], chunks[0]]
     # The stored vector of a row is the embedding of that row's text.
@@ -88,9 +88,11 @@ def test_unchanged_files_are_skipped_without_embedding(tmp_path, corpus, ingesto
 def test_changed_file_replaces_its_chunks_and_only_it_is_embedded(tmp_path, corpus, ingestor):
     ingestor.ingest([tmp_path / "docs"])
     before = open_index(tmp_path / "index")
-    old_md = [c for c in before.iter_chunks() if c.source == str(corpus["md"].resolve())]
-    other_vectors = {c.chunk_id: before.vector(i) for i, c in enumerate(before.iter_chunks())
-                     if c.source != str(corpus["md"].resolve())}
+    md = str(corpus["md"].resolve())
+    chunks_before = before.get_chunks(range(before.num_chunks))
+    old_md = [c for c in chunks_before if c.source == md]
+    other_vectors = {c.chunk_id: before.vector(i) for i, c in enumerate(chunks_before)
+                     if c.source != md}
     embedded = ingestor.embedder.texts
     write(corpus["md"], "# Notes\n\nRerankers reorder the top hits with a cross-encoder.\n")
     report = ingestor.ingest([tmp_path / "docs"])
@@ -98,11 +100,12 @@ def test_changed_file_replaces_its_chunks_and_only_it_is_embedded(tmp_path, corp
     assert report.chunks_removed == len(old_md) and report.chunks_added == 1
     assert ingestor.embedder.texts == embedded + 1
     after = open_index(tmp_path / "index")
-    texts = [c.text for c in after.iter_chunks()]
+    texts = [c.text for c in after.get_chunks(range(after.num_chunks))]
     assert not any("BM25 ranks chunks" in t for t in texts)
     assert any("cross-encoder" in t for t in texts)
     assert after.num_chunks == before.num_chunks - len(old_md) + 1
-    for i, c in enumerate(after.iter_chunks()):  # copied rows keep their vectors
+    # Copied rows keep their vectors.
+    for i, c in enumerate(after.get_chunks(range(after.num_chunks))):
         if c.chunk_id in other_vectors:
             assert np.array_equal(after.vector(i), other_vectors[c.chunk_id])
     rows, _ = after.lexical.search(tokenize("cross-encoder rerankers"), 1)
@@ -119,7 +122,7 @@ def test_identical_texts_are_embedded_once(tmp_path, embedder):
     per_file = report.chunks_added // 3
     assert per_file > 1 and counting.texts == per_file
     index = open_index(tmp_path / "index")
-    assert sorted({c.source for c in index.iter_chunks()}) == sorted(
+    assert sorted({c.source for c in index.get_chunks(range(index.num_chunks))}) == sorted(
         str(p.resolve()) for p in copies)
     assert np.array_equal(index.vector(0), index.vector(per_file))
 
@@ -135,7 +138,7 @@ def test_sync_drops_files_that_are_gone_and_plain_runs_keep_them(tmp_path, corpu
     assert report.removed == [str(corpus["html"].resolve())] and report.chunks_removed > 0
     index = open_index(tmp_path / "index")
     assert index.manifest.num_files == 6
-    assert all("throughput" not in c.text for c in index.iter_chunks())
+    assert all("throughput" not in c.text for c in index.get_chunks(range(index.num_chunks)))
 
 
 def test_bad_files_are_listed_and_the_rest_goes_in(tmp_path, corpus, ingestor):

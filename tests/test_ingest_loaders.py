@@ -16,8 +16,13 @@ from ingest_fixtures import (
 )
 
 from ingest.cleaning import clean_text, normalize_whitespace, rejoin_broken_lines
-from ingest.loaders import LoadError, decode_text, load_bytes, load_file
+from ingest.loaders import LoadError, decode_text, load_bytes, read_bytes
 from ingest.text import has_cjk
+
+
+def load_file(path):
+    """What the ingest pipeline does with one file."""
+    return load_bytes(read_bytes(path), str(path))
 
 
 def test_pdf_gives_one_page_text_per_page_numbered_from_one(tmp_path):

@@ -1,4 +1,5 @@
-"""`ragqa retrieve`: batch JSONL in the DESIGN.md formats, single --json, clear input errors."""
+"""`ragqa retrieve`: batch JSONL in the formats of docs/architecture.md, single --json, clear
+input errors."""
 
 from __future__ import annotations
 

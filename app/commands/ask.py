@@ -4,7 +4,7 @@
     ragqa ask "塔有多高？" --index indexes/sample --llm builtin:smollm2-135m --no-stream --json
     ragqa ask --index indexes/sample --input questions.jsonl --output answers.jsonl
 
-answers.jsonl lines follow DESIGN.md: `{"id", "question", "answer", "abstained",
+answers.jsonl lines follow docs/architecture.md: `{"id", "question", "answer", "abstained",
 "citations": [{"n", "source", "page", "chunk_id"}], "timings_ms": {"retrieve",
 "first_token", "total"}}` (plus "confidence" and "standalone_question"), in input order.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import typer
 
+from app.commands.batch import InputOption, question_or_batch
 from app.commands.common import (
     ConfigOption,
     IndexOption,
@@ -31,7 +32,6 @@ from app.commands.common import (
     out,
     settings,
 )
-from app.commands.retrieve import read_questions
 from ingest.fileio import write_jsonl
 
 
@@ -74,9 +74,7 @@ def register(cli: typer.Typer) -> None:
                                            "as they are generated (default: stream)."),
         as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON "
                                      "(answers.jsonl form) on stdout."),
-        input_file: Path | None = typer.Option(None, "--input", help="questions.jsonl: "
-                                               "{\"id\", \"question\"} per line.",
-                                               dir_okay=False),
+        input_file: Path | None = InputOption,
         output: Path | None = typer.Option(None, "--output", help="answers.jsonl to write "
                                            "(with --input).", dir_okay=False),
         config: Path | None = ConfigOption,
@@ -86,15 +84,7 @@ def register(cli: typer.Typer) -> None:
         s = settings(config, index=index, k=k, mode=mode, llm=llm, base_url=base_url,
                      temperature=temperature, top_p=top_p, top_k=top_k,
                      max_new_tokens=max_new_tokens, stream=stream)
-        if (input_file is None) == (question is None):
-            raise typer.BadParameter("give either a QUESTION or --input FILE (not both)")
-        if input_file is not None and output is None:
-            raise typer.BadParameter("--input needs --output FILE for the answers")
-        if input_file is None and output is not None:
-            raise typer.BadParameter("--output is for batch mode; add --input FILE")
-        if question is not None and not question.strip():
-            raise typer.BadParameter("the question is empty")
-        batch = read_questions(input_file) if input_file is not None else None
+        batch = question_or_batch(question, input_file, output, writes="answers")
 
         from app.build import make_engine
 

@@ -4,21 +4,21 @@
     ragqa retrieve "How is data deduplicated?" --index indexes/sample --mode bm25 --json
     ragqa retrieve --index indexes/sample --input questions.jsonl --output hits.jsonl
 
-Batch files follow DESIGN.md: questions.jsonl lines are `{"id", "question"}` (other keys
-ignored); hits.jsonl lines are `{"id", "question", "hits": [{"text", "source", "page",
-"score", "chunk_id"}]}`, best first, in input order. Every input line is checked before a
-model loads, and a bad one is reported with its file and line number.
+Batch files follow docs/architecture.md ("File formats"): questions.jsonl lines are `{"id",
+"question"}` (other keys ignored); hits.jsonl lines are `{"id", "question", "hits": [{"text",
+"source", "page", "score", "chunk_id"}]}`, best first, in input order. Every input line is
+checked before a model loads, and a bad one is reported with its file and line number.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
+from app.commands.batch import InputOption, question_or_batch
 from app.commands.common import (
     ConfigOption,
     IndexOption,
@@ -29,41 +29,8 @@ from app.commands.common import (
     out,
     settings,
 )
-from ingest.errors import RagqaError
-from ingest.fileio import read_jsonl, write_jsonl
+from ingest.fileio import write_jsonl
 from retrieval.types import Hit
-
-
-class QuestionsFileError(RagqaError):
-    """A questions.jsonl file is missing or has a line that is not a question."""
-
-
-@dataclass(frozen=True)
-class Question:
-    id: str
-    question: str
-
-
-def read_questions(path: Path) -> list[Question]:
-    """The questions of a JSONL file, in order; blank lines are skipped."""
-    questions: list[Question] = []
-    seen: set[str] = set()
-    for where, record in read_jsonl(path, QuestionsFileError, what="questions file"):
-        if not isinstance(record, dict):
-            raise QuestionsFileError(f"{where}: expected an object like "
-                                     '{"id": "q1", "question": "..."}')
-        qid, text = record.get("id"), record.get("question")
-        if isinstance(qid, bool) or not isinstance(qid, str | int) or str(qid) == "":
-            raise QuestionsFileError(f"{where}: \"id\" must be a non-empty string")
-        if not isinstance(text, str) or not text.strip():
-            raise QuestionsFileError(f"{where}: \"question\" must be a non-empty string")
-        if str(qid) in seen:
-            raise QuestionsFileError(f"{where}: id {qid!r} appears twice")
-        seen.add(str(qid))
-        questions.append(Question(str(qid), text))
-    if not questions:
-        raise QuestionsFileError(f"questions file {path} holds no questions")
-    return questions
 
 
 def _snippet(text: str, width: int = 160) -> str:
@@ -101,9 +68,7 @@ def register(cli: typer.Typer) -> None:
         source: str | None = typer.Option(None, "--source", help="Only chunks from sources "
                                           "matching this glob, like '*.pdf' or 'kb/zh_*'."),
         as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON on stdout."),
-        input_file: Path | None = typer.Option(None, "--input", help="questions.jsonl: "
-                                               "{\"id\", \"question\"} per line.",
-                                               dir_okay=False),
+        input_file: Path | None = InputOption,
         output: Path | None = typer.Option(None, "--output", help="hits.jsonl to write "
                                            "(with --input).", dir_okay=False),
         config: Path | None = ConfigOption,
@@ -114,13 +79,7 @@ def register(cli: typer.Typer) -> None:
 
         s = settings(config, index=index, k=k, mode=mode, reranker=reranker,
                      min_score=min_score, source_glob=source)
-        if (input_file is None) == (question is None):
-            raise typer.BadParameter("give either a QUESTION or --input FILE (not both)")
-        if input_file is not None and output is None:
-            raise typer.BadParameter("--input needs --output FILE for the hits")
-        if input_file is None and output is not None:
-            raise typer.BadParameter("--output is for batch mode; add --input FILE")
-        batch = read_questions(input_file) if input_file is not None else None
+        batch = question_or_batch(question, input_file, output, writes="hits")
 
         retriever = make_retriever(s)
         if batch is None:

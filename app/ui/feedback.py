@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import RagqaError
-from ingest.fileio import atomic_write_text
 
 SCHEMA_VERSION = 1
 
@@ -186,11 +185,6 @@ class FeedbackStore:
         """Every rating as one JSON object per line (UTF-8 text, Chinese kept readable)."""
         return "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in self.records())
 
-    def export_jsonl(self, out: Path) -> int:
-        """Writes `to_jsonl()` to `out`; returns the number of lines."""
-        text = self.to_jsonl()
-        atomic_write_text(Path(out), text)
-        return text.count("\n")
 
 
 def _record(row: sqlite3.Row) -> FeedbackRecord:
