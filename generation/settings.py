@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from generation.types import DecodingParams
 
@@ -32,6 +32,11 @@ class LLMSettings(BaseModel):
                             description="converted built-in models")
     llm_dtype: Literal["float32", "bfloat16", "float16"] | None = None
     llm_quantization: Literal["4bit", "8bit", "int8-dynamic"] | None = None
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()  # "~/.cache/ragqa" as written in a config file
 
 
 class GenerationSettings(BaseModel):
