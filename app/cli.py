@@ -6,6 +6,7 @@ Each command lives in `app/commands/<name>.py` with a `register(cli)` function.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 
@@ -28,15 +29,19 @@ for _name in COMMANDS:
 
 
 def offline_env_default() -> None:
-    """Make the Hugging Face libraries fail fast instead of retrying a network that is not
-    there (before any model loads; a variable the user set wins)."""
+    """Before any model loads (a variable the user set wins): the Hugging Face libraries fail
+    fast instead of retrying a network that is not there, and idle OpenMP threads sleep
+    instead of spinning, so two ragqa processes on a small CPU do not burn each other's cores."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def main() -> None:
     offline_env_default()
+    # Warnings a user can act on (a backend falling back) as plain lines on stderr.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         cli(standalone_mode=True)
     except RagqaError as exc:

@@ -1,15 +1,18 @@
-"""Generation speed of the default LLM on this machine: load (cold and cached), time to first
-token with 3 retrieved passages, decode tokens/s, seconds per question.
+"""Generation speed of the built-in LLM on this machine, transformers against OpenVINO int8 on
+the same prompts in one run: load, time to first token with 3 retrieved passages, decode
+tokens/s, seconds per question, a short answer's time, and the speed-up.
 
-    .venv/bin/python bench/generation.py                      # builtin:qwen2.5-0.5b, cold + cached
-    .venv/bin/python bench/generation.py --skip-cold --dtype float32 --threads 2
+    .venv/bin/python bench/generation.py                       # builtin:qwen2.5-0.5b, 8 questions
+    .venv/bin/python bench/generation.py --backends transformers,openvino,openvino-f32
     .venv/bin/python bench/generation.py --llm builtin:smollm2-135m --questions 4
 
 The passages are real: data/kb is ingested (chunk size 800) into a temporary index and the
 hybrid retriever picks k=3 for each question of data/qa/reference.jsonl (English and Chinese
-alternately). "first token" is the LLM's part (prompt encoding + prefill + first decode step);
-retrieval is reported apart. On a CUDA machine a second section measures batched generation
-throughput for a 7B-class model shape (random weights: speed only, nothing is downloaded).
+alternately); the prompt is the engine's (system prompt, few-shot turns, numbered passages).
+"first token" is the LLM's part (prompt encoding + prefill + first decode step). "short
+answer" is a separate greedy run capped at 16 new tokens. Models come from the cache
+(--cache-dir, converted or exported on first use). On a CUDA machine a second section measures
+batched generation throughput for a 7B-class model shape (random weights, nothing downloaded).
 """
 
 from __future__ import annotations
@@ -23,13 +26,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest.settings import IngestSettings
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+BACKENDS = {  # name -> (llm_backend, OpenVINO precision hint)
+    "transformers": ("transformers", None),
+    "openvino": ("openvino", None),
+    "openvino-f32": ("openvino", "f32"),
+}
 
 
 def load_questions(n: int) -> list[str]:
@@ -41,92 +48,68 @@ def load_questions(n: int) -> list[str]:
     return mixed[:n]
 
 
-def build_retriever(workdir: Path, k: int):
+def build_prompts(workdir: Path, questions: list[str], k: int, llm) -> list:
+    """The engine's prompt plan for each question, over a fresh index of data/kb."""
+    from generation.prompts import build_prompt
     from ingest.embedder import Embedder
     from ingest.index import open_index
     from ingest.pipeline import Ingestor
-    from retrieval import build_retriever as build
+    from ingest.settings import IngestSettings
+    from retrieval import RetrievalSettings, build_retriever
 
     embedder = Embedder("builtin:minilm", device="cpu")
-    Ingestor(workdir / "index", embedder, IngestSettings(chunk_size=800, chunk_overlap=120)).ingest(
-        [ROOT / "data/kb"])
-    return build(open_index(workdir / "index"), embedder, mode="hybrid", k=k)
+    Ingestor(workdir / "index", embedder, IngestSettings()).ingest([ROOT / "data/kb"])
+    retriever = build_retriever(open_index(workdir / "index"), embedder,
+                                RetrievalSettings(mode="hybrid", k=k))
+    return [build_prompt(q, retriever.retrieve(q), count_tokens=llm.count_tokens,
+                         window=llm.context_window, max_new_tokens=64, few_shot=True)
+            for q in questions]
 
 
-def time_load(name: str, cache_dir: Path, dtype: str | None, cold: bool,
-              quantization: str | None = None):
+def load(name: str, backend: str, cache_dir: Path):
+    """The backend, and the seconds its load took from the cache (conversion and export, once
+    per cache, are done before the clock starts)."""
+    from app.build import default_exporter
     from generation import LLMSettings, load_llm
     from generation.builtin_models import converted_model
+    from generation.openvino_backend import OpenVINOBackend
+    from generation.openvino_export import openvino_model
 
-    if cold:
+    kind, precision = BACKENDS[backend]
+    if kind == "openvino":
+        folder = openvino_model(name, cache_dir, "int8", default_exporter())
         started = time.perf_counter()
+        llm = OpenVINOBackend(folder, name=name, precision=precision)
+    else:
         converted_model(name, cache_dir)
-        print(f"load cold (assemble + check sha256 + convert + save): "
-              f"{time.perf_counter() - started:.1f} s")
-    started = time.perf_counter()
-    llm = load_llm(LLMSettings(llm=name, cache_dir=cache_dir, device="cpu", llm_dtype=dtype,
-                               llm_quantization=quantization))
-    print(f"load cached (from safetensors, incl. warm-up):          "
-          f"{time.perf_counter() - started:.1f} s")
-    return llm
+        started = time.perf_counter()
+        llm = load_llm(LLMSettings(llm=name, cache_dir=cache_dir, device="cpu",
+                                   llm_backend="transformers"))
+    return llm, time.perf_counter() - started
 
 
-def run_questions(llm, retriever, questions: list[str], max_new_tokens: int) -> None:
+def measure(llm, plans: list, max_new_tokens: int) -> dict[str, list[float]]:
     from generation import DecodingParams
-    from generation.prompts import build_prompt
 
-    params = DecodingParams(max_new_tokens=max_new_tokens)
-    rows = []
-    for q in questions:
-        t0 = time.perf_counter()
-        hits = retriever.retrieve(q)
-        retrieve_ms = (time.perf_counter() - t0) * 1000
-        # The engine's prompt: passages fitted to the window, few-shot examples on (its default).
-        plan = build_prompt(q, hits, count_tokens=llm.count_tokens, window=llm.context_window,
-                            max_new_tokens=max_new_tokens, few_shot=True)
-        prompt = llm.format_prompt(plan.messages)
-        prompt_tokens = llm.count_tokens(prompt)
-        cpu0 = time.process_time()
-        gen = llm.generate(plan.messages, params)
-        gen_cpu = time.process_time() - cpu0
-        prefill_cpu, cpu_tps = _cpu_profile(llm, prompt)
+    figures: dict[str, list[float]] = {"first": [], "tps": [], "total": [], "short": []}
+    for plan in plans:
+        gen = llm.generate(plan.messages, DecodingParams(max_new_tokens=max_new_tokens))
         decode_s = (gen.total_ms - gen.first_token_ms) / 1000
-        tps = (gen.num_tokens - 1) / decode_s if gen.num_tokens > 1 and decode_s > 0 else 0.0
-        rows.append((retrieve_ms, prompt_tokens, gen.first_token_ms, tps, gen.num_tokens,
-                     (retrieve_ms + gen.total_ms) / 1000, prefill_cpu, cpu_tps, gen_cpu))
-        print(f"  {len(plan.hits)} passages, {prompt_tokens:4d} prompt tokens | retrieve "
-              f"{retrieve_ms:5.0f} ms | first token {gen.first_token_ms:6.0f} ms | "
-              f"{gen.num_tokens:3d} tokens at {tps:5.1f} tok/s | {rows[-1][5]:5.2f} s | "
-              f"cpu: full prefill {prefill_cpu:4.2f} s, decode {cpu_tps:5.1f} tok/cpu-s | "
-              f"{q[:40]!r} -> {gen.text[:60]!r}", flush=True)
-    med = statistics.median
-    print(f"median over {len(rows)} questions: prompt {med(r[1] for r in rows):.0f} tokens, "
-          f"first token {med(r[2] for r in rows):.0f} ms, decode {med(r[3] for r in rows):.1f} "
-          f"tok/s, {med(r[5] for r in rows):.2f} s per question "
-          f"(retrieve {med(r[0] for r in rows):.0f} ms)")
-    print(f"  CPU time (all threads; about the wall time on an idle machine with --threads 1): "
-          f"prefill {med(r[6] for r in rows):.2f} cpu-s, decode "
-          f"{med(r[7] for r in rows):.1f} tokens per cpu-s, {med(r[8] for r in rows):.2f} "
-          f"cpu-s per answer")
+        figures["first"].append(gen.first_token_ms)
+        if gen.num_tokens > 1 and decode_s > 0:
+            figures["tps"].append((gen.num_tokens - 1) / decode_s)
+        figures["total"].append(gen.total_ms / 1000)
+        short = llm.generate(plan.messages, DecodingParams(max_new_tokens=16))
+        figures["short"].append(short.total_ms / 1000)
+        print(f"    {llm.count_tokens(llm.format_prompt(plan.messages)):4d} prompt tokens | "
+              f"first token {gen.first_token_ms:5.0f} ms | {gen.num_tokens:3d} tokens | "
+              f"short answer {short.total_ms:5.0f} ms | {gen.text[:50]!r}", flush=True)
+    return figures
 
 
-def _cpu_profile(llm, prompt: str, steps: int = 8) -> tuple[float, float]:
-    """(CPU seconds of the prompt's forward pass, greedy decode steps per CPU second), from a
-    manual prefill + decode loop. Unlike wall time they barely grow when other processes
-    share the cores."""
-    import torch
-
-    ids = llm.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
-    with torch.inference_mode():
-        cpu0 = time.process_time()
-        out = llm.model(input_ids=ids, use_cache=True, logits_to_keep=1)
-        prefill = time.process_time() - cpu0
-        cpu0 = time.process_time()
-        for _ in range(steps):
-            nxt = out.logits[:, -1].argmax(-1, keepdim=True)
-            out = llm.model(input_ids=nxt, past_key_values=out.past_key_values, use_cache=True)
-        decode = time.process_time() - cpu0
-    return prefill, steps / decode
+def p(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))] if values else float("nan")
 
 
 def gpu_section(batch_sizes: list[int], prompt_len: int, new_tokens: int) -> None:
@@ -164,33 +147,47 @@ def gpu_section(batch_sizes: list[int], prompt_len: int, new_tokens: int) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--llm", default="builtin:qwen2.5-0.5b")
-    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default=None,
-                        help="CPU weights dtype (default: bf16 on avx512_bf16 CPUs, else fp32)")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    parser.add_argument("--quantization", choices=["int8-dynamic"], default=None,
-                        help="CPU dynamic int8 quantization of the Linear layers")
-    parser.add_argument("--questions", type=int, default=6)
+    parser.add_argument("--backends", default="transformers,openvino",
+                        help=f"comma-separated, of {', '.join(BACKENDS)}")
+    parser.add_argument("--questions", type=int, default=8)
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--skip-cold", action="store_true",
-                        help="use the user cache (~/.cache/ragqa) instead of converting anew")
     parser.add_argument("--cache-dir", type=Path, default=Path("~/.cache/ragqa").expanduser())
     args = parser.parse_args()
+    backends = args.backends.split(",")
 
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    rows = {}
     with tempfile.TemporaryDirectory(prefix="ragqa-bench-gen-") as tmp:
-        cache = args.cache_dir if args.skip_cold else Path(tmp) / "cache"
-        llm = time_load(args.llm, cache, args.dtype, cold=not args.skip_cold
-                        and args.llm.startswith("builtin:"), quantization=args.quantization)
-        print(f"model {llm.name} on {llm.device}, dtype {llm.model.dtype}"
-              f"{', int8 dynamic' if args.quantization else ''}")
-        retriever = build_retriever(Path(tmp), args.k)
-        run_questions(llm, retriever, load_questions(args.questions), args.max_new_tokens)
+        plans = None
+        for backend in backends:
+            llm, load_s = load(args.llm, backend, args.cache_dir)
+            if plans is None:  # the same prompts for every backend (one tokenizer)
+                plans = build_prompts(Path(tmp), load_questions(args.questions), args.k, llm)
+            print(f"{backend}: {llm.name}, loaded from the cache in {load_s:.1f} s")
+            rows[backend] = measure(llm, plans, args.max_new_tokens)
+            del llm
+    med = statistics.median
+    print(f"\n{args.llm}, {len(plans)} questions, {args.k} passages, greedy; "
+          f"first token and short answer: p50 / p95")
+    print(f"| backend | first token (ms) | decode (tok/s) | s per question ({args.max_new_tokens} "
+          f"max) | short answer, <=16 tokens (s) |")
+    print("|---|---|---|---|---|")
+    for backend, f in rows.items():
+        print(f"| {backend} | {p(f['first'], .5):.0f} / {p(f['first'], .95):.0f} | "
+              f"{med(f['tps']):.1f} | {med(f['total']):.2f} | "
+              f"{p(f['short'], .5):.2f} / {p(f['short'], .95):.2f} |")
+    base = rows.get(backends[0])
+    for backend in backends[1:]:
+        f = rows[backend]
+        print(f"speed-up of {backend} over {backends[0]}: first token "
+              f"{med(base['first']) / med(f['first']):.2f}x, decode "
+              f"{med(f['tps']) / med(base['tps']):.2f}x, per question "
+              f"{med(base['total']) / med(f['total']):.2f}x, short answer "
+              f"{med(base['short']) / med(f['short']):.2f}x")
     if torch.cuda.is_available():
         gpu_section([1, 8, 32], prompt_len=1024, new_tokens=128)
     else:

@@ -32,6 +32,16 @@ class LLMSettings(BaseModel):
                             description="converted built-in models")
     llm_dtype: Literal["float32", "bfloat16", "float16"] | None = None
     llm_quantization: Literal["4bit", "8bit", "int8-dynamic"] | None = None
+    llm_backend: Literal["auto", "openvino", "transformers"] = Field(
+        "auto", description="auto: OpenVINO int8 for the built-in models on a CPU when it is "
+        "installed, else transformers")
+    llm_weight_format: Literal["int8", "int4"] = Field(
+        "int8", description="OpenVINO weights (int4 measured less faithful)")
+    openvino_exporter: Path | None = Field(
+        None, description="a Python with optimum-intel that exports the built-in models once "
+        "(None: .venv-export beside ragqa's environment, as make installs it)")
+    threads: int | None = Field(None, gt=0, description="CPU threads for inference (None: "
+                                "every core)")
 
     @field_validator("cache_dir")
     @classmethod

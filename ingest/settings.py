@@ -27,6 +27,8 @@ class EmbedderSettings(BaseModel):
     device: str | None = Field(None, description="cpu, cuda, ...; None: the GPU if any")
     embed_batch_size: int | None = Field(None, gt=0, description="None: 16 on the CPU, 64 "
                                          "on a GPU")
+    threads: int | None = Field(None, gt=0, description="CPU threads for inference (None: "
+                                "every core)")
 
 
 class IngestSettings(BaseModel):

@@ -17,7 +17,7 @@ os.environ.setdefault("RAGQA_CACHE_DIR", str(Path(__file__).resolve().parents[1]
                                              / "ragqa"))
 
 # Fixtures that load a real LLM: a test using one is slow (`make test-fast` leaves it out).
-LLM_FIXTURES = {"smollm2"}
+LLM_FIXTURES = {"smollm2", "smollm2_openvino"}
 
 
 def pytest_collection_modifyitems(items):
@@ -43,4 +43,17 @@ def smollm2():
 
     from generation import LLMSettings, load_llm
 
-    return load_llm(LLMSettings(llm="builtin:smollm2-135m", cache_dir=CACHE_DIR, device="cpu"))
+    return load_llm(LLMSettings(llm="builtin:smollm2-135m", cache_dir=CACHE_DIR, device="cpu",
+                                llm_backend="transformers"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_openvino():
+    """The same model through the OpenVINO backend, exported once per checkout into .cache/ by
+    the exporter `make install` builds (.venv-export)."""
+    from generation_fixtures import CACHE_DIR, EXPORTER
+
+    from generation import LLMSettings, load_llm
+
+    return load_llm(LLMSettings(llm="builtin:smollm2-135m", cache_dir=CACHE_DIR,
+                                llm_backend="openvino", openvino_exporter=EXPORTER))

@@ -15,6 +15,8 @@ from retrieval.types import Hit
 # The converted-model cache conftest.py points RAGQA_CACHE_DIR at (the repository's .cache/):
 # the built-in GGUF is converted once per checkout, not once per test session.
 CACHE_DIR = Path(os.environ["RAGQA_CACHE_DIR"])
+# The OpenVINO exporter `make install` builds beside the project's .venv.
+EXPORTER = Path(__file__).resolve().parents[1] / ".venv-export" / "bin" / "python"
 
 
 HITS = [

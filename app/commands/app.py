@@ -57,6 +57,7 @@ def streamlit_env(config: Path | None, index: Path | None,
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_OFFLINE", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return env
 
 

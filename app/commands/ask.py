@@ -22,6 +22,7 @@ from app.commands.common import (
     ConfigOption,
     IndexOption,
     KOption,
+    LlmBackendOption,
     LlmOption,
     MaxNewTokensOption,
     ModeOption,
@@ -63,6 +64,7 @@ def register(cli: typer.Typer) -> None:
         k: int | None = KOption,
         mode: str | None = ModeOption,
         llm: str | None = LlmOption,
+        llm_backend: str | None = LlmBackendOption,
         base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible API "
                                             "root for openai:MODEL, e.g. "
                                             "http://localhost:8000/v1."),
@@ -81,8 +83,8 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Answer a question from the indexed documents, citing them as [1], [2]; or answer
         every question of a JSONL file (--input/--output)."""
-        s = settings(config, index=index, k=k, mode=mode, llm=llm, base_url=base_url,
-                     temperature=temperature, top_p=top_p, top_k=top_k,
+        s = settings(config, index=index, k=k, mode=mode, llm=llm, llm_backend=llm_backend,
+                     base_url=base_url, temperature=temperature, top_p=top_p, top_k=top_k,
                      max_new_tokens=max_new_tokens, stream=stream)
         batch = question_or_batch(question, input_file, output, writes="answers")
 

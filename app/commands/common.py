@@ -33,6 +33,9 @@ RerankerOption = typer.Option(None, "--reranker", help="Cross-encoder to rerank 
 LlmOption = typer.Option(None, "--llm", help="builtin:qwen2.5-0.5b (default), "
                          "builtin:smollm2-135m, a Hugging Face id or local folder, or "
                          "openai:MODEL with --base-url.")
+LlmBackendOption = typer.Option(None, "--llm-backend", help="auto (default: OpenVINO int8 for "
+                                "the built-in models on a CPU, else transformers), openvino "
+                                "or transformers.")
 TemperatureOption = typer.Option(None, "--temperature", help="0 = greedy (default: 0).")
 TopPOption = typer.Option(None, "--top-p", help="Nucleus sampling mass, with --temperature > 0 "
                           "(default: 1.0).")

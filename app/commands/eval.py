@@ -19,6 +19,7 @@ from app.commands.common import (
     ConfigOption,
     IndexOption,
     KOption,
+    LlmBackendOption,
     LlmOption,
     MaxNewTokensOption,
     ModeOption,
@@ -79,6 +80,7 @@ def register(cli: typer.Typer) -> None:
         mode: str | None = ModeOption,
         reranker: str | None = RerankerOption,
         llm: str | None = LlmOption,
+        llm_backend: str | None = LlmBackendOption,
         temperature: float | None = TemperatureOption,
         top_p: float | None = TopPOption,
         top_k: int | None = TopKOption,
@@ -96,7 +98,7 @@ def register(cli: typer.Typer) -> None:
         from eval.runner import run_questions, stratified_sample
 
         s = settings(config, index=index, k=k, mode=mode, reranker=reranker, llm=llm,
-                     temperature=temperature, top_p=top_p, top_k=top_k,
+                     llm_backend=llm_backend, temperature=temperature, top_p=top_p, top_k=top_k,
                      max_new_tokens=max_new_tokens, device=device,
                      eval_generate_sample=generate_sample,
                      fail_under=parse_thresholds(fail_under) if fail_under else None)

@@ -1,0 +1,201 @@
+"""The built-in LLMs on the CPU with OpenVINO GenAI (int8 weights): the fast CPU backend.
+
+    >>> llm = OpenVINOBackend(openvino_model("builtin:qwen2.5-0.5b", cache, "int8", exporter),
+    ...                       name="builtin:qwen2.5-0.5b")
+    >>> for piece in llm.stream(messages, DecodingParams(max_new_tokens=64)): ...
+
+Same protocol as `TransformersBackend` (`generation.llm.LLMBackend`): text pieces as they are
+decoded, then a `Generation` with the first-token time and the mean token log-probability.
+The KV blocks of earlier prompts are kept (prefix caching), so the system prompt and few-shot
+turns that every question shares are not computed again. openvino_genai reports one
+log-probability per answer (the sum over its tokens), not one per token; `mean_logprob` is
+that sum over the token count. See bench/generation.py for the figures behind the choices.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from generation.prompts import render_plain
+from generation.types import DecodingParams, Generation, GenerationError
+
+Messages = list[dict[str, str]]
+_DONE = object()
+# Prefill a prompt in one chunk: openvino_genai's default (256 tokens) splits a 3-passage
+# prompt in four and measured ~2x slower to the first token. Longer prompts are still split.
+PREFILL_CHUNK_TOKENS = 8192
+
+
+class OpenVINOBackend:
+    """An exported OpenVINO LLM run with `openvino_genai.LLMPipeline`.
+
+    Args:
+        folder: an export from `generation.openvino_export.openvino_model`.
+        name: the name answers report (`builtin:qwen2.5-0.5b`).
+        threads: inference threads; None lets OpenVINO use every core.
+        precision: OpenVINO's inference precision hint ("f32", "bf16"), None for its default.
+        prefix_cache: keep KV blocks of earlier prompts for reuse.
+    """
+
+    prefers_batching = False
+    device = "cpu"
+
+    def __init__(self, folder: Path, *, name: str | None = None, threads: int | None = None,
+                 precision: str | None = None, prefix_cache: bool = True) -> None:
+        import openvino_genai
+        from transformers import AutoTokenizer
+
+        folder = Path(folder)
+        self._genai = openvino_genai
+        self.name = name or str(folder)
+        self.folder = folder
+        scheduler = openvino_genai.SchedulerConfig()
+        scheduler.enable_prefix_caching = prefix_cache
+        scheduler.max_num_batched_tokens = PREFILL_CHUNK_TOKENS
+        properties: dict = {}
+        if threads:
+            properties["INFERENCE_NUM_THREADS"] = int(threads)
+        if precision:
+            properties["INFERENCE_PRECISION_HINT"] = precision
+        try:
+            self.pipe = openvino_genai.LLMPipeline(str(folder), "CPU",
+                                                   scheduler_config=scheduler, **properties)
+            # The Hugging Face tokenizer saved beside the IR: the same chat template and token
+            # counts as TransformersBackend, so prompt budgets do not depend on the backend.
+            self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except (RuntimeError, OSError, ValueError) as exc:
+            # OpenVINO's message opens with a source location; the reason follows it.
+            reason = " ".join(str(exc).split())[-300:]
+            raise GenerationError(f"cannot load the OpenVINO model in {folder}: {reason}"
+                                  ) from exc
+        self._ov_tokenizer = self.pipe.get_tokenizer()
+        self.context_window = int(config.get("max_position_embeddings", 2048))
+        self._stop_ids = set(self.pipe.get_generation_config().stop_token_ids or [])
+        self._stop_ids |= {t for t in (self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
+                           if t is not None}
+        self._lock = threading.Lock()  # one generation at a time: the pipeline is shared
+        self._warm_up()
+
+    # -- prompt -------------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def format_prompt(self, messages: Messages) -> str:
+        """The model's own chat template, or a plain transcript for base models without one."""
+        if self.tokenizer.chat_template:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                      add_generation_prompt=True)
+        return render_plain(messages)
+
+    # -- generation ---------------------------------------------------------------------
+    def generate(self, messages: Messages, params: DecodingParams) -> Generation:
+        result = None
+        for item in self.stream(messages, params):
+            result = item
+        assert isinstance(result, Generation)
+        return result
+
+    def generate_batch(self, batch: list[Messages], params: DecodingParams) -> list[Generation]:
+        # One CPU, one pipeline: prompts run one after another (batching gains nothing here).
+        return [self.generate(m, params) for m in batch]
+
+    def stream(self, messages: Messages, params: DecodingParams) -> Iterator[str | Generation]:
+        start = time.perf_counter()
+        inputs = self._ov_tokenizer.encode(self.format_prompt(messages),
+                                           add_special_tokens=False)
+        config = self._config(params)
+        if params.num_beams > 1:
+            # Beam search cannot stream: the best beam is known only at the end.
+            with self._lock:
+                result = self._run(inputs, config, None)
+            generation = self._finish(result, start, None, beams=True)
+            yield generation.text
+            yield generation
+            return
+        pieces: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        first_at: list[float] = []
+        box: dict = {}
+        running, stopped = self._genai.StreamingStatus.RUNNING, self._genai.StreamingStatus.STOP
+
+        def on_piece(text: str):
+            if not first_at:
+                first_at.append(time.perf_counter())
+            pieces.put(text)
+            return stopped if stop.is_set() else running
+
+        def work() -> None:
+            try:
+                with self._lock:
+                    box["out"] = self._run(inputs, config, on_piece)
+            except BaseException as exc:  # re-raised in the caller's thread
+                box["error"] = exc
+            finally:
+                pieces.put(_DONE)
+
+        thread = threading.Thread(target=work, name="ragqa-generate", daemon=True)
+        thread.start()
+        try:
+            while (piece := pieces.get()) is not _DONE:
+                if piece:
+                    yield piece
+        finally:
+            stop.set()  # a caller that stops iterating (the UI's stop button) stops decoding
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        yield self._finish(box["out"], start, first_at[0] if first_at else None)
+
+    # -- internals ----------------------------------------------------------------------
+    def _run(self, inputs, config, streamer):
+        try:
+            return self.pipe.generate(inputs, config, streamer)
+        except RuntimeError as exc:
+            raise GenerationError(f"OpenVINO generation failed: {str(exc)[:300]}") from exc
+
+    def _config(self, params: DecodingParams):
+        config = self.pipe.get_generation_config()
+        config.max_new_tokens = params.max_new_tokens
+        config.repetition_penalty = params.repetition_penalty
+        config.apply_chat_template = False  # the prompt is templated already
+        config.num_return_sequences = 1
+        config.logprobs = 1  # without it the answer's log-probability is reported as 0
+        config.num_beams = params.num_beams
+        config.do_sample = params.do_sample and params.num_beams == 1
+        if config.do_sample:
+            config.temperature = params.temperature
+            config.top_p = params.top_p
+            config.top_k = params.top_k or 0
+            config.rng_seed = params.seed  # a seed per call, not a process-wide one
+        return config
+
+    def _finish(self, result, start: float, first_at: float | None,
+                beams: bool = False) -> Generation:
+        end = time.perf_counter()
+        ids = list(result.tokens[0])
+        n = next((i for i, t in enumerate(ids) if t in self._stop_ids), len(ids))
+        text = self.tokenizer.decode(ids[:n], skip_special_tokens=True).strip()
+        total = float(result.scores[0]) if len(result.scores) else None
+        if not n or total is None:
+            mean_lp = None
+        elif beams:
+            mean_lp = total  # beam search's score is already length-normalised
+        else:
+            mean_lp = total / len(ids)  # the sum covers every generated token, EOS included
+        first_ms = None if first_at is None else (first_at - start) * 1000
+        return Generation(text=text, num_tokens=n, mean_logprob=mean_lp,
+                          first_token_ms=first_ms, total_ms=(end - start) * 1000)
+
+    def _warm_up(self) -> None:
+        # The first inference compiles kernels (hundreds of ms): pay it at load time.
+        config = self.pipe.get_generation_config()
+        config.max_new_tokens = 2
+        config.apply_chat_template = False
+        self.pipe.generate(self._ov_tokenizer.encode("Hello " * 32, add_special_tokens=False),
+                           config)
