@@ -88,7 +88,8 @@ def make_embedder(spec: EmbedderSettings) -> Embedder:
     """The embedder `spec` describes, loaded once per process."""
     use_threads(spec.threads)
     return MODELS.get(("embedder", spec), lambda: Embedder(
-        spec.embedding, device=spec.device, batch_size=spec.embed_batch_size))
+        spec.embedding, device=spec.device, batch_size=spec.embed_batch_size,
+        backend=spec.embed_backend, cache_dir=spec.cache_dir, threads=spec.threads))
 
 
 def index_embedder(settings: Settings, index: IndexReader) -> Embedder:

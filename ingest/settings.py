@@ -9,12 +9,18 @@ from TOML, RAGQA_* variables and flags (`app.config`); the stage only reads them
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 IndexType = Literal["flat", "hnsw"]
 INDEX_TYPES: tuple[str, ...] = get_args(IndexType)
+# auto: OCR PDF pages without a text layer and image files; off: never (they are reported);
+# force: OCR every PDF page too, for PDFs whose text layer is garbage.
+OcrMode = Literal["auto", "off", "force"]
+OCR_MODES: tuple[str, ...] = get_args(OcrMode)
 
 
 class EmbedderSettings(BaseModel):
@@ -29,6 +35,15 @@ class EmbedderSettings(BaseModel):
                                          "on a GPU")
     threads: int | None = Field(None, gt=0, description="CPU threads for inference (None: "
                                 "every core)")
+    embed_backend: Literal["auto", "openvino", "torch"] = Field(
+        "auto", description="auto: OpenVINO on a CPU where it runs the model, else torch")
+    cache_dir: Path = Field(Path(os.path.expanduser("~/.cache/ragqa")),
+                            description="converted models")
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
 
 
 class IngestSettings(BaseModel):
@@ -41,6 +56,8 @@ class IngestSettings(BaseModel):
     chunk_overlap: int = Field(120, ge=0, description="characters shared by neighbouring "
                                "chunks")
     index_type: IndexType = "flat"
+    ocr: OcrMode = Field("auto", description="read scans with Tesseract: auto (pages without "
+                         "a text layer, images), off, or force (every PDF page)")
     buffer_chunks: int = Field(2048, gt=0, description="chunks held for embedding at once: "
                                "bounds memory, sets the span of length-sorted batches")
 

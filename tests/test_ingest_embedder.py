@@ -35,3 +35,45 @@ def test_a_model_that_is_not_available_offline_fails_fast_with_its_name():
         Embedder("builtin:nope", device="cpu")
     with pytest.raises(ValueError, match="batch_size must be greater than 0"):
         Embedder(batch_size=0)
+
+
+@pytest.fixture(scope="module")
+def openvino_embedder():
+    """The same model through OpenVINO, converted once into the repository's .cache/."""
+    from generation_fixtures import CACHE_DIR
+
+    return Embedder("builtin:minilm", device="cpu", backend="openvino", cache_dir=CACHE_DIR)
+
+
+def test_openvino_vectors_agree_with_torch_in_english_and_chinese(embedder, openvino_embedder):
+    texts = ["The Eiffel Tower is 330 metres tall and was completed in 1889.",
+             "检索增强生成把搜索和语言模型结合起来，回答时引用出处。",
+             "short", "混合 mixed 文本 text with 数字 1,024 GPUs"]
+    torch_vecs, ov_vecs = embedder.embed(texts), openvino_embedder.embed(texts)
+    assert openvino_embedder.backend == "openvino" and ov_vecs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(ov_vecs, axis=1), 1.0, atol=1e-5)
+    # Padding inside a batch must not change a text's vector (mean pooling over the mask).
+    assert (torch_vecs * ov_vecs).sum(axis=1).min() > 0.999
+    assert np.allclose(openvino_embedder.embed_query(texts[2]), ov_vecs[2], atol=1e-3)
+
+
+def test_the_openvino_conversion_is_cached_and_reused(openvino_embedder, monkeypatch):
+    from generation_fixtures import CACHE_DIR
+
+    import ingest.openvino_encoder as encoder
+
+    def no_conversion(*args):
+        raise AssertionError("the cached conversion was not reused")
+
+    monkeypatch.setattr(encoder, "_export", no_conversion)
+    again = Embedder("builtin:minilm", device="cpu", backend="openvino", cache_dir=CACHE_DIR)
+    assert again.backend == "openvino"
+    assert list((CACHE_DIR / "embedders").glob("*-openvino*/encoder.xml"))
+
+
+def test_auto_uses_torch_without_a_cache_dir_and_openvino_refuses_what_it_cannot_run():
+    assert Embedder("builtin:minilm", device="cpu", backend="auto").backend == "torch"
+    with pytest.raises(ModelUnavailableError, match="openvino embedding backend runs"):
+        Embedder("builtin:minilm", device="cpu", backend="openvino", cache_dir=None)
+    with pytest.raises(ValueError, match="backend must be"):
+        Embedder("builtin:minilm", device="cpu", backend="onnx")

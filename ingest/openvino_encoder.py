@@ -1,0 +1,133 @@
+"""A sentence-transformers model's encoder run with OpenVINO on the CPU: the fast embedder.
+
+    >>> encoder = OpenVINOEncoder.for_model(st_model, cache_dir=Path("~/.cache/ragqa"))
+    >>> encoder.encode(["hello", "你好"], max_length=256)   # (2, 384) float32, unit rows
+
+The transformer is converted once from its torch module (`openvino.convert_model`: no ONNX, no
+optimum) into `cache_dir/embedders/<weights sha256>-openvino<version>`, published in one rename,
+and compiled at load. Tokenization, mean pooling and normalisation are sentence-transformers'
+own rules, applied here to the encoder's output; `supports` says which models follow them.
+On a CPU with bf16 instructions OpenVINO computes in bf16 (cosine to torch's vectors 0.9999+);
+bench/ingest.py measures the speed and the embedder tests the agreement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ingest.fileio import atomic_write_json, publish_dir
+
+EXPORT_FORMAT = 1
+META = "ragqa-openvino.json"
+
+
+def supports(st_model) -> bool:
+    """Whether the model is a BERT-style transformer (token type ids) + mean pooling
+    (+ normalisation), the layout the encoder reproduces; anything else keeps torch."""
+    from sentence_transformers.sentence_transformer.modules import (
+        Normalize,
+        Pooling,
+        Transformer,
+    )
+
+    modules = list(st_model)
+    return (len(modules) in (2, 3) and isinstance(modules[0], Transformer)
+            and "token_type_ids" in st_model.tokenizer.model_input_names
+            and isinstance(modules[1], Pooling)
+            and modules[1].get_config_dict().get("pooling_mode") == "mean"
+            and all(isinstance(m, Normalize) for m in modules[2:]))
+
+
+def weights_sha256(st_model) -> str:
+    """The content hash of the model's weight files: the export's cache key."""
+    folder = Path(st_model[0].auto_model.name_or_path)
+    digest = hashlib.sha256()
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+    if not files:
+        raise FileNotFoundError(f"no weight files in {folder}")
+    for path in files:
+        with open(path, "rb") as fh:
+            digest.update(hashlib.file_digest(fh, "sha256").digest())
+    return digest.hexdigest()
+
+
+class OpenVINOEncoder:
+    """The compiled encoder: token ids in, mean-pooled unit vectors out."""
+
+    def __init__(self, xml: Path, tokenizer, threads: int | None = None) -> None:
+        import openvino
+
+        properties = {"INFERENCE_NUM_THREADS": int(threads)} if threads else {}
+        self._compiled = openvino.Core().compile_model(str(xml), "CPU", properties)
+        self._inputs = {port.get_any_name() for port in self._compiled.inputs}
+        self._tokenizer = tokenizer
+        self._lock = threading.Lock()  # one infer request, shared by the threads that embed
+
+    @classmethod
+    def for_model(cls, st_model, cache_dir: Path, threads: int | None = None
+                  ) -> OpenVINOEncoder:
+        """The encoder of `st_model`, converted into `cache_dir` on first use."""
+        import openvino
+
+        version = openvino.__version__.split("-")[0]
+        folder = (Path(cache_dir) / "embedders"
+                  / f"{weights_sha256(st_model)[:16]}-openvino{version}")
+        if not (folder / META).is_file():
+            _export(st_model, folder)
+        return cls(folder / "encoder.xml", st_model.tokenizer, threads)
+
+    def encode(self, texts: list[str], max_length: int) -> np.ndarray:
+        batch = self._tokenizer(texts, padding=True, truncation=True, max_length=max_length,
+                                return_tensors="np")
+        feed = {name: batch[name] for name in self._inputs}
+        with self._lock:
+            hidden = self._compiled(feed)[0]
+        mask = batch["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+def _export(st_model, folder: Path) -> None:
+    import openvino
+    import torch
+
+    transformer = st_model[0].auto_model.eval()
+    example = st_model.tokenizer(["an example", "例子"], padding=True, return_tensors="pt")
+
+    class LastHidden(torch.nn.Module):
+        """The encoder's token states, the one output pooling needs."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.transformer(input_ids=input_ids, attention_mask=attention_mask,
+                                    token_type_ids=token_type_ids).last_hidden_state
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".encoder-", dir=folder.parent))
+    try:
+        # Tracing warns about Python branches on tensor values (mask handling): the inputs
+        # always carry an attention mask, and the test checks the vectors against torch's.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            converted = openvino.convert_model(LastHidden(), example_input=dict(example))
+        for port in converted.inputs:  # any batch size and length
+            port.get_node().set_partial_shape(openvino.PartialShape([-1, -1]))
+        converted.validate_nodes_and_infer_types()
+        openvino.save_model(converted, str(work / "encoder.xml"), compress_to_fp16=False)
+        atomic_write_json(work / META, {"format": EXPORT_FORMAT,
+                                        "source": str(transformer.name_or_path),
+                                        "openvino": openvino.__version__})
+        publish_dir(work, folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
