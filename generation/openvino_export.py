@@ -15,7 +15,6 @@ GGUF's sha256, the weight format and the OpenVINO version, and published in one 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -95,17 +94,17 @@ def export(hf_folder: Path, final: Path, gguf_sha256: str, weight_format: str,
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".ov-export-", dir=final.parent))
     out = work / "model"
-    cmd = [str(exporter), "-m", "optimum.commands.optimum_cli", "export", "openvino",
+    # -E: the exporter has its own site-packages; ragqa's must not leak in through PYTHONPATH.
+    # It reads a local folder, so it needs no network (the entry points set the hub offline).
+    cmd = [str(exporter), "-E", "-m", "optimum.commands.optimum_cli", "export", "openvino",
            "--model", str(hf_folder), "--task", "text-generation-with-past",
            "--weight-format", weight_format]
     if weight_format == "int4":
         cmd += ["--sym", "--group-size", "128", "--ratio", "1.0"]
-    # The exporter has its own site-packages: ragqa's must not leak in through PYTHONPATH.
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": ""}
     try:
         started = time.perf_counter()
         try:
-            proc = subprocess.run([*cmd, str(out)], env=env, capture_output=True, text=True,
+            proc = subprocess.run([*cmd, str(out)], capture_output=True, text=True,
                                   timeout=EXPORT_TIMEOUT_S)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise GenerationError(f"the OpenVINO export with {exporter} failed: {exc}") from None
@@ -118,18 +117,18 @@ def export(hf_folder: Path, final: Path, gguf_sha256: str, weight_format: str,
         atomic_write_json(out / META, {
             "format": EXPORT_FORMAT, "gguf_sha256": gguf_sha256, "weight_format": weight_format,
             "export_seconds": round(time.perf_counter() - started, 1),
-            "exporter": _versions(exporter, env)})
+            "exporter": _versions(exporter)})
         publish_dir(out, final)  # False: another process published the same export first
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _versions(python: Path, env: dict[str, str]) -> dict[str, str]:
+def _versions(python: Path) -> dict[str, str]:
     """The exporter's package versions, recorded with the export (provenance)."""
     code = ("import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
             "('optimum-intel', 'optimum', 'openvino', 'openvino-tokenizers', 'nncf', "
             "'transformers', 'torch')}))")
-    proc = subprocess.run([str(python), "-c", code], env=env, capture_output=True, text=True)
+    proc = subprocess.run([str(python), "-E", "-c", code], capture_output=True, text=True)
     try:
         return json.loads(proc.stdout)
     except ValueError:
