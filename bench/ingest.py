@@ -29,14 +29,14 @@ import threading
 import time
 from pathlib import Path
 
-from ingest.settings import IngestSettings
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import psutil
+
+from ingest.settings import IngestSettings  # after the project root is on the path
 
 EN_TEXT = (
     "model retrieval index vector chunk answer question document search embedding token "
