@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast lint browser kb eval-gate bench clean
+.PHONY: install run test test-fast lint browser ocr kb eval-gate bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -50,10 +50,19 @@ browser:
 	  (apt-get update -qq || true) && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
+# Debian's Tesseract with Chinese and English data, to read scanned PDFs and images, and the
+# CJK fonts the OCR tests print their scans with (ingest/loaders/image.py).
+ocr:
+	@{ tesseract --list-langs 2>/dev/null | grep -qx chi_sim && \
+	  test -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc; } || { \
+	  (apt-get update -qq || true) && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-chi-sim \
+	    tesseract-ocr-eng fonts-noto-cjk >/dev/null; }
+
 kb: install
 	$(PY) data/make_pdfs.py
 
-run: install kb
+run: install ocr kb
 	$(RAGQA) ingest $(KB) --index $(INDEX)
 	$(RAGQA) info --index $(INDEX)
 	$(RAGQA) app --index $(INDEX)
@@ -61,7 +70,7 @@ run: install kb
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install browser kb
+test: install browser ocr kb
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 	$(MAKE) eval-gate
@@ -80,6 +89,7 @@ bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/retrieval.py
 	$(PY) bench/generation.py
+	$(PY) bench/loaders.py
 
 clean:
 	rm -rf $(VENV) $(EXPORTER) indexes reports .cache

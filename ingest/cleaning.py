@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.text import is_cjk
+from ingest.text import CJK_LETTERS, CJK_MARKS, is_cjk
 
 # Characters after which a line break is a real one (end of a sentence, a heading's colon).
 _SENTENCE_END = set(".!?:;。！？：；…”』」\"')）)")
@@ -27,6 +27,8 @@ _HYPHEN_BREAK_RE = re.compile(r"(?<=[^\W\d_])-\n(?=[a-z])")
 # A line that starts a list item ("- ", "3.", "（二）") keeps its own line.
 _LIST_ITEM_RE = re.compile(
     r"^(?:[-*•·▪●]|\d{1,3}[.)、]|[（(]?[一二三四五六七八九十\d]{1,3}[）)、])\s*")
+# Spaces between two CJK characters, as OCR engines put them between the glyphs they read.
+_CJK_SPACES_RE = re.compile(f"(?<=[{CJK_LETTERS}{CJK_MARKS}]) +(?=[{CJK_LETTERS}{CJK_MARKS}])")
 
 
 def normalize_whitespace(text: str) -> str:
@@ -55,6 +57,11 @@ def rejoin_broken_lines(text: str) -> str:
         else:
             out.append(line)
     return "\n".join(out)
+
+
+def remove_cjk_spaces(text: str) -> str:
+    """"青岛 仓库 的 备件" -> "青岛仓库的备件": Chinese puts no space between words."""
+    return _CJK_SPACES_RE.sub("", text)
 
 
 def clean_text(text: str, rejoin_lines: bool = False) -> str:

@@ -9,7 +9,8 @@
 Layout (nothing is pickled; every file is JSON, SQLite, .npy or a faiss index):
 
     DIR/manifest.json          the commit point: names the live generation, counts, settings
-    DIR/gen-000007/chunks.sqlite   files + chunks (text, source, page, offset, BM25 tokens)
+    DIR/gen-000007/chunks.sqlite   files + chunks (text, source, page, locator, OCR flag, offset,
+                                   BM25 tokens)
     DIR/gen-000007/vectors.npy     float32 (num_chunks, dimension), unit rows
     DIR/gen-000007/vectors.faiss   IndexFlatIP or IndexHNSWFlat (inner product) over the same rows
     DIR/gen-000007/lexical/        `ingest.lexical.LexicalIndex`
@@ -18,6 +19,9 @@ Layout (nothing is pickled; every file is JSON, SQLite, .npy or a faiss index):
 `ingest.writer.GenerationWriter` builds a whole new generation beside the live one and
 commits it by replacing manifest.json with `os.replace` (atomic on POSIX) after fsync; a crash
 before that leaves the previous generation live, and the next writer deletes the half-built one.
+
+Format 2 added the nullable columns chunks.locator, chunks.ocr and files.skipped. A format-1
+index still opens (those read as NULL, 0, NULL); the next ingest that changes it writes format 2.
 """
 
 from __future__ import annotations
@@ -34,7 +38,10 @@ import numpy as np
 from ingest.lexical import LexicalIndex
 from ingest.types import Chunk, IndexOpenError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Format 1 lacks the columns chunks.locator, chunks.ocr and files.skipped; it reads as if they
+# were NULL, 0 and NULL, so an index built before them needs no re-ingest.
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 CHUNKS_DB = "chunks.sqlite"
 VECTORS_NPY = "vectors.npy"
@@ -51,7 +58,8 @@ CREATE TABLE files (
     sha256 TEXT NOT NULL,
     num_chunks INTEGER NOT NULL,
     first_row INTEGER NOT NULL,       -- its chunks: rows first_row .. first_row+num_chunks-1
-    ingested_at TEXT NOT NULL
+    ingested_at TEXT NOT NULL,
+    skipped TEXT                      -- parts left out (scans without OCR): retried next run
 );
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY,          -- row i <-> vector i <-> BM25 document i
@@ -61,7 +69,9 @@ CREATE TABLE chunks (
     page INTEGER,
     start_char INTEGER NOT NULL,
     text TEXT NOT NULL,
-    tokens TEXT NOT NULL              -- BM25 terms, space-joined: rebuilt without re-tokenizing
+    tokens TEXT NOT NULL,             -- BM25 terms, space-joined: rebuilt without re-tokenizing
+    locator TEXT,                     -- where beyond the page: "slide 3", "sheet X, rows 2-9"
+    ocr INTEGER NOT NULL DEFAULT 0    -- 1: the text was read from an image by OCR
 );
 CREATE INDEX chunks_chunk_id ON chunks(chunk_id);
 """
@@ -104,6 +114,7 @@ class FileRecord:
     num_chunks: int
     ingested_at: str
     first_row: int = 0
+    skipped: str | None = None  # parts of the file left out last time, and why
 
 
 def read_manifest(directory: Path) -> Manifest:
@@ -119,9 +130,10 @@ def read_manifest(directory: Path) -> Manifest:
         raise IndexOpenError(f"{path} is unreadable or not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise IndexOpenError(f"{path} is not a JSON object")
-    if data.get("format_version") != FORMAT_VERSION:
+    if data.get("format_version") not in READABLE_FORMATS:
         raise IndexOpenError(f"{directory}: index format {data.get('format_version')!r} is not "
-                             f"{FORMAT_VERSION}; re-ingest into a new index directory")
+                             f"one this ragqa reads ({', '.join(map(str, READABLE_FORMATS))}); "
+                             "re-ingest into a new index directory")
     return Manifest.from_json(data, path)
 
 
@@ -189,6 +201,11 @@ class IndexReader:
         """Raises IndexOpenError unless `embedder` (.name, .dimension) built this index."""
         check_embedder(self.manifest, self.directory, embedder.name, embedder.dimension)
 
+    @property
+    def chunk_columns(self) -> str:
+        """The SELECT list of a chunk's locator and OCR flag (constants in a format-1 index)."""
+        return "locator, ocr" if self.manifest.format_version >= 2 else "NULL, 0"
+
     def get_chunks(self, rows: Sequence[int]) -> list[Chunk]:
         """The chunks at `rows`, in the order given (faiss's -1 padding is not a row)."""
         wanted = [int(r) for r in rows]
@@ -201,16 +218,17 @@ class IndexReader:
                 part = wanted[start:start + 500]
                 marks = ",".join("?" * len(part))
                 for rec in self._db.execute(
-                    "SELECT row, chunk_id, text, source, page, start_char FROM chunks "
-                    f"WHERE row IN ({marks})", part,
+                    "SELECT row, chunk_id, text, source, page, start_char, "
+                    f"{self.chunk_columns} FROM chunks WHERE row IN ({marks})", part,
                 ):
-                    found[rec[0]] = Chunk(*rec[1:])
+                    found[rec[0]] = Chunk(*rec[1:7], ocr=bool(rec[7]))
         return [found[r] for r in wanted]
 
     def files(self) -> list[FileRecord]:
+        skipped = "skipped" if self.manifest.format_version >= 2 else "NULL"
         with self._db_lock:
             recs = self._db.execute(
-                "SELECT source, sha256, num_chunks, ingested_at, first_row FROM files "
+                f"SELECT source, sha256, num_chunks, ingested_at, first_row, {skipped} FROM files "
                 "ORDER BY source").fetchall()
         return [FileRecord(*r) for r in recs]
 

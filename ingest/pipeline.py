@@ -34,7 +34,7 @@ from ingest.index import (
     IndexReader,
     Manifest,
 )
-from ingest.loaders import LoadError, load_bytes, read_bytes
+from ingest.loaders import LoadError, Tesseract, load_document, read_bytes
 from ingest.settings import IngestSettings
 from ingest.text import tokenize
 from ingest.types import Chunk, FileFailure, IngestError, IngestReport
@@ -155,6 +155,7 @@ class _Loaded:
     sha256: str
     chunks: list[Chunk]
     tokens: list[list[str]] = field(default_factory=list)
+    skipped: str | None = None  # parts left out (scanned pages without OCR), and why
 
 
 def _now() -> str:
@@ -168,12 +169,16 @@ class Ingestor:
         index_dir: the index directory (created if missing; refused if it holds other files).
         embedder: an `ingest.embedder.Embedder` (anything with .name, .dimension, .embed).
         settings: chunking (`chunk_size`, `chunk_overlap`, see `ingest.chunking.Chunker`), the
-            `index_type` ("flat" exact, "hnsw" approximate for large corpora) and
-            `buffer_chunks` (chunks held for embedding at once).
+            `index_type` ("flat" exact, "hnsw" approximate for large corpora), `ocr` (auto, off,
+            force: see `ingest.loaders`) and `buffer_chunks` (chunks held for embedding at once).
+        tesseract: the OCR engine for scans (default: `Tesseract()`, the `tesseract` binary).
+
+    A file that went in with parts left out (scanned pages while Tesseract was missing) is
+    loaded again by the next run, unless OCR is off, so installing Tesseract completes it.
     """
 
-    def __init__(self, index_dir: Path, embedder,
-                 settings: IngestSettings | None = None) -> None:
+    def __init__(self, index_dir: Path, embedder, settings: IngestSettings | None = None,
+                 tesseract: Tesseract | None = None) -> None:
         settings = settings or IngestSettings()
         self.index_dir = Path(index_dir)
         self.embedder = embedder
@@ -181,6 +186,7 @@ class Ingestor:
         self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
         self.index_type = settings.index_type
         self.buffer_chunks = settings.buffer_chunks
+        self.tesseract = tesseract or Tesseract()
         self.batch_size = int(getattr(embedder, "batch_size", 64))
 
     def ingest(self, paths: Sequence[Path], sync: bool = False, strict: bool = False,
@@ -226,8 +232,9 @@ class Ingestor:
                     raise StrictIngestError(self._strict_message(report.failed[-1]),
                                             report) from None
             tick("scan", i, len(files))
+        retry = self.settings.ocr != "off"  # files with scans left out: try to read them now
         keep = [r for s, r in old_files.items()
-                if not rechunk and hashes.get(s) == r.sha256]
+                if not rechunk and hashes.get(s) == r.sha256 and not (retry and r.skipped)]
         unchanged = {r.source for r in keep}
         report.unchanged = sorted(unchanged)
         todo = [s for s in hashes if s not in unchanged]
@@ -314,13 +321,17 @@ class Ingestor:
         try:
             data = read_bytes(Path(source))
             sha = hashlib.sha256(data).hexdigest()  # the bytes parsed, even if it just changed
-            chunks = self.chunker.split_pages(load_bytes(data, source), sha)
+            document = load_document(data, source, self.settings.ocr, self.tesseract)
+            chunks = self.chunker.split_pages(document.pages, sha)
             if not chunks:
                 raise LoadError("no text in the file")
         except LoadError as exc:
             report.failed.append(FileFailure(source, exc.reason))
             return None
-        return _Loaded(source, sha, chunks, [tokenize(c.text) for c in chunks])
+        skipped = "; ".join(document.skipped) or None
+        if skipped:
+            report.partial.append(FileFailure(source, skipped))
+        return _Loaded(source, sha, chunks, [tokenize(c.text) for c in chunks], skipped)
 
     def _flush(self, buffer: list[_Loaded], writer: GenerationWriter, report: IngestReport,
                counts: dict[str, int], tick: Progress) -> None:
@@ -348,7 +359,7 @@ class Ingestor:
         for item in buffer:
             n = len(item.chunks)
             writer.add_file(item.source, item.sha256, ingested_at, item.chunks,
-                            vectors[offset:offset + n], item.tokens)
+                            vectors[offset:offset + n], item.tokens, item.skipped)
             offset += n
             report.ingested.append(item.source)
             report.chunks_added += n

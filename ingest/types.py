@@ -9,11 +9,29 @@ from ingest.errors import RagqaError
 
 @dataclass(frozen=True)
 class PageText:
-    """The cleaned text of one page of a PDF, or of a whole text/Markdown/HTML file."""
+    """The cleaned text of one record of a file: a PDF page, a slide, a Word section, a block
+    of spreadsheet rows, or a whole text/Markdown/HTML file."""
 
     source: str  # resolved absolute path of the file
-    page: int | None  # 1-based page number for PDFs, None for files without pages
+    page: int | None  # 1-based page (PDF) or slide (PowerPoint) number; None for other kinds
     text: str
+    # Where in the file, for citations, when a page number does not say it: "slide 3", a Word
+    # heading path "Setup > Install", a sheet "sheet Revenue" (the chunker adds the rows).
+    locator: str | None = None
+    # Repeated at the start of every chunk of this record, so that a section's heading path
+    # or a slide's title travels with each piece of it.
+    header: str = ""
+    # A table: the source row number of each line of `text`; chunks then hold whole rows.
+    rows: tuple[int, ...] = ()
+    ocr: bool = False  # the text was read from an image by OCR
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a loader made of one file: its records, and the parts it had to leave out."""
+
+    pages: list[PageText]
+    skipped: list[str] = field(default_factory=list)  # "pages 2, 3: ..." in a user's words
 
 
 @dataclass(frozen=True)
@@ -24,12 +42,14 @@ class Chunk:
     text: str
     source: str
     page: int | None
-    start_char: int  # offset of the chunk in its page's cleaned text
+    start_char: int  # offset of the chunk's text in its record's text (after any header)
+    locator: str | None = None  # "sheet Revenue, rows 2-14", "slide 3", "Setup > Install"
+    ocr: bool = False  # the text was read from an image by OCR
 
 
 @dataclass(frozen=True)
 class FileFailure:
-    """A file that could not be ingested, and why, in words a user can act on."""
+    """A file (or part of one) that could not be ingested, and why, in words a user can act on."""
 
     source: str
     reason: str
@@ -42,6 +62,8 @@ class IngestReport:
     ingested: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[FileFailure] = field(default_factory=list)
+    # Files that went in with parts left out (scanned pages without Tesseract, say), and why.
+    partial: list[FileFailure] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # files dropped by --sync or replaced
     chunks_added: int = 0
     chunks_removed: int = 0

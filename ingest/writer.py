@@ -5,6 +5,9 @@
     >>> writer.add_file(source, sha256, now, chunks, vectors, token_lists)
     >>> writer.commit(manifest)                    # fsync everything, then os.replace(manifest)
 
+A generation is always written in the current format (`ingest.index.FORMAT_VERSION`); files
+copied from an older generation get its missing columns as NULL.
+
 The layout and the reader are in `ingest.index`.
 """
 
@@ -74,18 +77,22 @@ class GenerationWriter:
         self._raw.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
 
     def add_file(self, source: str, sha256: str, ingested_at: str, chunks: Sequence[Chunk],
-                 vectors: np.ndarray, tokens: Sequence[Sequence[str]]) -> None:
+                 vectors: np.ndarray, tokens: Sequence[Sequence[str]],
+                 skipped: str | None = None) -> None:
+        """`skipped`: the parts of the file left out, and why (the next run retries it)."""
         if not len(chunks) == len(vectors) == len(tokens):
             raise ValueError("chunks, vectors and tokens must have the same length")
         first = self.num_rows
         cur = self._db.execute(
-            "INSERT INTO files (source, sha256, num_chunks, first_row, ingested_at) "
-            "VALUES (?, ?, ?, ?, ?)", (source, sha256, len(chunks), first, ingested_at))
+            "INSERT INTO files (source, sha256, num_chunks, first_row, ingested_at, skipped) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (source, sha256, len(chunks), first, ingested_at, skipped))
         file_id = cur.lastrowid
         self._db.executemany(
-            "INSERT INTO chunks (row, chunk_id, file_id, source, page, start_char, text, tokens) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            ((first + i, c.chunk_id, file_id, c.source, c.page, c.start_char, c.text, " ".join(t))
+            "INSERT INTO chunks (row, chunk_id, file_id, source, page, start_char, text, tokens, "
+            "locator, ocr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((first + i, c.chunk_id, file_id, c.source, c.page, c.start_char, c.text, " ".join(t),
+              c.locator, int(c.ocr))
              for i, (c, t) in enumerate(zip(chunks, tokens, strict=True))),
         )
         self._append_vectors(vectors)
@@ -96,18 +103,19 @@ class GenerationWriter:
         """Carries an unchanged file's chunks and vectors over from the live generation."""
         first = self.num_rows
         cur = self._db.execute(
-            "INSERT INTO files (source, sha256, num_chunks, first_row, ingested_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (record.source, record.sha256, record.num_chunks, first, record.ingested_at))
+            "INSERT INTO files (source, sha256, num_chunks, first_row, ingested_at, skipped) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (record.source, record.sha256, record.num_chunks, first, record.ingested_at,
+             record.skipped))
         with old._db_lock:
             recs = old._db.execute(
-                "SELECT row, chunk_id, source, page, start_char, text, tokens FROM chunks "
-                "WHERE row >= ? AND row < ? ORDER BY row",
+                "SELECT row, chunk_id, source, page, start_char, text, tokens, "
+                f"{old.chunk_columns} FROM chunks WHERE row >= ? AND row < ? ORDER BY row",
                 (record.first_row, record.first_row + record.num_chunks)).fetchall()
         shift = first - record.first_row
         self._db.executemany(
-            "INSERT INTO chunks (row, chunk_id, file_id, source, page, start_char, text, tokens) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO chunks (row, chunk_id, file_id, source, page, start_char, text, tokens, "
+            "locator, ocr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ((r[0] + shift, r[1], cur.lastrowid, *r[2:]) for r in recs))
         stop = record.first_row + record.num_chunks
         for start in range(record.first_row, stop, 4096):

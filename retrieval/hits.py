@@ -41,6 +41,6 @@ def hits_for_rows(index, rows: Sequence[int], scores: Sequence[float],
     rel = [float(r) for r in relevance] if relevance is not None else [None] * len(rows)
     return [
         Hit(text=c.text, source=c.source, page=c.page, score=float(s), chunk_id=c.chunk_id,
-            start_char=c.start_char, relevance=r)
+            start_char=c.start_char, relevance=r, locator=c.locator, ocr=c.ocr)
         for c, s, r in zip(chunks, scores, rel, strict=True)
     ]

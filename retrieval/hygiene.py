@@ -38,7 +38,7 @@ def _join(first: Hit, second: Hit) -> str | None:
 
 def _merge_pair(a: Hit, b: Hit) -> Hit | None:
     """`a` (the better hit) and `b` merged into one hit, or None when they do not overlap."""
-    if a.source != b.source or a.page != b.page:
+    if a.source != b.source or a.page != b.page or a.locator != b.locator:
         return None
     (a0, a1), (b0, b1) = _span(a), _span(b)
     if min(a1, b1) - max(a0, b0) <= 0:  # touching or apart: nothing shared to merge on

@@ -24,7 +24,7 @@ def hit_to_document(hit: Hit) -> Document:
         page_content=hit.text,
         metadata={"source": hit.source, "page": hit.page, "score": hit.score,
                   "chunk_id": hit.chunk_id, "start_char": hit.start_char,
-                  "relevance": hit.relevance},
+                  "relevance": hit.relevance, "locator": hit.locator, "ocr": hit.ocr},
         id=hit.chunk_id,
     )
 

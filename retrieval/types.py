@@ -20,6 +20,8 @@ class Hit:
     # modes). Unlike `score`, whose scale depends on the mode (RRF, BM25), it is comparable
     # across questions, so generation uses it for its "nothing relevant: abstain" threshold.
     relevance: float | None = None
+    locator: str | None = None  # where in the file beyond the page: "slide 3", a sheet's rows
+    ocr: bool = False  # the text was read from a scan by OCR
 
     def to_json(self) -> dict:
         """The hits.jsonl form (docs/architecture.md, "File formats")."""

@@ -69,7 +69,8 @@ def test_ingest_lists_failures_with_reasons_and_exits_0(tmp_path):
 
 def test_nothing_ingestible_exits_1(tmp_path):
     bad = make_bad_files(tmp_path / "bad")
-    code, output = ragqa("ingest", bad["encrypted"], bad["needs OCR"], "--index", tmp_path / "i")
+    code, output = ragqa("ingest", bad["encrypted"], bad["no text layer"], "--index",
+                         tmp_path / "i")
     assert code == 1
     assert "no file could be ingested" in output and "password protected" in output
     code, output = ragqa("ingest", tmp_path / "empty-folder-that-is-missing", "--index",

@@ -59,8 +59,8 @@ def test_pdf_with_only_an_owner_password_opens(tmp_path):
     assert "Retrieval augmented generation" in page.text
 
 
-@pytest.mark.parametrize("kind", ["empty", "truncated", "encrypted", "needs OCR", "binary",
-                                  "unsupported"])
+@pytest.mark.parametrize("kind", ["empty", "truncated", "encrypted", "no text layer",
+                                  "binary", "unsupported"])
 def test_bad_file_raises_load_error_naming_the_problem(tmp_path, kind):
     path = make_bad_files(tmp_path)[kind]
     with pytest.raises(LoadError) as err:

@@ -10,7 +10,7 @@ import pytest
 from cli_helpers import ragqa
 from retrieval_fixtures import save_tiny_cross_encoder, small_index  # noqa: F401 - a fixture
 
-HIT_KEYS = {"text", "source", "page", "score", "chunk_id"}
+HIT_KEYS = {"text", "source", "page", "score", "chunk_id", "locator", "ocr"}
 
 
 def test_batch_writes_hits_jsonl_in_input_order(small_index, tmp_path, monkeypatch,  # noqa: F811

@@ -46,7 +46,12 @@ def print_sources(answer) -> None:
     for n, hit in enumerate(answer.hits, start=1):
         if cited and n not in cited:
             continue
-        where = hit.source + (f", page {hit.page}" if hit.page is not None else "")
+        where = hit.source
+        if hit.locator is not None:
+            where += f", {hit.locator}"
+        elif hit.page is not None:
+            where += f", page {hit.page}"
+        where += " (OCR)" if hit.ocr else ""
         snippet = " ".join(hit.text.split())[:120]
         out.print(f"  [{n}] {where}  [dim]{snippet}…[/dim]", highlight=False)
     t = answer.timings

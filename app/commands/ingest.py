@@ -42,6 +42,8 @@ def print_summary(report: IngestReport, index: Path) -> None:
     table.add_row("files ingested", str(len(report.ingested)))
     table.add_row("files unchanged", str(len(report.unchanged)))
     table.add_row("files failed", str(len(report.failed)))
+    if report.partial:
+        table.add_row("files partly in", str(len(report.partial)))
     table.add_row("files removed", str(len(set(report.removed) - set(report.ingested))))
     table.add_row("chunks added", str(report.chunks_added))
     table.add_row("chunks removed", str(report.chunks_removed))
@@ -50,13 +52,17 @@ def print_summary(report: IngestReport, index: Path) -> None:
     for failure in report.failed:
         console.print(f"[red]failed[/red]: {failure.source}: {failure.reason}", highlight=False,
                       markup=True, soft_wrap=True)
+    for partial in report.partial:
+        console.print(f"[yellow]partly in[/yellow]: {partial.source}: {partial.reason}",
+                      highlight=False, markup=True, soft_wrap=True)
 
 
 def register(cli: typer.Typer) -> None:
     @cli.command("ingest")
     def ingest(
         paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively) "
-                                           "of .pdf, .txt, .md and .html documents."),
+                                           "of .pdf, .docx, .pptx, .xlsx, .csv, .txt, .md, "
+                                           ".html and image (.png, .jpg, .tiff) documents."),
         index: Path | None = typer.Option(None, "--index", help="Index directory (created if "
                                           "missing). (default: indexes/default)"),
         chunk_size: int | None = typer.Option(None, "--chunk-size", help="Characters per chunk "
@@ -67,6 +73,10 @@ def register(cli: typer.Typer) -> None:
                                              "builtin:minilm, a Hugging Face id or a local path."),
         index_type: str | None = typer.Option(None, "--index-type", help="flat (exact) or hnsw "
                                               "(approximate, for large corpora) (default: flat)."),
+        ocr: str | None = typer.Option(None, "--ocr", help="Read scans with Tesseract: auto (PDF "
+                                       "pages without a text layer, and images), off, or force "
+                                       "(every PDF page, for a garbled text layer) (default: "
+                                       "auto)."),
         sync: bool = typer.Option(False, "--sync", help="Also drop indexed files that are not "
                                   "under PATH any more."),
         strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, write nothing) if "
@@ -80,8 +90,9 @@ def register(cli: typer.Typer) -> None:
         from ingest.pipeline import Ingestor, StrictIngestError, check_index_dir
 
         s = settings(config, index=index, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
-                     embedding=embedding, index_type=index_type)
-        logging.getLogger("pypdf").setLevel(logging.ERROR)  # reasons are in the summary
+                     embedding=embedding, index_type=index_type, ocr=ocr)
+        for noisy in ("pypdf", "pdfminer"):  # reasons are in the summary
+            logging.getLogger(noisy).setLevel(logging.ERROR)
         # Fail fast, before the model loads for seconds: a running writer, a folder of
         # documents given as --index, an index built with another embedder.
         check_index_dir(s.index)

@@ -6,8 +6,9 @@
 
 Batch files follow docs/architecture.md ("File formats"): questions.jsonl lines are `{"id",
 "question"}` (other keys ignored); hits.jsonl lines are `{"id", "question", "hits": [{"text",
-"source", "page", "score", "chunk_id"}]}`, best first, in input order. Every input line is
-checked before a model loads, and a bad one is reported with its file and line number.
+"source", "page", "score", "chunk_id", "locator", "ocr"}]}`, best first, in input order.
+Every input line is checked before a model loads, and a bad one is reported with its file and
+line number.
 """
 
 from __future__ import annotations
@@ -46,7 +47,12 @@ def print_table(question: str, hits: list[Hit], mode: str) -> None:
     table.add_column("source")
     table.add_column("text")
     for n, hit in enumerate(hits, start=1):
-        where = Path(hit.source).name + (f" p.{hit.page}" if hit.page is not None else "")
+        where = Path(hit.source).name
+        if hit.locator is not None:
+            where += f" {hit.locator}"
+        elif hit.page is not None:
+            where += f" p.{hit.page}"
+        where += " (OCR)" if hit.ocr else ""
         cosine = "" if hit.relevance is None else f"{hit.relevance:.3f}"
         table.add_row(str(n), f"{hit.score:.4g}", cosine, where, _snippet(hit.text))
     out.print(table)

@@ -161,11 +161,17 @@ class SourceCard:
     cited: bool
     score: float | None = None
     relevance: float | None = None
+    locator: str | None = None  # "slide 3", "sheet Revenue, rows 2-14", a heading path
+    ocr: bool = False  # the passage was read from a scan: its text may hold OCR errors
 
     def label(self) -> str:
         label = f"[{self.n}] {Path(self.source).name}"
-        if self.page is not None:
+        if self.locator is not None:  # "slide 3" names a slide's number itself
+            label += f" · {self.locator}"
+        elif self.page is not None:
             label += f" · page {self.page}"
+        if self.ocr:
+            label += " · OCR"
         if self.score is not None:
             label += f" · score {self.score:.3f}"
         if self.relevance is not None:
@@ -174,7 +180,8 @@ class SourceCard:
 
     def to_json(self) -> dict[str, Any]:
         return {"n": self.n, "source": self.source, "page": self.page, "chunk_id": self.chunk_id,
-                "cited": self.cited, "score": self.score, "snippet": self.snippet}
+                "cited": self.cited, "score": self.score, "snippet": self.snippet,
+                "locator": self.locator, "ocr": self.ocr}
 
 
 def source_cards(answer) -> list[SourceCard]:
@@ -186,14 +193,16 @@ def source_cards(answer) -> list[SourceCard]:
         for c in answer.citations:
             hit = by_chunk.get(c.chunk_id)
             cards.append(SourceCard(c.n, c.source, c.page, c.chunk_id, c.snippet, True,
-                                    hit.score if hit else None, hit.relevance if hit else None))
+                                    hit.score if hit else None, hit.relevance if hit else None,
+                                    hit.locator if hit else None, bool(hit and hit.ocr)))
         return cards
     return [SourceCard(n, h.source, h.page, h.chunk_id, snippet(h.text), False, h.score,
-                       h.relevance) for n, h in enumerate(answer.hits, 1)]
+                       h.relevance, h.locator, h.ocr) for n, h in enumerate(answer.hits, 1)]
 
 
 def render_sources(answer) -> None:
-    """One expandable card per passage: file, page, score; the snippet and path inside."""
+    """One expandable card per passage: file, page or slide/sheet rows/section, an OCR mark,
+    score; the snippet and path inside."""
     cards = source_cards(answer)
     if cards and not cards[0].cited:
         st.caption("Closest passages found:"
@@ -201,6 +210,9 @@ def render_sources(answer) -> None:
     for card in cards:
         with st.expander(card.label()):
             st.markdown(escape_md(card.snippet))
+            if card.ocr:
+                st.caption("Read from a scanned page by OCR: the text may contain misread "
+                           "characters.")
             st.caption(escape_md(card.source))
 
 

@@ -125,6 +125,10 @@ def show_upload_result(result: UploadResult) -> None:
         unchanged = f"; {len(report.unchanged)} unchanged" if report.unchanged else ""
         st.success(f"Ingested {len(report.ingested)} file(s), {report.chunks_added} new chunks "
                    f"in {report.seconds:.1f} s{unchanged}: " + escape_md(", ".join(names)))
+    if report is not None and report.partial:
+        st.warning("Partly ingested:  \n" + "  \n".join(
+            f"**{escape_md(Path(f.source).name)}** — {escape_md(f.reason)}"
+            for f in report.partial))
     if result.failures:
         st.error("Not ingested:  \n" + "  \n".join(
             f"**{escape_md(Path(f.source).name)}** — {escape_md(f.reason)}"

@@ -1,0 +1,52 @@
+"""HTML: what a browser shows (no scripts, styles, comments or hidden elements), one record.
+
+    >>> html_visible_text("<p>a <b>bold</b> word</p><script>x()</script>").strip()
+    'a bold word'
+"""
+
+from __future__ import annotations
+
+import re
+
+from ingest.cleaning import clean_text
+from ingest.loaders.common import LoadError
+from ingest.loaders.text import decode_text
+from ingest.types import PageText
+
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+
+_HIDDEN_TAGS = ("script", "style", "noscript", "template", "svg", "canvas", "iframe", "object")
+_BLOCK_TAGS = ("p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
+               "tr", "table", "section", "article", "header", "footer", "nav", "aside", "main",
+               "blockquote", "pre", "figure", "figcaption", "hr", "br", "td", "th")
+
+
+def load_html(data: bytes, source: str) -> list[PageText]:
+    text = clean_text(html_visible_text(decode_text(data)), rejoin_lines=False)
+    if not text:
+        raise LoadError("no text in the file")
+    return [PageText(source=source, page=None, text=text)]
+
+
+def html_visible_text(html: str) -> str:
+    """What a browser shows: no scripts, styles, comments or hidden elements; blocks as lines."""
+    from bs4 import BeautifulSoup, Comment
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(_HIDDEN_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(attrs={"hidden": True}):
+        tag.decompose()
+    for tag in soup.find_all(style=re.compile(r"display\s*:\s*none", re.I)):
+        tag.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    if soup.head:
+        soup.head.decompose()
+    # Line breaks only between blocks: "<p>a <b>bold</b> word</p>" stays one line.
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    body = soup.get_text("")
+    return f"{title}\n\n{body}" if title else body
