@@ -14,7 +14,7 @@ import typer
 
 from ingest.errors import RagqaError
 
-COMMANDS = ("ingest", "info", "retrieve", "ask", "eval", "score", "app")
+COMMANDS = ("ingest", "info", "retrieve", "ask", "eval", "score", "app", "serve", "api_key")
 
 cli = typer.Typer(
     name="ragqa",

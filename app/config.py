@@ -1,7 +1,8 @@
 """Settings for the entry points: built-in default < config file (TOML) < RAGQA_* env < flag.
 
 Only the CLI, the UI and the API read this; each stage gets its own group, whole
-(`settings.ingest`, `settings.retrieval`, `settings.generation`, `settings.eval`).
+(`settings.ingest`, `settings.retrieval`, `settings.generation`, `settings.eval`,
+`settings.api`).
 
     >>> s = load_settings(Path("ragqa.toml"), {"k": 8})   # a flag given on the command line
     >>> s.retrieval.k, s.retrieval.mode
@@ -43,6 +44,30 @@ class AppSettings(BaseModel):
     stream: bool = True
 
 
+class ApiSettings(BaseModel):
+    """What `ragqa serve`, the HTTP API, uses (docs/architecture.md, "The HTTP API")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_host: str = Field("127.0.0.1", description="address to listen on; anything but "
+                          "loopback needs API keys")
+    api_port: int = Field(8000, gt=0, lt=65536)
+    api_keys_file: Path | None = Field(None, description="TOML file of hashed API keys "
+                                       "(`ragqa api-key` writes entries)")
+    api_keys: str | None = Field(None, description="the same entries as a JSON list "
+                                 "(RAGQA_API_KEYS)")
+    api_queue_size: int = Field(8, ge=0, description="chat requests that may wait for the LLM "
+                                "behind the one it answers; more get 429")
+    api_parallel_generations: int | None = Field(
+        None, gt=0, description="answers generated at once (None: 1 for a model in this "
+        "process, 8 for an openai: server, which batches them)")
+    api_timeout_s: float = Field(120.0, gt=0, description="a request's limit, waiting "
+                                 "included (then 504)")
+    api_upload_max_mb: int = Field(50, gt=0, description="largest upload request")
+    api_retrieval_threads: int = Field(4, gt=0, description="retrieval requests served at "
+                                       "once")
+
+
 class Settings(BaseSettings):
     """Every setting, one group per stage; build it with `load_settings`."""
 
@@ -54,6 +79,7 @@ class Settings(BaseSettings):
     generation: GenerationSettings = GenerationSettings()
     eval: EvalSettings = EvalSettings()
     app: AppSettings = AppSettings()
+    api: ApiSettings = ApiSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

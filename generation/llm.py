@@ -70,7 +70,9 @@ def load_llm(settings: LLMSettings) -> LLMBackend:
 
         if not base_url:
             raise GenerationError(f"{name} needs a server address: --base-url http://HOST:8000/v1")
-        return OpenAIBackend(name.removeprefix("openai:"), base_url=base_url, api_key=api_key)
+        return OpenAIBackend(name.removeprefix("openai:"), base_url=base_url, api_key=api_key,
+                             timeout_s=settings.llm_timeout_s,
+                             max_retries=settings.llm_retries)
     if name.startswith("builtin:"):
         if _wants_openvino(settings):
             try:

@@ -1,54 +1,78 @@
-"""An OpenAI-compatible chat server (vLLM, llama.cpp server, TGI, OpenAI) as the LLM backend.
+"""An OpenAI-compatible chat server (vLLM, `ragqa serve`, llama.cpp server, TGI, OpenAI) as
+the LLM backend, through the official `openai` SDK.
 
     >>> llm = OpenAIBackend("Qwen/Qwen2.5-7B-Instruct", base_url="http://gpu-box:8000/v1")
     >>> for item in llm.stream([{"role": "user", "content": "Hi"}], DecodingParams()):
     ...     print(item)                          # text pieces (SSE deltas), then a Generation
 
-Streaming reads the server-sent events of `POST {base_url}/chat/completions` with httpx.
-Token log-probabilities are requested; a server that does not return them leaves the
-confidence unknown.
+The SDK brings the timeouts, the retries (connection errors, 408, 429 and 5xx, with
+exponential backoff that honours `Retry-After`) and the parsing of the event stream. Token
+log-probabilities are requested; a server that does not return them leaves the confidence
+unknown. The key is always passed explicitly: the SDK would otherwise send the user's own
+OPENAI_API_KEY (or organisation) to whatever server `base_url` names.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
-
-import httpx
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 from generation.types import DecodingParams, Generation, GenerationError
 from ingest.text import count_cjk
 
 Messages = list[dict[str, str]]
+# Sent when no key is configured: vLLM and other open servers without --api-key ignore it.
+NO_KEY = "EMPTY"
 
 
 class OpenAIBackend:
     """Chat completions over HTTP. `base_url` is the API root, e.g. `http://host:8000/v1`
-    (`/v1` is added when the URL has no path)."""
+    (`/v1` is added when the URL has no path).
+
+    Args:
+        model: the server's model name (for `ragqa serve`: an index, or its LLM's name).
+        base_url: the API root.
+        api_key: a bearer token, or None for a server without keys.
+        context_window: prompt + answer tokens the server's model takes.
+        timeout_s: seconds one request may take (connecting: at most 10).
+        max_retries: retries of a request that failed to connect or got 408, 429 or 5xx.
+    """
 
     prefers_batching = True  # the server batches concurrent requests itself
     device = "remote"
 
     def __init__(self, model: str, *, base_url: str, api_key: str | None = None,
-                 context_window: int = 8192, timeout_s: float = 120.0) -> None:
+                 context_window: int = 8192, timeout_s: float = 120.0,
+                 max_retries: int = 2) -> None:
         if not model:
             raise GenerationError("openai:MODEL needs a model name, e.g. openai:Qwen2.5-7B")
-        url = httpx.URL(base_url)
-        if url.scheme not in ("http", "https") or not url.host:
+        url = urlsplit(base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
             raise GenerationError(f"--base-url must be an http(s) URL, not {base_url!r}")
         root = base_url.rstrip("/")
         if url.path in ("", "/"):
             root += "/v1"
         if context_window < 256:
             raise GenerationError(f"context_window must be >= 256, not {context_window}")
+        if timeout_s <= 0 or max_retries < 0:
+            raise GenerationError(f"timeout_s must be > 0 and max_retries >= 0, not "
+                                  f"{timeout_s} and {max_retries}")
+        import openai
+
         self.model = model
         self.name = f"openai:{model}"
         self.base_url = root
         self.context_window = context_window
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=root, headers=headers,
-                                    timeout=httpx.Timeout(timeout_s, connect=10.0))
+        self._openai = openai
+        self._client = openai.OpenAI(
+            base_url=root, api_key=api_key or NO_KEY,
+            timeout=openai.Timeout(timeout_s, connect=min(10.0, timeout_s)),
+            max_retries=max_retries,
+            # Never forward the user's OpenAI organisation or project ids from the environment.
+            default_headers={"OpenAI-Organization": openai.Omit(),
+                             "OpenAI-Project": openai.Omit()})
 
     def count_tokens(self, text: str) -> int:
         # The server's tokenizer is not available here: over-estimate (a CJK character is
@@ -58,18 +82,16 @@ class OpenAIBackend:
 
     def generate(self, messages: Messages, params: DecodingParams) -> Generation:
         start = time.perf_counter()
-        data = self._post(self._payload(messages, params, stream=False))
-        try:
-            choice = data["choices"][0]
-            text = choice["message"]["content"] or ""
-        except (KeyError, IndexError, TypeError) as exc:
-            raise GenerationError(f"{self.base_url} returned an unexpected reply: "
-                                  f"{json.dumps(data)[:200]}") from exc
+        with self._errors():
+            reply = self._client.chat.completions.create(**request_options(
+                self.model, messages, params, stream=False))
+        if not reply.choices:
+            raise GenerationError(f"{self.base_url} returned a reply without choices")
+        choice = reply.choices[0]
         logprobs = _logprobs(choice)
         ms = (time.perf_counter() - start) * 1000
-        usage = data.get("usage") or {}
-        return Generation(text=text.strip(), num_tokens=usage.get("completion_tokens",
-                                                                   len(logprobs)),
+        tokens = reply.usage.completion_tokens if reply.usage else len(logprobs)
+        return Generation(text=(choice.message.content or "").strip(), num_tokens=tokens,
                           mean_logprob=_mean(logprobs), first_token_ms=ms, total_ms=ms)
 
     def stream(self, messages: Messages, params: DecodingParams) -> Iterator[str | Generation]:
@@ -77,33 +99,23 @@ class OpenAIBackend:
         first: float | None = None
         pieces: list[str] = []
         logprobs: list[float] = []
-        try:
-            with self._client.stream("POST", "/chat/completions",
-                                     json=self._payload(messages, params, stream=True)) as resp:
-                if resp.status_code >= 400:
-                    resp.read()
-                    raise self._http_error(resp)
-                for line in resp.iter_lines():
-                    if not line.startswith("data:"):
-                        continue  # SSE comments, event names and keep-alives
-                    payload = line[5:].strip()
-                    if payload == "[DONE]":
-                        break
-                    chunk = json.loads(payload)
-                    if not chunk.get("choices"):
+        with self._errors():
+            events = self._client.chat.completions.create(**request_options(
+                self.model, messages, params, stream=True))
+            # Closing the stream (also when our caller stops iterating) closes the connection:
+            # a server that notices, as `ragqa serve` does, stops decoding.
+            with events:
+                for chunk in events:
+                    if not chunk.choices:
                         continue
-                    choice = chunk["choices"][0]
+                    choice = chunk.choices[0]
                     logprobs += _logprobs(choice)
-                    piece = (choice.get("delta") or {}).get("content") or ""
+                    piece = choice.delta.content if choice.delta else None
                     if piece:
                         if first is None:
                             first = time.perf_counter()
                         pieces.append(piece)
                         yield piece
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc) from exc
-        except json.JSONDecodeError as exc:
-            raise GenerationError(f"{self.base_url} sent a malformed stream event: {exc}") from exc
         end = time.perf_counter()
         yield Generation(text="".join(pieces).strip(), num_tokens=len(logprobs) or len(pieces),
                          mean_logprob=_mean(logprobs),
@@ -120,47 +132,56 @@ class OpenAIBackend:
     def close(self) -> None:
         self._client.close()
 
-    # -- internals ----------------------------------------------------------------------
-    def _payload(self, messages: Messages, params: DecodingParams, *, stream: bool) -> dict:
-        body: dict = {"model": self.model, "messages": messages, "stream": stream,
-                      "max_tokens": params.max_new_tokens, "temperature": params.temperature,
-                      "logprobs": True}
-        if params.do_sample:
-            body.update(top_p=params.top_p, seed=params.seed)
-            if params.top_k:
-                body["top_k"] = params.top_k  # vLLM's extension; OpenAI itself has none
-        if params.repetition_penalty != 1.0:
-            body["repetition_penalty"] = params.repetition_penalty  # vLLM extension
-        if params.num_beams > 1:
-            body.update(use_beam_search=True, best_of=params.num_beams)  # vLLM extension
-        return body
-
-    def _post(self, body: dict) -> dict:
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turns the SDK's exceptions into a GenerationError that says what to check."""
+        openai = self._openai
         try:
-            resp = self._client.post("/chat/completions", json=body)
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc) from exc
-        if resp.status_code >= 400:
-            raise self._http_error(resp)
-        try:
-            return resp.json()
-        except ValueError as exc:
-            raise GenerationError(f"{self.base_url} did not answer with JSON: "
-                                  f"{resp.text[:200]!r}") from exc
-
-    def _unreachable(self, exc: httpx.HTTPError) -> GenerationError:
-        return GenerationError(f"cannot reach the OpenAI-compatible server at {self.base_url} "
-                               f"({exc.__class__.__name__}: {exc}); is it running? "
-                               "check --base-url")
-
-    def _http_error(self, resp: httpx.Response) -> GenerationError:
-        return GenerationError(f"{self.base_url}/chat/completions answered HTTP "
-                               f"{resp.status_code}: {resp.text[:300]}")
+            yield
+        except openai.APIConnectionError as exc:  # also APITimeoutError
+            raise GenerationError(
+                f"cannot reach the OpenAI-compatible server at {self.base_url} "
+                f"({exc.__class__.__name__}: {exc}); is it running? check --base-url") from exc
+        except openai.APIStatusError as exc:
+            raise GenerationError(f"{self.base_url}/chat/completions answered HTTP "
+                                  f"{exc.status_code}: {_message(exc)}") from exc
+        except openai.OpenAIError as exc:  # an error event in the stream, a malformed reply
+            raise GenerationError(f"{self.base_url} failed: {_message(exc)}") from exc
 
 
-def _logprobs(choice: dict) -> list[float]:
-    content = (choice.get("logprobs") or {}).get("content") or []
-    return [float(t["logprob"]) for t in content if isinstance(t, dict) and "logprob" in t]
+def request_options(model: str, messages: Messages, params: DecodingParams, *,
+                    stream: bool) -> dict:
+    """The keyword arguments of `chat.completions.create` for `params`: the OpenAI fields,
+    and vLLM's extensions (top_k, repetition_penalty, beam search) in `extra_body`."""
+    options: dict = {"model": model, "messages": messages, "stream": stream,
+                     "max_tokens": params.max_new_tokens, "temperature": params.temperature,
+                     "logprobs": True}
+    extra: dict = {}
+    if params.do_sample:
+        options.update(top_p=params.top_p, seed=params.seed)
+        if params.top_k:
+            extra["top_k"] = params.top_k  # OpenAI itself has no top-k
+    if params.repetition_penalty != 1.0:
+        extra["repetition_penalty"] = params.repetition_penalty
+    if params.num_beams > 1:
+        extra.update(use_beam_search=True, best_of=params.num_beams)
+    if extra:
+        options["extra_body"] = extra
+    return options
+
+
+def _message(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"][:300]
+    return str(exc)[:300]
+
+
+def _logprobs(choice) -> list[float]:
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or []
+    return [float(t.logprob) for t in content if getattr(t, "logprob", None) is not None]
 
 
 def _mean(values: list[float]) -> float | None:

@@ -27,6 +27,11 @@ class LLMSettings(BaseModel):
                      "builtin:smollm2-135m, a Hugging Face id or folder, or openai:MODEL")
     base_url: str | None = Field(None, description="OpenAI-compatible API root for openai:")
     api_key: str | None = None
+    llm_timeout_s: float = Field(120.0, gt=0, description="openai: seconds one request may "
+                                 "take")
+    llm_retries: int = Field(2, ge=0, description="openai: retries of a request that failed "
+                             "to connect or got 408, 429 or 5xx (with backoff, honouring "
+                             "Retry-After)")
     device: str | None = Field(None, description="cpu, cuda, ...; None: the GPU if any")
     cache_dir: Path = Field(Path(os.path.expanduser("~/.cache/ragqa")),
                             description="converted built-in models")

@@ -1,151 +1,173 @@
-"""The OpenAI-compatible backend against a small fake chat server on 127.0.0.1."""
+"""The `openai:` backend (the official SDK) against `ragqa serve` as a real OpenAI-compatible
+server on 127.0.0.1: a subprocess started as a user starts it, serving SmolLM2 and an index."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
+import time
 
+import openai
 import pytest
+from api_fixtures import (
+    FAST_LLM,
+    ServeProcess,
+    ThreadServer,
+    api_settings,
+    metric,
+    small_index,
+    write_keys,
+)
 from generation_fixtures import HITS, FixedRetriever
 
+from app.api.state import ServerState
 from generation import AnswerEngine, DecodingParams, Generation, GenerationError, load_llm
-from generation.openai_backend import OpenAIBackend
+from generation.openai_backend import OpenAIBackend, request_options
 from generation.settings import GenerationSettings, LLMSettings
 
-REPLY = ["The tower", " is 330", " metres tall", " [1]."]
-LOGPROBS = [-0.1, -0.2, -0.3, -0.4]
-
-
-class FakeChatServer(BaseHTTPRequestHandler):
-    """`POST /v1/chat/completions`, streamed (SSE) or not, like vLLM; records request bodies."""
-
-    requests: ClassVar[list[dict]] = []
-    fail_with: ClassVar[int | None] = None
-
-    def log_message(self, *args) -> None:  # keep pytest output clean
-        pass
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append({"path": self.path, "body": body,
-                                    "auth": self.headers.get("Authorization")})
-        if self.path != "/v1/chat/completions":
-            return self._send(404, "application/json", b'{"error": "not found"}')
-        if type(self).fail_with:
-            return self._send(type(self).fail_with, "application/json",
-                              b'{"error": {"message": "model overloaded"}}')
-        if not body.get("stream"):
-            tokens = [{"token": t, "logprob": lp} for t, lp in zip(REPLY, LOGPROBS, strict=True)]
-            data = {"choices": [{"message": {"role": "assistant", "content": "".join(REPLY)},
-                                 "logprobs": {"content": tokens}}],
-                    "usage": {"completion_tokens": 4}}
-            return self._send(200, "application/json", json.dumps(data).encode())
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        self.wfile.write(b": keep-alive comment\n\n")
-        self._event({"choices": [{"delta": {"role": "assistant"}}]})
-        for piece, lp in zip(REPLY, LOGPROBS, strict=True):
-            self._event({"choices": [{"delta": {"content": piece},
-                                      "logprobs": {"content": [{"token": piece, "logprob": lp}]}}]})
-        self._event({"choices": [{"delta": {}, "finish_reason": "stop"}]})
-        self.wfile.write(b"data: [DONE]\n\n")
-
-    def _event(self, data: dict) -> None:
-        self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
-        self.wfile.flush()
-
-    def _send(self, status: int, ctype: str, payload: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+MESSAGES = [{"role": "user", "content": "Name three colours."}]
 
 
 @pytest.fixture(scope="module")
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeChatServer)  # port 0: a free port
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+def serve(tmp_path_factory, embedder):
+    """`ragqa serve` with one index, a key, and no waiting room: a second request while one
+    is generating gets 429."""
+    root = tmp_path_factory.mktemp("openai-serve")
+    kb = small_index(tmp_path_factory, embedder, root / "kb")
+    keys = write_keys(root / "keys.toml", ("backend", ["*"], "read"))
+    with ServeProcess([kb], root / "serve.log", "--keys-file", str(root / "keys.toml"),
+                      "--queue-size", "0", "--max-new-tokens", "32",
+                      env={"RAGQA_K": "2"}) as server:
+        server.key = keys["backend"]
+        yield server
 
 
-@pytest.fixture(autouse=True)
-def _reset():
-    FakeChatServer.requests = []
-    FakeChatServer.fail_with = None
+def backend(serve, model: str = FAST_LLM, **kwargs) -> OpenAIBackend:
+    return OpenAIBackend(model, base_url=serve.base_url, api_key=serve.key, **kwargs)
 
 
-MESSAGES = [{"role": "user", "content": "How tall is the tower?"}]
-
-
-def test_streams_the_server_sent_events_then_a_generation_with_logprobs(server):
-    llm = load_llm(LLMSettings(llm="openai:qwen-7b", base_url=server + "/v1", api_key="k3y"))
-    items = list(llm.stream(MESSAGES, DecodingParams(max_new_tokens=32)))
-    assert items[:-1] == REPLY
-    gen = items[-1]
-    assert isinstance(gen, Generation) and gen.text == "The tower is 330 metres tall [1]."
-    assert gen.mean_logprob == pytest.approx(-0.25) and gen.num_tokens == 4
+@pytest.mark.slow  # the server loads the LLM
+def test_streams_text_pieces_then_a_generation(serve):
+    llm = load_llm(LLMSettings(llm=f"openai:{FAST_LLM}", base_url=serve.base_url,
+                               api_key=serve.key))
+    items = list(llm.stream(MESSAGES, DecodingParams(max_new_tokens=8)))
+    pieces, gen = items[:-1], items[-1]
+    assert pieces and all(isinstance(p, str) for p in pieces)
+    assert isinstance(gen, Generation) and gen.text == "".join(pieces).strip()
+    assert 0 < gen.num_tokens <= 8
     assert 0 <= gen.first_token_ms <= gen.total_ms
-    sent = FakeChatServer.requests[0]
-    assert sent["auth"] == "Bearer k3y"
-    body = sent["body"]
-    assert body["model"] == "qwen-7b" and body["stream"] is True and body["max_tokens"] == 32
-    assert body["temperature"] == 0 and body["messages"] == MESSAGES
-    assert "top_k" not in body and "seed" not in body  # greedy sends no sampling knobs
+    assert gen.mean_logprob is None  # ragqa serve sends no log-probabilities (vLLM does)
 
 
-def test_non_streaming_generation_and_sampling_parameters(server):
-    llm = OpenAIBackend("m", base_url=server)  # no path: /v1 is added
-    gen = llm.generate(MESSAGES, DecodingParams(temperature=0.7, top_p=0.9, top_k=20, seed=5,
-                                                repetition_penalty=1.1))
-    assert gen.text == "The tower is 330 metres tall [1]." and gen.num_tokens == 4
-    assert gen.mean_logprob == pytest.approx(-0.25)
-    sent = FakeChatServer.requests[0]
-    assert sent["path"] == "/v1/chat/completions" and sent["auth"] is None
-    assert sent["body"]["stream"] is False
-    assert {k: sent["body"][k] for k in ("temperature", "top_p", "top_k", "seed",
-                                         "repetition_penalty")} == \
-        {"temperature": 0.7, "top_p": 0.9, "top_k": 20, "seed": 5, "repetition_penalty": 1.1}
+@pytest.mark.slow
+def test_generate_honours_max_tokens_and_the_sampling_seed(serve):
+    llm = backend(serve)
+    params = DecodingParams(temperature=0.9, top_p=0.9, top_k=20, seed=7, max_new_tokens=6,
+                            repetition_penalty=1.1)
+    first, second = llm.generate(MESSAGES, params), llm.generate(MESSAGES, params)
+    assert first.text and first.num_tokens <= 6
+    assert first.text == second.text  # the server seeds its sampler with the request's seed
 
 
-def test_the_engine_answers_through_the_server_with_citations(server):
-    llm = OpenAIBackend("m", base_url=server + "/v1")
-    engine = AnswerEngine(FixedRetriever(HITS), llm, GenerationSettings(max_new_tokens=64))
+def test_request_options_send_sampling_knobs_only_when_sampling():
+    greedy = request_options("m", MESSAGES, DecodingParams(max_new_tokens=32), stream=True)
+    assert greedy == {"model": "m", "messages": MESSAGES, "stream": True, "max_tokens": 32,
+                      "temperature": 0.0, "logprobs": True}
+    sampled = request_options("m", MESSAGES, DecodingParams(
+        temperature=0.7, top_p=0.9, top_k=20, seed=5, repetition_penalty=1.1, num_beams=3),
+        stream=False)
+    assert (sampled["top_p"], sampled["seed"]) == (0.9, 5)
+    # vLLM's extensions travel in the body beside the OpenAI fields.
+    assert sampled["extra_body"] == {"top_k": 20, "repetition_penalty": 1.1,
+                                     "use_beam_search": True, "best_of": 3}
+
+
+@pytest.mark.slow
+def test_the_engine_answers_through_the_server_with_citations(serve):
+    engine = AnswerEngine(FixedRetriever(HITS), backend(serve),
+                          GenerationSettings(max_new_tokens=24))
     items = list(engine.stream("How tall is the Eiffel Tower?"))
     answer = items[-1]
-    assert "".join(items[:-1]) == answer.text == "The tower is 330 metres tall [1]."
-    assert [c.source for c in answer.citations] == ["kb/tower.pdf"]
-    assert answer.confidence == pytest.approx(0.7788, abs=1e-3)
-    prompt = FakeChatServer.requests[0]["body"]["messages"]
-    assert prompt[0]["role"] == "system" and "[1] (tower.pdf, page 3)" in prompt[-1]["content"]
-    batch = engine.ask_many(["How tall?", "Who built it?"])
-    assert [a.text for a in batch] == [answer.text] * 2
+    assert "".join(items[:-1]) == answer.text and answer.text
+    assert {c.source for c in answer.citations} <= {h.source for h in HITS}
+    assert answer.timings.first_token_ms is not None
+
+
+@pytest.mark.slow
+def test_an_index_is_a_model_too(serve):
+    gen = backend(serve, "kb").generate(
+        [{"role": "user", "content": "How many tokens was Kestrel-7B pretrained on?"}],
+        DecodingParams(max_new_tokens=16))
+    assert gen.text and gen.num_tokens > 0
+
+
+@pytest.mark.slow
+def test_a_busy_server_answers_429_and_the_sdk_retries_after_retry_after(serve):
+    holding = backend(serve).stream(
+        [{"role": "user", "content": "Count from 1 to 100."}], DecodingParams(max_new_tokens=32))
+    assert isinstance(next(holding), str)  # admitted, and generating
+    try:
+        with pytest.raises(GenerationError, match=r"HTTP 429: the server is busy"):
+            backend(serve, max_retries=0).generate(MESSAGES, DecodingParams(max_new_tokens=4))
+        rejected = metric(serve.url, "ragqa_generation_rejected_total")
+        finish = threading.Thread(target=lambda: list(holding))
+        finish.start()
+        gen = backend(serve, max_retries=3).generate(MESSAGES, DecodingParams(max_new_tokens=4))
+        finish.join(60)
+    finally:
+        holding.close()
+    assert gen.text  # answered once the slot was free, after one or more 429s
+    assert metric(serve.url, "ragqa_generation_rejected_total") > rejected
+
+
+@pytest.mark.slow
+def test_closing_the_stream_stops_the_servers_generation(serve):
+    cancelled = metric(serve.url, "ragqa_generations_total", outcome="cancelled")
+    items = backend(serve).stream([{"role": "user", "content": "Count from 1 to 100."}],
+                                  DecodingParams(max_new_tokens=32))
+    assert isinstance(next(items), str)
+    items.close()  # as the UI's stop button does
+    deadline = time.monotonic() + 10
+    while metric(serve.url, "ragqa_generations_total", outcome="cancelled") == cancelled:
+        assert time.monotonic() < deadline, "the server went on generating"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_ragqa_serve_in_front_of_another_openai_server(serve, embedder, tmp_path,
+                                                       tmp_path_factory):
+    # The scale-out path: this server retrieves and cites; the LLM is another server's (as it
+    # would be vLLM's), asked through this backend, several answers at a time.
+    kb = small_index(tmp_path_factory, embedder, tmp_path / "kb")
+    settings = api_settings(embedder, llm=f"openai:{FAST_LLM}", base_url=serve.base_url,
+                            api_key=serve.key, k=2)
+    state = ServerState(settings, [kb])
+    assert state.queue.workers == 8
+    with ThreadServer(state) as front:
+        client = openai.OpenAI(base_url=front.base_url, api_key="unused", max_retries=0)
+        reply = client.chat.completions.create(model="kb", max_tokens=16, messages=[
+            {"role": "user", "content": "How many tokens was Kestrel-7B pretrained on?"}])
+    assert reply.choices[0].message.content
+    assert reply.model_extra["ragqa"]["timings_ms"]["retrieve"] >= 0
+
+
+@pytest.mark.slow
+def test_http_errors_name_the_status_and_the_servers_message(serve):
+    with pytest.raises(GenerationError, match=r"HTTP 404: no index named 'nope'"):
+        backend(serve, "nope").generate(MESSAGES, DecodingParams())
+    wrong_key = OpenAIBackend(FAST_LLM, base_url=serve.base_url, api_key="rqa_wrong")
+    with pytest.raises(GenerationError, match=r"HTTP 401: the API key is not valid"):
+        list(wrong_key.stream(MESSAGES, DecodingParams()))
 
 
 def test_an_unreachable_server_is_a_clear_error():
     with socket.socket() as s:  # a port that nothing listens on once closed
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    llm = OpenAIBackend("m", base_url=f"http://127.0.0.1:{port}/v1")
+    llm = OpenAIBackend("m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
     with pytest.raises(GenerationError, match=f"cannot reach .*127.0.0.1:{port}/v1.*base-url"):
         list(llm.stream(MESSAGES, DecodingParams()))
     with pytest.raises(GenerationError, match="cannot reach"):
-        llm.generate(MESSAGES, DecodingParams())
-
-
-def test_an_http_error_names_the_status_and_the_servers_message(server):
-    FakeChatServer.fail_with = 503
-    llm = OpenAIBackend("m", base_url=server + "/v1")
-    with pytest.raises(GenerationError, match=r"HTTP 503.*model overloaded"):
-        list(llm.stream(MESSAGES, DecodingParams()))
-    with pytest.raises(GenerationError, match="HTTP 503"):
         llm.generate(MESSAGES, DecodingParams())
 
 
@@ -156,3 +178,4 @@ def test_bad_names_and_urls_are_refused_before_any_request():
         OpenAIBackend("m", base_url="localhost:8000")
     with pytest.raises(GenerationError, match="model name"):
         OpenAIBackend("", base_url="http://x")
+    assert OpenAIBackend("m", base_url="http://x:8000").base_url == "http://x:8000/v1"

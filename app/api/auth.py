@@ -1,0 +1,157 @@
+"""API keys: bearer tokens, stored only as hashes, each limited to indexes and to read or
+read-write.
+
+    >>> key, entry = new_key("ci-bot", indexes=["team"], access="read")
+    >>> ring = KeyRing([entry])
+    >>> ring.identify(f"Bearer {key}").reads("team")
+    True
+
+The keys file (`api_keys_file`, TOML) holds one table per key; `ragqa api-key` prints one:
+
+    [[keys]]
+    name = "ci-bot"                 # shown in the log, never checked
+    hash = "sha256:9f86d081884c7d65…"
+    indexes = ["team", "docs"]      # index names (folder names), or ["*"] for all
+    access = "read"                 # or "read-write" (uploads)
+
+`api_keys` (RAGQA_API_KEYS) takes the same entries as a JSON list. A key is 256 random bits,
+so one unsalted SHA-256 is enough to make a stolen file useless (nobody can search 2^256
+keys) and keeps checking a request to a dictionary look-up; a slow salted hash protects
+guessable passwords, which these are not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.api.errors import ApiError
+from ingest.errors import RagqaError
+
+ALL = "*"
+KEY_PREFIX = "rqa_"
+Access = Literal["read", "read-write"]
+
+
+class KeysFileError(RagqaError):
+    """The keys file or RAGQA_API_KEYS cannot be read or holds an invalid entry."""
+
+
+class ApiKey(BaseModel):
+    """One key's rights (its hash, never the key)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    indexes: tuple[str, ...] = Field(min_length=1)
+    access: Access = "read"
+
+    def reads(self, index: str) -> bool:
+        return ALL in self.indexes or index in self.indexes
+
+    def require(self, index: str, write: bool = False) -> None:
+        """Raises 403 unless this key may read (or, with `write`, change) `index`."""
+        if not self.reads(index):
+            raise ApiError(403, f"this API key may not use {index!r}", code="index_not_allowed")
+        if write and self.access != "read-write":
+            raise ApiError(403, f"this API key is read-only; changing {index!r} needs a "
+                           "read-write key", code="read_only_key")
+
+
+# What a caller is when the server has no keys (it then listens on loopback only).
+OPEN_ACCESS = ApiKey(name="(no keys)", hash="sha256:" + "0" * 64, indexes=(ALL,),
+                     access="read-write")
+
+
+def hash_key(key: str) -> str:
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_key(name: str, indexes: list[str], access: Access) -> tuple[str, ApiKey]:
+    """A fresh random key and its entry (the key itself is shown once and stored nowhere)."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, ApiKey(name=name, hash=hash_key(key), indexes=tuple(indexes), access=access)
+
+
+def toml_entry(entry: ApiKey) -> str:
+    """The `[[keys]]` table of `entry`, to append to a keys file."""
+    indexes = ", ".join(json.dumps(i, ensure_ascii=False) for i in entry.indexes)
+    return (f"[[keys]]\nname = {json.dumps(entry.name, ensure_ascii=False)}\n"
+            f"hash = \"{entry.hash}\"\nindexes = [{indexes}]\naccess = \"{entry.access}\"\n")
+
+
+class KeyRing:
+    """The keys a server accepts. Empty: no authentication (loopback only, see `serve`)."""
+
+    def __init__(self, keys: list[ApiKey]) -> None:
+        self._by_hash = {k.hash: k for k in keys}
+        if len(self._by_hash) != len(keys):
+            raise KeysFileError("the same API key is listed twice")
+
+    @classmethod
+    def load(cls, keys_file: Path | None, inline: str | None) -> KeyRing:
+        """The keys of `keys_file` (TOML) and `inline` (a JSON list) together."""
+        entries: list[tuple[str, object]] = []
+        if keys_file is not None:
+            where = f"keys file {keys_file}"
+            try:
+                data = tomllib.loads(Path(keys_file).read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise KeysFileError(f"{where} does not exist") from None
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise KeysFileError(f"{where} cannot be read: {exc}") from None
+            unknown = set(data) - {"keys"}
+            if unknown:
+                raise KeysFileError(f"{where}: unknown table {sorted(unknown)[0]!r}; "
+                                    "write each key as a [[keys]] table")
+            entries += [(f"{where}, key {i + 1}", e) for i, e in enumerate(data.get("keys", []))]
+        if inline:
+            try:
+                listed = json.loads(inline)
+            except json.JSONDecodeError as exc:
+                raise KeysFileError(f"api_keys (RAGQA_API_KEYS) is not a JSON list: {exc}") \
+                    from None
+            if not isinstance(listed, list):
+                raise KeysFileError("api_keys (RAGQA_API_KEYS) must be a JSON list of "
+                                    '{"hash", "indexes", "access"} objects')
+            entries += [(f"api_keys (RAGQA_API_KEYS), key {i + 1}", e)
+                        for i, e in enumerate(listed)]
+        keys = []
+        for where, entry in entries:
+            try:
+                keys.append(ApiKey.model_validate(entry))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                field = ".".join(str(p) for p in err["loc"]) or "entry"
+                raise KeysFileError(f"{where}: {field}: {err['msg']}") from None
+        return cls(keys)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_hash)
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def identify(self, authorization: str | None) -> ApiKey:
+        """The key an `Authorization: Bearer KEY` header names; 401 when missing or unknown."""
+        if not self._by_hash:
+            return OPEN_ACCESS
+        challenge = {"WWW-Authenticate": "Bearer"}
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "an API key is required: send the header "
+                           "'Authorization: Bearer KEY'", code="missing_api_key",
+                           headers=challenge)
+        # A dictionary look-up by hash: the time it takes says nothing about the key.
+        key = self._by_hash.get(hash_key(token.strip()))
+        if key is None:
+            raise ApiError(401, "the API key is not valid", code="invalid_api_key",
+                           headers=challenge)
+        return key

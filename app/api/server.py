@@ -1,0 +1,140 @@
+"""The FastAPI application of `ragqa serve`: OpenAI-compatible chat over the served indexes,
+retrieval, uploads, index info, health and metrics.
+
+    >>> app = create_app(ServerState(settings, [Path("indexes/team")]))
+    >>> uvicorn.run(app, host="127.0.0.1", port=8000)
+
+| route | what | key needs |
+|---|---|---|
+| `GET /healthz` | liveness and the queue | nothing |
+| `GET /metrics` | Prometheus text | nothing |
+| `GET /v1/models` | the indexes (and the LLM) this key may use | any key |
+| `POST /v1/chat/completions` | OpenAI chat: `model` is an index or the LLM | read on it |
+| `POST /v1/retrieve` | `{"index", "question", "k"?, "mode"?, "filters"?}` -> hits | read |
+| `GET /v1/indexes/{name}` | manifest, size and files | read |
+| `POST /v1/indexes/{name}/documents` | multipart upload -> ingest report | read-write |
+
+Blocking work never runs on the event loop: generation on the one LLM thread
+(`app.api.queue`), retrieval and ingestion on worker threads (at most
+`api_retrieval_threads` retrievals at once), so `/healthz` answers while the model decodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import anyio
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from app.api.auth import ApiKey
+from app.api.chat import chat_completion
+from app.api.documents import upload_documents
+from app.api.errors import ApiError, install_error_handlers
+from app.api.metrics import RequestMetrics
+from app.api.schemas import ChatRequest, RetrieveRequest
+from app.api.state import ServerState
+
+
+def create_app(state: ServerState) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        state.close()
+
+    # No /docs or /redoc: their pages load scripts from a CDN. /openapi.json stays.
+    app = FastAPI(title="ragqa", summary="Question answering over your own documents",
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.ragqa = state
+    app.add_middleware(RequestMetrics, metrics=state.metrics)
+    install_error_handlers(app)
+
+    async def caller(request: Request) -> ApiKey:
+        return state.keys.identify(request.headers.get("authorization"))
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok", "llm": state.llm_name, "llm_loaded": state.llm_loaded,
+                "queue_depth": state.queue.depth, "queue_size": state.queue.size,
+                "parallel_generations": state.queue.workers}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        body, content_type = state.metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    @app.get("/v1/models")
+    async def models(key: ApiKey = Depends(caller)) -> dict:
+        data = [_index_model(state, name) for name in state.names() if key.reads(name)]
+        if key.reads(state.llm_name):
+            data.append({"id": state.llm_name, "object": "model", "created": 0,
+                         "owned_by": "ragqa", "ragqa": {"kind": "llm"}})
+        return {"object": "list", "data": data}
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: ChatRequest, request: Request, key: ApiKey = Depends(caller)):
+        return await chat_completion(state, body, request, key)
+
+    @app.post("/v1/retrieve")
+    async def retrieve(body: RetrieveRequest, key: ApiKey = Depends(caller)) -> dict:
+        state.index_dir(body.index)
+        key.require(body.index)
+        state.require_documents(body.index)
+
+        def search():
+            retriever = state.retriever(body.index, k=body.k, mode=body.mode,
+                                        source_glob=body.filters.source_glob,
+                                        min_score=body.filters.min_score)
+            return retriever.retrieve(body.question)
+
+        hits = await _in_thread(state, search)
+        return {"index": body.index, "question": body.question,
+                "mode": body.mode or state.settings.retrieval.mode,
+                "hits": [{**h.to_json(), "relevance": h.relevance} for h in hits]}
+
+    @app.get("/v1/indexes/{name}")
+    async def index_details(name: str, key: ApiKey = Depends(caller)) -> dict:
+        from app.commands.info import index_info
+
+        directory = state.index_dir(name)
+        key.require(name)
+        if not state.has_documents(name):
+            return {"name": name, "manifest": None, "size_bytes": 0, "files": []}
+        info = await _in_thread(state, lambda: index_info(directory))
+        return {"name": name, "manifest": info["manifest"], "size_bytes": info["size_bytes"],
+                "files": info["files"]}
+
+    @app.post("/v1/indexes/{name}/documents")
+    async def documents(name: str, request: Request, key: ApiKey = Depends(caller)) -> dict:
+        state.index_dir(name)
+        key.require(name, write=True)
+        return await upload_documents(state, name, request)
+
+    return app
+
+
+async def _in_thread(state: ServerState, work):
+    """`work()` on a worker thread, one of `api_retrieval_threads`, within the request
+    timeout (the thread itself finishes its search; the client gets a 504)."""
+    timeout = state.settings.api.api_timeout_s
+    try:
+        return await asyncio.wait_for(
+            anyio.to_thread.run_sync(work, limiter=state.retrieval_slots,
+                                     abandon_on_cancel=True), timeout)
+    except TimeoutError:
+        raise ApiError(504, f"the request took longer than the server's limit of {timeout:g} "
+                       "s", code="timeout") from None
+
+
+def _index_model(state: ServerState, name: str) -> dict:
+    entry = {"id": name, "object": "model", "created": 0, "owned_by": "ragqa",
+             "ragqa": {"kind": "index", "documents": 0, "chunks": 0}}
+    if state.has_documents(name):
+        from ingest.index import read_manifest
+
+        m = read_manifest(state.index_dir(name))
+        entry["created"] = int(datetime.fromisoformat(m.created_at).timestamp())
+        entry["ragqa"].update(documents=m.num_files, chunks=m.num_chunks)
+    return entry

@@ -1,0 +1,133 @@
+"""What one API server holds: its settings, the indexes it serves by name, its keys, the one
+LLM and the generation queue in front of it, and its metrics.
+
+    >>> state = ServerState(settings, [Path("indexes/team"), Path("indexes/docs")])
+    >>> state.names()                         # index names are the folders' names
+    ['team', 'docs']
+    >>> state.retriever("team", k=3).retrieve("什么是知识蒸馏？")
+
+Models and opened indexes come from the process's one cache (`app.build`), so a retrieval
+reuses the loaded embedder and an index is reopened only after an ingest committed.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import anyio
+
+from app import build
+from app.api.auth import KeyRing
+from app.api.errors import ApiError
+from app.api.metrics import ApiMetrics
+from app.api.queue import GenerationQueue
+from app.config import Settings, with_overrides
+from ingest.errors import RagqaError
+from ingest.index import MANIFEST, IndexReader
+
+REMOTE_PARALLEL = 8
+
+
+class ServeError(RagqaError):
+    """`ragqa serve` cannot start with these indexes or settings."""
+
+
+class ServerState:
+    """Args:
+        settings: everything; `settings.api` for the server itself.
+        indexes: the index folders to serve (a folder that does not exist yet is created by
+            the first upload).
+        llm: the loaded LLM backend, or None to load `settings.generation.model` on the
+            first chat request (tests that never chat load none).
+    """
+
+    def __init__(self, settings: Settings, indexes: list[Path], llm=None) -> None:
+        self.settings = settings
+        self.indexes = served_indexes(indexes)
+        self.llm_name = settings.generation.model.llm
+        if self.llm_name in self.indexes:
+            raise ServeError(f"an index is named like the LLM ({self.llm_name!r}); rename "
+                             "its folder")
+        self.keys = KeyRing.load(settings.api.api_keys_file, settings.api.api_keys)
+        self.metrics = ApiMetrics()
+        self.queue = GenerationQueue(settings.api.api_queue_size, self.metrics,
+                                     workers=parallel_generations(settings))
+        self.retrieval_slots = anyio.CapacityLimiter(settings.api.api_retrieval_threads)
+        self._llm = llm
+        self._llm_lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        return list(self.indexes)
+
+    def llm(self):
+        """The one LLM of the process (loaded now if it was not given)."""
+        with self._llm_lock:
+            if self._llm is None:
+                self._llm = build.make_llm(self.settings)
+            return self._llm
+
+    @property
+    def llm_loaded(self) -> bool:
+        return self._llm is not None
+
+    def index_dir(self, name: str) -> Path:
+        """The folder of the served index `name`; 404 for any other name."""
+        if name not in self.indexes:
+            # The names served are not listed: a key may be limited to some of them.
+            raise ApiError(404, f"no index named {name!r} is served here; GET /v1/models "
+                           "lists those your key may use", code="model_not_found")
+        return self.indexes[name]
+
+    def has_documents(self, name: str) -> bool:
+        return (self.index_dir(name) / MANIFEST).is_file()
+
+    def require_documents(self, name: str) -> None:
+        """409 while index `name` holds no documents (a file check: no index is opened)."""
+        if not self.has_documents(name):
+            raise ApiError(409, f"index {name!r} holds no documents yet; upload some with "
+                           f"POST /v1/indexes/{name}/documents", code="index_empty")
+
+    def open_index(self, name: str) -> IndexReader:
+        """The index `name`, reopened after an ingest; 409 while it holds no documents.
+        Blocking (it may wait for the model cache): call it on a worker thread."""
+        self.require_documents(name)
+        return build.get_index(self.index_dir(name))
+
+    def retriever(self, name: str, **flat):
+        """A retriever over index `name`, with flat-named retrieval settings changed
+        (`k=3`, `mode="bm25"`, `source_glob=...`)."""
+        given = {k: v for k, v in flat.items() if v is not None}
+        settings = with_overrides(self.settings, **given) if given else self.settings
+        return build.make_retriever(settings, index=self.open_index(name))
+
+    def close(self) -> None:
+        self.queue.close()
+
+
+def parallel_generations(settings: Settings) -> int:
+    """One at a time for a model in this process (two would share its cores and memory);
+    several for an `openai:` server such as vLLM, whose continuous batching serves them."""
+    if settings.api.api_parallel_generations is not None:
+        return settings.api.api_parallel_generations
+    return REMOTE_PARALLEL if settings.generation.model.llm.startswith("openai:") else 1
+
+
+def served_indexes(folders: list[Path]) -> dict[str, Path]:
+    """Index name (the folder's name) -> resolved folder; refuses clashes and foreign folders."""
+    out: dict[str, Path] = {}
+    for folder in folders:
+        where = Path(folder).expanduser().resolve()
+        name = where.name
+        if name in out:
+            raise ServeError(f"two indexes are named {name!r} ({out[name]} and {where}); an "
+                             "index is named by its folder, so rename one")
+        if where.exists() and not where.is_dir():
+            raise ServeError(f"--index {folder} is a file, not an index folder")
+        if where.is_dir() and not (where / MANIFEST).is_file() and any(where.iterdir()):
+            raise ServeError(f"--index {folder} is not a ragqa index (no {MANIFEST}) and is "
+                             "not empty; give the folder that `ragqa ingest --index` wrote")
+        out[name] = where
+    if not out:
+        raise ServeError("no index to serve; give --index DIR (repeatable)")
+    return out
