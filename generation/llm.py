@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from generation.builtin_models import BUILTIN_MODELS, converted_model
 from generation.openvino_export import OpenVINOUnavailable
@@ -91,6 +91,34 @@ def load_llm(settings: LLMSettings) -> LLMBackend:
     return TransformersBackend(name, device=device, dtype=dtype, quantization=quantization)
 
 
+class LocalModel:
+    """What the in-process backends (`TransformersBackend`, `OpenVINOBackend`) share: token
+    counts and the chat template from their Hugging Face tokenizer, and `generate` as the end
+    of their own `stream`."""
+
+    tokenizer: Any
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def format_prompt(self, messages: Messages) -> str:
+        """The model's own chat template, or a plain transcript for base models without one."""
+        if self.tokenizer.chat_template:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                      add_generation_prompt=True)
+        return render_plain(messages)
+
+    def stream(self, messages: Messages, params: DecodingParams) -> Iterator[str | Generation]:
+        raise NotImplementedError
+
+    def generate(self, messages: Messages, params: DecodingParams) -> Generation:
+        result = None
+        for item in self.stream(messages, params):
+            result = item
+        assert isinstance(result, Generation)
+        return result
+
+
 def _wants_openvino(settings: LLMSettings) -> bool:
     """OpenVINO when asked for, or by default on a CPU with no torch-specific loading options."""
     if settings.llm_backend == "openvino":
@@ -139,7 +167,7 @@ def _cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-class TransformersBackend:
+class TransformersBackend(LocalModel):
     """A causal LM run in-process with transformers.
 
     On CUDA: bf16, `device_map="auto"`, SDPA attention, optional bitsandbytes 4/8-bit
@@ -207,25 +235,7 @@ class TransformersBackend:
         self._prefix_lock = threading.Lock()
         self._warm_up()
 
-    # -- prompt -------------------------------------------------------------------------
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def format_prompt(self, messages: Messages) -> str:
-        """The model's own chat template, or a plain transcript for base models without one."""
-        if self.tokenizer.chat_template:
-            return self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                      add_generation_prompt=True)
-        return render_plain(messages)
-
     # -- generation ---------------------------------------------------------------------
-    def generate(self, messages: Messages, params: DecodingParams) -> Generation:
-        result = None
-        for item in self.stream(messages, params):
-            result = item
-        assert isinstance(result, Generation)
-        return result
-
     def stream(self, messages: Messages, params: DecodingParams) -> Iterator[str | Generation]:
         start = time.perf_counter()
         inputs = self._encode([self.format_prompt(messages)])

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from generation.prompts import render_plain
+from generation.llm import LocalModel
 from generation.types import DecodingParams, Generation, GenerationError
 
 Messages = list[dict[str, str]]
@@ -31,7 +31,7 @@ _DONE = object()
 PREFILL_CHUNK_TOKENS = 8192
 
 
-class OpenVINOBackend:
+class OpenVINOBackend(LocalModel):
     """An exported OpenVINO LLM run with `openvino_genai.LLMPipeline`.
 
     Args:
@@ -82,25 +82,7 @@ class OpenVINOBackend:
         self._lock = threading.Lock()  # one generation at a time: the pipeline is shared
         self._warm_up()
 
-    # -- prompt -------------------------------------------------------------------------
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def format_prompt(self, messages: Messages) -> str:
-        """The model's own chat template, or a plain transcript for base models without one."""
-        if self.tokenizer.chat_template:
-            return self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                      add_generation_prompt=True)
-        return render_plain(messages)
-
     # -- generation ---------------------------------------------------------------------
-    def generate(self, messages: Messages, params: DecodingParams) -> Generation:
-        result = None
-        for item in self.stream(messages, params):
-            result = item
-        assert isinstance(result, Generation)
-        return result
-
     def generate_batch(self, batch: list[Messages], params: DecodingParams) -> list[Generation]:
         # One CPU, one pipeline: prompts run one after another (batching gains nothing here).
         return [self.generate(m, params) for m in batch]
