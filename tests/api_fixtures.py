@@ -4,18 +4,15 @@ user starts it."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
-from app_fixtures import FAST_LLM, KB, ROOT, build_index
+from app_fixtures import FAST_LLM, KB, RagqaServer, build_index
 from generation_fixtures import CACHE_DIR
 
 from app import build
@@ -114,58 +111,18 @@ def metric(url: str, name: str, **labels: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-class ServeProcess:
-    """`ragqa serve` in a subprocess, as a user starts it; stopped (its log kept) on exit."""
+class ServeProcess(RagqaServer):
+    """`ragqa serve` with the fast LLM and the given indexes."""
 
     def __init__(self, indexes: list[Path], log: Path, *args: str,
                  env: dict[str, str] | None = None) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.base_url = self.url + "/v1"
-        self.log = log
-        self._cmd = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port),
-                     "--llm", FAST_LLM, "--llm-backend", "transformers", *args]
+        argv = ["serve", "--port", str(self.port), "--llm", FAST_LLM, "--llm-backend",
+                "transformers", *args]
         for index in indexes:
-            self._cmd += ["--index", str(index)]
-        self._env = {**os.environ, "PYTHONUNBUFFERED": "1", "RAGQA_DEVICE": "cpu", **(env or {})}
-        self._proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> ServeProcess:
-        env = self._env
-        self._log_fh = self.log.open("w", encoding="utf-8")
-        self._proc = subprocess.Popen(self._cmd, cwd=ROOT, env=env, stdout=self._log_fh,
-                                      stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise AssertionError(f"ragqa serve exited with {self._proc.returncode}:\n"
-                                     + self.log_text())
-            try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        self.__exit__()
-        raise AssertionError("ragqa serve did not answer in 120 s:\n" + self.log_text())
-
-    @property
-    def pid(self) -> int:
-        assert self._proc is not None
-        return self._proc.pid
-
-    def log_text(self) -> str:
-        self._log_fh.flush()
-        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
-
-    def __exit__(self, *exc) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        self._log_fh.close()
+            argv += ["--index", str(index)]
+        super().__init__(argv, f"http://127.0.0.1:{self.port}", "/healthz", log,
+                         env={"RAGQA_DEVICE": "cpu", **(env or {})}, timeout=120)
+        self.base_url = self.url + "/v1"

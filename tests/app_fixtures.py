@@ -65,41 +65,45 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class AppServer:
-    """`ragqa app` in a subprocess, as a user starts it; stopped (and its log kept) on exit."""
+class RagqaServer:
+    """A `ragqa` command that serves HTTP, run in a subprocess as a user starts it: entered
+    once `health_path` answers 200, stopped on exit (its log kept for the assertion message)."""
 
-    def __init__(self, config: Path, index: Path, log: Path, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"http://localhost:{self.port}"
+    def __init__(self, argv: list[str], url: str, health_path: str, log: Path,
+                 env: dict[str, str] | None = None, timeout: float = 60) -> None:
+        self.url = url
         self.log = log
-        self._cmd = [sys.executable, "-m", "app.cli", "app", "--config", str(config),
-                     "--index", str(index), "--port", str(self.port)]
+        self._cmd = [sys.executable, "-m", "app.cli", *argv]
+        self._env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                     "PYTHONUNBUFFERED": "1", **(env or {})}
+        self._health = url + health_path
+        self._timeout = timeout
         self._proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> AppServer:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-               "PYTHONUNBUFFERED": "1"}
+    def __enter__(self):
         self._log_fh = self.log.open("w", encoding="utf-8")
-        self._proc = subprocess.Popen(self._cmd, cwd=ROOT, env=env, stdout=self._log_fh,
+        self._proc = subprocess.Popen(self._cmd, cwd=ROOT, env=self._env, stdout=self._log_fh,
                                       stderr=subprocess.STDOUT)
-        self._wait_healthy(timeout=60)
-        return self
-
-    def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise AssertionError(f"ragqa app exited with {self._proc.returncode}:\n"
-                                     + self.log_text())
+                raise AssertionError(f"ragqa {self._cmd[3]} exited with "
+                                     f"{self._proc.returncode}:\n" + self.log_text())
             try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
+                with urllib.request.urlopen(self._health, timeout=2) as r:
                     if r.status == 200:
-                        return
+                        return self
             except OSError:
                 pass
             time.sleep(0.3)
-        raise AssertionError(f"ragqa app did not answer on {self.url} in {timeout} s:\n"
-                             + self.log_text())
+        self.__exit__()
+        raise AssertionError(f"ragqa {self._cmd[3]} did not answer on {self.url} in "
+                             f"{self._timeout:.0f} s:\n" + self.log_text())
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
 
     def log_text(self) -> str:
         self._log_fh.flush()
@@ -109,8 +113,18 @@ class AppServer:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
             try:
-                self._proc.wait(timeout=10)
+                self._proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
         self._log_fh.close()
+
+
+class AppServer(RagqaServer):
+    """`ragqa app` (the Streamlit chat) with a config file."""
+
+    def __init__(self, config: Path, index: Path, log: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        super().__init__(["app", "--config", str(config), "--index", str(index), "--port",
+                          str(self.port)], f"http://localhost:{self.port}", "/_stcore/health",
+                         log)
