@@ -21,7 +21,6 @@ as it costs BM25 a term), both after ragqa's cleaning of OCR text.
 from __future__ import annotations
 
 import argparse
-import collections
 import io
 import random
 import re
@@ -32,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from eval.metrics_ocr import bag_f1
 from ingest.cleaning import clean_text
 from ingest.loaders import Tesseract, load_document
 from ingest.loaders.image import clean_ocr_text
@@ -192,31 +192,13 @@ def bench_ocr(pages: int) -> None:
 
 
 # --- OCR settings ---------------------------------------------------------------------------
-def char_f1(pred, gold) -> float:
-    p = [c for c in pred if not c.isspace()]
-    g = [c for c in gold if not c.isspace()]
-    common = sum((collections.Counter(p) & collections.Counter(g)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(p), common / len(g)
-    return 2 * precision * recall / (precision + recall)
-
-
-def word_f1(p: list[str], g: list[str]) -> float:
-    common = sum((collections.Counter(p) & collections.Counter(g)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(p), common / len(g)
-    return 2 * precision * recall / (precision + recall)
-
-
 def scores(text: str) -> tuple[float, float]:
     """(Chinese character F1, English word F1) of an OCR reading of `EN_LINES + ZH_LINES`:
     the CJK characters of the whole page, and its words of Latin letters and digits (a
     mixed line's "English" counts among them)."""
     gold = "\n".join(EN_LINES + ZH_LINES)
-    return (char_f1(_CJK.findall(text), _CJK.findall(gold)),
-            word_f1(_LATIN.findall(text.lower()), _LATIN.findall(gold.lower())))
+    return (bag_f1(_CJK.findall(text), _CJK.findall(gold)),
+            bag_f1(_LATIN.findall(text.lower()), _LATIN.findall(gold.lower())))
 
 
 def tesseract_txt(lang: str, psm: int):

@@ -4,7 +4,6 @@ they are listed with what to install and the rest of the file goes in."""
 
 from __future__ import annotations
 
-import collections
 import io
 import json
 import re
@@ -25,6 +24,7 @@ from ingest_fixtures import (
     write,
 )
 
+from eval.metrics_ocr import char_f1
 from ingest.index import open_index
 from ingest.loaders import LoadError, Tesseract, load_document
 from ingest.pipeline import Ingestor
@@ -49,17 +49,6 @@ def ocr_installed() -> None:
 
 needs_ocr = pytest.mark.usefixtures("ocr_installed")
 _CJK = re.compile(f"[{CJK_LETTERS}]")
-
-
-def char_f1(pred: str, gold: str) -> float:
-    """Character F1 over the non-space characters, as the CMRC 2018 scorer counts them."""
-    p = [c for c in pred if not c.isspace()]
-    g = [c for c in gold if not c.isspace()]
-    common = sum((collections.Counter(p) & collections.Counter(g)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(p), common / len(g)
-    return 2 * precision * recall / (precision + recall)
 
 
 def mixed_pdf() -> bytes:
