@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -32,7 +29,6 @@ from generation.openvino_export import OpenVINOUnavailable
 from generation.prompts import render_plain
 from generation.settings import LLMSettings
 from generation.types import DecodingParams, Generation, GenerationError
-from ingest.errors import ModelUnavailableError
 
 log = logging.getLogger(__name__)
 Messages = list[dict[str, str]]  # chat messages: {"role": "system"|"user"|"assistant", "content"}
@@ -82,12 +78,16 @@ def load_llm(settings: LLMSettings) -> LLMBackend:
                     raise
                 log.warning("ragqa: %s; answering with transformers instead (slower on a CPU)",
                             exc)
+        from generation.transformers_backend import TransformersBackend
+
         folder = converted_model(name, Path(settings.cache_dir))
         return TransformersBackend(folder, name=name, device=device, dtype=dtype,
                                    quantization=quantization)
     if settings.llm_backend == "openvino":
         raise GenerationError(f"llm_backend openvino runs the built-in models "
                               f"({', '.join(BUILTIN_MODELS)}), not {name!r}")
+    from generation.transformers_backend import TransformersBackend
+
     return TransformersBackend(name, device=device, dtype=dtype, quantization=quantization)
 
 
@@ -156,291 +156,6 @@ def _openvino_backend(settings: LLMSettings):
                                threads=settings.threads)
 
 
-def _cpu_has_bf16() -> bool:
-    # bf16 matmuls are only fast where the CPU has native bf16 dot products (avx512_bf16 /
-    # AMX); elsewhere they are emulated and slower than fp32.
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-class TransformersBackend(LocalModel):
-    """A causal LM run in-process with transformers.
-
-    On CUDA: bf16, `device_map="auto"`, SDPA attention, optional bitsandbytes 4/8-bit
-    (`quantization="4bit"|"8bit"`, the `gpu` extra). On CPU: bf16 where the CPU has native
-    bf16 instructions (measured faster on avx512_bf16), else fp32.
-    """
-
-    def __init__(self, model: str | Path, *, name: str | None = None, device: str | None = None,
-                 dtype: str | None = None, quantization: str | None = None,
-                 prefix_cache: bool = True) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        if quantization not in (None, "4bit", "8bit", "int8-dynamic"):
-            raise GenerationError(
-                f"quantization must be 4bit, 8bit (CUDA) or int8-dynamic (CPU), "
-                f"not {quantization!r}")
-        self.name = name or str(model)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        on_cuda = self.device.startswith("cuda")
-        if quantization in ("4bit", "8bit") and not on_cuda:
-            raise GenerationError(f"{quantization} loading needs a CUDA GPU (device={self.device})")
-        if quantization == "int8-dynamic":
-            if on_cuda:
-                raise GenerationError("int8-dynamic quantization is for the CPU; use 4bit or 8bit")
-            dtype = "float32"  # dynamic quantization converts fp32 Linear layers
-        if dtype is None:
-            dtype = "bfloat16" if on_cuda or _cpu_has_bf16() else "float32"
-        kwargs: dict = {"dtype": getattr(torch, dtype), "attn_implementation": "sdpa"}
-        if on_cuda:
-            kwargs["device_map"] = "auto" if self.device == "cuda" else self.device
-        if quantization in ("4bit", "8bit"):
-            from transformers import BitsAndBytesConfig
-
-            kwargs["quantization_config"] = (
-                BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16)
-                if quantization == "4bit" else BitsAndBytesConfig(load_in_8bit=True))
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(model))
-            self.model = AutoModelForCausalLM.from_pretrained(str(model), **kwargs)
-        except (OSError, ValueError) as exc:
-            raise ModelUnavailableError(
-                f"cannot load the LLM {model!r}: it is not a built-in "
-                f"({', '.join(BUILTIN_MODELS)}), a local model folder, or a model in the "
-                f"local Hugging Face cache ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
-        if not on_cuda:
-            self.model.to(self.device)
-        self.model.eval()
-        if quantization == "int8-dynamic":
-            # int8 weights with VNNI kernels: about 2-3x faster decoding on a CPU, at ~10 s of
-            # quantization per start (the packed weights cannot be saved without pickle).
-            self.model = torch.ao.quantization.quantize_dynamic(
-                self.model, {torch.nn.Linear}, dtype=torch.qint8)
-        self.prefers_batching = on_cuda
-        # Left padding keeps every row's last prompt token at the end for batched generation.
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.context_window = int(getattr(self.model.config, "max_position_embeddings", 2048))
-        self._torch = torch
-        # KV caches of recent prompt prefixes (system prompt + few-shot turns), which every
-        # question in a language shares: reusing them skips ~200 tokens of prefill.
-        self._prefix_cache_on = prefix_cache and quantization is None
-        self._prefixes: OrderedDict[str, object] = OrderedDict()
-        self._prefix_lock = threading.Lock()
-        self._warm_up()
-
-    # -- generation ---------------------------------------------------------------------
-    def stream(self, messages: Messages, params: DecodingParams) -> Iterator[str | Generation]:
-        start = time.perf_counter()
-        inputs = self._encode([self.format_prompt(messages)])
-        if params.num_beams > 1:
-            # transformers cannot stream beam search: the best beam is known only at the end.
-            gen = self._finish(self._generate(inputs, params), inputs, params, start, None)[0]
-            yield gen.text
-            yield gen
-            return
-        streamer = _timed_streamer(self.tokenizer)
-        box: dict = {}
-        stop = threading.Event()
-        past = self._prefix_kv(messages, inputs)
-
-        def work() -> None:
-            try:
-                box["out"] = self._generate(inputs, params, streamer, stop, past)
-            except BaseException as exc:  # re-raised in the caller's thread
-                box["error"] = exc
-                streamer.end()
-
-        thread = threading.Thread(target=work, name="ragqa-generate", daemon=True)
-        thread.start()
-        try:
-            for piece in streamer:
-                if piece:
-                    yield piece
-        finally:
-            # A caller that stops iterating (the UI's stop button) stops the decoding too.
-            stop.set()
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        yield self._finish(box["out"], inputs, params, start, streamer.first_token_at)[0]
-
-    def generate_batch(self, batch: list[Messages], params: DecodingParams) -> list[Generation]:
-        if not batch:
-            return []
-        start = time.perf_counter()
-        inputs = self._encode([self.format_prompt(m) for m in batch])
-        return self._finish(self._generate(inputs, params), inputs, params, start, None)
-
-    # -- internals ----------------------------------------------------------------------
-    def _encode(self, prompts: list[str]):
-        # The template already holds the special tokens (BOS, <|im_start|>): add none twice.
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        return enc.to(self.model.device)
-
-    def _prefix_kv(self, messages: Messages, inputs):
-        """A private copy of the cached KV of every message but the last, when the prompt's
-        tokens start with exactly that prefix's tokens; else None (nothing is reused)."""
-        if not self._prefix_cache_on or len(messages) < 2 or not self.tokenizer.chat_template:
-            return None
-        import copy
-
-        torch = self._torch
-        prefix = self.tokenizer.apply_chat_template(messages[:-1], tokenize=False)
-        ids = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)["input_ids"]
-        full = inputs["input_ids"][0]
-        n = ids.shape[1]
-        if n >= full.shape[0] or not torch.equal(full[:n].cpu(), ids[0]):
-            return None
-        with self._prefix_lock, torch.inference_mode():
-            cache = self._prefixes.get(prefix)
-            if cache is None:
-                cache = self.model(input_ids=ids.to(self.model.device),
-                                   use_cache=True).past_key_values
-                self._prefixes[prefix] = cache
-                while len(self._prefixes) > 4:
-                    self._prefixes.popitem(last=False)
-            self._prefixes.move_to_end(prefix)
-            # generate() appends to the cache it gets: hand it a copy.
-            return copy.deepcopy(cache)
-
-    def _generate(self, inputs, params: DecodingParams, streamer=None,
-                  stop: threading.Event | None = None, past=None):
-        torch = self._torch
-        kwargs: dict = {
-            "max_new_tokens": params.max_new_tokens, "num_beams": params.num_beams,
-            "repetition_penalty": params.repetition_penalty,
-            "pad_token_id": self.tokenizer.pad_token_id, "return_dict_in_generate": True,
-            "output_logits": params.num_beams == 1, "output_scores": params.num_beams > 1,
-        }
-        # Overrides sampling defaults a model's generation_config may carry (Qwen's does),
-        # which greedy decoding would only warn about.
-        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        if params.do_sample and params.num_beams == 1:
-            # Sampling draws from this call's own seeded generator (the global torch seed
-            # would be shared by every thread); decoding then takes the drawn token.
-            from transformers import LogitsProcessorList
-
-            kwargs["logits_processor"] = LogitsProcessorList(
-                [_seeded_sampler(params, self.model.device)])
-        if stop is not None:
-            from transformers import StoppingCriteriaList
-
-            kwargs["stopping_criteria"] = StoppingCriteriaList([_stop_on(stop)])
-        if past is not None:
-            kwargs["past_key_values"] = past
-        with torch.inference_mode():
-            return self.model.generate(**inputs, streamer=streamer, **kwargs)
-
-    def _finish(self, out, inputs, params: DecodingParams, start: float,
-                first_token_at: float | None) -> list[Generation]:
-        torch = self._torch
-        end = time.perf_counter()
-        new = out.sequences[:, inputs["input_ids"].shape[1]:]
-        stop_ids = set(_as_list(self.model.generation_config.eos_token_id))
-        stop_ids.add(self.tokenizer.pad_token_id)
-        results = []
-        for row in range(new.shape[0]):
-            ids = new[row].tolist()
-            n = next((i for i, t in enumerate(ids) if t in stop_ids), len(ids))
-            if params.num_beams > 1:
-                # Beam search reports the length-normalised log-probability of the best beam.
-                mean_lp = float(out.sequences_scores[row]) if n else None
-            elif n:
-                logits = torch.stack([step[row] for step in out.logits[:n]]).float()
-                lps = torch.log_softmax(logits, dim=-1).gather(1, new[row, :n, None]
-                                                              .to(logits.device))
-                mean_lp = float(lps.mean())
-            else:
-                mean_lp = None
-            text = self.tokenizer.decode(ids[:n], skip_special_tokens=True).strip()
-            first_ms = None if first_token_at is None else (first_token_at - start) * 1000
-            results.append(Generation(text=text, num_tokens=n, mean_logprob=mean_lp,
-                                      first_token_ms=first_ms, total_ms=(end - start) * 1000))
-        return results
-
-    def _warm_up(self) -> None:
-        # The first forward pass initialises the CPU kernels (hundreds of ms); pay it at load
-        # time rather than on the user's first question.
-        with self._torch.inference_mode():
-            ids = self._torch.tensor([[self.tokenizer.pad_token_id] * 8], device=self.model.device)
-            self.model(input_ids=ids)
-
-
-def _as_list(value) -> list[int]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
 def mean_logprob_to_confidence(mean_logprob: float | None) -> float | None:
     """exp(mean token log-prob): the geometric-mean probability of the generated tokens."""
     return None if mean_logprob is None else math.exp(mean_logprob)
-
-
-def _timed_streamer(tokenizer):
-    """A TextIteratorStreamer that also records when the first generated token arrives: its
-    text queue lags that (a word is flushed only once complete)."""
-    from transformers import TextIteratorStreamer
-
-    class TimedStreamer(TextIteratorStreamer):
-        first_token_at: float | None = None
-
-        def put(self, value) -> None:
-            if self.first_token_at is None and not (self.skip_prompt
-                                                    and self.next_tokens_are_prompt):
-                self.first_token_at = time.perf_counter()
-            super().put(value)
-
-    return TimedStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-
-
-def _seeded_sampler(params: DecodingParams, device):
-    """A logits processor that samples the next token (temperature, top-k, top-p) with a
-    `torch.Generator` seeded by `params.seed`, and leaves only that token possible.
-
-    The same seed gives the same answer whatever other threads sample meanwhile. With
-    `num_beams > 1` decoding is beam search, which is deterministic, and this is not used."""
-    import torch
-    from transformers import (
-        LogitsProcessor,
-        TemperatureLogitsWarper,
-        TopKLogitsWarper,
-        TopPLogitsWarper,
-    )
-
-    warpers = [TemperatureLogitsWarper(params.temperature)]
-    if params.top_k:
-        warpers.append(TopKLogitsWarper(params.top_k))
-    if params.top_p < 1.0:
-        warpers.append(TopPLogitsWarper(params.top_p))
-    generator = torch.Generator(device=device).manual_seed(params.seed)
-
-    class SeededSample(LogitsProcessor):
-        def __call__(self, input_ids, scores):
-            for warp in warpers:
-                scores = warp(input_ids, scores)
-            drawn = torch.multinomial(torch.softmax(scores.float(), dim=-1), 1,
-                                      generator=generator)
-            return torch.full_like(scores, float("-inf")).scatter(1, drawn, 0.0)
-
-    return SeededSample()
-
-
-def _stop_on(event: threading.Event):
-    """A stopping criterion that ends generation once `event` is set."""
-    import torch
-    from transformers import StoppingCriteria
-
-    class EventStop(StoppingCriteria):
-        def __call__(self, input_ids, scores, **kwargs):
-            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool,
-                              device=input_ids.device)
-
-    return EventStop()
