@@ -92,7 +92,7 @@ def table_records(source: str, rows: Iterable[tuple[int, list[str]]], locator: s
             continue
         if names is None:
             if all(c and not _is_number(c) for c in cells if c):
-                names = [c or _column_letter(i) for i, c in enumerate(cells)]
+                names = [c or _column(i) for i, c in enumerate(cells)]
                 header_row = (number, cells)
                 continue
             names = []
@@ -155,13 +155,12 @@ def _is_number(text: str) -> bool:
 
 
 def _name(names: list[str], i: int) -> str:
-    return names[i] if i < len(names) else _column_letter(i)
+    """The header of column `i` (from 0), or its letter where the header has none."""
+    return names[i] if i < len(names) else _column(i)
 
 
-def _column_letter(i: int) -> str:
-    letters = ""
-    i += 1
-    while i:
-        i, rem = divmod(i - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+def _column(i: int) -> str:
+    """The spreadsheet letter of column `i` (from 0): A, B, ..., AA."""
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(i + 1)
