@@ -123,11 +123,12 @@ def make_llm(settings: Settings):
 
     spec = settings.generation.model
     use_threads(spec.threads)
-    if spec.openvino_exporter is None:
-        spec_with_exporter = spec.model_copy(update={"openvino_exporter": default_exporter()})
-    else:
-        spec_with_exporter = spec
-    return MODELS.get(("llm", spec), lambda: load_llm(spec_with_exporter))
+
+    def load():
+        exporter = spec.openvino_exporter or default_exporter()
+        return load_llm(spec.model_copy(update={"openvino_exporter": exporter}))
+
+    return MODELS.get(("llm", spec), load)
 
 
 def default_exporter() -> Path | None:

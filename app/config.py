@@ -109,6 +109,10 @@ def _flat_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()
 FLAT_NAMES = _flat_paths(Settings)
 GROUPS = tuple(n for n, f in Settings.model_fields.items()
                if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel))
+# Every name on the way to a setting (`retrieval`, `generation`, `model`, ...): not what a
+# user calls it.
+_PATH_NAMES = frozenset(part for paths in FLAT_NAMES.values() for path in paths
+                        for part in path[:-1])
 
 
 def nest(flat: dict[str, Any], where: str) -> dict[str, Any]:
@@ -237,8 +241,7 @@ def flat_value(settings: BaseModel, name: str) -> Any:
 def _config_error(exc: ValidationError, config_file: Path | None) -> ConfigError:
     err = exc.errors()[0]
     # The user's name for the setting: the flat one, not the group path.
-    names = [str(p) for p in err["loc"] if str(p) not in GROUPS and str(p) not in
-             ("model", "embedder")]
+    names = [str(p) for p in err["loc"] if str(p) not in _PATH_NAMES]
     field = ".".join(names) or "settings"
     where = f" (config file {config_file})" if config_file else ""
     return ConfigError(f"setting {field!r}: {err['msg']}{where}")

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing, closing
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -138,8 +138,7 @@ class Reply:
 def answer_extra(answer: Answer) -> dict:
     """The `ragqa` field: what an OpenAI reply has no place for."""
     return {
-        "citations": [{"n": c.n, "source": c.source, "page": c.page, "chunk_id": c.chunk_id,
-                       "snippet": c.snippet} for c in answer.citations],
+        "citations": [asdict(c) for c in answer.citations],
         "abstained": answer.abstained,
         "confidence": None if answer.confidence is None else round(answer.confidence, 4),
         "short_answer": getattr(answer, "short_answer", None),
