@@ -36,11 +36,13 @@ from app.config import parse_thresholds
 _STAGES = {"retrieve": "retrieving", "generate": "answering"}
 
 
-def _summary(report) -> Table:
-    table = Table(title=f"ragqa eval: {report.qa_file}", title_justify="left")
+def summary_table(report) -> Table:
+    """The figures `eval` and `bench` print: retrieval, answers, abstention, calibration."""
+    table = Table(title=f"ragqa: {report.qa_file}", title_justify="left")
     cols = ["group", "n", f"hit@{report.k}", "MRR"]
     if not report.retrieval_only:
-        cols += ["EM", "F1", "ROUGE-L", "abstention acc."]
+        cols += ["answered", "EM", "F1", "HasAns F1", "ROUGE-L", "abstention acc.", "ECE",
+                 "sel. AUC"]
     for col in cols:
         table.add_column(col, justify="left" if col == "group" else "right")
 
@@ -50,9 +52,31 @@ def _summary(report) -> Table:
     for name, g in report.groups.items():
         row = [name, str(g.count), pct(g.hit_at.get(report.k)), pct(g.mrr)]
         if not report.retrieval_only:
-            row += [pct(g.em), pct(g.f1), pct(g.rougeL), pct(g.abstention_accuracy)]
+            row += [str(g.generated_count), pct(g.em), pct(g.f1), pct(g.answerable_f1),
+                    pct(g.rougeL), pct(g.abstention_accuracy), pct(g.ece), pct(g.selective_auc)]
         table.add_row(*row)
     return table
+
+
+def run_with_progress(items, retriever, engine, generate, *, curve_k: int, started: float):
+    """`eval.runner.run_questions` with progress bars (step lines when not on a terminal)."""
+    from eval.runner import run_questions
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(_STAGES.get(stage, stage), total=total)
+            progress.update(tasks[stage], completed=done)
+            # Without a terminal (CI logs) rich draws the bar only at the end: print steps.
+            if not console.is_terminal and (done == total or done % max(total // 10, 1) == 0):
+                console.print(f"{_STAGES.get(stage, stage)} {done}/{total} "
+                              f"({time.perf_counter() - started:.0f} s)", highlight=False)
+
+        return run_questions(items, retriever, engine, curve_k=curve_k, generate=generate,
+                             progress=update)
 
 
 def register(cli: typer.Typer) -> None:
@@ -95,7 +119,7 @@ def register(cli: typer.Typer) -> None:
         from eval.qa_io import load_qa
         from eval.report import build_report
         from eval.report_files import write_report
-        from eval.runner import run_questions, stratified_sample
+        from eval.runner import stratified_sample
 
         s = settings(config, index=index, k=k, mode=mode, reranker=reranker, llm=llm,
                      llm_backend=llm_backend, temperature=temperature, top_p=top_p, top_k=top_k,
@@ -111,24 +135,11 @@ def register(cli: typer.Typer) -> None:
             from app.build import make_engine
 
             engine = make_engine(s)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=False) as progress:
-            tasks: dict[str, int] = {}
-
-            def update(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = progress.add_task(_STAGES.get(stage, stage), total=total)
-                progress.update(tasks[stage], completed=done)
-                # Without a terminal (CI logs) rich draws the bar only at the end: print steps.
-                if not console.is_terminal and (done == total or done % max(total // 10, 1) == 0):
-                    console.print(f"{_STAGES.get(stage, stage)} {done}/{total} "
-                                  f"({time.perf_counter() - started:.0f} s)", highlight=False)
-
-            e, r, g = s.eval, s.retrieval, s.generation
-            sample = (stratified_sample(items, e.eval_generate_sample)
-                      if engine is not None and e.eval_generate_sample else None)
-            run = run_questions(items, retriever, engine, curve_k=max(curve_k, r.k),
-                                generate=sample, progress=update)
+        e, r, g = s.eval, s.retrieval, s.generation
+        sample = (stratified_sample(items, e.eval_generate_sample)
+                  if engine is not None and e.eval_generate_sample else None)
+        run = run_with_progress(items, retriever, engine, sample, curve_k=max(curve_k, r.k),
+                                started=started)
         cfg = {"index": str(s.index), "mode": r.mode, "k": r.k, "reranker": r.reranker,
                "embedding": s.ingest.embedder.embedding, "limit": limit}
         if not retrieval_only:
@@ -138,7 +149,7 @@ def register(cli: typer.Typer) -> None:
         report = build_report(run, qa_set, k=r.k, config=cfg)
         gate = check_thresholds(report.metrics(), e.fail_under) if e.fail_under else None
         files = write_report(report, out_dir, gate)
-        console.print(_summary(report))
+        console.print(summary_table(report))
         console.print(f"wrote {', '.join(files)} to {out_dir} "
                       f"({time.perf_counter() - started:.1f} s)", highlight=False)
         if gate is not None:

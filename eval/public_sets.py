@@ -1,0 +1,140 @@
+"""Public reading-comprehension sets (SQuAD / CMRC 2018 JSON) as retrieval QA benchmarks.
+
+    >>> bench = load_bench(Path("data/bench/cmrc2018_dev_tune.json"), split="test")
+    >>> write_corpus(bench, corpus_dir)      # one text file per article (the ones kept)
+    >>> len(bench.items), bench.format       # questions of the test half's articles
+    (878, 'cmrc2018')
+
+Each article becomes one document. Articles are split into halves by the SHA-1 of their title
+(stable across runs and machines, independent of the file's order): `tune` is the first half,
+`test` the second, `all` both. Tune prompts and thresholds on `tune`; report `test`.
+
+`absent` > 0 turns a share of the split's articles into questions the documents cannot
+answer: those articles are left out of the corpus and their questions become unanswerable.
+That is the case users meet (the answer is in no document), and it gives Chinese sets, which
+have no unanswerable questions of their own, something to abstain on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from eval.qa_io import QAFormatError, QAItem, QASet, load_qa
+from ingest.fileio import atomic_write_text, read_text
+
+Split = Literal["tune", "test", "all"]
+SPLITS: tuple[Split, ...] = ("tune", "test", "all")
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str
+    paragraphs: tuple[str, ...]
+    question_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PublicBench:
+    """The questions of one split and the articles its corpus holds."""
+
+    qa: QASet  # `items` are the split's questions (absent articles' ones unanswerable)
+    corpus: list[Article]  # every article of the file except the absent ones
+    split: Split
+    absent: list[str]  # titles left out of the corpus
+    sha256: str  # of the file: keys the cached corpus and index
+
+    @property
+    def items(self) -> list[QAItem]:
+        return self.qa.items
+
+    @property
+    def format(self) -> str:
+        return self.qa.format
+
+
+def _key(title: str, salt: str = "") -> str:
+    return hashlib.sha1((salt + title).encode("utf-8")).hexdigest()
+
+
+def split_titles(titles: list[str], split: Split) -> list[str]:
+    """The titles of `split`: sorted by SHA-1 of the title, the first half (rounded up) is
+    `tune`, the rest `test`."""
+    ordered = sorted(titles, key=_key)
+    half = (len(ordered) + 1) // 2
+    return {"tune": ordered[:half], "test": ordered[half:], "all": ordered}[split]
+
+
+def load_bench(path: Path, split: Split = "all", absent: float = 0.0) -> PublicBench:
+    """The questions of `split` in the SQuAD/CMRC file at `path` (see the module docstring)."""
+    if split not in SPLITS:
+        raise QAFormatError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    if not 0 <= absent < 1:
+        raise QAFormatError(f"absent must be a share in [0, 1), not {absent}")
+    qa = load_qa(path)
+    if qa.format == "jsonl":
+        raise QAFormatError(f"{path}: a benchmark needs a SQuAD or CMRC 2018 JSON file with "
+                            "contexts, not JSONL questions")
+    raw = read_text(path, QAFormatError, what="QA file")
+    articles = _articles(json.loads(raw), path)
+    chosen = set(split_titles([a.title for a in articles], split))
+    ranked = sorted(chosen, key=lambda t: _key(t, "absent:"))
+    gone = set(ranked[:round(absent * len(ranked))])
+    wanted = {q for a in articles if a.title in chosen for q in a.question_ids}
+    absent_ids = {q for a in articles if a.title in gone for q in a.question_ids}
+    items = [replace(it, answers=(), answerable=False) if it.id in absent_ids else it
+             for it in qa.items if it.id in wanted]
+    return PublicBench(qa=replace(qa, items=items),
+                       corpus=[a for a in articles if a.title not in gone], split=split,
+                       absent=sorted(gone),
+                       sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest())
+
+
+def _articles(doc: dict, path: Path) -> list[Article]:
+    articles, seen = [], set()
+    for a, article in enumerate(doc["data"]):
+        title = str(article.get("title") or f"article-{a}")
+        if title in seen:  # two articles of one name would share a document
+            title = f"{title} ({a})"
+        seen.add(title)
+        paragraphs = tuple(str(p.get("context", "")) for p in article["paragraphs"])
+        ids = tuple(str(q["id"]).strip() for p in article["paragraphs"] for q in p["qas"])
+        articles.append(Article(title, paragraphs, ids))
+    if not articles:
+        raise QAFormatError(f"{path}: no articles")
+    return articles
+
+
+_UNSAFE = re.compile(r"[^\w\-]+")
+
+
+def write_corpus(bench: PublicBench, folder: Path) -> list[Path]:
+    """One UTF-8 text file per corpus article (title, then its paragraphs), written only when
+    its content changed, so re-ingesting the folder skips every unchanged file; files of
+    articles no longer in the corpus are removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for article in bench.corpus:
+        name = f"{_key(article.title)[:10]}-{_UNSAFE.sub('_', article.title)[:60]}.txt"
+        path = folder / name
+        text = article.title + "\n\n" + "\n\n".join(article.paragraphs) + "\n"
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            atomic_write_text(path, text)
+        paths.append(path)
+    keep = set(paths)
+    for old in folder.glob("*.txt"):
+        if old not in keep:
+            old.unlink()
+    return paths
+
+
+def sample_indices(n_items: int, sample: int | None, seed: int) -> list[int]:
+    """A seeded random sample of item indices, in file order (all of them without `sample`)."""
+    if sample is None or sample >= n_items:
+        return list(range(n_items))
+    return sorted(random.Random(seed).sample(range(n_items), sample))

@@ -1,0 +1,88 @@
+"""Public SQuAD/CMRC files as benchmarks: splits by article, absent articles, corpus files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval.public_sets import load_bench, sample_indices, split_titles, write_corpus
+from eval.qa_io import QAFormatError
+
+
+def _squad(path, n_articles=6):
+    data = []
+    for a in range(n_articles):
+        paragraphs = [{"context": f"Article {a} paragraph {p}: the value is {a * 10 + p}.",
+                       "qas": [{"id": f"q{a}-{p}", "question": f"What is value {a}-{p}?",
+                                "answers": [{"text": str(a * 10 + p), "answer_start": 0}],
+                                "is_impossible": False}]}
+                      for p in range(2)]
+        data.append({"title": f"Title {a}", "paragraphs": paragraphs})
+    path.write_text(json.dumps({"version": "v2.0", "data": data}), encoding="utf-8")
+    return path
+
+
+def test_tune_and_test_halves_split_articles_disjointly_and_cover_the_file(tmp_path):
+    path = _squad(tmp_path / "s.json")
+    tune, test, every = (load_bench(path, split) for split in ("tune", "test", "all"))
+    ids = lambda b: {it.id for it in b.items}  # noqa: E731
+    assert ids(tune) & ids(test) == set() and ids(tune) | ids(test) == ids(every)
+    assert len(ids(tune)) == len(ids(test)) == 6
+    # Both questions of an article fall on the same side.
+    assert {i.split("-")[0] for i in ids(tune)} & {i.split("-")[0] for i in ids(test)} == set()
+    assert len(tune.corpus) == 6  # the corpus is the whole file: the other half distracts
+    assert split_titles(["b", "a", "c"], "tune") == split_titles(["c", "b", "a"], "tune")
+
+
+def test_absent_articles_leave_the_corpus_and_their_questions_become_unanswerable(tmp_path):
+    path = _squad(tmp_path / "s.json")
+    bench = load_bench(path, "tune", absent=0.34)
+    assert len(bench.absent) == 1
+    gone = bench.absent[0]
+    assert gone not in {a.title for a in bench.corpus} and len(bench.corpus) == 5
+    unanswerable = [it for it in bench.items if not it.answerable]
+    assert len(unanswerable) == 2 and all(it.answers == () for it in unanswerable)
+    assert load_bench(path, "tune", absent=0.34).absent == bench.absent  # deterministic
+
+
+def test_the_corpus_is_one_file_per_article_rewritten_only_when_changed(tmp_path):
+    bench = load_bench(_squad(tmp_path / "s.json"), "all")
+    paths = write_corpus(bench, tmp_path / "corpus")
+    assert len(paths) == 6 and all(p.suffix == ".txt" for p in paths)
+    text = paths[0].read_text(encoding="utf-8")
+    assert text.startswith("Title ") and "paragraph 0" in text and "paragraph 1" in text
+    stamps = [p.stat().st_mtime_ns for p in paths]
+    assert write_corpus(bench, tmp_path / "corpus") == paths
+    assert [p.stat().st_mtime_ns for p in paths] == stamps
+    fewer = load_bench(tmp_path / "s.json", "all", absent=0.5)
+    assert len(write_corpus(fewer, tmp_path / "corpus")) == 3
+    assert len(list((tmp_path / "corpus").glob("*.txt"))) == 3
+
+
+def test_samples_are_seeded_and_in_file_order():
+    assert sample_indices(100, 10, seed=3) == sample_indices(100, 10, seed=3)
+    assert sample_indices(100, 10, seed=3) != sample_indices(100, 10, seed=4)
+    assert sample_indices(100, 10, seed=3) == sorted(sample_indices(100, 10, seed=3))
+    assert sample_indices(5, None, seed=0) == list(range(5))
+
+
+def test_a_jsonl_file_or_a_bad_split_is_refused_with_its_name(tmp_path):
+    jsonl = tmp_path / "q.jsonl"
+    jsonl.write_text('{"id": "1", "question": "q?", "answers": ["a"]}\n')
+    with pytest.raises(QAFormatError, match=r"q\.jsonl"):
+        load_bench(jsonl)
+    with pytest.raises(QAFormatError, match="split"):
+        load_bench(_squad(tmp_path / "s.json"), "dev")  # type: ignore[arg-type]
+
+
+def test_the_shipped_sets_split_as_documented():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "data" / "bench"
+    squad_tune = load_bench(root / "squad2_tune_en.json", "tune")
+    squad_test = load_bench(root / "squad2_tune_en.json", "test")
+    assert (len(squad_tune.items), len(squad_test.items)) == (868, 628)
+    assert squad_tune.format == "squad2.0"
+    cmrc = load_bench(root / "cmrc2018_dev_tune.json", "test")
+    assert cmrc.format == "cmrc2018" and len(cmrc.items) == 878
