@@ -8,9 +8,10 @@ Every figure is a percentage (0-100), MRR, ECE and the selective-accuracy area i
 rule reads them all. Retrieval figures cover every question; answer figures cover the questions
 that were answered (all of them, unless the run answered a sample).
 
-An answer's citation markers ("[1]", "[1, 2]") are removed before EM/F1 and ROUGE: they are
-provenance, not part of the answer. An answer counts as right for calibration when its F1 is
-at least 0.5 (for an unanswerable question: when it abstained).
+EM/F1 score the short (extractive) answer, ROUGE the readable sentence, whose citation
+markers ("[1]", "[1, 2]") are removed first: they are provenance, not part of the answer.
+An answer counts as right for calibration when its F1 is at least 0.5 (for an unanswerable
+question: when it abstained).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class ItemResult:
     gold: list[str]
     gold_sources: list[str]
     answer: str | None  # None in a retrieval-only run
+    short_answer: str | None  # the extractive answer EM/F1 score (None: abstained or no run)
     abstained: bool | None
     confidence: float | None
     em: float | None
@@ -56,6 +58,8 @@ class ItemResult:
     timings_ms: dict[str, float | None] | None
     hits: list[dict] = field(default_factory=list)
     citations: list[dict] = field(default_factory=list)
+    proposed: str | None = None  # the model's own words before grounding
+    signals: dict[str, float] = field(default_factory=dict)  # what abstention read
 
 
 @dataclass(frozen=True)
@@ -129,13 +133,16 @@ def _item_result(rec: QuestionRecord, k: int,
                 source_recall=recall, retrieve_ms=round(rec.retrieve_ms, 2), hits=hits)
     a = rec.answer
     if a is None:
-        return ItemResult(**base, answer=None, abstained=None, confidence=None, em=None,
-                          f1=None, rouge={}, timings_ms=None), None
-    prediction = "" if a.abstained else strip_citations(a.text)
-    s = score_item(item, prediction, squad_version)
-    return ItemResult(**base, answer=a.text, abstained=a.abstained, confidence=a.confidence,
-                      em=s.em, f1=s.f1, rouge=s.rouge, timings_ms=a.timings.to_json(),
-                      citations=[c.to_json() for c in a.citations]), s
+        return ItemResult(**base, answer=None, short_answer=None, abstained=None,
+                          confidence=None, em=None, f1=None, rouge={}, timings_ms=None), None
+    short = None if a.abstained else (a.short.text if a.short else strip_citations(a.text))
+    s = score_item(item, short or "", squad_version,
+                   sentence="" if a.abstained else strip_citations(a.text))
+    return ItemResult(**base, answer=a.text, short_answer=short, abstained=a.abstained,
+                      confidence=a.confidence, em=s.em, f1=s.f1, rouge=s.rouge,
+                      timings_ms=a.timings.to_json(),
+                      citations=[c.to_json() for c in a.citations], proposed=a.proposed,
+                      signals=dict(a.signals)), s
 
 
 def _group(results: Sequence[ItemResult], scores: Sequence[ItemScore | None],

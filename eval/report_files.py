@@ -89,7 +89,8 @@ def render_markdown(report: Report, gate: GateResult | None = None,
                  if r.answerable and r.answer is not None and (r.f1 or 0) < 0.5]
         lines += ["", f"## Answers with F1 < 50 ({len(wrong)}, first 20)", ""]
         lines += [f"- `{r.id}` {r.question} — gold: {' / '.join(r.gold)} — answer: "
-                  f"{(r.answer or '').strip()[:160]!r}" for r in wrong[:20]] or ["none"]
+                  f"{(r.short_answer or r.answer or '').strip()[:160]!r}" for r in wrong[:20]] \
+            or ["none"]
     if plots:
         lines += ["", "## Plots", "", *[f"![{p}]({p})" for p in plots]]
     lines.append("")
@@ -108,7 +109,7 @@ def write_report(report: Report, out_dir: Path, gate: GateResult | None = None) 
     names = ["report.json", "predictions.jsonl"]
     if not report.retrieval_only:
         # The SQuAD prediction format, so `ragqa score` (or an official script) can re-score it.
-        squad = {r.id: "" if r.abstained else strip_citations(r.answer)
+        squad = {r.id: "" if r.abstained else (r.short_answer or strip_citations(r.answer))
                  for r in report.items if r.answer is not None}
         atomic_write_text(out_dir / "predictions.json", json.dumps(squad, ensure_ascii=False,
                                                                indent=1))

@@ -71,7 +71,10 @@ class ScoreResult:
 
 
 def score_item(item: QAItem, prediction: str | None,
-               squad_version: metrics_squad.SquadVersion = "2.0") -> ItemScore:
+               squad_version: metrics_squad.SquadVersion = "2.0",
+               sentence: str | None = None) -> ItemScore:
+    """EM/F1 of `prediction` ("" abstains); ROUGE of `sentence` (the readable answer) where
+    given, else of `prediction`."""
     golds = list(item.answers) if item.answerable else []
     if prediction is None:
         return ItemScore(item.id, item.lang, item.answerable, None, 0.0, 0.0,
@@ -82,7 +85,7 @@ def score_item(item: QAItem, prediction: str | None,
         # An unanswerable item always follows the v2.0 rule (v1.1 has no such items).
         version = squad_version if golds else "2.0"
         s = metrics_squad.score_answer(prediction, golds, version)
-    r = rouge(prediction, golds) if item.answerable else {}
+    r = rouge(prediction if sentence is None else sentence, golds) if item.answerable else {}
     return ItemScore(item.id, item.lang, item.answerable, prediction, s.em, s.f1, r)
 
 

@@ -1,4 +1,5 @@
-"""AnswerEngine: question -> (rewrite) -> retrieve -> relevance gate -> prompt -> LLM -> Answer.
+"""AnswerEngine: question -> (rewrite) -> retrieve -> relevance gate -> prompt -> LLM ->
+grounding -> abstention -> Answer.
 
     >>> engine = AnswerEngine(retriever, llm, GenerationSettings(max_new_tokens=128))
     >>> for item in engine.stream("How tall is the tower?"):
@@ -6,27 +7,38 @@
     ...         print(item, end="", flush=True)     # text as it is decoded
     ...     else:
     ...         answer = item                       # the final Answer comes last
-    >>> answer.abstained, [c.n for c in answer.citations], answer.timings.first_token_ms
-    (False, [1], 640.2)
+    >>> answer.short.text, answer.text, answer.confidence
+    ('330 metres', 'The tower is 330 metres tall. [1]', 0.91)
+
+The LLM is asked for the shortest phrase of the passages that answers the question. That
+phrase is found in the passages (`generation.spans`): `Answer.short` is the verbatim span, and
+`Answer.text` quotes the sentence around it with its [n]. An answer that is found in no
+passage, that the model declined, or whose no-answer probability (`generation.abstention`)
+reaches `no_answer_threshold` abstains, and keeps its hits as the closest passages.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
-from generation.citations import map_citations
-from generation.llm import LLMBackend, mean_logprob_to_confidence
-from generation.prompts import (
-    ABSTAIN,
-    PromptPlan,
-    build_prompt,
-    copies_example,
-    is_abstention,
-)
+from generation.abstention import NoAnswerModel, answer_signals
+from generation.citations import snippet
+from generation.llm import LLMBackend
+from generation.prompts import ABSTAIN, PromptPlan, build_prompt, is_abstention
 from generation.rewrite import rewrite_question
 from generation.settings import GenerationSettings
-from generation.types import Answer, Generation, Timings
+from generation.spans import evidence_bounds, quote_evidence, snap_to_passages
+from generation.types import (
+    Answer,
+    Citation,
+    DecodingParams,
+    Evidence,
+    Generation,
+    ShortAnswer,
+    Timings,
+)
 from ingest.text import detect_language
 from retrieval.types import Hit, Retriever
 
@@ -42,13 +54,19 @@ class AnswerEngine:
     - `few_shot`: two example turns (one answered with a citation, one declined) before the
       question; on the sample KB they made the 0.5B model cite and answer far more often;
     - `rewrite`: how follow-ups become standalone questions ("llm", "heuristic" or "off");
+    - `context_passages`: how many of the retrieved passages (best first) the prompt shows;
+    - `no_answer_threshold`: abstain when the no-answer probability reaches it;
     - the decoding fields, `max_prompt_tokens` and `batch_size` (prompts per batch on a GPU).
-    The retriever decides how many passages come back (its own `k`).
+    The retriever decides how many passages come back (its own `k`); all of them are kept on
+    the Answer as the closest passages.
+    `no_answer_model` defaults to the shipped one (`generation/no_answer_model.json`).
     """
 
     def __init__(self, retriever: Retriever, llm: LLMBackend,
-                 settings: GenerationSettings | None = None) -> None:
+                 settings: GenerationSettings | None = None,
+                 no_answer_model: NoAnswerModel | None = None) -> None:
         settings = settings or GenerationSettings()
+        self.no_answer_model = no_answer_model or NoAnswerModel.load()
         self.retriever = retriever
         self.llm = llm
         self.settings = settings
@@ -68,7 +86,13 @@ class AnswerEngine:
         return answer
 
     def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
-        """Text pieces as the LLM decodes them, then the final Answer as the last item."""
+        """The answer's text, then the final Answer as the last item.
+
+        The text comes as one piece once the short answer is decoded and grounded (a short
+        phrase takes a fraction of a second to decode; what the model wrote is not what is
+        shown, so streaming its tokens would show text that then changes). Closing the
+        iterator early stops the decoding.
+        """
         start = time.perf_counter()
         standalone, hits, retrieve_ms = self._retrieve(question, history)
         lang = detect_language(question)
@@ -78,26 +102,20 @@ class AnswerEngine:
             return
         plan = self._plan(question, hits)
         generation = None
-        emitted: list[str] = []
-        held = ""  # whitespace held back: the answer must neither start nor end with it
-        for item in self.llm.stream(plan.messages, self.decoding):
+        pieces: list[str] = []
+        for item in self.llm.stream(plan.messages, self._decoding(plan)):
             if isinstance(item, Generation):
                 generation = item
-                continue
-            piece = held + item
-            if not emitted:
-                piece = piece.lstrip()
-            body = piece.rstrip()
-            held = piece[len(body):]
-            if body:
-                emitted.append(body)
-                yield body
+            else:
+                pieces.append(item)
         assert generation is not None, "an LLM backend's stream must end with a Generation"
         first_ms = None if generation.first_token_ms is None else \
             retrieve_ms + generation.first_token_ms
-        text = "".join(emitted) if emitted else generation.text
-        yield self._answer(question, standalone, hits, plan, generation, retrieve_ms, first_ms,
-                           start, text=text)
+        text = "".join(pieces).strip() or generation.text
+        answer = self._answer(question, standalone, hits, plan, generation, retrieve_ms,
+                              first_ms, start, text=text)
+        yield answer.text
+        yield answer
 
     def ask_many(self, questions: list[str],
                  progress: Callable[[int, int], None] | None = None) -> list[Answer]:
@@ -124,7 +142,9 @@ class AnswerEngine:
                 else:
                     results[i] = self._gated(questions[i], standalone, hits,
                                              detect_language(questions[i]), retrieve_ms, start)
-            gens = self.llm.generate_batch([p[1].messages for p in pending], self.decoding)
+            gens = [self.llm.generate(p[1].messages, self._decoding(p[1])) for p in pending] \
+                if self.settings.grounding == "constrained" else \
+                self.llm.generate_batch([p[1].messages for p in pending], self.decoding)
             for (i, plan, standalone, retrieve_ms, start), gen in zip(pending, gens, strict=True):
                 # A batch has no per-question first token: report when the batch's began.
                 first_ms = None if gen.first_token_ms is None else retrieve_ms + gen.first_token_ms
@@ -144,6 +164,12 @@ class AnswerEngine:
         hits = self.retriever.retrieve(standalone)
         return standalone, hits, (time.perf_counter() - t0) * 1000
 
+    def _decoding(self, plan: PromptPlan) -> DecodingParams:
+        """The decoding settings; with constrained grounding, the passages to copy from."""
+        if self.settings.grounding != "constrained":
+            return self.decoding
+        return replace(self.decoding, copy_from=tuple(h.text for h in plan.hits))
+
     def _passes_gate(self, hits: list[Hit]) -> bool:
         if not hits:
             return False
@@ -152,7 +178,8 @@ class AnswerEngine:
         return any(h.relevance is None or h.relevance >= self.min_relevance for h in hits)
 
     def _plan(self, question: str, hits: list[Hit]) -> PromptPlan:
-        return build_prompt(question, hits, count_tokens=self.llm.count_tokens,
+        return build_prompt(question, hits[:self.settings.context_passages],
+                            count_tokens=self.llm.count_tokens,
                             window=self.llm.context_window,
                             max_new_tokens=self.decoding.max_new_tokens,
                             few_shot=self.few_shot, max_prompt_tokens=self.max_prompt_tokens)
@@ -167,11 +194,29 @@ class AnswerEngine:
     def _answer(self, question: str, standalone: str, hits: list[Hit], plan: PromptPlan,
                 gen: Generation, retrieve_ms: float, first_ms: float | None, start: float, *,
                 text: str) -> Answer:
-        # `plan.hits` is the prefix of `hits` that fitted the prompt, so [n] is hits[n - 1].
-        abstained = is_abstention(text) or copies_example(text, [h.text for h in plan.hits])
-        citations = [] if abstained else map_citations(text, plan.hits)
-        total = (time.perf_counter() - start) * 1000
-        return Answer(question=question, text=text, abstained=abstained,
-                      citations=citations, confidence=mean_logprob_to_confidence(gen.mean_logprob),
-                      timings=Timings(retrieve_ms, first_ms, total), hits=hits,
-                      standalone_question=standalone)
+        # `plan.hits` is the prefix of `hits` that fitted the prompt: passage [n] is
+        # plan.hits[n - 1].
+        shown = plan.hits
+        declined = is_abstention(text)
+        span = None if declined else snap_to_passages(text, [h.text for h in shown])
+        signals = answer_signals(standalone, hits, shown, span, declined=declined,
+                                 mean_logprob=gen.mean_logprob, lang=plan.lang)
+        confidence = self.no_answer_model.prob_right(signals)
+        threshold = self.settings.no_answer_threshold
+        timings = Timings(retrieve_ms, first_ms, (time.perf_counter() - start) * 1000)
+        common = dict(question=question, confidence=confidence, timings=timings, hits=hits,
+                      standalone_question=standalone, signals=signals, proposed=text)
+        if span is None or (threshold is not None and 1.0 - confidence >= threshold):
+            return Answer(text=ABSTAIN[plan.lang], abstained=True, citations=[], **common)
+        hit, n = shown[span.passage], span.passage + 1
+        left, right = evidence_bounds(hit.text, span.start, span.end)
+        quote = quote_evidence(hit.text, span)
+        return Answer(
+            text=f"{quote} [{n}]", abstained=False,
+            citations=[Citation(n=n, source=hit.source, page=hit.page, chunk_id=hit.chunk_id,
+                                snippet=snippet(hit.text))],
+            short=ShortAnswer(text=span.text, n=n, chunk_id=hit.chunk_id, start=span.start,
+                              end=span.end, match=span.match),
+            evidence=Evidence(n=n, source=hit.source, page=hit.page, chunk_id=hit.chunk_id,
+                              start=left, end=right, text=quote),
+            **common)

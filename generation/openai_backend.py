@@ -95,6 +95,9 @@ class OpenAIBackend:
                           mean_logprob=_mean(logprobs), first_token_ms=ms, total_ms=ms)
 
     def stream(self, messages: Messages, params: DecodingParams) -> Iterator[str | Generation]:
+        if params.copy_from:
+            raise GenerationError(f"constrained decoding needs the transformers backend, not "
+                                  f"{self.name}; use grounding = snap")
         start = time.perf_counter()
         first: float | None = None
         pieces: list[str] = []

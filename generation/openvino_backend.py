@@ -88,6 +88,9 @@ class OpenVINOBackend(LocalModel):
         return [self.generate(m, params) for m in batch]
 
     def stream(self, messages: Messages, params: DecodingParams) -> Iterator[str | Generation]:
+        if params.copy_from:
+            raise GenerationError(f"constrained decoding needs the transformers backend, not "
+                                  f"{self.name}; use grounding = snap")
         start = time.perf_counter()
         inputs = self._ov_tokenizer.encode(self.format_prompt(messages),
                                            add_special_tokens=False)

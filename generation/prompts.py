@@ -10,7 +10,7 @@ into the model's window by token count, with the answer's budget reserved.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from generation.types import GenerationError
@@ -23,20 +23,23 @@ ABSTAIN = {
     "en": "I don't know based on the provided documents.",
     "zh": "根据提供的文档无法回答该问题。",
 }
+# What the model is taught to say when the passages do not hold the answer (a short word is
+# cheaper to decode and easier for a 0.5B model to copy than a sentence).
+DECLINE = {"en": "unanswerable", "zh": "无法回答"}
 
+# Short, extractive answers: the measured first step (docs/architecture.md, "Answers"); a
+# 0.5B model told to write sentences wraps the fact and scores EM near 0 on CMRC 2018.
 SYSTEM = {
     "en": (
-        "You are a careful assistant that answers questions about a knowledge base. "
-        "Use only the numbered context passages; never use outside knowledge. "
-        "Be concise: one or two sentences. Cite the passage each fact comes from as [1], [2]. "
-        f"If the passages do not contain the answer, reply exactly: {ABSTAIN['en']}"
+        "You answer questions from the numbered context passages. Reply with the shortest "
+        "exact phrase copied from the passages that answers the question: a name, number, "
+        "date or short phrase, never a sentence, no explanation. Use only the passages. "
+        f"If they do not contain the answer, reply only: {DECLINE['en']}"
     ),
-    # Measured on the sample KB with the 0.5B model: "只能根据…/如果资料中没有答案" made it
-    # abstain on answerable questions; "only if truly nothing relevant" did not.
     "zh": (
-        "你是一个严谨的知识库问答助手。请根据下面编号的资料回答问题，不要使用资料以外的知识。"
-        "回答要简洁，一两句话即可，并在句末用 [1]、[2] 标注出处。"
-        f"只有当资料中确实没有相关信息时，才回答：{ABSTAIN['zh']}"
+        "你根据下面编号的资料回答问题。只输出资料中能回答问题的最短原文片段（人名、数字、日期"
+        "或短语），不要写成句子，不要解释，不要使用资料以外的知识。"
+        f"如果资料中没有答案，只输出：{DECLINE['zh']}"
     ),
 }
 
@@ -45,36 +48,36 @@ _LABELS = {
     "zh": {"context": "资料", "question": "问题", "page": "第{}页"},
 }
 
-# One answered and one unanswerable example per language: they show small models the citation
-# format and the exact abstention phrase.
+# Examples in the format taught: two answered (a number, a name) and one declined, from
+# encyclopedic prose like the documents users ask about. Their subjects (a bridge) appear in
+# no answer: an answer that repeats them is not found in the real passages and is declined
+# (generation.spans grounds every answer).
 FEW_SHOT: dict[str, list[tuple[str, str]]] = {
     "en": [
-        ("Context:\n[1] (manual.pdf) The X200 battery lasts 12 hours and charges in 2 hours.\n\n"
-         "Question: How long does the X200 battery last?", "The battery lasts 12 hours [1]."),
-        ("Context:\n[1] (manual.pdf) The X200 weighs 1.2 kg.\n\n"
-         "Question: What colour is the X200?", ABSTAIN["en"]),
+        ("Context:\n[1] (harbour_bridge.txt) The Sydney Harbour Bridge opened on 19 March "
+         "1932. Its steel arch spans 503 metres and carries rail, road and foot traffic.\n\n"
+         "Question: How long is the arch of the Sydney Harbour Bridge?", "503 metres"),
+        ("Context:\n[1] (harbour_bridge.txt) The bridge was designed by John Bradfield and "
+         "built by the firm Dorman Long of Middlesbrough.\n\n"
+         "Question: Which company built the bridge?", "Dorman Long"),
+        ("Context:\n[1] (harbour_bridge.txt) The bridge was designed by John Bradfield and "
+         "built by the firm Dorman Long of Middlesbrough.\n\n"
+         "Question: How much did the bridge cost?", DECLINE["en"]),
     ],
     "zh": [
-        ("资料：\n[1] (手册.pdf) X200 的电池续航 12 小时，充电需要 2 小时。\n\n"
-         "问题：X200 的电池能用多久？", "电池续航 12 小时 [1]。"),
-        ("资料：\n[1] (手册.pdf) X200 重 1.2 千克。\n\n问题：X200 是什么颜色的？", ABSTAIN["zh"]),
+        ("资料：\n[1] (长江大桥.txt) 南京长江大桥于1968年12月29日全面建成通车，是长江上第一座"
+         "由中国自行设计和建造的双层式铁路、公路两用桥梁。\n\n"
+         "问题：南京长江大桥是哪一天全面通车的？", "1968年12月29日"),
+        ("资料：\n[1] (长江大桥.txt) 大桥桥头堡的雕塑由建筑师钟训正主持设计，正桥共有9个桥墩。"
+         "\n\n问题：桥头堡的雕塑由谁主持设计？", "钟训正"),
+        ("资料：\n[1] (长江大桥.txt) 大桥桥头堡的雕塑由建筑师钟训正主持设计，正桥共有9个桥墩。"
+         "\n\n问题：南京长江大桥的造价是多少？", DECLINE["zh"]),
     ],
 }
 
-# A small model sometimes answers with an example's fact instead of reading its own passages
-# (seen on the sample KB: "The X200 battery lasts 12 hours…" for a licence question). Such an
-# answer comes from the prompt, never from the documents.
-_EXAMPLE_SUBJECT = "x200"  # the product every example is about
 
-
-def copies_example(text: str, passages: Sequence[str]) -> bool:
-    """Whether `text` repeats the few-shot examples' subject that none of the real `passages`
-    mention."""
-    return (_EXAMPLE_SUBJECT in text.lower()
-            and not any(_EXAMPLE_SUBJECT in p.lower() for p in passages))
-
-
-_DECLINE_EN = ("i don't know", "i do not know", "i cannot answer", "i can't answer",
+_DECLINE_EN = ("unanswerable", "not answerable", "i don't know", "i do not know",
+               "i cannot answer", "i can't answer",
                "the context does not", "the passages do not", "the provided documents do not",
                "there is no information", "no information is provided")
 _DECLINE_ZH = ("无法回答", "没有提到", "未提及", "没有相关信息", "没有提供", "无法确定")
@@ -86,7 +89,8 @@ def is_abstention(text: str) -> bool:
     t = text.strip().lower().replace("’", "'")
     if not t:
         return True
-    if ABSTAIN["en"].lower().rstrip(".") in t or ABSTAIN["zh"].rstrip("。") in t:
+    if ABSTAIN["en"].lower().rstrip(".") in t or ABSTAIN["zh"].rstrip("。") in t \
+            or t.strip(" .。") in (DECLINE["en"], DECLINE["zh"]):
         return True
     if t.startswith(_DECLINE_EN):
         return True

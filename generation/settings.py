@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from generation.types import DecodingParams
 
+# The SQuAD 2.0 scorer's best threshold on the tune halves of the public sets, as
+# bench/train_no_answer.py found it (it is also in generation/no_answer_model.json).
+NO_ANSWER_THRESHOLD = 0.6078
+
 
 class LLMSettings(BaseModel):
     """Which model answers, and how it is loaded."""
@@ -65,12 +69,27 @@ class GenerationSettings(BaseModel):
     top_k: int = Field(50, ge=0)
     repetition_penalty: float = Field(1.0, gt=0)
     num_beams: int = Field(1, gt=0)
-    max_new_tokens: int = Field(256, gt=0)
+    max_new_tokens: int = Field(48, gt=0, description="answers are short phrases; the cap "
+                                "bounds a rambling one")
     seed: int = 0
     min_relevance: float | None = Field(
         0.2, ge=-1, le=1, description="abstain without calling the LLM when no hit's cosine "
         "relevance reaches this (None: never gate)")
-    few_shot: bool = Field(True, description="two example turns before the question")
+    few_shot: bool = Field(True, description="three example turns (two answered, one "
+                           "declined) before the question")
+    # One passage measured best with the 0.5B model on the tune halves: more passages
+    # distract it (CMRC F1 39 with three, 61 with one; SQuAD answerable F1 30 with two, 46
+    # with one) and cost prefill time.
+    context_passages: int = Field(1, gt=0, description="retrieved passages shown to the LLM, "
+                                  "best first")
+    grounding: Literal["snap", "constrained"] = Field(
+        "snap", description="how the short answer is tied to a passage: snap the generated "
+        "text to its best-matching span (every backend), or constrained decoding that can "
+        "only copy (the transformers backend)")
+    no_answer_threshold: float | None = Field(
+        NO_ANSWER_THRESHOLD, ge=0, le=1.01, description="abstain when the no-answer "
+        "probability reaches this (None: only when the model declines or its answer is in no "
+        "passage)")
     rewrite: Literal["llm", "heuristic", "off"] = Field(
         "llm", description="how follow-ups become standalone questions")
     max_prompt_tokens: int | None = Field(None, ge=64)

@@ -196,6 +196,17 @@ class TransformersBackend(LocalModel):
 
             kwargs["logits_processor"] = LogitsProcessorList(
                 [_seeded_sampler(params, self.model.device)])
+        if params.copy_from:
+            from transformers import LogitsProcessorList
+
+            from generation.constrained import SubstringConstraint
+
+            stop_ids = set(_as_list(self.model.generation_config.eos_token_id))
+            stop_ids.add(self.tokenizer.pad_token_id)
+            # First in the list: a seeded sampler after it then draws among allowed tokens.
+            kwargs.setdefault("logits_processor", LogitsProcessorList()).insert(0,
+                SubstringConstraint(self.tokenizer, inputs["input_ids"].shape[1],
+                                    params.copy_from, sorted(stop_ids)))
         if stop is not None:
             from transformers import StoppingCriteriaList
 

@@ -39,6 +39,9 @@ class DecodingParams:
     num_beams: int = 1
     max_new_tokens: int = 256
     seed: int = 0
+    # Constrained decoding (transformers backend): when set, the answer must be a substring
+    # of one of these texts or a decline (generation.constrained).
+    copy_from: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -88,6 +91,43 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The extractive answer: `text == hit.text[start:end]` of the chunk `chunk_id`, which is
+    passage [n] of the prompt. `match` is how closely the model's own words matched that span
+    (unit F1; 1.0 when it copied it exactly)."""
+
+    text: str
+    n: int
+    chunk_id: str
+    start: int
+    end: int
+    match: float
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "n": self.n, "chunk_id": self.chunk_id, "start": self.start,
+                "end": self.end, "match": self.match}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The sentence around the short answer, `hit.text[start:end]` of passage [n] (quoted in
+    `Answer.text`)."""
+
+    n: int
+    source: str
+    page: int | None
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+
+    def to_json(self) -> dict:
+        return {"n": self.n, "source": self.source, "page": self.page,
+                "chunk_id": self.chunk_id, "start": self.start, "end": self.end,
+                "text": self.text}
+
+
+@dataclass(frozen=True)
 class Timings:
     """Milliseconds spent; `first_token_ms` is None when the LLM was not called (abstention)."""
 
@@ -108,13 +148,24 @@ class Answer:
     text: str
     abstained: bool
     citations: list[Citation]
-    # Probability-like score in [0, 1]: exp(mean token log-prob); None when unknown (gate
-    # abstention, or a backend without log-probs).
+    # The calibrated probability that the short answer is right (1 - no_answer_prob); None
+    # when the LLM was not asked (the relevance gate declined first).
     confidence: float | None
     timings: Timings
     hits: list[Hit] = field(default_factory=list)
     # The question actually used for retrieval: the rewrite of a follow-up, else the question.
     standalone_question: str | None = None
+    # The extractive answer and its sentence; None when the answer abstained.
+    short: ShortAnswer | None = None
+    evidence: Evidence | None = None
+    # What the abstention model read (generation.abstention.SIGNALS), for reports and tuning.
+    signals: dict[str, float] = field(default_factory=dict)
+    # The model's answer before grounding (kept when it abstained, to see why).
+    proposed: str | None = None
+
+    @property
+    def no_answer_prob(self) -> float | None:
+        return None if self.confidence is None else 1.0 - self.confidence
 
     def to_json(self, id: str) -> dict:
         """The answers.jsonl form (docs/architecture.md, "File formats")."""
@@ -126,6 +177,12 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
             "timings_ms": self.timings.to_json(),
             "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "no_answer_prob": (None if self.no_answer_prob is None
+                               else round(self.no_answer_prob, 4)),
+            "short_answer": None if self.short is None else self.short.to_json(),
+            "evidence": None if self.evidence is None else self.evidence.to_json(),
+            "proposed": self.proposed,
+            "signals": {k: round(v, 4) for k, v in self.signals.items()},
             "standalone_question": self.standalone_question,
         }
 

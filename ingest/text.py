@@ -80,6 +80,11 @@ def word_units(text: str) -> list[str]:
     return _WORD_UNIT.findall(text.lower())
 
 
+def word_unit_spans(text: str) -> list[tuple[str, int, int]]:
+    """`word_units` with where each sits in `text`: (unit, start, end) character offsets."""
+    return [(m.group().lower(), m.start(), m.end()) for m in _WORD_UNIT.finditer(text)]
+
+
 ENGLISH_STOP_WORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have",
     "how", "if", "in", "into", "is", "it", "its", "of", "on", "or", "that", "the", "their",

@@ -45,9 +45,16 @@ def client(server):
 
 
 def check_extra(extra: dict, num_hits: int) -> None:
-    assert set(extra) == {"citations", "abstained", "confidence", "short_answer",
-                          "standalone_question", "timings_ms"}
-    assert extra["short_answer"] is None  # answers do not carry one (yet)
+    assert set(extra) == {"citations", "abstained", "confidence", "no_answer_prob",
+                          "short_answer", "evidence", "standalone_question", "timings_ms"}
+    short = extra["short_answer"]
+    if extra["abstained"]:
+        assert short is None and extra["evidence"] is None
+    else:  # the span is copied from the cited passage's chunk
+        assert short["text"] and short["chunk_id"] == extra["evidence"]["chunk_id"]
+        assert short["n"] in {c["n"] for c in extra["citations"]}
+        assert short["text"] in extra["evidence"]["text"].replace("\n", " ") or \
+            " ".join(short["text"].split()) in extra["evidence"]["text"]
     assert isinstance(extra["abstained"], bool)
     assert extra["confidence"] is None or 0 <= extra["confidence"] <= 1
     for c in extra["citations"]:

@@ -102,16 +102,21 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
                 timeout=180_000)
             expect(page.get_by_test_id("stSidebar")).to_contain_text("13 documents")
 
-            # 1. An English question: the text streams in, then numbered source cards.
+            # 1. An English question: the short answer in bold first, then its sentence, and
+            # the cited card open with the answer highlighted inside its sentence.
             en = ask_and_watch(page, QUESTION_EN)
-            assert len(en["partial"]) >= 2, "the answer did not appear piece by piece"
-            lengths = [len(t) for t in en["partial"]]
-            assert lengths == sorted(lengths) and lengths[-1] > lengths[0]
+            short = en["message"].locator("strong").first
+            expect(short).to_have_text(re.compile(r"\S"))
             card = en["message"].get_by_test_id("stExpander").first
             expect(card).to_contain_text(re.compile(r"\[\d+\] \S+\.(md|txt|pdf)"))
             expect(card).to_contain_text("score")
-            card.click()
             expect(card.get_by_test_id("stExpanderDetails")).to_be_visible()
+            mark = card.locator("mark")
+            expect(mark).to_have_count(1)
+            assert mark.inner_text() == short.inner_text()
+            assert "trillion" in mark.inner_text()  # the corpus: "2.4 trillion tokens"
+            evidence = card.locator(".ragqa-evidence").inner_text()
+            assert mark.inner_text() in evidence and len(evidence) > len(mark.inner_text())
             assert CURSOR not in en["message"].inner_text()
 
             # 2. Thumbs up on that answer lands in the SQLite database.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from app.ui.chat import SourceCard, source_cards
-from generation.types import Citation
+from generation.types import Citation, Evidence, ShortAnswer
 from retrieval.types import Hit
 
 
@@ -24,11 +24,26 @@ def test_cards_take_locator_and_ocr_from_the_cited_hits():
     hits = [Hit("Invoices are archived for seven years.", "/kb/scan.pdf", 2, 0.9, "a", ocr=True),
             Hit("Region: North | Revenue: 3.1M", "/kb/sales.xlsx", None, 0.8, "b",
                 locator="sheet Revenue, row 3")]
-    cited = SimpleNamespace(hits=hits, citations=[
+    cited = SimpleNamespace(hits=hits, evidence=None, short=None, citations=[
         Citation(2, "/kb/sales.xlsx", None, "b", "Region: North | Revenue: 3.1M")])
     (card,) = source_cards(cited)
     assert (card.locator, card.ocr, card.cited) == ("sheet Revenue, row 3", False, True)
     assert card.to_json()["locator"] == "sheet Revenue, row 3"
-    uncited = source_cards(SimpleNamespace(hits=hits, citations=[]))
+    uncited = source_cards(SimpleNamespace(hits=hits, citations=[], evidence=None, short=None))
     assert [(c.page, c.ocr, c.locator) for c in uncited] == [
         (2, True, None), (None, False, "sheet Revenue, row 3")]
+
+
+def test_the_cited_card_marks_the_short_answer_inside_its_sentence():
+    text = "Kept for audits. Invoices are archived for <seven> years.  Then shredded."
+    hits = [Hit(text, "/kb/policy.md", None, 0.9, "a")]
+    start = text.index("<seven> years")
+    short = ShortAnswer("<seven> years", 1, "a", start, start + 13, 1.0)
+    evidence = Evidence(1, "/kb/policy.md", None, "a", 17, 57,
+                        "Invoices are archived for <seven> years.")
+    answer = SimpleNamespace(hits=hits, short=short, evidence=evidence, citations=[
+        Citation(1, "/kb/policy.md", None, "a", text)])
+    (card,) = source_cards(answer)
+    assert card.evidence == evidence.text
+    # Escaped as text, the answer inside <mark>: model or document text is never markup.
+    assert card.evidence_html() == ("Invoices are archived for <mark>&lt;seven&gt; years</mark>.")

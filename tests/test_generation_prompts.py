@@ -6,7 +6,7 @@ import pytest
 from generation_fixtures import HITS
 
 from generation.prompts import (
-    ABSTAIN,
+    DECLINE,
     SYSTEM,
     build_prompt,
     is_abstention,
@@ -26,7 +26,7 @@ def test_a_chinese_question_gets_the_chinese_system_prompt_and_labels():
                         max_new_tokens=128)
     assert plan.lang == "zh"
     assert plan.messages[0] == {"role": "system", "content": SYSTEM["zh"]}
-    assert ABSTAIN["zh"] in plan.messages[0]["content"]
+    assert DECLINE["zh"] in plan.messages[0]["content"]
     user = plan.messages[-1]["content"]
     assert user.startswith("资料：\n[1] (tower.pdf, 第3页) The Eiffel Tower")
     assert user.endswith("问题：埃菲尔铁塔有多高？")
@@ -37,7 +37,7 @@ def test_an_english_question_gets_the_english_prompt_with_numbered_passages_best
                         max_new_tokens=128)
     assert plan.lang == "en"
     assert plan.messages[0]["content"] == SYSTEM["en"]
-    assert ABSTAIN["en"] in SYSTEM["en"] and "[1]" in SYSTEM["en"]
+    assert DECLINE["en"] in SYSTEM["en"] and "shortest exact phrase" in SYSTEM["en"]
     user = plan.messages[-1]["content"]
     positions = [user.index(f"[{n}] ") for n in (1, 2, 3)]
     assert positions == sorted(positions)
@@ -49,9 +49,12 @@ def test_few_shot_examples_come_as_chat_turns_in_the_question_language():
     plan = build_prompt("塔有多高？", HITS, count_tokens=_count_words, window=2048,
                         max_new_tokens=128, few_shot=True)
     roles = [m["role"] for m in plan.messages]
-    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
-    assert plan.messages[4]["content"] == ABSTAIN["zh"]  # the unanswerable example abstains
-    assert "[1]" in plan.messages[2]["content"]
+    assert roles == ["system"] + ["user", "assistant"] * 3 + ["user"]
+    assert plan.messages[6]["content"] == DECLINE["zh"]  # the unanswerable example declines
+    # Each answered example is a verbatim phrase of its own passage, as the model must write.
+    for user, assistant in zip(plan.messages[1:5:2], plan.messages[2:6:2], strict=True):
+        assert assistant["content"] in user["content"]
+        assert len(assistant["content"]) < 20
 
 
 def test_a_100k_character_document_is_cut_to_fit_the_window_with_the_answer_budget(smollm2):
@@ -102,7 +105,11 @@ def test_the_models_chat_template_is_used_and_base_models_get_a_plain_transcript
     ("根据资料无法回答该问题。", True),
     ("The context does not say who painted it.", True),
     ("", True),
+    ("unanswerable", True),
+    ("Unanswerable.", True),
+    ("无法回答", True),
     ("The tower is 330 metres tall [1].", False),
+    ("answerable questions", False),
     ("电池续航 12 小时 [1]。", False),
     ("Nobody knows who I don't know is [2].", False),
 ])

@@ -12,7 +12,8 @@ chat completion, whole or streamed as server-sent events.
 `model` names an index: the last user message is the question, earlier user/assistant turns
 are the conversation (a follow-up is rewritten into a standalone question), system messages
 are left out (ragqa writes its own prompt). The extra field `ragqa` holds the citations,
-`abstained`, `confidence`, `short_answer` (None until answers carry one) and the timings; in
+`abstained`, `confidence`, `no_answer_prob`, `short_answer` (the span copied from a passage,
+with its chunk and offsets; None when abstaining), `evidence` and the timings; in
 a stream it comes with the last chunk. `model` may also name the server's LLM: the messages
 then go to it unchanged, which makes a `ragqa serve` box the `--llm openai:` backend of
 others. Requests wait in the generation queue (429 when it is full).
@@ -141,7 +142,10 @@ def answer_extra(answer: Answer) -> dict:
         "citations": [asdict(c) for c in answer.citations],
         "abstained": answer.abstained,
         "confidence": None if answer.confidence is None else round(answer.confidence, 4),
-        "short_answer": getattr(answer, "short_answer", None),
+        "no_answer_prob": (None if answer.no_answer_prob is None
+                           else round(answer.no_answer_prob, 4)),
+        "short_answer": None if answer.short is None else answer.short.to_json(),
+        "evidence": None if answer.evidence is None else answer.evidence.to_json(),
         "standalone_question": answer.standalone_question,
         "timings_ms": answer.timings.to_json(),
     }

@@ -6,7 +6,10 @@
 
 answers.jsonl lines follow docs/architecture.md: `{"id", "question", "answer", "abstained",
 "citations": [{"n", "source", "page", "chunk_id"}], "timings_ms": {"retrieve",
-"first_token", "total"}}` (plus "confidence" and "standalone_question"), in input order.
+"first_token", "total"}, "short_answer": {"text", "n", "chunk_id", "start", "end", "match"},
+"evidence": {...}}` (plus "confidence", "no_answer_prob", "signals" and
+"standalone_question"), in input order. The terminal shows the short answer first, then the
+sentence it was copied from with its [n].
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from app.commands.batch import InputOption, question_or_batch
 from app.commands.common import (
@@ -34,6 +38,13 @@ from app.commands.common import (
     settings,
 )
 from ingest.fileio import write_jsonl
+
+
+def print_answer(answer) -> None:
+    """The short answer first (the span copied from a passage), then its sentence with [n]."""
+    if answer.short is not None:
+        out.print(f"[bold]{escape(answer.short.text)}[/bold]", highlight=False)
+    out.print(escape(answer.text), highlight=False)
 
 
 def print_sources(answer) -> None:
@@ -106,16 +117,17 @@ def register(cli: typer.Typer) -> None:
             if as_json:
                 typer.echo(json.dumps(answer.to_json("1"), ensure_ascii=False, indent=2))
                 return
-            out.print(answer.text, highlight=False)
         else:
+            # The model's phrase as it is decoded (stderr), then the grounded answer.
             answer = None
             for item in engine.stream(question):
                 if isinstance(item, str):
-                    sys.stdout.write(item)
-                    sys.stdout.flush()
+                    sys.stderr.write(item)
+                    sys.stderr.flush()
                 else:
                     answer = item
-            sys.stdout.write("\n")
+            sys.stderr.write("\n")
+        print_answer(answer)
         print_sources(answer)
 
 

@@ -11,6 +11,7 @@ emphasis, and Chinese text passes through untouched.
 
 from __future__ import annotations
 
+import html
 import re
 import sys
 import time
@@ -139,6 +140,10 @@ def render_answer(turn: Turn, store: FeedbackStore | None) -> None:
     answer = turn.answer
     if answer.abstained:
         st.warning("**No answer found in the documents.**  \n" + show_answer_text(answer.text))
+    elif answer.short is not None:
+        # The short answer first, then the sentence it was copied from, with its [n].
+        st.markdown(f"**{show_answer_text(answer.short.text)}**")
+        st.markdown(show_answer_text(answer.text))
     else:
         st.markdown(show_answer_text(answer.text))
     if answer.standalone_question and answer.standalone_question.strip() != turn.question.strip():
@@ -163,6 +168,20 @@ class SourceCard:
     relevance: float | None = None
     locator: str | None = None  # "slide 3", "sheet Revenue, rows 2-14", a heading path
     ocr: bool = False  # the passage was read from a scan: its text may hold OCR errors
+    # The sentence that holds the short answer, and where the answer sits in it.
+    evidence: str | None = None
+    mark: tuple[int, int] | None = None
+
+    def evidence_html(self) -> str | None:
+        """The evidence sentence, HTML-escaped, with the short answer inside <mark>."""
+        if self.evidence is None:
+            return None
+        if self.mark is None:
+            return html.escape(self.evidence)
+        a, b = self.mark
+        e = self.evidence
+        return (html.escape(e[:a]) + "<mark>" + html.escape(e[a:b]) + "</mark>"
+                + html.escape(e[b:]))
 
     def label(self) -> str:
         label = f"[{self.n}] {Path(self.source).name}"
@@ -192,12 +211,25 @@ def source_cards(answer) -> list[SourceCard]:
         cards = []
         for c in answer.citations:
             hit = by_chunk.get(c.chunk_id)
+            evidence, mark = _evidence_of(answer, c.chunk_id)
             cards.append(SourceCard(c.n, c.source, c.page, c.chunk_id, c.snippet, True,
                                     hit.score if hit else None, hit.relevance if hit else None,
-                                    hit.locator if hit else None, bool(hit and hit.ocr)))
+                                    hit.locator if hit else None, bool(hit and hit.ocr),
+                                    evidence, mark))
         return cards
     return [SourceCard(n, h.source, h.page, h.chunk_id, snippet(h.text), False, h.score,
                        h.relevance, h.locator, h.ocr) for n, h in enumerate(answer.hits, 1)]
+
+
+def _evidence_of(answer, chunk_id: str) -> tuple[str | None, tuple[int, int] | None]:
+    ev, short = answer.evidence, answer.short
+    if ev is None or ev.chunk_id != chunk_id:
+        return None, None
+    if short is None:
+        return ev.text, None
+    # The evidence is quoted with runs of whitespace collapsed: find the answer likewise.
+    at = ev.text.find(" ".join(short.text.split()))
+    return ev.text, None if at < 0 else (at, at + len(" ".join(short.text.split())))
 
 
 def render_sources(answer) -> None:
@@ -208,7 +240,11 @@ def render_sources(answer) -> None:
         st.caption("Closest passages found:"
                    if answer.abstained else "The answer cites no passage; it was given these:")
     for card in cards:
-        with st.expander(card.label()):
+        with st.expander(card.label(), expanded=card.evidence is not None):
+            highlighted = card.evidence_html()
+            if highlighted is not None:
+                # The answer's sentence with the answer marked, then the passage's start.
+                st.html(f'<p class="ragqa-evidence">{highlighted}</p>')
             st.markdown(escape_md(card.snippet))
             if card.ocr:
                 st.caption("Read from a scanned page by OCR: the text may contain misread "

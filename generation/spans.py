@@ -1,0 +1,144 @@
+"""Grounding a short answer: the passage span it was copied from, and the sentence around it.
+
+    >>> span = snap_to_passages("12 hours", ["The battery lasts 12 hours and charges in 2."])
+    >>> span.passage, span.text, (span.start, span.end), span.match
+    (0, '12 hours', (18, 26), 1.0)
+    >>> snap_to_passages("约12小时", ["电池续航12小时，充电2小时。"]).text      # by character
+    '12小时'
+    >>> evidence_bounds("One. The battery lasts 12 hours. Two.", 23, 31)
+    (5, 32)
+
+A small model copies the fact but not always verbatim ("the 12 hours", "12 hours."), so the
+generated text is matched to the passages: an exact (case-insensitive) occurrence first, else
+the span with the best unit F1 against it, counting CJK by character and other text by word
+(`ingest.text.word_unit_spans`, the units the official CMRC and SQuAD scorers count). The
+result is always a verbatim slice of a passage, so the answer's citation is exact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ingest.text import ENGLISH_STOP_WORDS, is_cjk, strip_citations, word_unit_spans
+
+# Below this unit F1 the generated text is not taken to come from any passage.
+MIN_MATCH = 0.34
+# Quotes, brackets and sentence marks a model puts around the phrase it copied.
+_FRAME = " \t\n\"'“”‘’「」『』《》()（）[]【】.,;:!?。，；：！？、"
+_LEAD_IN = re.compile(r"^(?:answer|the answer is|答案|回答)\s*[:：是为]?\s*", re.I)
+_SENTENCE_END = re.compile(r"[。！？!?；;]|\.(?=\s)|\n")
+_ENDERS = frozenset("。！？!?；;.\n")
+_MAX_EVIDENCE_CHARS = 240
+
+
+@dataclass(frozen=True)
+class Span:
+    """A verbatim slice `passages[passage][start:end]` and how well it matched the answer."""
+
+    passage: int
+    start: int
+    end: int
+    text: str
+    match: float  # unit F1 between the generated answer and the span (1.0: exact)
+
+
+def clean_answer(text: str) -> str:
+    """The phrase a model meant: citations, "Answer:" lead-ins and framing marks removed."""
+    lines = strip_citations(text).strip().splitlines()
+    text = _LEAD_IN.sub("", lines[0] if lines else "")
+    return text.strip(_FRAME)
+
+
+def snap_to_passages(answer: str, passages: Sequence[str],
+                     min_match: float = MIN_MATCH) -> Span | None:
+    """The passage span that `answer` was copied from, best passage first; None when no span
+    matches at least `min_match` (the answer does not come from the passages)."""
+    phrase = clean_answer(answer)
+    if not phrase:
+        return None
+    exact = _exact(phrase, passages)
+    if exact is not None:
+        return exact
+    wanted = Counter(u for u, _, _ in word_unit_spans(phrase))
+    if not wanted:
+        return None
+    best: Span | None = None
+    for p, passage in enumerate(passages):
+        span = _best_overlap(wanted, passage, p)
+        # Ties keep the earlier (better-ranked) passage.
+        if span is not None and (best is None or span.match > best.match):
+            best = span
+    return best if best is not None and best.match >= min_match else None
+
+
+def _exact(phrase: str, passages: Sequence[str]) -> Span | None:
+    # Whitespace may differ (passages are shown to the model with runs of spaces collapsed).
+    pattern = re.compile(r"\s+".join(re.escape(w) for w in phrase.split()), re.I)
+    for p, passage in enumerate(passages):
+        m = pattern.search(passage)
+        if m:
+            return Span(p, m.start(), m.end(), m.group(), 1.0)
+    return None
+
+
+def _best_overlap(wanted: Counter, passage: str, p: int) -> Span | None:
+    units = word_unit_spans(passage)
+    n_wanted = sum(wanted.values())
+    # A best span starts and ends on a wanted unit, and not on a bare "the" or "of" when the
+    # answer has other words.
+    anchors = {u for u in wanted if u not in ENGLISH_STOP_WORDS} or set(wanted)
+    longest = 2 * n_wanted + 2
+    best: tuple[float, int, int] | None = None  # (f1, first unit, last unit)
+    for i, (unit, _, _) in enumerate(units):
+        if unit not in anchors:
+            continue
+        have: Counter = Counter()
+        common = 0
+        for j in range(i, min(len(units), i + longest)):
+            u = units[j][0]
+            have[u] += 1
+            if have[u] <= wanted[u]:
+                common += 1
+            if u in anchors:
+                f1 = 2 * common / (j - i + 1 + n_wanted)
+                if best is None or f1 > best[0] + 1e-9:
+                    best = (f1, i, j)
+    if best is None:
+        return None
+    f1, i, j = best
+    start, end = units[i][1], units[j][2]
+    return Span(p, start, end, passage[start:end], round(f1, 4))
+
+
+def evidence_bounds(passage: str, start: int, end: int,
+                    max_chars: int = _MAX_EVIDENCE_CHARS) -> tuple[int, int]:
+    """The sentence of `passage` around `[start, end)`, trimmed to about `max_chars`."""
+    left = 0
+    for m in _SENTENCE_END.finditer(passage, 0, start):
+        left = m.end()
+    m = _SENTENCE_END.search(passage, end)
+    right = m.end() if m else len(passage)
+    if passage[right - 1:right] in {"\n", ";", "；"}:
+        right -= 1
+    while left < start and passage[left].isspace():
+        left += 1
+    if right - left > max_chars:  # a run-on "sentence" (a table row, a list): a window
+        room = max(0, max_chars - (end - start)) // 2
+        left, right = max(left, start - room), min(right, end + room)
+    return left, right
+
+
+def quote_evidence(passage: str, span: Span) -> str:
+    """The evidence sentence as a reader sees it: spaces collapsed, "…" where it was cut."""
+    left, right = evidence_bounds(passage, span.start, span.end)
+    text = " ".join(passage[left:right].split())
+    if left > 0 and passage[left - 1] not in _ENDERS and not passage[left - 1].isspace():
+        text = "…" + text
+    if right < len(passage) and passage[right - 1] not in _ENDERS:
+        text += "…"
+    if text and not is_cjk(text[-1]) and text[-1] not in ".!?…":
+        text += "."
+    return text

@@ -1,0 +1,101 @@
+"""The abstention model: its signals, its fit, the best-threshold rule and the shipped file."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from generation_fixtures import HITS
+
+from generation.abstention import (
+    MODEL_FILE,
+    SIGNALS,
+    NoAnswerModel,
+    NoAnswerModelError,
+    answer_signals,
+    best_threshold,
+    fit_logistic,
+)
+from generation.settings import GenerationSettings
+from generation.spans import snap_to_passages
+
+
+def test_best_threshold_matches_a_hand_computed_sweep():
+    # Answering a question scores its F1; abstaining scores 1 on an unanswerable one.
+    p_na = [0.1, 0.3, 0.6, 0.8]
+    f1 = [1.0, 0.5, 1.0, 0.0]
+    answerable = [True, True, False, False]
+    # Answer none: 2/4. Answer the first: 3/4. First two: 3.5/4. First three: 2.5/4.
+    threshold, best = best_threshold(p_na, f1, answerable)
+    assert best == pytest.approx(87.5)
+    assert 0.3 < threshold <= 0.6  # answers p_na 0.1 and 0.3, abstains from 0.6 on
+    answered = [p < threshold for p in p_na]
+    assert answered == [True, True, False, False]
+
+
+def test_best_threshold_never_abstains_when_every_answer_is_right():
+    threshold, best = best_threshold([0.2, 0.9], [1.0, 1.0], [True, True])
+    assert best == 100.0 and threshold > 0.9
+
+
+def test_logistic_fit_separates_and_ranks_a_noisy_signal():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] + 0.3 * rng.normal(size=400) > 0).astype(float)
+    mean, scale, w, b = fit_logistic(x, y, l2=1.0)
+    assert w[0] > 2 and abs(w[1]) < 0.5 and abs(w[2]) < 0.5
+    p = 1 / (1 + np.exp(-(((x - mean) / scale) @ w + b)))
+    assert ((p > 0.5) == (y == 1)).mean() > 0.9
+
+
+def test_signals_read_grounding_retrieval_and_question_cover():
+    span = snap_to_passages("330 metres", [HITS[0].text])
+    s = answer_signals("How tall is the Eiffel Tower?", HITS, HITS[:1], span, declined=False,
+                       mean_logprob=-0.2, lang="en")
+    assert set(s) == set(SIGNALS)
+    assert s["grounded"] == 1 and s["match"] == 1.0 and s["logprob"] == -0.2
+    assert s["relevance_top"] == 0.71 and s["relevance_margin"] == pytest.approx(0.16)
+    assert s["q_cover_passage"] == 1.0  # "tall", "eiffel", "tower" are all in the passage
+    assert s["answer_in_question"] == 0.0 and s["zh"] == 0.0
+    echo = answer_signals("How tall is the Eiffel Tower?", HITS, HITS[:1],
+                          snap_to_passages("Eiffel Tower", [HITS[0].text]), declined=False,
+                          mean_logprob=None, lang="en")
+    assert echo["answer_in_question"] == 1.0 and echo["has_logprob"] == 0.0
+    none = answer_signals("Who painted it?", HITS, HITS[:1], None, declined=True,
+                          mean_logprob=None, lang="en")
+    assert none["grounded"] == 0 and none["declined"] == 1
+
+
+def test_the_shipped_model_loads_and_its_threshold_is_the_settings_default():
+    model = NoAnswerModel.load()
+    assert model.signals == SIGNALS
+    assert GenerationSettings().no_answer_threshold == model.threshold
+    assert model.provenance["script"] == "bench/train_no_answer.py"
+    assert all(d["split"] == "tune" for d in model.provenance["data"])
+
+
+def test_a_right_looking_answer_scores_above_an_ungrounded_one():
+    model = NoAnswerModel.load()
+    good = answer_signals("How tall is the Eiffel Tower?", HITS, HITS[:1],
+                          snap_to_passages("330 metres", [HITS[0].text]), declined=False,
+                          mean_logprob=-0.05, lang="en")
+    bad = answer_signals("Who painted the Mona Lisa?", [dataclasses.replace(
+        HITS[0], relevance=0.1)], HITS[:1], None, declined=False, mean_logprob=-2.0, lang="en")
+    assert model.prob_right(good) > model.prob_right(bad)
+
+
+def test_a_saved_model_round_trips_and_a_broken_one_is_named(tmp_path):
+    model = NoAnswerModel.load()
+    path = tmp_path / "m.json"
+    model.save(path)
+    assert NoAnswerModel.load(path) == model
+    data = json.loads(path.read_text())
+    data["weights"] = data["weights"][:-1]
+    path.write_text(json.dumps(data))
+    with pytest.raises(NoAnswerModelError, match=r"m\.json"):
+        NoAnswerModel.load(path)
+    with pytest.raises(NoAnswerModelError, match="train_no_answer"):
+        NoAnswerModel.load(tmp_path / "missing.json")
+    assert MODEL_FILE.name == "no_answer_model.json"
