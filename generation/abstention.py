@@ -28,7 +28,7 @@ import numpy as np
 
 from generation.spans import Span, evidence_bounds
 from ingest.errors import RagqaError
-from ingest.text import ENGLISH_STOP_WORDS, word_units
+from ingest.text import ENGLISH_STOP_WORDS, has_cjk, tokenize, word_units
 from retrieval.types import Hit
 
 MODEL_FILE = Path(__file__).with_name("no_answer_model.json")
@@ -37,7 +37,7 @@ SIGNALS = ("grounded", "declined", "match", "logprob", "has_logprob", "relevance
            "q_cover_window", "q_cover_sentence", "q_names_missing", "answer_in_question",
            "answer_units", "type_match", "zh")
 # Question words carry no content to look for in a passage.
-_QUESTION_WORDS = frozenset("什么哪谁几多少吗呢是的了在有和与为请问何时怎么样").union(
+_QUESTION_WORDS = frozenset("什么哪谁几多少吗呢是的了在有和与为请问何时候怎么样").union(
     ENGLISH_STOP_WORDS)
 _WINDOW_CHARS = 160  # characters each side of the answer that count as its neighbourhood
 # Names and numbers in an English question ("Which Huguenot founded Cape Town in 1652?"): a
@@ -64,7 +64,7 @@ def answer_signals(question: str, hits: Sequence[Hit], shown: Sequence[Hit], spa
     relevances = [h.relevance for h in hits if h.relevance is not None]
     top = relevances[0] if relevances else 0.0
     second = relevances[1] if len(relevances) > 1 else 0.0
-    q_units = {u for u in word_units(question) if u not in _QUESTION_WORDS}
+    q_units = _content_units(question)
     names = {n.lower().rstrip(".,") for n in _NAME.findall(question)}
     s = {"grounded": float(span is not None), "declined": float(declined),
          "match": 0.0, "logprob": mean_logprob if mean_logprob is not None else 0.0,
@@ -80,6 +80,7 @@ def answer_signals(question: str, hits: Sequence[Hit], shown: Sequence[Hit], spa
         return s
     hit = shown[span.passage]
     a_units = word_units(span.text)
+    a_content = _content_units(span.text)
     left, right = evidence_bounds(hit.text, span.start, span.end)
     s.update(match=span.match, evidence_rank=1.0 / (span.passage + 1),
              evidence_relevance=hit.relevance if hit.relevance is not None else 0.0,
@@ -88,8 +89,8 @@ def answer_signals(question: str, hits: Sequence[Hit], shown: Sequence[Hit], spa
                                                      span.end + _WINDOW_CHARS]),
              q_cover_sentence=_cover(q_units, hit.text[left:right]),
              q_names_missing=_missing(names, hit.text),
-             answer_in_question=(sum(u in q_units for u in a_units) / len(a_units)
-                                 if a_units else 0.0),
+             answer_in_question=(len(a_content & q_units) / len(a_content)
+                                 if a_content else 0.0),
              answer_units=math.log1p(len(a_units)),
              type_match=_type_match(question, span.text))
     return s
@@ -111,10 +112,16 @@ def _type_match(question: str, answer: str) -> float:
     return float(bool(_IS_NUMBER.search(answer)))
 
 
+def _content_units(text: str) -> set[str]:
+    """What a passage must mention to be about `text`: stemmed English words without stop
+    words ("lasted" and "last" agree), and single CJK characters without question words."""
+    return {t for t in tokenize(text) if not (has_cjk(t) and len(t) > 1)} - _QUESTION_WORDS
+
+
 def _cover(q_units: set[str], text: str) -> float:
     if not q_units:
         return 0.0
-    units = set(word_units(text))
+    units = _content_units(text)
     return sum(u in units for u in q_units) / len(q_units)
 
 
@@ -148,7 +155,11 @@ class NoAnswerModel:
         return model
 
     def prob_right(self, signals: dict[str, float]) -> float:
-        z = self.bias + sum(w * (signals[name] - m) / sc for name, m, sc, w in
+        # A backend without log-probabilities (a server that returns none): the log-prob
+        # signal is read as the training mean, so it moves the probability neither way.
+        unknown = {"logprob"} if not signals.get("has_logprob", 1.0) else set()
+        z = self.bias + sum(0.0 if name in unknown else w * (signals[name] - m) / sc
+                            for name, m, sc, w in
                             zip(self.signals, self.mean, self.scale, self.weights, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 

@@ -86,3 +86,50 @@ def test_the_shipped_sets_split_as_documented():
     assert squad_tune.format == "squad2.0"
     cmrc = load_bench(root / "cmrc2018_dev_tune.json", "test")
     assert cmrc.format == "cmrc2018" and len(cmrc.items) == 878
+
+
+def _tiny_cmrc(path):
+    facts = [("北海道狼", "北海道狼是灰狼的一个亚种，于1889年灭绝。", "北海道狼哪一年灭绝？",
+              "1889年"),
+             ("南京长江大桥", "南京长江大桥于1968年12月29日全面建成通车。",
+              "南京长江大桥哪天通车？", "1968年12月29日"),
+             ("温哥华太阳报", "《温哥华太阳报》创刊于1912年，是温哥华的日报。",
+              "温哥华太阳报创刊于哪一年？", "1912年")]
+    data = [{"title": t, "paragraphs": [{"id": t, "context": c, "qas": [
+        {"id": f"{t}-q", "question": q, "answers": [{"text": a, "answer_start": c.index(a)}]}]}]}
+        for t, c, q, a in facts]
+    path.write_text(json.dumps({"version": "v1.0", "data": data}, ensure_ascii=False),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_ragqa_bench_answers_a_public_file_end_to_end_and_reuses_its_index(
+        tmp_path, monkeypatch, capsys):
+    from cli_helpers import ragqa
+
+    gold = _tiny_cmrc(tmp_path / "tiny_cmrc.json")
+    out = tmp_path / "report"
+    args = ("bench", gold, "--split", "all", "--llm", "builtin:smollm2-135m", "--out", out,
+            "--no-answer-threshold", "1.01")
+    code, _, err = ragqa(monkeypatch, capsys, *args)
+    assert code == 0, err
+    assert "ingested 3 articles" in err and "3 questions in the all split" in err
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["qa_format"] == "cmrc2018" and report["config"]["split"] == "all"
+    assert report["groups"]["all"]["generated_count"] == 3
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    contexts = {row["id"]: row for row in rows}
+    for row in rows:  # every short answer is copied from a passage of the corpus
+        if row["short_answer"]:
+            assert any(row["short_answer"] in h["text"] for h in row["hits"])
+    assert set(json.loads((out / "predictions.json").read_text())) == set(contexts)
+    code, _, err = ragqa(monkeypatch, capsys, *args)  # the cached index is reused
+    assert code == 0 and "ingested" not in err
+
+
+def test_ragqa_bench_names_a_missing_file_in_one_line(tmp_path, monkeypatch, capsys):
+    from cli_helpers import ragqa
+
+    code, _, err = ragqa(monkeypatch, capsys, "bench", tmp_path / "nope.json")
+    assert code == 2 and "nope.json" in err and "Traceback" not in err

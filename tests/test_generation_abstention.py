@@ -99,3 +99,14 @@ def test_a_saved_model_round_trips_and_a_broken_one_is_named(tmp_path):
     with pytest.raises(NoAnswerModelError, match="train_no_answer"):
         NoAnswerModel.load(tmp_path / "missing.json")
     assert MODEL_FILE.name == "no_answer_model.json"
+
+
+def test_a_backend_without_log_probabilities_is_neither_helped_nor_hurt():
+    model = NoAnswerModel.load()
+    span = snap_to_passages("330 metres", [HITS[0].text])
+    base = dict(declined=False, lang="en")
+    s = answer_signals("How tall is the Eiffel Tower?", HITS, HITS[:1], span,
+                       mean_logprob=None, **base)
+    at_mean = answer_signals("How tall is the Eiffel Tower?", HITS, HITS[:1], span,
+                             mean_logprob=model.mean[model.signals.index("logprob")], **base)
+    assert model.prob_right(s) == pytest.approx(model.prob_right(at_mean))

@@ -99,7 +99,7 @@ def register(cli: typer.Typer) -> None:
             else None
         target = out_dir or Path("reports/bench") / f"{qa_file.stem}-{split}"
         files = write_report(report, target, gate)
-        console.print(summary_table(report))
+        console.print(summary_table(report), width=max(console.width, 150))
         console.print(f"wrote {', '.join(files)} to {target} "
                       f"({time.perf_counter() - started:.1f} s)", highlight=False)
         if gate is not None:

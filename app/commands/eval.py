@@ -149,7 +149,7 @@ def register(cli: typer.Typer) -> None:
         report = build_report(run, qa_set, k=r.k, config=cfg)
         gate = check_thresholds(report.metrics(), e.fail_under) if e.fail_under else None
         files = write_report(report, out_dir, gate)
-        console.print(summary_table(report))
+        console.print(summary_table(report), width=max(console.width, 150))
         console.print(f"wrote {', '.join(files)} to {out_dir} "
                       f"({time.perf_counter() - started:.1f} s)", highlight=False)
         if gate is not None:
