@@ -29,7 +29,10 @@ MIN_MATCH = 0.34
 # Quotes, brackets and sentence marks a model puts around the phrase it copied.
 _FRAME = " \t\n\"'“”‘’「」『』《》()（）[]【】.,;:!?。，；：！？、"
 _LEAD_IN = re.compile(r"^(?:answer|the answer is|答案|回答)\s*[:：是为]?\s*", re.I)
-_SENTENCE_END = re.compile(r"[。！？!?；;]|\.(?=\s)|\n")
+# Sentence ends: CJK and Latin punctuation, a blank line, or a line break before a Markdown
+# heading, list item or table row. A single line break is not one: text files are often
+# wrapped in mid-sentence.
+_SENTENCE_END = re.compile(r"[。！？!?；;]|\.(?=\s)|\n\s*\n|\n(?=\s*(?:#|[-*+|]\s|\d+[.)]\s))")
 _ENDERS = frozenset("。！？!?；;.\n")
 _MAX_EVIDENCE_CHARS = 240
 

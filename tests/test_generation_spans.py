@@ -99,3 +99,12 @@ def test_a_run_on_sentence_is_cut_to_a_window_marked_with_ellipses():
     quote = quote_evidence(text, span)
     assert "42" in quote and quote.startswith("…") and quote.endswith("…")
     assert len(quote) <= 250
+
+
+def test_a_wrapped_line_is_not_a_sentence_end_but_a_list_item_is():
+    text = ("Release: Kestrel-7B was released under the Apache 2.0 license, with the base\n"
+            "and the chat weights published together.\n- Next item: unrelated.")
+    span = snap_to_passages("Apache 2.0", [text])
+    assert quote_evidence(text, span) == ("Release: Kestrel-7B was released under the Apache "
+                                          "2.0 license, with the base and the chat weights "
+                                          "published together.")
