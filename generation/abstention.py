@@ -28,7 +28,7 @@ import numpy as np
 
 from generation.spans import Span, evidence_bounds
 from ingest.errors import RagqaError
-from ingest.text import ENGLISH_STOP_WORDS, has_cjk, tokenize, word_units
+from ingest.text import ENGLISH_STOP_WORDS, detect_language, has_cjk, tokenize, word_units
 from retrieval.types import Hit
 
 MODEL_FILE = Path(__file__).with_name("no_answer_model.json")
@@ -39,6 +39,8 @@ SIGNALS = ("grounded", "declined", "match", "logprob", "has_logprob", "relevance
 # Question words carry no content to look for in a passage.
 _QUESTION_WORDS = frozenset("什么哪谁几多少吗呢是的了在有和与为请问何时候怎么样").union(
     ENGLISH_STOP_WORDS)
+_OVERLAP_SIGNALS = frozenset({"q_cover_passage", "q_cover_window", "q_cover_sentence",
+                              "q_names_missing", "answer_in_question"})
 _WINDOW_CHARS = 160  # characters each side of the answer that count as its neighbourhood
 # Names and numbers in an English question ("Which Huguenot founded Cape Town in 1652?"): a
 # passage that holds none of them is seldom about the question (SQuAD 2.0's unanswerable
@@ -46,7 +48,7 @@ _WINDOW_CHARS = 160  # characters each side of the answer that count as its neig
 _NAME = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]+|\d[\d,.]*)")
 # Questions asking for a number or a date, and whether an answer is one.
 _ASKS_NUMBER = re.compile(r"\b(how (many|much|long|old|far|tall|large|big)|what (year|percent"
-                          r"|percentage|date)|when)\b|几|多少|哪一年|哪年|何时|什么时候|多久|多长|多大",
+                          r"|percentage|date)|when)\b|几|多[少久长大高重远宽深]|哪一?年|何时|什么时候",
                           re.I)
 _IS_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                         r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|"
@@ -72,13 +74,16 @@ def answer_signals(question: str, hits: Sequence[Hit], shown: Sequence[Hit], spa
          "relevance_margin": top - second, "evidence_rank": 0.0, "evidence_relevance": 0.0,
          "q_cover_passage": 0.0, "q_cover_window": 0.0, "q_cover_sentence": 0.0,
          "q_names_missing": 0.0, "answer_in_question": 0.0, "answer_units": 0.0,
-         "type_match": 0.5, "zh": float(lang == "zh")}
+         "type_match": 0.5, "zh": float(lang == "zh"), "cross_lingual": 0.0}
+    if shown:
+        s["cross_lingual"] = float(detect_language(shown[0].text) != lang)
     if span is None:
         if shown:  # how well the best passage covers the question, even without an answer
             s["q_cover_passage"] = _cover(q_units, shown[0].text)
             s["q_names_missing"] = _missing(names, shown[0].text)
         return s
     hit = shown[span.passage]
+    s["cross_lingual"] = float(detect_language(hit.text) != lang)
     a_units = word_units(span.text)
     a_content = _content_units(span.text)
     left, right = evidence_bounds(hit.text, span.start, span.end)
@@ -155,9 +160,15 @@ class NoAnswerModel:
         return model
 
     def prob_right(self, signals: dict[str, float]) -> float:
-        # A backend without log-probabilities (a server that returns none): the log-prob
-        # signal is read as the training mean, so it moves the probability neither way.
-        unknown = {"logprob"} if not signals.get("has_logprob", 1.0) else set()
+        # Signals that cannot be read are taken at their training mean, so they move the
+        # probability neither way: the log-prob from a server that returns none, and word
+        # overlap between a question and a passage in different languages (a Chinese question
+        # over an English manual shares no words with it; the tune sets have no such pair).
+        unknown = set()
+        if not signals.get("has_logprob", 1.0):
+            unknown.add("logprob")
+        if signals.get("cross_lingual", 0.0):
+            unknown |= _OVERLAP_SIGNALS
         z = self.bias + sum(0.0 if name in unknown else w * (signals[name] - m) / sc
                             for name, m, sc, w in
                             zip(self.signals, self.mean, self.scale, self.weights, strict=True))

@@ -10,7 +10,7 @@ import sys
 import threading
 
 import pytest
-from app_fixtures import FAST_LLM, ROOT, sample_index_copy, write_config
+from app_fixtures import ROOT, sample_index_copy, write_config
 from streamlit.testing.v1 import AppTest
 
 from app.commands.app import check_port_free, streamlit_argv, streamlit_env
@@ -18,7 +18,7 @@ from app.config import AppSettings, Settings
 from ingest.errors import RagqaError
 
 SCRIPT = ROOT / "app" / "ui" / "streamlit_app.py"
-QUESTION = "How many tokens was Kestrel-7B pretrained on?"
+QUESTION = "Under which license was Kestrel-7B released?"
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,8 @@ def configure(tmp_path, monkeypatch, sample_index):
     """Points the app at a config file, as `ragqa app --config` does through RAGQA_CONFIG."""
 
     def make(**values):
-        values = {"index": sample_index, "llm": FAST_LLM, "max_new_tokens": 24,
+        # The default LLM: the short-answer prompt and the abstention model are fitted to it.
+        values = {"index": sample_index, "max_new_tokens": 24,
                   "feedback_db": tmp_path / "feedback.sqlite3", **values}
         monkeypatch.setenv("RAGQA_CONFIG", str(write_config(tmp_path / "ragqa.toml", **values)))
         return values
@@ -75,7 +76,7 @@ def test_question_gets_a_streamed_answer_with_numbered_source_cards(configure):
     assert "score" in labels[0]
     assert any("answered in" in c.value for c in at.caption)
     model = "\n".join(str(m.value) for m in at.sidebar.markdown)
-    assert FAST_LLM in model and "**Device:** cpu" in model
+    assert "builtin:qwen2.5-0.5b" in model and "**Device:** cpu" in model
 
 
 @pytest.mark.slow  # runs the app, which loads the LLM
@@ -116,7 +117,7 @@ def test_thumbs_up_and_comment_are_stored_and_exported(configure, tmp_path):
     assert len(rows) == 1
     rating, comment, question, settings, sources = rows[0]
     assert (rating, comment, question) == (1, "正确 exactly", QUESTION)
-    assert json.loads(settings)["llm"] == FAST_LLM
+    assert json.loads(settings)["llm"] == "builtin:qwen2.5-0.5b"
     # The passages shown under the answer are stored with it (cited ones, else those given).
     turn = at.session_state["turns"][0]
     expected = [c.chunk_id for c in turn.answer.citations] or [h.chunk_id

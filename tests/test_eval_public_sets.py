@@ -88,7 +88,7 @@ def test_the_shipped_sets_split_as_documented():
     assert cmrc.format == "cmrc2018" and len(cmrc.items) == 878
 
 
-def _tiny_cmrc(path):
+def _tiny_cmrc(path, salt: str = ""):
     facts = [("北海道狼", "北海道狼是灰狼的一个亚种，于1889年灭绝。", "北海道狼哪一年灭绝？",
               "1889年"),
              ("南京长江大桥", "南京长江大桥于1968年12月29日全面建成通车。",
@@ -98,7 +98,8 @@ def _tiny_cmrc(path):
     data = [{"title": t, "paragraphs": [{"id": t, "context": c, "qas": [
         {"id": f"{t}-q", "question": q, "answers": [{"text": a, "answer_start": c.index(a)}]}]}]}
         for t, c, q, a in facts]
-    path.write_text(json.dumps({"version": "v1.0", "data": data}, ensure_ascii=False),
+    path.write_text(json.dumps({"version": "v1.0", "data": data, "salt": salt},
+                               ensure_ascii=False),
                     encoding="utf-8")
     return path
 
@@ -108,7 +109,7 @@ def test_ragqa_bench_answers_a_public_file_end_to_end_and_reuses_its_index(
         tmp_path, monkeypatch, capsys):
     from cli_helpers import ragqa
 
-    gold = _tiny_cmrc(tmp_path / "tiny_cmrc.json")
+    gold = _tiny_cmrc(tmp_path / "tiny_cmrc.json", salt=tmp_path.name)  # a new cached index
     out = tmp_path / "report"
     args = ("bench", gold, "--split", "all", "--llm", "builtin:smollm2-135m", "--out", out,
             "--no-answer-threshold", "1.01")

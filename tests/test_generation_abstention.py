@@ -54,7 +54,7 @@ def test_signals_read_grounding_retrieval_and_question_cover():
     span = snap_to_passages("330 metres", [HITS[0].text])
     s = answer_signals("How tall is the Eiffel Tower?", HITS, HITS[:1], span, declined=False,
                        mean_logprob=-0.2, lang="en")
-    assert set(s) == set(SIGNALS)
+    assert set(s) == set(SIGNALS) | {"cross_lingual"} and s["cross_lingual"] == 0.0
     assert s["grounded"] == 1 and s["match"] == 1.0 and s["logprob"] == -0.2
     assert s["relevance_top"] == 0.71 and s["relevance_margin"] == pytest.approx(0.16)
     assert s["q_cover_passage"] == 1.0  # "tall", "eiffel", "tower" are all in the passage
@@ -110,3 +110,15 @@ def test_a_backend_without_log_probabilities_is_neither_helped_nor_hurt():
     at_mean = answer_signals("How tall is the Eiffel Tower?", HITS, HITS[:1], span,
                              mean_logprob=model.mean[model.signals.index("logprob")], **base)
     assert model.prob_right(s) == pytest.approx(model.prob_right(at_mean))
+
+
+def test_word_overlap_does_not_count_against_a_question_in_another_language():
+    # A Chinese question over an English passage shares no words with it; that must not read
+    # as "the passage is not about the question".
+    model = NoAnswerModel.load()
+    span = snap_to_passages("330 metres", [HITS[0].text])
+    zh = answer_signals("埃菲尔铁塔有多高？", HITS, HITS[:1], span, declined=False,
+                        mean_logprob=-0.1, lang="zh")
+    assert zh["cross_lingual"] == 1.0 and zh["q_cover_sentence"] == 0.0
+    unread = dict(zh, cross_lingual=0.0)  # the same zero overlap, read as evidence
+    assert model.prob_right(zh) > model.prob_right(unread)

@@ -29,11 +29,13 @@ def retriever(small_index, embedder):  # noqa: F811
     return build_retriever(open_index(small_index), embedder, RetrievalSettings(mode="hybrid", k=3))
 
 
-def test_smollm2_answers_from_the_indexed_pdf_and_cites_real_sources(retriever, smollm2):
-    engine = AnswerEngine(retriever, smollm2, GenerationSettings(max_new_tokens=40))
+def test_the_default_model_answers_from_the_indexed_pdf_and_cites_real_sources(retriever, qwen):
+    engine = AnswerEngine(retriever, qwen, GenerationSettings(max_new_tokens=40))
     answer = engine.ask("What does the solar panel warranty cover?")
     assert not answer.abstained
-    assert "manufacturing defects" in answer.text and "twelve" in answer.text
+    assert "manufacturing defects" in answer.short.text
+    assert "manufacturing defects" in answer.text and "twelve" in answer.text  # its sentence
+    assert answer.citations[0].source.endswith("manual.pdf")
     assert answer.hits[0].source.endswith("manual.pdf") and answer.hits[0].page == 1
     assert 0 < answer.confidence <= 1
     t = answer.timings
@@ -111,13 +113,13 @@ def test_ragqa_ask_json_and_batch_with_the_embedded_model(small_index, tmp_path,
     from app.cli import cli
 
     monkeypatch.setenv("RAGQA_CACHE_DIR", str(CACHE_DIR))
-    common = ["--index", str(small_index), "--llm", "builtin:smollm2-135m", "--k", "3",
-              "--max-new-tokens", "32"]
+    common = ["--index", str(small_index), "--k", "3", "--max-new-tokens", "32"]
     result = CliRunner().invoke(cli, ["ask", "What does the solar panel warranty cover?",
                                       *common, "--json"])
     assert result.exit_code == 0, result.output
     row = json.loads(result.stdout)
     assert "manufacturing defects" in row["answer"] and row["abstained"] is False
+    assert "manufacturing defects" in row["short_answer"]["text"]
     assert set(row["timings_ms"]) == {"retrieve", "first_token", "total"}
 
     questions = tmp_path / "q.jsonl"
@@ -190,7 +192,8 @@ def test_the_shared_prompt_prefix_is_cached_without_changing_the_answer(smollm2)
     again = smollm2.generate(plan.messages, params)   # reuses a copy of it
     assert len(smollm2._prefixes) == 1
     assert plain.text == first.text == again.text != ""
-    assert again.mean_logprob == pytest.approx(plain.mean_logprob, abs=0.02)
+    # bf16 attention over a cached prefix rounds differently from one pass over the prompt.
+    assert again.mean_logprob == pytest.approx(plain.mean_logprob, abs=0.05)
 
 
 def test_gpu_only_loading_options_are_refused_on_the_cpu_before_loading():
