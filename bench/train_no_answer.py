@@ -105,7 +105,15 @@ def main() -> None:
     f1_answered = np.array([0.0 if f else (r["f1"] or 0.0) for r, f in zip(rows, forced,
                                                                             strict=True)])
     answerable = [bool(r["answerable"]) for r in rows]
-    threshold, best_f1 = best_threshold(list(p_na), list(f1_answered), answerable)
+    # One threshold per language: its tune answers only (the share of unanswerable questions
+    # and the model's accuracy differ between the English and the Chinese sets).
+    thresholds, best_f1 = {}, {}
+    for lang in ("en", "zh"):
+        m = [r["lang"] == lang for r in rows]
+        thresholds[lang], best_f1[lang] = best_threshold(
+            [p for p, k in zip(p_na, m, strict=True) if k],
+            [f for f, k in zip(f1_answered, m, strict=True) if k],
+            [a for a, k in zip(answerable, m, strict=True) if k])
     never = float(np.mean([f if not fo else float(not a) for f, fo, a in
                            zip(f1_answered, forced, answerable, strict=True)])) * 100
 
@@ -114,14 +122,17 @@ def main() -> None:
     for name in sorted({r["set"] for r in rows}):
         m = np.array([r["set"] == name for r in rows])
         print(f"  {name}: n {m.sum()}, out-of-fold AUC {auc(oof[m], y[m]):.3f}")
-    print(f"best threshold {threshold:.4f}: F1 {best_f1:.2f} on these answers "
-          f"(without the classifier: {never:.2f})")
+    for lang in ("en", "zh"):
+        print(f"best {lang} threshold {thresholds[lang]:.4f}: F1 {best_f1[lang]:.2f} on its "
+              "tune answers")
+    print(f"without the classifier: F1 {never:.2f} on all of them")
     for s, wi in sorted(zip(SIGNALS, w, strict=True), key=lambda t: -abs(t[1])):
         print(f"  {s:20s} {wi:+.3f}")
 
     model = NoAnswerModel(
         signals=SIGNALS, mean=tuple(map(float, mean)), scale=tuple(map(float, scale)),
-        weights=tuple(map(float, w)), bias=b, threshold=round(float(threshold), 4),
+        weights=tuple(map(float, w)), bias=b,
+        threshold={k: round(float(v), 4) for k, v in thresholds.items()},
         provenance={
             "script": "bench/train_no_answer.py", "date": datetime.date.today().isoformat(),
             "data": [{"file": f"data/bench/{n}", "split": "tune", "absent": a, "sample": s,
@@ -129,7 +140,7 @@ def main() -> None:
             "licence": "CMRC 2018 and SQuAD 2.0, CC BY-SA 4.0 (data/bench/README.md)",
             "answers": len(rows), "right": int(y.sum()), "l2": args.l2,
             "auc_train": round(auc(p_right, y), 4), "auc_out_of_fold": round(auc(oof, y), 4),
-            "f1_at_threshold": round(best_f1, 2)})
+            "f1_at_threshold": {k: round(v, 2) for k, v in best_f1.items()}})
     model.save(args.model)
     print(f"wrote {args.model}; set no_answer_threshold = {model.threshold} in "
           "generation/settings.py")

@@ -3,7 +3,7 @@
     >>> model = NoAnswerModel.load()                            # generation/no_answer_model.json
     >>> sig = answer_signals(question, hits, shown, span, declined=False, mean_logprob=-0.4)
     >>> p_right = model.prob_right(sig)                         # calibrated P(answer is right)
-    >>> abstain = declined or span is None or 1 - p_right >= settings.no_answer_threshold
+    >>> abstain = declined or span is None or 1 - p_right >= settings.no_answer_threshold["en"]
 
 Zero-shot signals are at chance with a 0.5B model (a yes/no probe read from its logits scored
 an AUC of 0.49 on SQuAD 2.0), so the probability comes from a logistic regression over cheap
@@ -11,8 +11,9 @@ signals that every backend can give: whether the answer was found in a passage a
 exactly, the answer's mean token log-probability, retrieval scores and margins, how much of
 the question the evidence covers, and whether the answer merely repeats the question.
 `bench/train_no_answer.py` fits it on the tune halves of the public sets and writes
-`no_answer_model.json` with its provenance; its threshold is the SQuAD 2.0 scorer's best
-threshold on those halves, and the settings default (`no_answer_threshold`) repeats it.
+`no_answer_model.json` with its provenance; its thresholds are the SQuAD 2.0 scorer's best
+threshold on those halves, one per language (English from SQuAD 2.0, Chinese from CMRC 2018
+with absent articles), and the settings default (`no_answer_threshold`) repeats them.
 """
 
 from __future__ import annotations
@@ -139,7 +140,8 @@ class NoAnswerModel:
     scale: tuple[float, ...]
     weights: tuple[float, ...]
     bias: float
-    threshold: float  # abstain when 1 - P(right) >= threshold (best F1 on the tune halves)
+    # Per language: abstain when 1 - P(right) >= threshold (best F1 on the tune halves).
+    threshold: dict[str, float]
     provenance: dict
 
     @classmethod
@@ -148,7 +150,8 @@ class NoAnswerModel:
             data = json.loads(path.read_text(encoding="utf-8"))
             model = cls(signals=tuple(data["signals"]), mean=tuple(data["mean"]),
                         scale=tuple(data["scale"]), weights=tuple(data["weights"]),
-                        bias=float(data["bias"]), threshold=float(data["threshold"]),
+                        bias=float(data["bias"]),
+                        threshold={k: float(v) for k, v in data["threshold"].items()},
                         provenance=dict(data.get("provenance", {})))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise NoAnswerModelError(f"cannot read the abstention model {path}: {exc}; "

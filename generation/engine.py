@@ -202,7 +202,7 @@ class AnswerEngine:
         signals = answer_signals(standalone, hits, shown, span, declined=declined,
                                  mean_logprob=gen.mean_logprob, lang=plan.lang)
         confidence = self.no_answer_model.prob_right(signals)
-        threshold = self.settings.no_answer_threshold
+        threshold = self.settings.threshold_for(plan.lang)
         timings = Timings(retrieve_ms, first_ms, (time.perf_counter() - start) * 1000)
         common = dict(question=question, confidence=confidence, timings=timings, hits=hits,
                       standalone_question=standalone, signals=signals, proposed=text)

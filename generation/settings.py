@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from generation.types import DecodingParams
+from ingest.text import Lang
 
 # The SQuAD 2.0 scorer's best threshold on the tune halves of the public sets, as
 # bench/train_no_answer.py found it (it is also in generation/no_answer_model.json).
-NO_ANSWER_THRESHOLD = 0.5901
+NO_ANSWER_THRESHOLD = {"en": 0.3973, "zh": 0.7232}
 
 
 class LLMSettings(BaseModel):
@@ -86,10 +87,16 @@ class GenerationSettings(BaseModel):
         "snap", description="how the short answer is tied to a passage: snap the generated "
         "text to its best-matching span (every backend), or constrained decoding that can "
         "only copy (the transformers backend)")
-    no_answer_threshold: float | None = Field(
-        NO_ANSWER_THRESHOLD, ge=0, le=1.01, description="abstain when the no-answer "
-        "probability reaches this (None: only when the model declines or its answer is in no "
-        "passage)")
+    no_answer_threshold: dict[Lang, Annotated[float, Field(ge=0, le=1.01)]] | Annotated[
+        float, Field(ge=0, le=1.01)] | None = Field(
+        NO_ANSWER_THRESHOLD, description="abstain when the no-answer probability reaches this: "
+        "one number, or one per language ({en = 0.4, zh = 0.7}); above 1 or None: only when "
+        "the model declines or its answer is in no passage")
+
+    def threshold_for(self, lang: str) -> float | None:
+        """The no-answer threshold of answers in `lang`."""
+        t = self.no_answer_threshold
+        return t.get(lang) if isinstance(t, dict) else t
     rewrite: Literal["llm", "heuristic", "off"] = Field(
         "llm", description="how follow-ups become standalone questions")
     max_prompt_tokens: int | None = Field(None, ge=64)

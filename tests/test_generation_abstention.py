@@ -122,3 +122,17 @@ def test_word_overlap_does_not_count_against_a_question_in_another_language():
     assert zh["cross_lingual"] == 1.0 and zh["q_cover_sentence"] == 0.0
     unread = dict(zh, cross_lingual=0.0)  # the same zero overlap, read as evidence
     assert model.prob_right(zh) > model.prob_right(unread)
+
+
+def test_the_threshold_is_per_language_or_one_number():
+    from app.config import load_settings
+
+    s = GenerationSettings()
+    assert set(s.no_answer_threshold) == {"en", "zh"}
+    assert s.threshold_for("zh") == NoAnswerModel.load().threshold["zh"]
+    one = load_settings(None, {"no_answer_threshold": 0.7}, environ={}).generation
+    assert one.threshold_for("en") == one.threshold_for("zh") == 0.7
+    env = load_settings(None, {}, environ={"RAGQA_NO_ANSWER_THRESHOLD": "0.5"}).generation
+    assert env.threshold_for("en") == 0.5
+    with pytest.raises(Exception, match="no_answer_threshold"):
+        load_settings(None, {"no_answer_threshold": 3}, environ={})
