@@ -14,7 +14,8 @@ import typer
 
 from ingest.errors import RagqaError
 
-COMMANDS = ("ingest", "info", "retrieve", "ask", "eval", "score", "app", "serve", "api_key")
+COMMANDS = ("ingest", "info", "migrate", "retrieve", "ask", "eval", "score", "app", "serve",
+            "api_key")
 
 cli = typer.Typer(
     name="ragqa",
