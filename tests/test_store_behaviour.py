@@ -53,7 +53,7 @@ def test_a_second_run_skips_unchanged_files_by_hash(index_location, docs, embedd
     first = ingestor(index_location, embedder).ingest([docs])
     again = ingestor(index_location, embedder)
     second = again.ingest([docs])
-    assert len(first.ingested) == 3 and first.chunks_embedded == first.chunks_added > 3
+    assert len(first.ingested) == 3 and 3 < first.chunks_embedded <= first.chunks_added
     assert sorted(second.unchanged) == sorted(first.ingested) and second.ingested == []
     assert again.embedder.texts == 0 and second.chunks_embedded == 0
     index = open_store(index_location, embedder=embedder)
@@ -68,7 +68,8 @@ def test_a_changed_file_is_replaced_whole(index_location, docs, embedder):
     report = run.ingest([docs])
     garden = str((docs / "garden.md").resolve())
     assert report.ingested == [garden] and report.removed == [garden]
-    assert run.embedder.texts == report.chunks_added  # only the changed file was embedded
+    # Only the changed file was embedded (its repeated sentences once each).
+    assert run.embedder.texts == report.chunks_embedded <= report.chunks_added
     index = open_store(index_location, embedder=embedder)
     assert index.num_chunks == first.chunks_added - report.chunks_removed + report.chunks_added
     bm25 = build_retriever(index, embedder, RetrievalSettings(mode="bm25", k=20))
