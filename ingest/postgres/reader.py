@@ -28,6 +28,13 @@ MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
 CHUNK_COLUMNS = "row_id, chunk_id, text, source, page, start_char, locator, ocr"
 
 
+def as_array(value) -> np.ndarray:
+    """A vector column as float32: pgvector >= 0.4 loads a `Vector`, older ones an array."""
+    if hasattr(value, "to_numpy"):
+        value = value.to_numpy()
+    return np.asarray(value, dtype=np.float32)
+
+
 def read_pg_manifest(url: str) -> Manifest:
     with connect(url) as conn:
         found = read_manifest_row(conn, url)
@@ -131,7 +138,7 @@ class PgIndexReader:
             return np.zeros((0, self.manifest.dimension), dtype=np.float32)
         found = dict(self._conn().execute(
             "SELECT row_id, embedding FROM ragqa_chunks WHERE row_id = ANY(%s)", (wanted,)))
-        return np.stack([np.asarray(found[r], dtype=np.float32) for r in wanted])
+        return np.stack([as_array(found[r]) for r in wanted])
 
     def vector(self, row: int) -> np.ndarray:
         return self.vectors_for([row])[0]
@@ -158,7 +165,7 @@ class PgIndexReader:
         return FileEntry(
             source=record.source, sha256=record.sha256, ingested_at=record.ingested_at,
             chunks=[Chunk(*r[1:7], ocr=bool(r[7])) for r in recs],
-            vectors=np.stack([np.asarray(r[8], dtype=np.float32) for r in recs]),
+            vectors=np.stack([as_array(r[8]) for r in recs]),
             tokens=[[t for t in terms.get(r[0], []) if t] for r in recs],
             skipped=record.skipped)
 
