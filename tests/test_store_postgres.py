@@ -71,6 +71,31 @@ def test_ingest_info_and_retrieve_through_the_cli(pg_url, docs, monkeypatch, cap
     assert code == 0 and "知识蒸馏" in hits[0]["text"]
 
 
+def test_ask_and_eval_take_a_url_as_the_other_commands_do(tmp_path, pg_url, docs, embedder,
+                                                          monkeypatch, capsys):
+    from generation_fixtures import ScriptedLLM
+
+    Ingestor(pg_url, embedder, IngestSettings(chunk_size=200, chunk_overlap=30)).ingest([docs])
+    llm = ScriptedLLM("知识蒸馏把大模型的知识迁移到小模型中 [1]。")
+    monkeypatch.setattr("app.build.make_llm", lambda settings: llm)
+    code, out, err = ragqa(monkeypatch, capsys, "ask", "什么是知识蒸馏？", "--index", pg_url,
+                           "--mode", "bm25", "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert not answer["abstained"] and answer["citations"][0]["source"].endswith(".txt")
+    assert "知识蒸馏" in llm.calls[0][-1]["content"]  # the passages came from Postgres
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"id": "zh-1", "question": "什么是知识蒸馏？",
+                              "answers": ["知识蒸馏"]}, ensure_ascii=False) + "\n",
+                  encoding="utf-8")
+    code, _, err = ragqa(monkeypatch, capsys, "eval", "--qa", qa, "--index", pg_url, "--out",
+                         tmp_path / "report", "--retrieval-only", "--mode", "bm25")
+    assert code == 0, err
+    report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
+    assert report["config"]["index"] == pg_url and report["metrics"]["hit@1"] == 100.0
+    assert not (tmp_path / "postgresql:").exists()
+
+
 def test_bm25_in_postgres_scores_as_the_local_bm25(tmp_path, pg_url, docs, embedder):
     settings = IngestSettings(chunk_size=200, chunk_overlap=30)
     Ingestor(tmp_path / "index", embedder, settings).ingest([docs])
