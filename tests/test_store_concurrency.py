@@ -62,9 +62,12 @@ def committed(location) -> tuple[int, int]:
     journal = Path(location) / JOURNAL
     if not journal.exists():
         return 0, 0
-    with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db:
-        return (db.execute("SELECT COUNT(*) FROM files").fetchone()[0],
-                db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+    try:
+        with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db:
+            return (db.execute("SELECT COUNT(*) FROM files").fetchone()[0],
+                    db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+    except sqlite3.OperationalError:  # polled between the file's creation and its tables'
+        return 0, 0
 
 
 def ingest_process(docs: Path, location, commit_files: int, log: Path) -> subprocess.Popen:
