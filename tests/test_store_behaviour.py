@@ -11,7 +11,7 @@ from ingest_fixtures import write
 
 from ingest.pipeline import IndexLockedError, Ingestor, StrictIngestError
 from ingest.settings import IngestSettings
-from ingest.store import index_target, open_store
+from ingest.store import index_target, is_postgres_url, open_store
 from ingest.types import IndexOpenError
 from retrieval import build_retriever
 from retrieval.settings import RetrievalSettings
@@ -106,6 +106,8 @@ def test_a_strict_run_that_fails_commits_nothing(index_location, docs, embedder)
         ingestor(index_location, embedder, commit_files=1).ingest([docs], strict=True)
     with pytest.raises(IndexOpenError, match=r"no ragqa index|not a ragqa index"):
         open_store(index_location)
+    if not is_postgres_url(index_location):  # batches were written, yet no resume journal
+        assert [p.name for p in Path(index_location).iterdir()] == [".lock"]
 
 
 @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])

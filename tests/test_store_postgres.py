@@ -4,6 +4,7 @@ the CLI on a URL, BM25 that scores as the local bm25s, migration both ways, sche
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -124,6 +125,27 @@ def tie_groups(ids: list[str], scores: np.ndarray) -> list[set[str]]:
             groups.append(set())
         groups[-1].add(chunk_id)
     return groups
+
+
+def test_bm25_reads_postings_from_the_index_alone(pg_url, docs, embedder):
+    import psycopg
+
+    from ingest.lexical import BM25_B, BM25_K1
+    from ingest.postgres.lexical import QUERY
+
+    Ingestor(pg_url, embedder, IngestSettings(chunk_size=200, chunk_overlap=30)).ingest([docs])
+    terms = sorted(set(tokenize("知识蒸馏 reranker candidates")))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        # A table this small is read whole; at scale the planner walks the index, as here.
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_bitmapscan = off")
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN (ANALYZE) " + QUERY, {"terms": terms, "qtf": [1] * len(terms),
+                                           "k1": BM25_K1, "b": BM25_B, "depth": 10}))
+    scans = re.findall(r"(Index Only Scan|Index Scan|Seq Scan) (?:using \w+ )?on ragqa_postings",
+                       plan)
+    assert scans and set(scans) == {"Index Only Scan"}, plan
+    assert set(re.findall(r"Heap Fetches: (\d+)", plan)) == {"0"}, plan  # vacuumed by ingest
 
 
 def test_migrate_to_postgres_and_back_keeps_every_chunk_and_vector(tmp_path, pg_url, docs,

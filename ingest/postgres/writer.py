@@ -135,6 +135,9 @@ class PgWriteSession:
                  manifest.chunk_size, manifest.chunk_overlap, manifest.index_type, _now()))
         if self.strict:
             self.conn.execute("COMMIT")
+        # Marks the new rows all-visible (BM25's index-only scans, see schema.py) and refreshes
+        # the planner's statistics; only pages this run changed are visited.
+        self.conn.execute("VACUUM (ANALYZE) ragqa_postings, ragqa_chunks")
 
     def abort(self) -> None:
         """Uncommitted work is rolled back; committed batches stay (they are whole files)."""
