@@ -10,7 +10,9 @@ PostgreSQL the script starts itself (the `pgserver` wheel, a Unix socket in a te
 so both stores hold identical chunks, vectors and tokens and only the search differs. A
 `--squad` file's paragraphs become one text file each; its answerable questions are scored
 the same way (`bench/retrieval_quality.py`: a hit when a gold answer occurs in a passage).
-"agree@5" is the share of questions whose top-5 chunk ids are the same in both stores.
+"agree@5" is the share of questions whose top-5 chunk ids are the same in both stores. Each
+question is embedded once and retrieved once per store and mode; for latency see
+`bench/retrieval.py`.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from retrieval_quality import load_qa, score  # noqa: E402
+from retrieval_quality import load_qa  # noqa: E402
 
+from eval.metrics_retrieval import answer_rank, hit_at_k, mrr  # noqa: E402
 from ingest.embedder import Embedder  # noqa: E402
 from ingest.migrate import migrate  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
@@ -71,8 +74,31 @@ def squad_corpus(path: Path, dest: Path) -> list[dict]:
     return items
 
 
-def top5(retriever, items: list[dict]) -> list[list[str]]:
-    return [[h.chunk_id for h in retriever.retrieve(q["question"], k=5)] for q in items]
+class OnceEmbedder:
+    """The embedder, each question embedded once for every store and mode (the stores hold
+    the same vectors; only the search differs)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
+        self._seen: dict[str, object] = {}
+
+    def embed_query(self, text: str):
+        if text not in self._seen:
+            self._seen[text] = self.inner.embed_query(text)
+        return self._seen[text]
+
+
+def ranks_and_ids(retriever, items: list[dict]) -> tuple[dict, list[list[str]]]:
+    """lang -> (hit@1, hit@5, MRR, n), and each question's top-5 chunk ids: one retrieval."""
+    ranks: dict[str, list[int | None]] = {}
+    ids = []
+    for q in items:
+        hits = retriever.retrieve(q["question"], k=5)
+        ranks.setdefault(q.get("lang", "en"), []).append(
+            answer_rank([h.text for h in hits], q["answers"]))
+        ids.append([h.chunk_id for h in hits])
+    return {lang: (hit_at_k(r, 1), hit_at_k(r, 5), mrr(r), len(r))
+            for lang, r in ranks.items()}, ids
 
 
 def compare(name: str, kb: Path, items: list[dict], embedder, pg_url: str, work: Path) -> None:
@@ -86,16 +112,14 @@ def compare(name: str, kb: Path, items: list[dict], embedder, pg_url: str, work:
     print(f"\n{name}: {stores['folder'].num_chunks} chunks, {len(items)} answerable questions "
           f"({', '.join(langs)}); ingest + migrate {built:.0f} s")
     header = f"{'mode':<8}{'store':<10}" + "".join(f"{lang:>24}" for lang in langs)
-    print(header + f"{'agree@5':>9}{'ms/q':>7}")
+    print(header + f"{'agree@5':>9}")
     print(f"{'':<18}" + "      hit@1 hit@5   MRR" * len(langs))
+    once = OnceEmbedder(embedder)
     for mode in MODES:
         ranked = {}
         for label, store in stores.items():
-            retriever = build_retriever(store, embedder, RetrievalSettings(mode=mode, k=5))
-            t0 = time.perf_counter()
-            res = score(retriever, items)
-            ms = (time.perf_counter() - t0) * 1000 / max(len(items), 1)
-            ranked[label] = top5(retriever, items)
+            retriever = build_retriever(store, once, RetrievalSettings(mode=mode, k=5))
+            res, ranked[label] = ranks_and_ids(retriever, items)
             agree = ""
             if label == "postgres":
                 same = sum(a == b for a, b in zip(ranked["folder"], ranked["postgres"],
@@ -103,7 +127,7 @@ def compare(name: str, kb: Path, items: list[dict], embedder, pg_url: str, work:
                 agree = f"{same / len(items):.3f}"
             print(f"{mode:<8}{label:<10}" + "".join(
                 f"      {res[lang][0]:5.3f} {res[lang][1]:5.3f} {res[lang][2]:5.3f}"
-                for lang in langs) + f"{agree:>9}{ms:7.1f}")
+                for lang in langs) + f"{agree:>9}", flush=True)
     for store in stores.values():
         store.close()
 
