@@ -135,9 +135,12 @@ class PgWriteSession:
                  manifest.chunk_size, manifest.chunk_overlap, manifest.index_type, _now()))
         if self.strict:
             self.conn.execute("COMMIT")
-        # Marks the new rows all-visible (BM25's index-only scans, see schema.py) and refreshes
-        # the planner's statistics; only pages this run changed are visited.
-        self.conn.execute("VACUUM (ANALYZE) ragqa_postings, ragqa_chunks")
+        # Marks the new postings all-visible (BM25's index-only scans, see schema.py; only
+        # pages this run changed are visited) and refreshes the planner's statistics. The
+        # chunks table is only analyzed: vacuuming it would also vacuum its HNSW index, slow
+        # at scale, which autovacuum does in the background.
+        self.conn.execute("VACUUM (ANALYZE) ragqa_postings")
+        self.conn.execute("ANALYZE ragqa_chunks")
 
     def abort(self) -> None:
         """Uncommitted work is rolled back; committed batches stay (they are whole files)."""
