@@ -21,8 +21,17 @@ from typing import Any
 
 from app.config import Settings, with_overrides
 from ingest.embedder import Embedder
-from ingest.index import MANIFEST, IndexReader, open_index
+from ingest.index import MANIFEST
 from ingest.settings import EmbedderSettings
+from ingest.store import (
+    IndexStore,
+    Location,
+    index_exists,
+    is_postgres_url,
+    open_store,
+    parse_location,
+    read_store_manifest,
+)
 from retrieval import Retriever, build_retriever
 
 
@@ -66,10 +75,14 @@ def index_stamp(directory: Path) -> int:
         return 0
 
 
-def get_index(directory: Path) -> IndexReader:
-    """The index at `directory`, reopened after an ingest committed a new generation."""
-    where = Path(directory).resolve()
-    return MODELS.get(("index", where, index_stamp(where)), lambda: open_index(where))
+def get_index(location: Location) -> IndexStore:
+    """The index at `location`: a directory is reopened after an ingest committed a new
+    generation; a PostgreSQL index is opened once and always reads the committed state."""
+    location = parse_location(location)
+    if is_postgres_url(location):
+        return MODELS.get(("index", location), lambda: open_store(location))
+    where = Path(location).resolve()
+    return MODELS.get(("index", where, index_stamp(where)), lambda: open_store(where))
 
 
 def use_threads(threads: int | None) -> None:
@@ -92,14 +105,14 @@ def make_embedder(spec: EmbedderSettings) -> Embedder:
         backend=spec.embed_backend, cache_dir=spec.cache_dir, threads=spec.threads))
 
 
-def index_embedder(settings: Settings, index: IndexReader) -> Embedder:
+def index_embedder(settings: Settings, index: IndexStore) -> Embedder:
     """The model the index was built with (any other would give meaningless cosines)."""
     spec = settings.ingest.embedder.model_copy(
         update={"embedding": index.manifest.embedding_model})
     return make_embedder(spec)
 
 
-def make_retriever(settings: Settings, index: IndexReader | None = None) -> Retriever:
+def make_retriever(settings: Settings, index: IndexStore | None = None) -> Retriever:
     """The retriever `settings.retrieval` describes, over `index` (default: `settings.index`).
 
     The index's own embedder is loaded, in BM25 mode too: its hits then carry the cosine
@@ -146,16 +159,17 @@ def make_engine(settings: Settings, retriever: Retriever | None = None):
                         make_llm(settings), settings.generation)
 
 
-def make_ingestor(settings: Settings, directory: Path | None = None):
-    """An Ingestor for `directory` (default: `settings.index`) with the cached embedder.
+def make_ingestor(settings: Settings, directory: Location | None = None):
+    """An Ingestor for `directory` (default: `settings.index`; a folder or a PostgreSQL URL)
+    with the cached embedder.
 
     An existing index keeps its own embedder, chunking and index type: with other values,
     adding one file would re-chunk every file."""
     from ingest.pipeline import Ingestor
 
-    directory = Path(settings.index if directory is None else directory)
-    if (directory / MANIFEST).is_file():
-        m = get_index(directory).manifest
+    directory = parse_location(settings.index if directory is None else directory)
+    if index_exists(directory):
+        m = read_store_manifest(directory)
         settings = with_overrides(settings, embedding=m.embedding_model,
                                   chunk_size=m.chunk_size, chunk_overlap=m.chunk_overlap,
                                   index_type=m.index_type)

@@ -20,13 +20,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from eval.settings import EvalSettings
 from generation.settings import GenerationSettings
 from ingest.errors import RagqaError
 from ingest.settings import IngestSettings
+from ingest.store import parse_location
 from retrieval.settings import RetrievalSettings
 
 ENV_PREFIX = "RAGQA_"
@@ -73,13 +74,20 @@ class Settings(BaseSettings):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    index: Path = Path("indexes/default")
+    # An index directory, or a postgresql:// URL (`ingest.store.parse_location`).
+    index: Path | str = Path("indexes/default")
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     generation: GenerationSettings = GenerationSettings()
     eval: EvalSettings = EvalSettings()
     app: AppSettings = AppSettings()
     api: ApiSettings = ApiSettings()
+
+    @field_validator("index", mode="before")
+    @classmethod
+    def _location(cls, value: Any) -> Any:
+        # A URL must stay a string: Path("postgresql://h/db") would collapse its "//".
+        return parse_location(value) if isinstance(value, str | Path) else value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

@@ -1,22 +1,24 @@
-"""Retrieval speed at scale: p50/p95 query latency per mode, and HNSW recall against flat.
+"""Retrieval speed at scale, both stores: p50/p95 query latency per mode, the PostgreSQL /
+index-folder ratio, and HNSW recall against exact search.
 
     $ .venv/bin/python bench/retrieval.py                       # 1k, 10k, 100k chunks
-    $ .venv/bin/python bench/retrieval.py --sizes 1m --cache .cache/bench   # the 1M run
+    $ .venv/bin/python bench/retrieval.py --sizes 100k --queries 100
 
-Synthetic indexes, because no corpus of a million chunks ships with ragqa:
+Synthetic data, because no corpus of 100k chunks ships with ragqa:
 - vectors: d=384 unit vectors drawn around random cluster centres (one centre per ~1,000
   chunks), not uniformly: in uniform random 384-d data every point is about equally far from
   every other, so "nearest neighbours" are noise and HNSW recall means nothing. Queries are
   fresh draws around the same centres.
-- text: 40-80 tokens per chunk from a Zipf-like distribution over a 100k-term vocabulary;
-  a query is 5 distinct terms of a random chunk.
-Queries are embedded ahead of time (a lookup embedder), so the latencies below are search +
-fusion + hit assembly through the real retriever classes (`build_retriever`, k=10, with
-result hygiene), without the question's embedding; that cost, the same at every index size,
-is measured once with the real all-MiniLM-L6-v2 and printed separately.
-
-The HNSW index is built as `ingest.index` builds it (M=32, efConstruction=80); `--cache DIR`
-keeps built indexes (faiss files and .npy, no pickle) for the next run.
+- text: 40-80 words per chunk from a Zipf-like distribution over a 100k-word vocabulary of
+  made-up consonant words (`ingest.text.tokenize` keeps each one whole); a query is 5
+  distinct words of a random chunk.
+The same chunks, vectors and tokens are written through each store's own writer: an index
+folder (`ingest.writer.GenerationWriter`, flat and HNSW) and PostgreSQL + pgvector (a
+throwaway server the bench starts with the `pgserver` wheel; rows through `PgWriteSession`,
+then the HNSW index built once, as `CREATE INDEX` on a loaded table does it fastest). Queries
+are embedded ahead of time (a lookup embedder), so the latencies are search + fusion + hit
+assembly through the real retrievers (`build_retriever`, k=10, hygiene, one read snapshot per
+question), without the question's embedding, measured once with all-MiniLM-L6-v2.
 """
 
 from __future__ import annotations
@@ -24,10 +26,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -39,15 +40,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import faiss  # noqa: E402
 
-from ingest.index import HNSW_M, lexical_from_ids  # noqa: E402
-from ingest.types import Chunk  # noqa: E402
+from ingest.index import FORMAT_VERSION, IndexReader, Manifest  # noqa: E402
+from ingest.postgres.schema import HNSW_INDEX  # noqa: E402
+from ingest.postgres.writer import PgTarget  # noqa: E402
+from ingest.store import open_store  # noqa: E402
+from ingest.text import tokenize  # noqa: E402
+from ingest.types import Chunk, FileEntry  # noqa: E402
+from ingest.writer import GenerationWriter  # noqa: E402
 from retrieval import build_retriever  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
 
 DIM = 384
 VOCAB = 100_000
-EF_CONSTRUCTION = 80  # as ingest.index builds HNSW
-EF_SEARCH_GRID = (32, 64, 128, 256)
+CHUNKS_PER_FILE = 20
 SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 EMBEDDER_NAME = "bench:pre-embedded"
 
@@ -74,31 +79,64 @@ def zipf_docs(n: int, rng: np.random.Generator) -> list[np.ndarray]:
     return np.split(flat, np.cumsum(lengths)[:-1])
 
 
-@dataclass
-class SyntheticIndex:
-    """What the retrievers read from an `IndexReader`, over synthetic data."""
+def vocabulary(n: int = VOCAB) -> list[str]:
+    """Made-up words of consonants that tokenize() keeps whole (no stem, no stop word)."""
+    letters = "bcdfghjklmnpqrtvwxz"
+    out = []
+    for i in range(n):
+        word, x = "", i
+        while True:
+            word, x = letters[x % len(letters)] + word, x // len(letters)
+            if not x:
+                break
+        out.append("zq" + word)
+    assert all(tokenize(w) == [w] for w in out[:1000] + out[-1000:])
+    return out
 
-    vectors: object  # faiss index
-    lexical: object
-    docs: list[np.ndarray]
-    words: list[str]
-    flat: object  # the exact index, for stored vectors
 
-    @property
-    def manifest(self):
-        return SimpleNamespace(embedding_model=EMBEDDER_NAME, dimension=DIM)
+def entries(docs: list[np.ndarray], vecs: np.ndarray, words: list[str]):
+    """Batches of synthetic files (CHUNKS_PER_FILE chunks each) as the writers take them."""
+    batch = []
+    for f, start in enumerate(range(0, len(docs), CHUNKS_PER_FILE)):
+        rows = range(start, min(start + CHUNKS_PER_FILE, len(docs)))
+        tokens = [[words[t] for t in docs[r]] for r in rows]
+        chunks = [Chunk(f"c{r}", " ".join(t), f"/bench/doc{f}.txt", None, 0)
+                  for r, t in zip(rows, tokens, strict=True)]
+        batch.append(FileEntry(f"/bench/doc{f}.txt", f"{f:064x}", "2025-01-01T00:00:00+00:00",
+                               chunks, vecs[rows.start:rows.stop], tokens))
+        if len(batch) == 100:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
-    @property
-    def num_chunks(self) -> int:
-        return len(self.docs)
 
-    def get_chunks(self, rows):
-        return [Chunk(chunk_id=f"c{r}", text=" ".join(self.words[t] for t in self.docs[r]),
-                      source=f"/bench/doc{r // 20}.txt", page=None, start_char=0)
-                for r in rows]
+def manifest(n: int, index_type: str, generation: str = "gen-000001") -> Manifest:
+    return Manifest(FORMAT_VERSION, EMBEDDER_NAME, DIM, 800, 120, index_type, n // 20, n,
+                    "2025-01-01T00:00:00+00:00", "2025-01-01T00:00:00+00:00", generation)
 
-    def vector(self, row: int) -> np.ndarray:
-        return self.flat.reconstruct(int(row))
+
+def build_folder(where: Path, batches, n: int, index_type: str) -> IndexReader:
+    writer = GenerationWriter(where, "gen-000001", DIM, index_type)
+    for batch in batches:
+        for e in batch:
+            writer.add_file(e.source, e.sha256, e.ingested_at, e.chunks, e.vectors, e.tokens)
+    m = manifest(n, index_type)
+    writer.commit(Manifest(**{**m.to_json(), "num_files": writer.num_files}))
+    return IndexReader(where)
+
+
+def build_postgres(url: str, batches, n: int) -> None:
+    target = PgTarget(url)
+    with target.lock():
+        session = target.begin(None, manifest(0, "hnsw", ""), strict=False)
+        target._conn.execute("DROP INDEX ragqa_chunks_embedding")  # built once, after the rows
+        for batch in batches:
+            session.write_batch(batch)
+        target._conn.execute("SET maintenance_work_mem = '1GB'")
+        target._conn.execute(HNSW_INDEX)
+        target._conn.execute("VACUUM ANALYZE")
+        session.finish(manifest(n, "hnsw", ""), [])
 
 
 class PreEmbedded:
@@ -113,94 +151,137 @@ class PreEmbedded:
         return self.table[text]
 
 
-def build_vectors(n: int, vecs: np.ndarray, cache: Path | None) -> tuple[object, object, float]:
-    """(flat, hnsw, seconds to build hnsw), from the cache when it has them."""
-    if cache is not None and (cache / f"hnsw-{n}.faiss").exists():
-        flat = faiss.IndexFlatIP(DIM)
-        flat.add(vecs)
-        return flat, faiss.read_index(str(cache / f"hnsw-{n}.faiss")), float("nan")
-    flat = faiss.IndexFlatIP(DIM)
-    flat.add(vecs)
-    hnsw = faiss.IndexHNSWFlat(DIM, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    hnsw.hnsw.efConstruction = EF_CONSTRUCTION
-    started = time.perf_counter()
-    for start in range(0, n, 50_000):
-        hnsw.add(vecs[start:start + 50_000])
-    seconds = time.perf_counter() - started
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(hnsw, str(cache / f"hnsw-{n}.faiss"))
-    return flat, hnsw, seconds
-
-
 def percentiles(samples: list[float]) -> tuple[float, float]:
     return float(np.percentile(samples, 50)), float(np.percentile(samples, 95))
 
 
-def time_queries(retriever, questions: list[str],
-                 warmup: int = 10) -> tuple[float, float, float]:
-    """(p50, p95) wall-clock ms per query, and the p50 of the process's CPU ms (all threads),
-    which a busy machine inflates far less than the wall clock."""
-    for q in questions[:warmup]:
-        retriever.retrieve(q)
-    wall, cpu = [], []
-    for q in questions:
-        started, cpu_started = time.perf_counter(), time.process_time()
-        retriever.retrieve(q)
-        wall.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() - cpu_started) * 1000)
-    return (*percentiles(wall), float(np.percentile(cpu, 50)))
+def time_queries(retrievers: dict[str, object], questions: list[str],
+                 warmup: int = 10) -> dict[str, tuple[float, float]]:
+    """(p50, p95) wall-clock ms per query for each retriever. The retrievers take turns
+    query by query (which goes first alternates), so a burst of load on a shared machine
+    falls on both sides alike and the ratio stays fair. (CPU time is not reported: a
+    PostgreSQL query spends its CPU in the server process, out of this one's sight.)"""
+    for retriever in retrievers.values():
+        for q in questions[:warmup]:
+            retriever.retrieve(q)
+    wall: dict[str, list[float]] = {label: [] for label in retrievers}
+    order = list(retrievers)
+    for i, q in enumerate(questions):
+        for label in order if i % 2 == 0 else order[::-1]:
+            started = time.perf_counter()
+            retrievers[label].retrieve(q)
+            wall[label].append((time.perf_counter() - started) * 1000)
+    return {label: percentiles(samples) for label, samples in wall.items()}
 
 
-def recall_at_10(flat, hnsw, queries: np.ndarray, ef: int) -> float:
-    _, truth = flat.search(queries, 10)
-    _, got = hnsw.search(queries, 10, params=faiss.SearchParametersHNSW(efSearch=ef))
-    return float(np.mean([len(set(t) & set(g)) / 10 for t, g in zip(truth, got, strict=True)]))
+def recall_at_10(truth, store, qvecs: np.ndarray) -> float:
+    """Share of the exact top 10 that the store's HNSW search (ef 128) returns. Compared by
+    chunk id: a row is a key local to its store (the folder counts from 0, PostgreSQL's
+    row_id from 1)."""
+    got = 0
+    for q in qvecs:
+        exact = {c.chunk_id for c in truth.get_chunks(truth.search_vectors(q, 10)[0].tolist())}
+        found = store.get_chunks(store.search_vectors(q, 10, ef_search=128)[0].tolist())
+        got += len(exact & {c.chunk_id for c in found})
+    return got / (10 * len(qvecs))
 
 
-def run_size(label: str, n: int, num_queries: int, cache: Path | None, seed: int) -> None:
+def run_size(label: str, n: int, num_queries: int, pg_url: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 1, (max(16, n // 1000), DIM)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    t0 = time.perf_counter()
     vecs = clustered_vectors(n, centres, rng)
     docs = zipf_docs(n, rng)
-    words = [f"w{i}" for i in range(VOCAB)]
-    lexical = lexical_from_ids(docs, {w: i for i, w in enumerate(words)})
-    flat, hnsw, hnsw_build = build_vectors(n, vecs, cache)
-    del vecs  # the faiss indexes hold their own copies
-    built = time.perf_counter() - t0
+    words = vocabulary()
+    with tempfile.TemporaryDirectory() as tmp:
+        built = {}
+        t0 = time.perf_counter()
+        flat = build_folder(Path(tmp) / "flat", entries(docs, vecs, words), n, "flat")
+        hnsw = build_folder(Path(tmp) / "hnsw", entries(docs, vecs, words), n, "hnsw")
+        built["folder"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        build_postgres(pg_url, entries(docs, vecs, words), n)
+        built["postgres"] = time.perf_counter() - t0
+        pg = open_store(pg_url)
 
-    qvecs = clustered_vectors(num_queries, centres, rng)
-    questions, table = [], {}
-    for i in range(num_queries):
-        doc = docs[int(rng.integers(0, n))]
-        terms = rng.choice(np.unique(doc), size=min(5, len(np.unique(doc))), replace=False)
-        text = " ".join(words[t] for t in terms) + f" q{i}"
-        questions.append(text)
-        table[text] = qvecs[i]
-    emb = PreEmbedded(table)
-    flat_index = SyntheticIndex(flat, lexical, docs, words, flat)
-    hnsw_index = SyntheticIndex(hnsw, lexical, docs, words, flat)
-
-    rows = [
-        ("dense flat", build_retriever(flat_index, emb, RetrievalSettings(mode="dense", k=10))),
-        ("dense hnsw", build_retriever(hnsw_index, emb, RetrievalSettings(mode="dense", k=10))),
-        ("bm25", build_retriever(flat_index, None, RetrievalSettings(mode="bm25", k=10))),
-        ("hybrid flat", build_retriever(flat_index, emb, RetrievalSettings(mode="hybrid", k=10))),
-        ("hybrid hnsw", build_retriever(hnsw_index, emb, RetrievalSettings(mode="hybrid", k=10))),
-    ]
-    recalls = {ef: recall_at_10(flat, hnsw, qvecs, ef) for ef in EF_SEARCH_GRID}
-    build_note = "cached" if hnsw_build != hnsw_build else f"{hnsw_build:.0f} s"
-    print(f"\n{label}: {n:,} chunks  (data + indexes {built:.0f} s, of which HNSW {build_note}; "
-          f"{num_queries} queries)")
-    print(f"  {'mode':<12} {'p50 ms':>8} {'p95 ms':>8} {'cpu p50 ms':>11}")
-    for name, retriever in rows:
-        p50, p95, cpu50 = time_queries(retriever, questions)
-        print(f"  {name:<12} {p50:>8.2f} {p95:>8.2f} {cpu50:>11.2f}")
-    print("  HNSW recall@10 vs flat: " + ", ".join(
-        f"efSearch={ef}: {r:.3f}" for ef, r in recalls.items()) + "  (retrievers use 128)")
+        qvecs = clustered_vectors(num_queries, centres, rng)
+        questions, table = [], {}
+        for i in range(num_queries):
+            doc = np.unique(docs[int(rng.integers(0, n))])
+            terms = rng.choice(doc, size=min(5, len(doc)), replace=False)
+            text = " ".join(words[t] for t in terms)
+            questions.append(text)
+            table[text] = qvecs[i]
+        emb = PreEmbedded(table)
+        print(f"\n{label}: {n:,} chunks, {num_queries} queries; built: folders (flat + hnsw) "
+              f"{built['folder']:.0f} s, postgres {built['postgres']:.0f} s")
+        print(f"  {'mode':<8} {'folder p50':>10} {'p95':>8} {'postgres p50':>13} {'p95':>8} "
+              f"{'ratio p50':>10} {'ratio p95':>10}")
+        for mode in ("dense", "bm25", "hybrid"):
+            settings = RetrievalSettings(mode=mode, k=10)
+            timed = time_queries({"folder": build_retriever(hnsw, emb, settings),
+                                  "postgres": build_retriever(pg, emb, settings)}, questions)
+            folder, remote = timed["folder"], timed["postgres"]
+            ratio = (remote[0] / folder[0], remote[1] / folder[1])
+            print(f"  {mode:<8} {folder[0]:>10.2f} {folder[1]:>8.2f} {remote[0]:>13.2f} "
+                  f"{remote[1]:>8.2f} {ratio[0]:>9.1f}x {ratio[1]:>9.1f}x")
+        print(f"  HNSW recall@10 vs exact (ef 128): folder {recall_at_10(flat, hnsw, qvecs):.3f},"
+              f" postgres {recall_at_10(flat, pg, qvecs):.3f}  (the modes above use HNSW)")
+        print_sizes(n, Path(tmp), pg_url)
+        pg.close()
     sys.stdout.flush()
+
+
+PG_SIZES = """
+SELECT c.relname, c.relkind, pg_relation_size(c.oid), pg_table_size(c.oid)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relname LIKE 'ragqa%' AND c.relkind IN ('r', 'i')
+ORDER BY c.relname
+"""
+
+
+def print_sizes(n: int, folders: Path, pg_url: str) -> None:
+    """Bytes on disk per chunk: each PostgreSQL table (heap + TOAST) and index, the BM25
+    postings per chunk and per posting, and the index folders' files: the figures the
+    README's 10M-chunk estimate scales up."""
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        rels = conn.execute(PG_SIZES).fetchall()
+        postings = conn.execute("SELECT count(*) FROM ragqa_postings").fetchone()[0]
+    print(f"  sizes at {n:,} chunks (bytes per chunk; MB in all):")
+    for name, kind, main, table in rels:
+        size = table if kind == "r" else main  # a table with its TOAST; an index alone
+        what = "table + TOAST" if kind == "r" else "index"
+        print(f"    postgres {name:<26} {what:<14} {size / n:>8.0f} B  {size / 1e6:>8.1f} MB")
+    total = sum(table if kind == "r" else main for _, kind, main, table in rels)
+    post = sum(table if kind == "r" else main for name, kind, main, table in rels
+               if name.startswith("ragqa_postings"))
+    print(f"    postgres all                                      {total / n:>8.0f} B  "
+          f"{total / 1e6:>8.1f} MB")
+    print(f"    postgres BM25: {postings / n:.1f} postings per chunk, {post / postings:.0f} B "
+          "per posting (heap + both indexes)")
+    parts: dict[str, int] = {}
+    for kind in ("flat", "hnsw"):  # the two folders differ only in vectors.faiss
+        gen = folders / kind / "gen-000001"
+        for f in gen.rglob("*"):
+            rel = f.relative_to(gen)
+            if f.is_file() and (kind == "flat" or rel.name == "vectors.faiss"):
+                name = f"{kind} {rel.parts[0]}" + ("/" if len(rel.parts) > 1 else "")
+                parts[name] = parts.get(name, 0) + f.stat().st_size
+    for name, size in sorted(parts.items()):
+        print(f"    folder {name:<33}                {size / n:>8.0f} B  {size / 1e6:>8.1f} MB")
+
+
+def start_postgres(folder: Path) -> str:
+    """A throwaway PostgreSQL 16 + pgvector (stopped and deleted at exit)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import pgserver
+
+    server = pgserver.get_server(folder, cleanup_mode="delete")
+    socket_dir = parse_qs(urlsplit(server.get_uri()).query)["host"][0]
+    return f"postgresql://postgres@/postgres?host={socket_dir}"
 
 
 def embed_latency(num: int = 50) -> tuple[float, float, float]:
@@ -224,9 +305,8 @@ def embed_latency(num: int = 50) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1k,10k,100k",
-                        help=f"comma-separated, of {', '.join(SIZES)} (1m: 6.6 GB, ~15 CPU-min)")
+                        help=f"comma-separated, of {', '.join(SIZES)}")
     parser.add_argument("--queries", type=int, default=200, help="timed queries per mode")
-    parser.add_argument("--cache", type=Path, help="keep built HNSW indexes here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, help="faiss OpenMP threads (default: all cores)")
     parser.add_argument("--no-embedder", action="store_true",
@@ -241,12 +321,19 @@ def main() -> None:
     print(f"ragqa retrieval bench: d={DIM}, faiss {faiss.__version__}, "
           f"{faiss.omp_get_max_threads()} faiss threads, k=10 through build_retriever, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    pg_root = tempfile.mkdtemp(prefix="ragqa-bench-pg-")
+    server = start_postgres(Path(pg_root))
     if not args.no_embedder:
         p50, p95, cpu50 = embed_latency()
         print(f"question embedding (all-MiniLM-L6-v2, CPU), add to dense/hybrid: "
               f"p50 {p50:.2f} ms, p95 {p95:.2f} ms, cpu p50 {cpu50:.2f} ms")
-    for label in sizes:
-        run_size(label, SIZES[label], args.queries, args.cache, args.seed)
+    for i, label in enumerate(sizes):
+        import psycopg
+
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE bench{i}")
+        run_size(label, SIZES[label], args.queries, server.replace("/postgres?", f"/bench{i}?"),
+                 args.seed)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 

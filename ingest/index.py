@@ -30,13 +30,14 @@ import json
 import sqlite3
 import threading
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
-from ingest.lexical import LexicalIndex
-from ingest.types import Chunk, IndexOpenError
+from ingest.lexical import BM25_B, BM25_K1, EMPTY_DOC, LexicalIndex
+from ingest.types import Chunk, FileEntry, IndexOpenError
 
 FORMAT_VERSION = 2
 # Format 1 lacks the columns chunks.locator, chunks.ocr and files.skipped; it reads as if they
@@ -197,6 +198,38 @@ class IndexReader:
     def num_chunks(self) -> int:
         return self.manifest.num_chunks
 
+    @property
+    def location(self) -> str:
+        return str(self.directory)
+
+    def snapshot(self) -> nullcontext:
+        """A generation never changes: the reader is one snapshot from open to close."""
+        return nullcontext()
+
+    def search_vectors(self, query_vector: np.ndarray, depth: int,
+                       ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the `depth` chunks nearest to the (unit) query, best first, and their
+        cosines. `ef_search`: the HNSW beam width (an HNSW index only; never below depth)."""
+        depth = min(depth, int(self.vectors.ntotal))
+        if depth <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        import faiss
+
+        q = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
+        hnsw = faiss.downcast_index(self.vectors)
+        if isinstance(hnsw, faiss.IndexHNSW):
+            # Per call, so threads share no state; never a beam narrower than depth.
+            ef = max(ef_search or HNSW_EF_SEARCH, depth)
+            scores, rows = hnsw.search(q, depth, params=faiss.SearchParametersHNSW(efSearch=ef))
+        else:
+            scores, rows = self.vectors.search(q, depth)
+        keep = rows[0] >= 0  # FAISS pads with -1 when it finds fewer than asked
+        return rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
+
+    def search_lexical(self, tokens: Sequence[str], depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the `depth` best BM25 chunks for the query's tokens (score > 0), best first."""
+        return self.lexical.search(tokens, depth)
+
     def check_embedder(self, embedder) -> None:
         """Raises IndexOpenError unless `embedder` (.name, .dimension) built this index."""
         check_embedder(self.manifest, self.directory, embedder.name, embedder.dimension)
@@ -238,6 +271,29 @@ class IndexReader:
             raise IndexError(f"row {row} is outside 0..{self.num_chunks - 1}")
         return np.array(self._embeddings[row], dtype=np.float32)
 
+    def vectors_for(self, rows: Sequence[int]) -> np.ndarray:
+        """The stored embeddings of `rows`, in that order, as one (len(rows), d) array."""
+        if not len(rows):
+            return np.zeros((0, self.manifest.dimension), dtype=np.float32)
+        return np.stack([self.vector(int(r)) for r in rows])
+
+    def read_file(self, record: FileRecord) -> FileEntry:
+        """One file's chunks, vectors and BM25 tokens (for copying it to another store)."""
+        start, stop = record.first_row, record.first_row + record.num_chunks
+        with self._db_lock:
+            recs = self._db.execute(
+                "SELECT chunk_id, text, source, page, start_char, "
+                f"{self.chunk_columns}, tokens FROM chunks WHERE row >= ? AND row < ? "
+                "ORDER BY row", (start, stop)).fetchall()
+        return FileEntry(
+            source=record.source, sha256=record.sha256, ingested_at=record.ingested_at,
+            chunks=[Chunk(*r[:6], ocr=bool(r[6])) for r in recs],
+            vectors=np.array(self._embeddings[start:stop], dtype=np.float32),
+            tokens=[r[7].split() for r in recs], skipped=record.skipped)
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.generation_dir.rglob("*") if p.is_file())
+
     def vectors_block(self, start: int, stop: int) -> np.ndarray:
         """Rows start..stop-1 of the stored embeddings (a read-only memory map slice)."""
         return self._embeddings[start:stop]
@@ -260,15 +316,15 @@ def open_index(directory: Path, embedder=None) -> IndexReader:
     return reader
 
 
-def lexical_from_ids(docs: list[np.ndarray], vocab: dict[str, int], k1: float = 1.5,
-                     b: float = 0.75) -> LexicalIndex:
+def lexical_from_ids(docs: list[np.ndarray], vocab: dict[str, int], k1: float = BM25_K1,
+                     b: float = BM25_B) -> LexicalIndex:
     """`LexicalIndex.build`, from token ids: the same BM25 index, a fraction of the memory."""
     import bm25s
 
     bm25 = bm25s.BM25(k1=k1, b=b)
     if docs:
         # As in LexicalIndex.build: bm25s needs a term in every document.
-        empty = np.array([vocab.setdefault("", len(vocab))], dtype=np.int32)
+        empty = np.array([vocab.setdefault(t, len(vocab)) for t in EMPTY_DOC], dtype=np.int32)
         docs = [d if len(d) else empty for d in docs]
         bm25.index((docs, vocab), show_progress=False)
     return LexicalIndex(bm25, len(docs), k1, b)

@@ -14,6 +14,12 @@ from pathlib import Path
 import numpy as np
 
 LEXICAL_FORMAT_VERSION = 1
+# BM25's parameters, with bm25s's "lucene" scoring: idf = ln(1 + (N - df + 0.5) / (df + 0.5)),
+# term part = tf / (tf + k1 * (1 - b + b * dl / avgdl)). The PostgreSQL store computes the
+# same formula in SQL (`ingest.postgres.lexical`).
+BM25_K1 = 1.5
+BM25_B = 0.75
+EMPTY_DOC = [""]  # bm25s needs a term in every document: an empty one gets this
 
 
 class LexicalIndex:
@@ -30,14 +36,14 @@ class LexicalIndex:
         self.b = b
 
     @classmethod
-    def build(cls, docs: Sequence[Sequence[str]], k1: float = 1.5,
-              b: float = 0.75) -> LexicalIndex:
+    def build(cls, docs: Sequence[Sequence[str]], k1: float = BM25_K1,
+              b: float = BM25_B) -> LexicalIndex:
         import bm25s
 
         bm25 = bm25s.BM25(k1=k1, b=b)
         if docs:
             # bm25s needs at least one term in the vocabulary; an empty doc has none.
-            bm25.index([list(d) if d else [""] for d in docs], show_progress=False)
+            bm25.index([list(d) if d else EMPTY_DOC for d in docs], show_progress=False)
         return cls(bm25, len(docs), k1, b)
 
     def search(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:

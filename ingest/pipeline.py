@@ -5,10 +5,14 @@
     >>> len(report.ingested), len(report.unchanged), report.failed
     (12, 0, [FileFailure(source='/…/scan.pdf', reason='no text layer … needs OCR')])
 
-A run: take the index lock, hash every file, then, only if something changed, build a new
-generation: unchanged files' chunks and vectors are copied over (no re-embedding), new and
-changed files are loaded, chunked and embedded in length-sorted batches a buffer at a time,
-and the generation is committed atomically (see `ingest.index`).
+A run: take the index's writer lock, hash every file, then, only if something changed, open a
+write session on the store (`ingest.store`): unchanged files stay (an index directory copies
+their rows, no re-embedding), new and changed files are loaded, chunked and embedded in
+length-sorted batches, each batch written whole and made durable (a file journalled or
+committed every `commit_files` files or `commit_seconds` seconds), and the session finishes
+by committing atomically (a new generation in a directory, see `ingest.local_store`; the last
+transaction in PostgreSQL, see `ingest.postgres`). A run killed midway loses at most its last
+batch: the next one takes what was journalled or committed and goes on.
 
 `progress(stage, done, total)` is called with the stages "scan" (files hashed), "files" (files
 processed), "embed" (chunks embedded; the total grows as files are chunked) and "commit".
@@ -17,7 +21,6 @@ processed), "embed" (chunks embedded; the total grows as files are chunked) and 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,25 +30,24 @@ from pathlib import Path
 import numpy as np
 
 from ingest.chunking import Chunker
-from ingest.index import (
-    FORMAT_VERSION,
-    GEN_PREFIX,
-    MANIFEST,
-    IndexReader,
-    Manifest,
-)
+from ingest.index import FORMAT_VERSION, FileRecord, Manifest
 from ingest.loaders import LoadError, Tesseract, load_document, read_bytes
+from ingest.local_store import IndexLock, refuse_foreign_folder
 from ingest.settings import IngestSettings
+from ingest.store import (
+    IndexLockedError,
+    IndexStore,
+    IndexTarget,
+    Location,
+    WriteSession,
+    index_target,
+)
 from ingest.text import tokenize
-from ingest.types import Chunk, FileFailure, IngestError, IngestReport
-from ingest.writer import GenerationWriter, next_generation, remove_stale_generations
+from ingest.types import Chunk, FileEntry, FileFailure, IngestError, IngestReport
 
 Progress = Callable[[str, int, int], None]
-LOCK_FILE = ".lock"
-
-
-class IndexLockedError(IngestError):
-    """Another `ragqa ingest` is writing the same index."""
+__all__ = ["IndexLock", "IndexLockedError", "Ingestor", "StrictIngestError", "check_index_dir",
+           "refuse_foreign_folder"]
 
 
 class StrictIngestError(IngestError):
@@ -56,62 +58,10 @@ class StrictIngestError(IngestError):
         self.report = report
 
 
-class IndexLock:
-    """A non-blocking exclusive lock on DIR/.lock (filelock: an OS lock, so it is released
-    when the process dies, even by kill -9). The holder writes its pid into the file for the
-    message a second writer prints."""
-
-    def __init__(self, index_dir: Path) -> None:
-        from filelock import FileLock
-
-        self.path = Path(index_dir) / LOCK_FILE
-        self._lock = FileLock(self.path, blocking=False)
-
-    def __enter__(self) -> IndexLock:
-        from filelock import Timeout
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._lock.acquire()
-        except Timeout:
-            try:
-                holder = self.path.read_text(encoding="utf-8").strip() or "unknown"
-            except OSError:
-                holder = "unknown"
-            raise IndexLockedError(
-                f"index {self.path.parent} is being written by another ragqa ingest "
-                f"(pid {holder}); wait for it to finish, then run again") from None
-        self.path.write_text(str(os.getpid()), encoding="utf-8")
-        return self
-
-    @classmethod
-    def check_free(cls, index_dir: Path) -> None:
-        """Raises IndexLockedError now if a writer holds the lock."""
-        if (Path(index_dir) / LOCK_FILE).exists():
-            with cls(index_dir):
-                pass
-
-    def __exit__(self, *exc) -> None:
-        self._lock.release()
-
-
-def check_index_dir(index_dir: Path) -> None:
+def check_index_dir(location: Location) -> None:
     """The checks `Ingestor.ingest` makes first, for callers to run before a slow model load:
-    the folder is an index (or new, or empty) and no other writer holds its lock."""
-    refuse_foreign_folder(Path(index_dir))
-    IndexLock.check_free(Path(index_dir))
-
-
-def refuse_foreign_folder(index_dir: Path) -> None:
-    """Ingesting into a folder of documents would bury them under index files: refuse."""
-    if not index_dir.is_dir() or (index_dir / MANIFEST).exists():
-        return
-    # A crash can leave a generation being built or the manifest's temporary file behind.
-    ours = (GEN_PREFIX, f".{MANIFEST}.", LOCK_FILE)
-    strangers = sorted(p.name for p in index_dir.iterdir() if not p.name.startswith(ours))
-    if strangers:
-        raise IngestError(f"{index_dir} is not a ragqa index and not empty (it holds "
-                          f"{strangers[0]!r}); choose a new or empty --index directory")
+    the place can hold an index (a folder new, empty or an index) and no writer holds it."""
+    index_target(location).check_writable()
 
 
 def discover(paths: Iterable[Path], exclude: Path | None = None
@@ -158,29 +108,45 @@ class _Loaded:
     skipped: str | None = None  # parts left out (scanned pages without OCR), and why
 
 
+@dataclass
+class _Batch:
+    """Files waiting to be written together: loaded ones (to embed) and resumed ones."""
+
+    loaded: list[_Loaded] = field(default_factory=list)
+    resumed: list[FileEntry] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def __len__(self) -> int:
+        return len(self.loaded) + len(self.resumed)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Ingestor:
-    """Ingests files into the index at `index_dir`.
+    """Ingests files into the index at `index` (a directory or a `postgresql://` URL).
 
     Args:
-        index_dir: the index directory (created if missing; refused if it holds other files).
+        index: where the index lives (`ingest.store.parse_location`), or an `IndexTarget`.
+            A directory is created if missing and refused if it holds other files.
         embedder: an `ingest.embedder.Embedder` (anything with .name, .dimension, .embed).
         settings: chunking (`chunk_size`, `chunk_overlap`, see `ingest.chunking.Chunker`), the
             `index_type` ("flat" exact, "hnsw" approximate for large corpora), `ocr` (auto, off,
-            force: see `ingest.loaders`) and `buffer_chunks` (chunks held for embedding at once).
+            force: see `ingest.loaders`), `buffer_chunks` (chunks held for embedding at once)
+            and `commit_files` / `commit_seconds` (how often progress is made durable).
         tesseract: the OCR engine for scans (default: `Tesseract()`, the `tesseract` binary).
 
     A file that went in with parts left out (scanned pages while Tesseract was missing) is
     loaded again by the next run, unless OCR is off, so installing Tesseract completes it.
     """
 
-    def __init__(self, index_dir: Path, embedder, settings: IngestSettings | None = None,
+    def __init__(self, index: Location | IndexTarget, embedder,
+                 settings: IngestSettings | None = None,
                  tesseract: Tesseract | None = None) -> None:
         settings = settings or IngestSettings()
-        self.index_dir = Path(index_dir)
+        self.target = index_target(index) if isinstance(index, Path | str) else index
+        self.index_dir = self.target.location
         self.embedder = embedder
         self.settings = settings
         self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
@@ -197,10 +163,11 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport()
         tick = progress or (lambda stage, done, total: None)
-        refuse_foreign_folder(self.index_dir)  # before a lock file lands in someone's folder
-        with IndexLock(self.index_dir):
-            old = self._open_live()
+        with self.target.lock():
+            old = self.target.open_live()
             try:
+                if old is not None:
+                    old.check_embedder(self.embedder)
                 self._run(old, paths, sync, strict, report, tick)
             finally:
                 if old is not None:
@@ -208,10 +175,9 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _run(self, old: IndexReader | None, paths: Sequence[Path], sync: bool, strict: bool,
+    def _run(self, old: IndexStore | None, paths: Sequence[Path], sync: bool, strict: bool,
              report: IngestReport, tick: Progress) -> None:
-        remove_stale_generations(self.index_dir, old.manifest.generation if old else None)
-        files, report.failed = discover(paths, exclude=self.index_dir)
+        files, report.failed = discover(paths, exclude=self.target.exclude())
         if strict and report.failed:
             raise StrictIngestError(self._strict_message(report.failed[0]), report)
         old_files = {r.source: r for r in old.files()} if old else {}
@@ -247,74 +213,71 @@ class Ingestor:
         gone = [r for s, r in old_files.items() if s not in kept and s not in hashes]
 
         if old and not todo and not gone and old.manifest.index_type == self.index_type:
-            return  # nothing changed: no new generation, nothing re-embedded
+            return  # nothing changed: nothing written, nothing re-embedded
         if not old and not todo:
             return
-        committed = self._write(old, keep, todo, old_files, report, strict, tick)
+        committed = self._write(old, keep, todo, hashes, gone, old_files, report, strict, tick)
         if committed:
             report.removed = sorted(set(report.removed) | {r.source for r in gone})
             report.chunks_removed += sum(r.num_chunks for r in gone)
 
-    def _open_live(self) -> IndexReader | None:
-        """The live generation, or None for a new index; refuses a folder that is not one."""
-        if (self.index_dir / MANIFEST).exists():
-            old = IndexReader(self.index_dir)
-            old.check_embedder(self.embedder)
-            return old
-        refuse_foreign_folder(self.index_dir)
-        return None
+    def _template(self, old: IndexStore | None) -> Manifest:
+        """The manifest this run writes; the session fills in counts and generation."""
+        now = _now()
+        return Manifest(
+            format_version=FORMAT_VERSION, embedding_model=self.embedder.name,
+            dimension=self.embedder.dimension, chunk_size=self.chunker.chunk_size,
+            chunk_overlap=self.chunker.chunk_overlap, index_type=self.index_type, num_files=0,
+            num_chunks=0, created_at=old.manifest.created_at if old else now, updated_at=now,
+            generation="")
 
-    def _write(self, old: IndexReader | None, keep: list, todo: list[str], old_files: dict,
+    def _write(self, old: IndexStore | None, keep: list[FileRecord], todo: list[str],
+               hashes: dict[str, str], gone: list[FileRecord], old_files: dict,
                report: IngestReport, strict: bool, tick: Progress) -> bool:
-        """Builds and commits a new generation; False when it turned out not to be needed."""
-        generation = next_generation(self.index_dir)
-        writer = GenerationWriter(self.index_dir, generation, self.embedder.dimension,
-                                  self.index_type)
+        """Writes the run through one session; False when nothing needed committing."""
+        template = self._template(old)
+        session = self.target.begin(old, template, strict)
         try:
-            for record in keep:
-                writer.copy_file(old, record)
+            session.keep(keep)
             total_files = len(todo) + len(report.unchanged)
             done_files = len(report.unchanged)
             tick("files", done_files, total_files)
-            buffer: list[_Loaded] = []
+            batch = _Batch()
             counts = {"chunked": 0, "embedded": 0}
             for source in todo:
-                loaded = self._load(source, report)
-                if loaded is None and strict:
+                entry = session.resumed(source, hashes[source])
+                loaded = None if entry else self._load(source, report)
+                if entry is None and loaded is None and strict:
                     raise StrictIngestError(self._strict_message(report.failed[-1]), report)
-                if loaded is not None:
-                    buffer.append(loaded)
+                if entry is not None:
+                    batch.resumed.append(entry)
+                elif loaded is not None:
+                    batch.loaded.append(loaded)
                     counts["chunked"] += len(loaded.chunks)
-                    prior = old_files.get(source)
-                    if prior is not None:
-                        report.removed.append(source)
-                        report.chunks_removed += prior.num_chunks
-                elif source in old_files:  # it changed and no longer loads: its text is stale
+                if source in old_files:  # replaced, or changed and no longer loads: stale
                     report.removed.append(source)
                     report.chunks_removed += old_files[source].num_chunks
                 done_files += 1
-                if sum(len(b.chunks) for b in buffer) >= self.buffer_chunks:
-                    self._flush(buffer, writer, report, counts, tick)
+                if self._batch_full(batch):
+                    self._flush(batch, session, report, counts, tick)
+                    batch = _Batch()
                 tick("files", done_files, total_files)
-            self._flush(buffer, writer, report, counts, tick)
-            if (old and not report.ingested and not report.removed and len(keep) == len(old_files)
+            self._flush(batch, session, report, counts, tick)
+            if (old and not report.ingested and not report.removed and not gone
                     and old.manifest.index_type == self.index_type):
-                writer.abort()  # every changed file failed: the live generation is still right
+                session.abort()  # every changed file failed: the live state is still right
                 return False
-            now = _now()
-            created = old.manifest.created_at if old else now
-            writer.commit(Manifest(
-                format_version=FORMAT_VERSION, embedding_model=self.embedder.name,
-                dimension=self.embedder.dimension, chunk_size=self.chunker.chunk_size,
-                chunk_overlap=self.chunker.chunk_overlap, index_type=self.index_type,
-                num_files=writer.num_files, num_chunks=writer.num_rows, created_at=created,
-                updated_at=now, generation=generation))
+            session.finish(template, [r.source for r in gone])
         except BaseException:
-            writer.abort()
+            session.abort()
             raise
         tick("commit", 1, 1)
-        remove_stale_generations(self.index_dir, keep=generation)
         return True
+
+    def _batch_full(self, batch: _Batch) -> bool:
+        chunks = sum(len(b.chunks) for b in batch.loaded)
+        return (chunks >= self.buffer_chunks or len(batch) >= self.settings.commit_files
+                or time.monotonic() - batch.started >= self.settings.commit_seconds)
 
     def _load(self, source: str, report: IngestReport) -> _Loaded | None:
         """Reads, parses and chunks one file; a failure is recorded in `report`, not raised."""
@@ -333,16 +296,16 @@ class Ingestor:
             report.partial.append(FileFailure(source, skipped))
         return _Loaded(source, sha, chunks, [tokenize(c.text) for c in chunks], skipped)
 
-    def _flush(self, buffer: list[_Loaded], writer: GenerationWriter, report: IngestReport,
+    def _flush(self, batch: _Batch, session: WriteSession, report: IngestReport,
                counts: dict[str, int], tick: Progress) -> None:
-        """Embeds the buffered files' chunks longest first (batches of similar length pad
-        little; a text repeated in the buffer, like a page footer, is embedded once), then
-        writes each file with its vectors, and empties the buffer."""
-        if not buffer:
+        """Embeds the batch's loaded chunks longest first (batches of similar length pad
+        little; a text repeated in the batch, like a page footer, is embedded once), then
+        writes every file of the batch, durably, in one go."""
+        if not batch:
             return
         unique: dict[str, int] = {}
         slots = np.array([unique.setdefault(c.text, len(unique))
-                          for item in buffer for c in item.chunks], dtype=np.int64)
+                          for item in batch.loaded for c in item.chunks], dtype=np.int64)
         texts = list(unique)
         counts["repeats"] = counts.get("repeats", 0) + len(slots) - len(texts)
         order = np.argsort([-len(t) for t in texts], kind="stable")
@@ -353,17 +316,19 @@ class Ingestor:
             embedded[rows] = self.embedder.embed([texts[i] for i in rows])
             counts["embedded"] += len(rows)
             tick("embed", counts["embedded"], counts["chunked"] - counts["repeats"])
+        report.chunks_embedded += len(texts)
         vectors = embedded[slots] if len(texts) < len(slots) else embedded
-        offset = 0
-        ingested_at = _now()
-        for item in buffer:
+        entries, offset, ingested_at = [], 0, _now()
+        for item in batch.loaded:
             n = len(item.chunks)
-            writer.add_file(item.source, item.sha256, ingested_at, item.chunks,
-                            vectors[offset:offset + n], item.tokens, item.skipped)
+            entries.append(FileEntry(item.source, item.sha256, ingested_at, item.chunks,
+                                     vectors[offset:offset + n], item.tokens, item.skipped))
             offset += n
-            report.ingested.append(item.source)
-            report.chunks_added += n
-        buffer.clear()
+        session.write_batch(entries + batch.resumed)
+        for e in entries + batch.resumed:
+            report.ingested.append(e.source)
+            report.chunks_added += len(e.chunks)
+        report.chunks_resumed += sum(len(e.chunks) for e in batch.resumed)
 
     @staticmethod
     def _strict_message(failure: FileFailure) -> str:

@@ -60,6 +60,11 @@ class IngestSettings(BaseModel):
                          "a text layer, images), off, or force (every PDF page)")
     buffer_chunks: int = Field(2048, gt=0, description="chunks held for embedding at once: "
                                "bounds memory, sets the span of length-sorted batches")
+    # A run commits its progress after this many files or seconds, whichever comes first: a
+    # killed run loses at most that batch (an index directory keeps it in a resume journal,
+    # PostgreSQL commits it), and the next run goes on from there.
+    commit_files: int = Field(100, gt=0, description="files per committed batch")
+    commit_seconds: float = Field(60.0, gt=0, description="seconds between batch commits")
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IngestSettings:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ingest.errors import RagqaError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,19 @@ class Chunk:
     ocr: bool = False  # the text was read from an image by OCR
 
 
+@dataclass
+class FileEntry:
+    """One file as a store holds it: its chunks with their vectors and BM25 tokens."""
+
+    source: str
+    sha256: str
+    ingested_at: str
+    chunks: list[Chunk]
+    vectors: np.ndarray  # float32 (len(chunks), dimension), unit rows
+    tokens: list[list[str]]  # `ingest.text.tokenize` of each chunk's text
+    skipped: str | None = None  # parts of the file left out, and why
+
+
 @dataclass(frozen=True)
 class FileFailure:
     """A file (or part of one) that could not be ingested, and why, in words a user can act on."""
@@ -67,6 +84,9 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)  # files dropped by --sync or replaced
     chunks_added: int = 0
     chunks_removed: int = 0
+    # Of the chunks added: embedded by this run, and taken from an interrupted run's journal.
+    chunks_embedded: int = 0
+    chunks_resumed: int = 0
     seconds: float = 0.0
 
 

@@ -15,6 +15,7 @@ from retrieval.hybrid import FusionWeights, HybridRetriever, reciprocal_rank_fus
 from retrieval.hygiene import HygieneRetriever
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.settings import MODES, RetrievalSettings
+from retrieval.snapshot import SnapshotRetriever
 from retrieval.types import Hit, Retriever
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "RetrievalError",
     "RetrievalSettings",
     "Retriever",
+    "SnapshotRetriever",
     "build_retriever",
     "reciprocal_rank_fusion",
 ]
@@ -36,10 +38,11 @@ __all__ = [
 
 def build_retriever(index, embedder, settings: RetrievalSettings | None = None,
                     reranker=None) -> Retriever:
-    """The retriever `settings` describe, optionally reranked, with result hygiene on top.
+    """The retriever `settings` describe, optionally reranked, with result hygiene on top, each
+    question answered from one read snapshot of the index.
 
     Args:
-        index: an opened index (`ingest.index.open_index`).
+        index: an opened index, either store (`ingest.store.open_store`).
         embedder: the index's embedder; may be None only for `mode="bm25"` (then hits carry
             no cosine `relevance`).
         settings: `mode` (dense, bm25, hybrid), `k` hits per question, `min_score` (drop hits
@@ -63,5 +66,5 @@ def build_retriever(index, embedder, settings: RetrievalSettings | None = None,
     if reranker is not None:
         base = CrossEncoderReranker(reranker, base, k=k, candidates=settings.rerank_candidates,
                                     device=settings.device)
-    return HygieneRetriever(base, k=k, min_score=settings.min_score,
-                            source_glob=settings.source_glob)
+    return SnapshotRetriever(index, HygieneRetriever(base, k=k, min_score=settings.min_score,
+                                                     source_glob=settings.source_glob))

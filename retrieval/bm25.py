@@ -1,4 +1,5 @@
-"""BM25 retrieval over the index's lexical store (bm25s; CJK bigrams + stemmed English).
+"""BM25 retrieval over the index's lexical store (bm25s in an index directory, term statistics
+in PostgreSQL; tokens: CJK characters and bigrams + stemmed English, `ingest.text.tokenize`).
 
     >>> bm25 = BM25Retriever(open_index(Path("indexes/sample")), k=5)
     >>> bm25.retrieve("检索增强生成")[0].score      # a BM25 score; relevance is None
@@ -22,7 +23,7 @@ class BM25Retriever:
     """Chunks ranked by BM25 against the question's tokens (`ingest.text.tokenize`).
 
     Args:
-        index: an opened index; its `.lexical` row i is chunk row i.
+        index: an opened index, either store; it ranks the tokens by BM25.
         k: hits returned when `retrieve` is called without `k`.
         embedder: optional; the index's embedder, used only to fill `Hit.relevance`.
     """
@@ -37,7 +38,7 @@ class BM25Retriever:
 
     def search(self, question: str, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the `depth` best-scoring chunks (score > 0 only), best first, and scores."""
-        return self.index.lexical.search(tokenize(question), depth)
+        return self.index.search_lexical(tokenize(question), depth)
 
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         k = self.k if k is None else k

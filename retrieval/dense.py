@@ -1,4 +1,5 @@
-"""Dense retrieval: embed the question, search the index's FAISS vectors by inner product.
+"""Dense retrieval: embed the question, search the index's vectors by inner product (FAISS in
+an index directory, pgvector in PostgreSQL).
 
     >>> index = open_index(Path("indexes/sample"))
     >>> dense = DenseRetriever(index, Embedder("builtin:minilm"), k=5)
@@ -17,19 +18,11 @@ from retrieval.types import Hit
 DEFAULT_EF_SEARCH = 128  # HNSW beam width at query time; see bench/retrieval.py for recall
 
 
-def _as_hnsw(faiss_index):
-    """The index as a faiss.IndexHNSW when it is one (so it takes per-query params), else None."""
-    import faiss
-
-    inner = faiss.downcast_index(faiss_index)
-    return inner if isinstance(inner, faiss.IndexHNSW) else None
-
-
 class DenseRetriever:
     """Nearest chunks by cosine similarity with the index's own embedding model.
 
     Args:
-        index: an opened index (`ingest.index.open_index`).
+        index: an opened index, either store (`ingest.store.open_store`).
         embedder: the embedder the index was built with (checked: name and dimension).
         k: hits returned when `retrieve` is called without `k`.
         ef_search: HNSW beam width (only for `index_type="hnsw"`; higher = better recall).
@@ -43,28 +36,13 @@ class DenseRetriever:
         self.embedder = embedder
         self.k = k
         self.ef_search = ef_search
-        self._hnsw = _as_hnsw(index.vectors)
 
     def embed(self, question: str) -> np.ndarray:
         return np.asarray(self.embedder.embed_query(question), dtype=np.float32)
 
     def search(self, query_vector: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the `depth` nearest chunks, best first, and their cosines."""
-        n = int(self.index.vectors.ntotal)
-        depth = min(depth, n)
-        if depth == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        q = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
-        if self._hnsw is not None:
-            import faiss
-
-            # Per call (no shared state between threads); never a beam narrower than depth.
-            params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, depth))
-            scores, rows = self._hnsw.search(q, depth, params=params)
-        else:
-            scores, rows = self.index.vectors.search(q, depth)
-        keep = rows[0] >= 0  # FAISS pads with -1 when it finds fewer than asked
-        return rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
+        return self.index.search_vectors(query_vector, depth, ef_search=self.ef_search)
 
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         """The `k` chunks nearest to the question; score and relevance are both the cosine."""

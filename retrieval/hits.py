@@ -29,7 +29,7 @@ def cosines(index, query_vector: np.ndarray, rows: Sequence[int]) -> list[float]
     """Cosine of the query and each row's stored embedding (vectors are unit length)."""
     if not len(rows):
         return []
-    mat = np.stack([np.asarray(index.vector(int(r)), dtype=np.float32) for r in rows])
+    mat = np.asarray(index.vectors_for([int(r) for r in rows]), dtype=np.float32)
     return [float(x) for x in mat @ np.asarray(query_vector, dtype=np.float32)]
 
 

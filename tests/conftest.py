@@ -70,3 +70,31 @@ def smollm2_openvino():
 
     return load_llm(LLMSettings(llm="builtin:smollm2-135m", cache_dir=CACHE_DIR,
                                 llm_backend="openvino", openvino_exporter=EXPORTER))
+
+
+# --- stores ---------------------------------------------------------------------------------
+_pg_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(scope="session")
+def pg_socket_dir(tmp_path_factory) -> str:
+    """A real PostgreSQL + pgvector, started once per test run (tests/store_fixtures.py)."""
+    from store_fixtures import start_pg_server
+
+    return start_pg_server(tmp_path_factory.mktemp("pgdata"))
+
+
+@pytest.fixture
+def pg_url(pg_socket_dir) -> str:
+    """A new, empty database of the test server, as a postgresql:// URL (Unix socket)."""
+    from store_fixtures import pg_database_url
+
+    return pg_database_url(pg_socket_dir, f"ragqa_test_{next(_pg_databases)}")
+
+
+@pytest.fixture(params=["local", "postgres"])
+def index_location(request, tmp_path):
+    """Where a test's index lives: a folder, then a PostgreSQL database (same test, twice)."""
+    if request.param == "local":
+        return tmp_path / "index"
+    return request.getfixturevalue("pg_url")

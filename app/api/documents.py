@@ -42,6 +42,10 @@ _DRAIN_FACTOR = 4
 
 async def upload_documents(state: ServerState, name: str, request: Request) -> dict:
     directory = state.index_dir(name)
+    if not isinstance(directory, Path):
+        raise ApiError(409, f"index {name!r} lives in PostgreSQL: ingest with `ragqa ingest "
+                       "PATH --index URL`; uploads are kept beside an index folder",
+                       code="uploads_unsupported")
     policy = UploadPolicy(max_bytes=state.settings.api.api_upload_max_mb * 2**20)
     uploads = await _read_files(request, policy.max_bytes + _FRAMING)
     for upload in uploads:

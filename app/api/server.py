@@ -132,9 +132,9 @@ def _index_model(state: ServerState, name: str) -> dict:
     entry = {"id": name, "object": "model", "created": 0, "owned_by": "ragqa",
              "ragqa": {"kind": "index", "documents": 0, "chunks": 0}}
     if state.has_documents(name):
-        from ingest.index import read_manifest
+        from ingest.store import read_store_manifest
 
-        m = read_manifest(state.index_dir(name))
+        m = read_store_manifest(state.index_dir(name))
         entry["created"] = int(datetime.fromisoformat(m.created_at).timestamp())
         entry["ragqa"].update(documents=m.num_files, chunks=m.num_chunks)
     return entry

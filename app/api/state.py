@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -24,7 +25,8 @@ from app.api.metrics import ApiMetrics
 from app.api.queue import GenerationQueue
 from app.config import Settings, with_overrides
 from ingest.errors import RagqaError
-from ingest.index import MANIFEST, IndexReader
+from ingest.index import MANIFEST
+from ingest.store import IndexStore, Location, index_exists, is_postgres_url, parse_location
 
 REMOTE_PARALLEL = 8
 
@@ -37,12 +39,12 @@ class ServerState:
     """Args:
         settings: everything; `settings.api` for the server itself.
         indexes: the index folders to serve (a folder that does not exist yet is created by
-            the first upload).
+            the first upload), or PostgreSQL URLs (named by their database).
         llm: the loaded LLM backend, or None to load `settings.generation.model` on the
             first chat request (tests that never chat load none).
     """
 
-    def __init__(self, settings: Settings, indexes: list[Path], llm=None) -> None:
+    def __init__(self, settings: Settings, indexes: list[Location], llm=None) -> None:
         self.settings = settings
         self.indexes = served_indexes(indexes)
         self.llm_name = settings.generation.model.llm
@@ -71,8 +73,8 @@ class ServerState:
     def llm_loaded(self) -> bool:
         return self._llm is not None
 
-    def index_dir(self, name: str) -> Path:
-        """The folder of the served index `name`; 404 for any other name."""
+    def index_dir(self, name: str) -> Location:
+        """The folder (or PostgreSQL URL) of the served index `name`; 404 for any other."""
         if name not in self.indexes:
             # The names served are not listed: a key may be limited to some of them.
             raise ApiError(404, f"no index named {name!r} is served here; GET /v1/models "
@@ -80,7 +82,7 @@ class ServerState:
         return self.indexes[name]
 
     def has_documents(self, name: str) -> bool:
-        return (self.index_dir(name) / MANIFEST).is_file()
+        return index_exists(self.index_dir(name))
 
     def require_documents(self, name: str) -> None:
         """409 while index `name` holds no documents (a file check: no index is opened)."""
@@ -88,7 +90,7 @@ class ServerState:
             raise ApiError(409, f"index {name!r} holds no documents yet; upload some with "
                            f"POST /v1/indexes/{name}/documents", code="index_empty")
 
-    def open_index(self, name: str) -> IndexReader:
+    def open_index(self, name: str) -> IndexStore:
         """The index `name`, reopened after an ingest; 409 while it holds no documents.
         Blocking (it may wait for the model cache): call it on a worker thread."""
         self.require_documents(name)
@@ -113,11 +115,20 @@ def parallel_generations(settings: Settings) -> int:
     return REMOTE_PARALLEL if settings.generation.model.llm.startswith("openai:") else 1
 
 
-def served_indexes(folders: list[Path]) -> dict[str, Path]:
-    """Index name (the folder's name) -> resolved folder; refuses clashes and foreign folders."""
-    out: dict[str, Path] = {}
+def served_indexes(folders: list[Location]) -> dict[str, Location]:
+    """Index name (the folder's name, a URL's database) -> resolved folder or URL; refuses
+    clashes and foreign folders."""
+    out: dict[str, Location] = {}
     for folder in folders:
-        where = Path(folder).expanduser().resolve()
+        location = parse_location(folder)
+        if is_postgres_url(location):
+            name = urlsplit(location).path.strip("/") or "postgres"
+            if name in out:
+                raise ServeError(f"two indexes are named {name!r}; an index in PostgreSQL is "
+                                 "named by its database, so serve one of them")
+            out[name] = location
+            continue
+        where = Path(location).resolve()
         name = where.name
         if name in out:
             raise ServeError(f"two indexes are named {name!r} ({out[name]} and {where}); an "

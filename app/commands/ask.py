@@ -76,7 +76,7 @@ def register(cli: typer.Typer) -> None:
     @cli.command("ask")
     def ask(
         question: str | None = typer.Argument(None, help="The question (omit with --input)."),
-        index: Path | None = IndexOption,
+        index: str | None = IndexOption,
         k: int | None = KOption,
         mode: str | None = ModeOption,
         llm: str | None = LlmOption,

@@ -25,7 +25,8 @@ def settings(config: Path | None, **flags: Any) -> Settings:
 
 # Options that retrieve, ask and eval share. Each defaults to None ("not given") so that the
 # config file and RAGQA_* environment apply; the help states the built-in default.
-IndexOption = typer.Option(None, "--index", help="Index directory (default: indexes/default).")
+IndexOption = typer.Option(None, "--index", help="Index directory or postgresql:// URL "
+                           "(default: indexes/default).")
 KOption = typer.Option(None, "--k", help="Passages retrieved per question (default: 5).")
 ModeOption = typer.Option(None, "--mode", help="dense, bm25 or hybrid (default: hybrid).")
 RerankerOption = typer.Option(None, "--reranker", help="Cross-encoder to rerank with: a "

@@ -85,7 +85,7 @@ def register(cli: typer.Typer) -> None:
         qa: Path = typer.Option(..., "--qa", help="QA file: JSONL {id, question, answers, "
                                 "lang?, answerable?, sources?}, SQuAD v1.1/v2.0 or CMRC 2018.",
                                 dir_okay=False),
-        index: Path | None = IndexOption,
+        index: str | None = IndexOption,
         out_dir: Path = typer.Option(..., "--out", help="Report directory (created)."),
         retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Score retrieval "
                                             "only (hit@k, MRR, source recall); no LLM."),

@@ -1,4 +1,4 @@
-"""`ragqa info --index DIR [--json]`: the manifest, the counts and the files of an index."""
+"""`ragqa info --index DIR|URL [--json]`: the manifest, the counts and the files of an index."""
 
 from __future__ import annotations
 
@@ -12,17 +12,18 @@ from rich.table import Table
 from app.commands.common import ConfigOption, out, settings
 
 
-def index_info(index_dir: Path) -> dict:
-    """Everything `ragqa info` shows, as plain JSON-ready values."""
-    from ingest.index import open_index
+def index_info(location: Path | str) -> dict:
+    """Everything `ragqa info` shows, as plain JSON-ready values (`directory` is the index's
+    folder or its PostgreSQL URL)."""
+    from ingest.store import open_store
 
-    reader = open_index(index_dir)
+    reader = open_store(location)
     try:
-        files = [{k: v for k, v in asdict(f).items() if k != "first_row"}
-                 for f in reader.files()]
-        size = sum(p.stat().st_size for p in reader.generation_dir.rglob("*") if p.is_file())
-        return {"directory": str(reader.directory), "manifest": reader.manifest.to_json(),
-                "size_bytes": size, "files": files}
+        with reader.snapshot():
+            files = [{k: v for k, v in asdict(f).items() if k != "first_row"}
+                     for f in reader.files()]
+            return {"directory": reader.location, "manifest": reader.manifest.to_json(),
+                    "size_bytes": reader.size_bytes(), "files": files}
     finally:
         reader.close()
 
@@ -30,8 +31,8 @@ def index_info(index_dir: Path) -> dict:
 def register(cli: typer.Typer) -> None:
     @cli.command("info")
     def info(
-        index: Path | None = typer.Option(None, "--index", help="Index directory. "
-                                          "(default: indexes/default)"),
+        index: str | None = typer.Option(None, "--index", help="Index directory or "
+                                         "postgresql:// URL. (default: indexes/default)"),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
         config: Path | None = ConfigOption,
     ) -> None:

@@ -34,7 +34,7 @@ def _progress_bars(progress: Progress):
     return update
 
 
-def print_summary(report: IngestReport, index: Path) -> None:
+def print_summary(report: IngestReport, index: Path | str) -> None:
     console.print(f"index {index}", highlight=False, soft_wrap=True)
     table = Table(show_header=False)
     table.add_column("what")
@@ -47,6 +47,9 @@ def print_summary(report: IngestReport, index: Path) -> None:
     table.add_row("files removed", str(len(set(report.removed) - set(report.ingested))))
     table.add_row("chunks added", str(report.chunks_added))
     table.add_row("chunks removed", str(report.chunks_removed))
+    table.add_row("chunks embedded", str(report.chunks_embedded))
+    if report.chunks_resumed:
+        table.add_row("chunks resumed", str(report.chunks_resumed))
     table.add_row("seconds", f"{report.seconds:.1f}")
     console.print(table)
     for failure in report.failed:
@@ -63,8 +66,9 @@ def register(cli: typer.Typer) -> None:
         paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively) "
                                            "of .pdf, .docx, .pptx, .xlsx, .csv, .txt, .md, "
                                            ".html and image (.png, .jpg, .tiff) documents."),
-        index: Path | None = typer.Option(None, "--index", help="Index directory (created if "
-                                          "missing). (default: indexes/default)"),
+        index: str | None = typer.Option(None, "--index", help="Index directory (created if "
+                                         "missing) or postgresql:// URL (password from "
+                                         "PGPASSWORD or ~/.pgpass). (default: indexes/default)"),
         chunk_size: int | None = typer.Option(None, "--chunk-size", help="Characters per chunk "
                                               "(default: 800)."),
         chunk_overlap: int | None = typer.Option(None, "--chunk-overlap", help="Characters "
@@ -86,8 +90,9 @@ def register(cli: typer.Typer) -> None:
         """Ingest documents into an index: new files are added, changed ones replaced,
         unchanged ones skipped. A file that cannot be read is listed with its reason."""
         from app.build import make_embedder
-        from ingest.index import MANIFEST, check_embedder, read_manifest
+        from ingest.index import check_embedder
         from ingest.pipeline import Ingestor, StrictIngestError, check_index_dir
+        from ingest.store import index_exists, read_store_manifest
 
         s = settings(config, index=index, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
                      embedding=embedding, index_type=index_type, ocr=ocr)
@@ -96,8 +101,8 @@ def register(cli: typer.Typer) -> None:
         # Fail fast, before the model loads for seconds: a running writer, a folder of
         # documents given as --index, an index built with another embedder.
         check_index_dir(s.index)
-        if (s.index / MANIFEST).exists():
-            check_embedder(read_manifest(s.index), s.index, s.ingest.embedder.embedding)
+        if index_exists(s.index):
+            check_embedder(read_store_manifest(s.index), s.index, s.ingest.embedder.embedding)
         ingestor = Ingestor(s.index, make_embedder(s.ingest.embedder), s.ingest)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())

@@ -64,7 +64,7 @@ def register(cli: typer.Typer) -> None:
     @cli.command("retrieve")
     def retrieve(
         question: str | None = typer.Argument(None, help="The question (omit with --input)."),
-        index: Path | None = IndexOption,
+        index: str | None = IndexOption,
         k: int | None = KOption,
         mode: str | None = ModeOption,
         reranker: str | None = RerankerOption,

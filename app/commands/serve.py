@@ -92,8 +92,9 @@ def start(s: Settings, folders: list[Path]) -> None:
 def register(cli: typer.Typer) -> None:
     @cli.command("serve")
     def serve(
-        index: list[Path] | None = typer.Option(
-            None, "--index", help="Index folder to serve, named by the folder's name "
+        index: list[str] | None = typer.Option(
+            None, "--index", help="Index folder (or postgresql:// URL, named by its database) "
+            "to serve, named by the folder's name "
             "(repeatable; default: `index` from the config). A folder that does not exist yet "
             "is created by the first upload.", file_okay=False),
         host: str | None = typer.Option(None, "--host", help="Address to listen on (default "

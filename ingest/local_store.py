@@ -1,0 +1,171 @@
+"""The index directory as a write target: its lock, its live generation, its write sessions.
+
+    >>> target = LocalTarget(Path("indexes/kb"))
+    >>> with target.lock():
+    ...     session = target.begin(target.open_live(), template, strict=False)
+    ...     session.keep(unchanged_records)            # rows copied, not re-embedded
+    ...     session.write_batch(entries)               # generation + resume journal
+    ...     session.finish(template, removed=[])       # manifest.json replaced atomically
+
+A session builds one new generation (`ingest.writer.GenerationWriter`) and commits it at the
+end. Every batch also goes to the resume journal (`ingest.journal`), so a run killed an hour
+in loses at most its last batch: the next run takes the journalled files instead of embedding
+them again. The layout is in `ingest.index`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from ingest.index import GEN_PREFIX, MANIFEST, FileRecord, IndexReader, Manifest
+from ingest.journal import JOURNAL, ResumeJournal
+from ingest.store import IndexLockedError
+from ingest.types import FileEntry, IngestError
+from ingest.writer import GenerationWriter, next_generation, remove_stale_generations
+
+LOCK_FILE = ".lock"
+
+
+class IndexLock:
+    """A non-blocking exclusive lock on DIR/.lock (filelock: an OS lock, so it is released
+    when the process dies, even by kill -9). The holder writes its pid into the file for the
+    message a second writer prints."""
+
+    def __init__(self, index_dir: Path) -> None:
+        from filelock import FileLock
+
+        self.path = Path(index_dir) / LOCK_FILE
+        self._lock = FileLock(self.path, blocking=False)
+
+    def __enter__(self) -> IndexLock:
+        from filelock import Timeout
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            try:
+                holder = self.path.read_text(encoding="utf-8").strip() or "unknown"
+            except OSError:
+                holder = "unknown"
+            raise IndexLockedError(
+                f"index {self.path.parent} is being written by another ragqa ingest "
+                f"(pid {holder}); wait for it to finish, then run again") from None
+        self.path.write_text(str(os.getpid()), encoding="utf-8")
+        return self
+
+    @classmethod
+    def check_free(cls, index_dir: Path) -> None:
+        """Raises IndexLockedError now if a writer holds the lock."""
+        if (Path(index_dir) / LOCK_FILE).exists():
+            with cls(index_dir):
+                pass
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
+def refuse_foreign_folder(index_dir: Path) -> None:
+    """Ingesting into a folder of documents would bury them under index files: refuse."""
+    if not index_dir.is_dir() or (index_dir / MANIFEST).exists():
+        return
+    # A crash can leave a generation being built, the manifest's temporary file or the
+    # resume journal behind.
+    ours = (GEN_PREFIX, f".{MANIFEST}.", LOCK_FILE, JOURNAL)
+    strangers = sorted(p.name for p in index_dir.iterdir() if not p.name.startswith(ours))
+    if strangers:
+        raise IngestError(f"{index_dir} is not a ragqa index and not empty (it holds "
+                          f"{strangers[0]!r}); choose a new or empty --index directory")
+
+
+def journal_stamp(template: Manifest) -> dict:
+    """What journalled entries depend on: the embedder and the chunking."""
+    return {"embedding_model": template.embedding_model, "dimension": template.dimension,
+            "chunk_size": template.chunk_size, "chunk_overlap": template.chunk_overlap}
+
+
+class LocalWriteSession:
+    """One run's new generation plus its resume journal (see the module docstring).
+
+    A strict run journals nothing (it writes all or nothing), but may use a journal left by
+    an earlier run."""
+
+    def __init__(self, index_dir: Path, live: IndexReader | None, template: Manifest,
+                 strict: bool = False) -> None:
+        self.index_dir = Path(index_dir)
+        self.live = live
+        self.strict = strict
+        self._stamp = journal_stamp(template)
+        self.journal: ResumeJournal | None = None
+        if (self.index_dir / JOURNAL).exists():
+            self.journal = ResumeJournal(self.index_dir / JOURNAL, self._stamp)
+        self.writer = GenerationWriter(self.index_dir, next_generation(self.index_dir),
+                                       template.dimension, template.index_type)
+
+    def keep(self, records: Sequence[FileRecord]) -> None:
+        for record in records:
+            self.writer.copy_file(self.live, record)
+
+    def resumed(self, source: str, sha256: str) -> FileEntry | None:
+        return self.journal.get(source, sha256) if self.journal else None
+
+    def write_batch(self, entries: Sequence[FileEntry]) -> None:
+        for e in entries:
+            self.writer.add_file(e.source, e.sha256, e.ingested_at, e.chunks, e.vectors,
+                                 e.tokens, e.skipped)
+        if self.strict:
+            return
+        if self.journal is None:
+            self.journal = ResumeJournal(self.index_dir / JOURNAL, self._stamp)
+        self.journal.add(entries)
+
+    def finish(self, manifest: Manifest, removed: Sequence[str]) -> None:
+        """`removed` files were simply not carried over; the manifest gets the counts."""
+        self.writer.commit(replace(manifest, num_files=self.writer.num_files,
+                                   num_chunks=self.writer.num_rows,
+                                   generation=self.writer.generation))
+        if self.journal is not None:
+            self.journal.discard()
+        remove_stale_generations(self.index_dir, keep=self.writer.generation)
+
+    def abort(self) -> None:
+        """Throws the generation away; the journal stays for the next run."""
+        try:
+            self.writer.abort()
+        finally:
+            if self.journal is not None:
+                self.journal.close()
+
+
+class LocalTarget:
+    """An index directory to write (created if missing; refused if it holds other files)."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.location = Path(index_dir)
+
+    def check_writable(self) -> None:
+        refuse_foreign_folder(self.location)
+        IndexLock.check_free(self.location)
+
+    def lock(self) -> IndexLock:
+        refuse_foreign_folder(self.location)  # before a lock file lands in someone's folder
+        return IndexLock(self.location)
+
+    def open_live(self) -> IndexReader | None:
+        if (self.location / MANIFEST).exists():
+            live = IndexReader(self.location)
+            remove_stale_generations(self.location, live.manifest.generation)
+            return live
+        refuse_foreign_folder(self.location)
+        remove_stale_generations(self.location, None)
+        return None
+
+    def begin(self, live: IndexReader | None, template: Manifest,
+              strict: bool) -> LocalWriteSession:
+        return LocalWriteSession(self.location, live, template, strict)
+
+    def exclude(self) -> Path:
+        return self.location

@@ -1,0 +1,200 @@
+"""Writing an index in PostgreSQL: one writer at a time, one transaction per batch of files.
+
+    >>> target = PgTarget("postgresql://ragqa@/ragqa?host=/run/postgresql")
+    >>> with target.lock():                       # pg_try_advisory_lock, or IndexLockedError
+    ...     session = target.begin(target.open_live(), template, strict=False)
+    ...     session.write_batch(entries)          # committed: readers see these files whole
+    ...     session.finish(template, removed=["/docs/old.pdf"])
+
+A batch replaces each of its files (by source) in one transaction: old chunks, postings and
+file row out, new ones in (COPY, binary vectors), the manifest's counts updated. A run killed
+midway leaves every committed batch in place, and the next run skips those files by hash.
+The chunking and index type in the manifest change only in `finish`, so a killed run that
+re-chunks everything is redone by the next one rather than half-trusted. With `strict`,
+nothing is committed before `finish`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from ingest.index import FileRecord, Manifest
+from ingest.postgres.lexical import document_terms, postings
+from ingest.postgres.reader import PgIndexReader
+from ingest.postgres.schema import (
+    STORE_VERSION,
+    connect,
+    create_tables,
+    lock_key,
+    read_manifest_row,
+    register_vector,
+)
+from ingest.store import IndexLockedError, redact
+from ingest.types import FileEntry
+
+
+class PgWriteSession:
+    """The writes of one run on the lock holder's connection (see the module docstring)."""
+
+    def __init__(self, conn, template: Manifest, strict: bool) -> None:
+        self.conn = conn
+        self.strict = strict
+        if strict:
+            conn.execute("BEGIN")
+        self._ensure_manifest(template)
+        self.next_row, self.next_file = conn.execute(
+            "SELECT (SELECT coalesce(max(row_id), 0) FROM ragqa_chunks) + 1, "
+            "(SELECT coalesce(max(file_id), 0) FROM ragqa_files) + 1").fetchone()
+
+    def _ensure_manifest(self, t: Manifest) -> None:
+        """A new index gets its manifest row at once: an empty index until a batch commits."""
+        self.conn.execute(
+            "INSERT INTO ragqa_manifest VALUES (1, %s, %s, %s, %s, %s, %s, %s, 0, 0, 0, %s, %s, 0)"
+            " ON CONFLICT (id) DO NOTHING",
+            (STORE_VERSION, t.format_version, t.embedding_model, t.dimension, t.chunk_size,
+             t.chunk_overlap, t.index_type, t.created_at, t.updated_at))
+
+    @contextmanager
+    def _transaction(self):
+        """One transaction per call, or the run's single one when strict."""
+        if self.strict:
+            yield
+        else:
+            with self.conn.transaction():
+                yield
+
+    def keep(self, records: Sequence[FileRecord]) -> None:
+        """Unchanged files are simply left in their rows."""
+
+    def resumed(self, source: str, sha256: str) -> FileEntry | None:
+        return None  # a killed run's batches are committed: their files count as unchanged
+
+    def write_batch(self, entries: Sequence[FileEntry]) -> None:
+        if not entries:
+            return
+        with self._transaction():
+            self._delete([e.source for e in entries])
+            chunk_rows, posting_rows, files, tokens = [], [], [], 0
+            for e in entries:
+                file_id = self.next_file
+                self.next_file += 1
+                files.append((file_id, e.source, e.sha256, len(e.chunks), e.ingested_at,
+                              e.skipped))
+                for c, toks, vec in zip(e.chunks, e.tokens, e.vectors, strict=True):
+                    row_id = self.next_row
+                    self.next_row += 1
+                    dl = document_terms(toks)[1]
+                    tokens += dl
+                    chunk_rows.append((row_id, file_id, c.chunk_id, c.source, c.page,
+                                       c.start_char, c.text, c.locator, c.ocr, dl, vec))
+                    posting_rows.extend(postings(row_id, file_id, toks))
+            with self.conn.cursor() as cur:
+                cur.executemany("INSERT INTO ragqa_files VALUES (%s, %s, %s, %s, %s, %s)", files)
+                with cur.copy("COPY ragqa_chunks (row_id, file_id, chunk_id, source, page, "
+                              "start_char, text, locator, ocr, num_tokens, embedding) "
+                              "FROM STDIN WITH (FORMAT BINARY)") as copy:
+                    copy.set_types(["int8", "int8", "text", "text", "int4", "int4", "text",
+                                    "text", "bool", "int4", "vector"])
+                    for row in chunk_rows:
+                        copy.write_row(row)
+                with cur.copy("COPY ragqa_postings (term, row_id, file_id, tf, dl) FROM STDIN"
+                              ) as copy:
+                    for row in posting_rows:
+                        copy.write_row(row)
+            self._count(len(files), len(chunk_rows), tokens)
+
+    def _delete(self, sources: Sequence[str]) -> None:
+        """Removes these files' rows (those indexed), and their share of the counts."""
+        ids = [r[0] for r in self.conn.execute(
+            "SELECT file_id FROM ragqa_files WHERE source = ANY(%s)", (list(sources),))]
+        if not ids:
+            return
+        chunks, tokens = self.conn.execute(
+            "SELECT count(*), coalesce(sum(num_tokens), 0) FROM ragqa_chunks "
+            "WHERE file_id = ANY(%s)", (ids,)).fetchone()
+        for table in ("ragqa_postings", "ragqa_chunks", "ragqa_files"):
+            self.conn.execute(f"DELETE FROM {table} WHERE file_id = ANY(%s)", (ids,))
+        self._count(-len(ids), -chunks, -tokens)
+
+    def _count(self, files: int, chunks: int, tokens: int) -> None:
+        self.conn.execute(
+            "UPDATE ragqa_manifest SET num_files = num_files + %s, num_chunks = num_chunks + %s,"
+            " total_tokens = total_tokens + %s, generation = generation + 1, updated_at = %s "
+            "WHERE id = 1", (files, chunks, tokens, _now()))
+
+    def finish(self, manifest: Manifest, removed: Sequence[str]) -> None:
+        with self._transaction():
+            self._delete(removed)
+            self.conn.execute(
+                "UPDATE ragqa_manifest SET format_version = %s, embedding_model = %s, "
+                "dimension = %s, chunk_size = %s, chunk_overlap = %s, index_type = %s, "
+                "updated_at = %s, generation = generation + 1 WHERE id = 1",
+                (manifest.format_version, manifest.embedding_model, manifest.dimension,
+                 manifest.chunk_size, manifest.chunk_overlap, manifest.index_type, _now()))
+        if self.strict:
+            self.conn.execute("COMMIT")
+        # Marks the new postings all-visible (BM25's index-only scans, see schema.py; only
+        # pages this run changed are visited) and refreshes the planner's statistics. The
+        # chunks table is only analyzed: vacuuming it would also vacuum its HNSW index, slow
+        # at scale, which autovacuum does in the background.
+        self.conn.execute("VACUUM (ANALYZE) ragqa_postings")
+        self.conn.execute("ANALYZE ragqa_chunks")
+
+    def abort(self) -> None:
+        """Uncommitted work is rolled back; committed batches stay (they are whole files)."""
+        if self.strict and not self.conn.closed:
+            self.conn.execute("ROLLBACK")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class PgTarget:
+    """The write side of a PostgreSQL index."""
+
+    def __init__(self, url: str) -> None:
+        self.location = url
+        self._conn = None
+
+    def check_writable(self) -> None:
+        """Connects and fails now if another writer holds the lock."""
+        with self.lock():
+            pass
+
+    @contextmanager
+    def lock(self):
+        """The index's advisory lock, held on this target's connection for the run; the
+        server drops it when the connection ends, a killed process's included."""
+        conn = connect(self.location)
+        try:
+            key = lock_key(conn)
+            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+                holder = conn.execute(
+                    "SELECT string_agg(pid::text, ', ') FROM pg_locks WHERE locktype = "
+                    "'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = %s",
+                    (key,)).fetchone()[0]
+                raise IndexLockedError(
+                    f"index {redact(self.location)} is being written by another ragqa ingest "
+                    f"(server pid {holder or 'unknown'}); wait for it to finish, then run again")
+            self._conn = conn
+            yield self
+        finally:
+            self._conn = None
+            conn.close()
+
+    def open_live(self) -> PgIndexReader | None:
+        if read_manifest_row(self._conn, self.location) is None:
+            return None
+        return PgIndexReader(self.location)
+
+    def begin(self, live: PgIndexReader | None, template: Manifest,
+              strict: bool) -> PgWriteSession:
+        create_tables(self._conn, self.location, template.dimension)
+        register_vector(self._conn, self.location)
+        return PgWriteSession(self._conn, template, strict)
+
+    def exclude(self) -> None:
+        return None

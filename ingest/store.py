@@ -1,0 +1,202 @@
+"""Where an index lives, and the one interface both kinds of store give the other stages.
+
+    >>> location = parse_location("indexes/kb")                   # Path: the local directory
+    >>> location = parse_location("postgresql://ragqa@db/ragqa")  # str: PostgreSQL + pgvector
+    >>> index = open_store(location)                 # an IndexStore, either kind
+    >>> rows, scores = index.search_vectors(query_vector, depth=10)
+    >>> index.get_chunks(rows.tolist())[0].source
+
+Two stores implement it: the index directory (`ingest.index.IndexReader`, FAISS + SQLite +
+bm25s, the embedded default) and PostgreSQL with pgvector (`ingest.postgres`). Retrieval,
+`ragqa info`, the UI and the API read through `IndexStore`; `Ingestor` writes through an
+`IndexTarget`, which hands out one `WriteSession` per run under the store's writer lock.
+
+A PostgreSQL location is a libpq URL, the Unix-socket form included
+(`postgresql://postgres@/postgres?host=/run/pg`). The password never goes in it, where it
+would sit in shell history and process lists: libpq reads PGPASSWORD or ~/.pgpass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+
+from ingest.errors import RagqaError
+from ingest.index import FileRecord, Manifest
+from ingest.types import Chunk, FileEntry, IngestError
+
+PG_SCHEMES = ("postgresql://", "postgres://")
+Location = Path | str  # a directory, or a postgresql:// URL (see parse_location)
+
+
+class IndexLocationError(RagqaError):
+    """`--index` names no usable place for an index (a bad URL, a password in it)."""
+
+
+class IndexLockedError(IngestError):
+    """Another `ragqa ingest` is writing the same index."""
+
+
+def is_postgres_url(location: Location) -> bool:
+    return isinstance(location, str) and location.startswith(PG_SCHEMES)
+
+
+def parse_location(value: Location) -> Location:
+    """A checked `postgresql://` URL (str) or a directory (Path).
+
+    Raises IndexLocationError for a URL that carries a password or cannot be parsed."""
+    text = str(value)
+    if isinstance(value, Path) or not text.startswith(PG_SCHEMES):
+        return Path(text).expanduser()
+    try:
+        parts = urlsplit(text)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise IndexLocationError(f"--index {redact(text)} is not a valid PostgreSQL URL: "
+                                 f"{exc}") from None
+    if parts.password or "password" in query:
+        raise IndexLocationError(
+            f"--index {redact(text)}: a password in the URL would show in shell history and "
+            "process lists; remove it and set PGPASSWORD or a ~/.pgpass entry instead")
+    return text
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ***, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+class IndexStore(Protocol):
+    """A read-only view of one index; a row is a chunk's key in that store."""
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    @property
+    def num_chunks(self) -> int: ...
+
+    @property
+    def location(self) -> str: ...
+
+    def check_embedder(self, embedder) -> None: ...
+
+    def snapshot(self) -> AbstractContextManager: ...
+
+    def search_vectors(self, query_vector: np.ndarray, depth: int,
+                       ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def search_lexical(self, tokens: Sequence[str],
+                       depth: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def get_chunks(self, rows: Sequence[int]) -> list[Chunk]: ...
+
+    def vectors_for(self, rows: Sequence[int]) -> np.ndarray: ...
+
+    def files(self) -> list[FileRecord]: ...
+
+    def read_file(self, record: FileRecord) -> FileEntry: ...
+
+    def size_bytes(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class WriteSession(Protocol):
+    """One ingest run's writes, from `IndexTarget.begin` to `finish` or `abort`."""
+
+    def keep(self, records: Sequence[FileRecord]) -> None:
+        """These indexed files are unchanged and stay as they are."""
+
+    def resumed(self, source: str, sha256: str) -> FileEntry | None:
+        """The file as an interrupted earlier run already embedded it, if it did."""
+
+    def write_batch(self, entries: Sequence[FileEntry]) -> None:
+        """Adds (or replaces, by source) whole files; durable when this returns."""
+
+    def finish(self, manifest: Manifest, removed: Sequence[str]) -> None:
+        """Drops `removed` and makes everything written the index's committed state."""
+
+    def abort(self) -> None: ...
+
+
+class IndexTarget(Protocol):
+    """The write side of a store: its lock, its live state, its write sessions."""
+
+    location: Location
+
+    def check_writable(self) -> None:
+        """Raises now (before a slow model load) when a run could not write here."""
+
+    def lock(self) -> AbstractContextManager: ...
+
+    def open_live(self) -> IndexStore | None: ...
+
+    def begin(self, live: IndexStore | None, template: Manifest,
+              strict: bool) -> WriteSession:
+        """`template`: the manifest to write (its counts and generation are the session's);
+        `strict`: nothing becomes visible unless the whole run finishes."""
+
+    def exclude(self) -> Path | None:
+        """A folder that ingest must not read documents from (the index itself)."""
+
+
+def open_store(location: Location, embedder=None) -> IndexStore:
+    """The committed index at `location`; with `embedder`, one built with another model is
+    refused (IndexOpenError)."""
+    location = parse_location(location)
+    if is_postgres_url(location):
+        from ingest.postgres.reader import PgIndexReader
+
+        store: IndexStore = PgIndexReader(location)
+    else:
+        from ingest.index import IndexReader
+
+        store = IndexReader(location)
+    if embedder is not None:
+        store.check_embedder(embedder)
+    return store
+
+
+def index_target(location: Location) -> IndexTarget:
+    location = parse_location(location)
+    if is_postgres_url(location):
+        from ingest.postgres.writer import PgTarget
+
+        return PgTarget(location)
+    from ingest.local_store import LocalTarget
+
+    return LocalTarget(location)
+
+
+def index_exists(location: Location) -> bool:
+    """Whether `location` holds a committed index (cheap: opens no vectors)."""
+    location = parse_location(location)
+    if is_postgres_url(location):
+        from ingest.postgres.reader import has_manifest
+
+        return has_manifest(location)
+    from ingest.index import MANIFEST
+
+    return (Path(location) / MANIFEST).is_file()
+
+
+def read_store_manifest(location: Location) -> Manifest:
+    """The manifest alone (checks before a model load); IndexOpenError when there is none."""
+    location = parse_location(location)
+    if is_postgres_url(location):
+        from ingest.postgres.reader import read_pg_manifest
+
+        return read_pg_manifest(location)
+    from ingest.index import read_manifest
+
+    return read_manifest(Path(location))

@@ -1,0 +1,123 @@
+"""The same behaviour from both stores, an index folder and PostgreSQL + pgvector (a real
+server the tests start): incremental ingest by content hash, whole-file replacement, --sync,
+one writer at a time, Chinese and English search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ingest_fixtures import write
+
+from ingest.pipeline import IndexLockedError, Ingestor, StrictIngestError
+from ingest.settings import IngestSettings
+from ingest.store import index_target, is_postgres_url, open_store
+from ingest.types import IndexOpenError
+from retrieval import build_retriever
+from retrieval.settings import RetrievalSettings
+
+EN = ("Retrieval augmented generation combines a search step with a language model so that "
+      "every answer can cite the passage it came from. ")
+ZH = "知识蒸馏把大模型的知识迁移到小模型中，小模型因此更快也更省内存。"
+GARDEN = "Tomatoes need full sun, deep watering twice a week and a stake to climb. "
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it embeds."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
+        self.batch_size = 16
+        self.texts = 0
+
+    def embed(self, texts):
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+@pytest.fixture
+def docs(tmp_path) -> Path:
+    root = tmp_path / "docs"
+    write(root / "rag.txt", EN * 6)
+    write(root / "zh.txt", ZH * 4)
+    write(root / "garden.md", GARDEN * 5)
+    return root
+
+
+def ingestor(location, embedder, **settings) -> Ingestor:
+    return Ingestor(location, CountingEmbedder(embedder),
+                    IngestSettings(chunk_size=200, chunk_overlap=30, **settings))
+
+
+def test_a_second_run_skips_unchanged_files_by_hash(index_location, docs, embedder):
+    first = ingestor(index_location, embedder).ingest([docs])
+    again = ingestor(index_location, embedder)
+    second = again.ingest([docs])
+    assert len(first.ingested) == 3 and 3 < first.chunks_embedded <= first.chunks_added
+    assert sorted(second.unchanged) == sorted(first.ingested) and second.ingested == []
+    assert again.embedder.texts == 0 and second.chunks_embedded == 0
+    index = open_store(index_location, embedder=embedder)
+    assert index.manifest.num_files == 3 == len(index.files())
+    assert index.num_chunks == first.chunks_added
+
+
+def test_a_changed_file_is_replaced_whole(index_location, docs, embedder):
+    first = ingestor(index_location, embedder).ingest([docs])
+    write(docs / "garden.md", "Roses want pruning in early spring, above an outward bud. " * 5)
+    run = ingestor(index_location, embedder)
+    report = run.ingest([docs])
+    garden = str((docs / "garden.md").resolve())
+    assert report.ingested == [garden] and report.removed == [garden]
+    # Only the changed file was embedded (its repeated sentences once each).
+    assert run.embedder.texts == report.chunks_embedded <= report.chunks_added
+    index = open_store(index_location, embedder=embedder)
+    assert index.num_chunks == first.chunks_added - report.chunks_removed + report.chunks_added
+    bm25 = build_retriever(index, embedder, RetrievalSettings(mode="bm25", k=20))
+    texts = [h.text for h in bm25.retrieve("tomatoes roses pruning")]
+    assert any("Roses" in t for t in texts) and not any("Tomatoes" in t for t in texts)
+    (record,) = [f for f in index.files() if f.source == garden]
+    assert len(index.read_file(record).chunks) == record.num_chunks == report.chunks_added
+
+
+def test_sync_drops_files_that_are_gone_and_a_plain_run_keeps_them(index_location, docs,
+                                                                    embedder):
+    ingestor(index_location, embedder).ingest([docs])
+    (docs / "zh.txt").unlink()
+    kept = ingestor(index_location, embedder).ingest([docs])
+    assert kept.removed == [] and len(open_store(index_location).files()) == 3
+    synced = ingestor(index_location, embedder).ingest([docs], sync=True)
+    assert synced.removed == [str((docs / "zh.txt").resolve())]
+    index = open_store(index_location)
+    assert sorted(Path(f.source).name for f in index.files()) == ["garden.md", "rag.txt"]
+    assert index.num_chunks == sum(f.num_chunks for f in index.files())
+    assert index.search_lexical(["蒸馏"], 5)[0].size == 0
+
+
+def test_one_writer_at_a_time(index_location, docs, embedder):
+    with index_target(index_location).lock(), \
+            pytest.raises(IndexLockedError, match="being written by another ragqa ingest"):
+        ingestor(index_location, embedder).ingest([docs])
+    assert ingestor(index_location, embedder).ingest([docs]).ingested  # free again
+
+
+def test_a_strict_run_that_fails_commits_nothing(index_location, docs, embedder):
+    write(docs / "zz-empty.txt", b"")
+    with pytest.raises(StrictIngestError, match="nothing was written"):
+        ingestor(index_location, embedder, commit_files=1).ingest([docs], strict=True)
+    with pytest.raises(IndexOpenError, match=r"no ragqa index|not a ragqa index"):
+        open_store(index_location)
+    if not is_postgres_url(index_location):  # batches were written, yet no resume journal
+        assert [p.name for p in Path(index_location).iterdir()] == [".lock"]
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_chinese_and_english_questions_find_their_file(index_location, docs, embedder, mode):
+    ingestor(index_location, embedder).ingest([docs])
+    retriever = build_retriever(open_store(index_location), embedder,
+                                RetrievalSettings(mode=mode, k=3))
+    english = retriever.retrieve("How can every answer cite the passage it came from?")
+    assert Path(english[0].source).name == "rag.txt"
+    assert english[0].relevance is not None and 0 < english[0].relevance <= 1.0001
+    if mode != "dense":  # all-MiniLM-L6-v2 is English-only (see retrieval.hybrid)
+        chinese = retriever.retrieve("什么是知识蒸馏？")
+        assert Path(chinese[0].source).name == "zh.txt" and "蒸馏" in chinese[0].text
