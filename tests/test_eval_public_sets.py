@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -109,7 +110,8 @@ def test_ragqa_bench_answers_a_public_file_end_to_end_and_reuses_its_index(
         tmp_path, monkeypatch, capsys):
     from cli_helpers import ragqa
 
-    gold = _tiny_cmrc(tmp_path / "tiny_cmrc.json", salt=tmp_path.name)  # a new cached index
+    # A file no earlier run has seen, so its index is built here (the cache outlives tmp_path).
+    gold = _tiny_cmrc(tmp_path / "tiny_cmrc.json", salt=uuid.uuid4().hex)
     out = tmp_path / "report"
     args = ("bench", gold, "--split", "all", "--llm", "builtin:smollm2-135m", "--out", out,
             "--no-answer-threshold", "1.01")
