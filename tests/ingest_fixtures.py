@@ -310,3 +310,18 @@ def make_bad_office_files(root: Path) -> dict[str, Path]:
         "corrupt PPTX": write(root / "fake.pptx", b"PK\x03\x04 not really a zip"),
         "not a readable image": write(root / "broken.jpg", b"\xff\xd8\xff\xe0 broken"),
     }
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it embeds (and optionally under another name)."""
+
+    def __init__(self, inner, name: str | None = None) -> None:
+        self.inner = inner
+        self.name = name or inner.name
+        self.dimension = inner.dimension
+        self.batch_size = 16
+        self.texts = 0
+
+    def embed(self, texts):
+        self.texts += len(texts)
+        return self.inner.embed(texts)

@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from ingest_fixtures import long_text, make_bad_files, make_corpus, write
+from ingest_fixtures import CountingEmbedder, long_text, make_bad_files, make_corpus, write
 from pydantic import ValidationError
 
 from ingest.index import MANIFEST, open_index
@@ -16,21 +16,6 @@ from ingest.pipeline import IndexLock, IndexLockedError, Ingestor, StrictIngestE
 from ingest.settings import IngestSettings
 from ingest.text import tokenize
 from ingest.types import IndexOpenError, IngestError
-
-
-class CountingEmbedder:
-    """The real embedder, counting the texts it embeds (and optionally under another name)."""
-
-    def __init__(self, inner, name: str | None = None) -> None:
-        self.inner = inner
-        self.name = name or inner.name
-        self.dimension = inner.dimension
-        self.batch_size = 16
-        self.texts = 0
-
-    def embed(self, texts):
-        self.texts += len(texts)
-        return self.inner.embed(texts)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ingest_fixtures import write
+from ingest_fixtures import CountingEmbedder, write
 
 from ingest.pipeline import IndexLockedError, Ingestor, StrictIngestError
 from ingest.settings import IngestSettings
@@ -20,19 +20,6 @@ EN = ("Retrieval augmented generation combines a search step with a language mod
       "every answer can cite the passage it came from. ")
 ZH = "知识蒸馏把大模型的知识迁移到小模型中，小模型因此更快也更省内存。"
 GARDEN = "Tomatoes need full sun, deep watering twice a week and a stake to climb. "
-
-
-class CountingEmbedder:
-    """The real embedder, counting the texts it embeds."""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
-        self.batch_size = 16
-        self.texts = 0
-
-    def embed(self, texts):
-        self.texts += len(texts)
-        return self.inner.embed(texts)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import RagqaServer, free_port
-from ingest_fixtures import long_text, write
+from ingest_fixtures import CountingEmbedder, long_text, write
 
 from ingest.journal import JOURNAL
 from ingest.pipeline import Ingestor
@@ -29,17 +29,6 @@ from retrieval.settings import RetrievalSettings
 ROOT = Path(__file__).resolve().parents[1]
 N_FILES = 120
 BATCH = 10
-
-
-class CountingEmbedder:
-    def __init__(self, inner) -> None:
-        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
-        self.batch_size = 16
-        self.texts = 0
-
-    def embed(self, texts):
-        self.texts += len(texts)
-        return self.inner.embed(texts)
 
 
 def many_files(root: Path, n: int = N_FILES) -> Path:
