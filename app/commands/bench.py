@@ -23,10 +23,9 @@ from app.commands.common import (
     MaxNewTokensOption,
     ModeOption,
     console,
-    out,
     settings,
 )
-from app.config import parse_thresholds
+from app.config import parse_thresholds, with_overrides
 
 
 def register(cli: typer.Typer) -> None:
@@ -57,11 +56,9 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Benchmark answers on a public SQuAD/CMRC file: corpus from its contexts."""
         from app.build import make_engine, make_ingestor, make_retriever
-        from app.commands.eval import run_with_progress, summary_table
-        from eval.gate import check_thresholds
+        from app.commands.eval import finish_report, run_with_progress
         from eval.public_sets import load_bench, sample_indices, write_corpus
         from eval.report import build_report
-        from eval.report_files import write_report
 
         started = time.perf_counter()
         s = settings(config, mode=mode, llm=llm, llm_backend=llm_backend,
@@ -77,8 +74,6 @@ def register(cli: typer.Typer) -> None:
         if report_ingest.ingested:
             console.print(f"ingested {len(report_ingest.ingested)} articles "
                           f"({time.perf_counter() - started:.0f} s)", highlight=False)
-        from app.config import with_overrides
-
         s = with_overrides(s, index=index_dir)
         retriever = make_retriever(s)
         engine = make_engine(s, retriever)
@@ -95,18 +90,8 @@ def register(cli: typer.Typer) -> None:
                "sample": sample, "seed": seed, "absent": absent,
                "generate_sample": len(picked)}
         report = build_report(run, bench_set.qa, k=s.retrieval.k, config=cfg)
-        gate = check_thresholds(report.metrics(), s.eval.fail_under) if s.eval.fail_under \
-            else None
-        target = out_dir or Path("reports/bench") / f"{qa_file.stem}-{split}"
-        files = write_report(report, target, gate)
-        console.print(summary_table(report), width=max(console.width, 150))
-        console.print(f"wrote {', '.join(files)} to {target} "
-                      f"({time.perf_counter() - started:.1f} s)", highlight=False)
-        if gate is not None:
-            if not gate.passed:
-                out.print(f"FAIL: {gate.message()}", highlight=False)
-                raise typer.Exit(1)
-            out.print(f"gate passed: {gate.message()}", highlight=False)
+        finish_report(report, out_dir or Path("reports/bench") / f"{qa_file.stem}-{split}",
+                      s.eval.fail_under, started)
 
 
 def _bench_home(s, bench_set) -> Path:

@@ -79,6 +79,25 @@ def run_with_progress(items, retriever, engine, generate, *, curve_k: int, start
                              progress=update)
 
 
+def finish_report(report, out_dir: Path, fail_under: dict[str, float] | None,
+                  started: float) -> None:
+    """What `eval` and `bench` end with: the gate checked, the report written, the table
+    printed; exits 1 when a threshold is missed."""
+    from eval.gate import check_thresholds
+    from eval.report_files import write_report
+
+    gate = check_thresholds(report.metrics(), fail_under) if fail_under else None
+    files = write_report(report, out_dir, gate)
+    console.print(summary_table(report), width=max(console.width, 150))
+    console.print(f"wrote {', '.join(files)} to {out_dir} "
+                  f"({time.perf_counter() - started:.1f} s)", highlight=False)
+    if gate is not None:
+        if not gate.passed:
+            out.print(f"FAIL: {gate.message()}", highlight=False)
+            raise typer.Exit(1)
+        out.print(f"gate passed: {gate.message()}", highlight=False)
+
+
 def register(cli: typer.Typer) -> None:
     @cli.command("eval")
     def eval_(
@@ -115,10 +134,8 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Evaluate retrieval and answers on a QA set; write a report; gate on thresholds."""
         from app.build import make_retriever
-        from eval.gate import check_thresholds
         from eval.qa_io import load_qa
         from eval.report import build_report
-        from eval.report_files import write_report
         from eval.runner import stratified_sample
 
         s = settings(config, index=index, k=k, mode=mode, reranker=reranker, llm=llm,
@@ -147,13 +164,4 @@ def register(cli: typer.Typer) -> None:
                        top_k=g.top_k, max_new_tokens=g.max_new_tokens,
                        generate_sample=e.eval_generate_sample)
         report = build_report(run, qa_set, k=r.k, config=cfg)
-        gate = check_thresholds(report.metrics(), e.fail_under) if e.fail_under else None
-        files = write_report(report, out_dir, gate)
-        console.print(summary_table(report), width=max(console.width, 150))
-        console.print(f"wrote {', '.join(files)} to {out_dir} "
-                      f"({time.perf_counter() - started:.1f} s)", highlight=False)
-        if gate is not None:
-            if not gate.passed:
-                out.print(f"FAIL: {gate.message()}", highlight=False)
-                raise typer.Exit(1)
-            out.print(f"gate passed: {gate.message()}", highlight=False)
+        finish_report(report, out_dir, e.fail_under, started)
