@@ -137,18 +137,12 @@ class Reply:
 
 
 def answer_extra(answer: Answer) -> dict:
-    """The `ragqa` field: what an OpenAI reply has no place for."""
-    return {
-        "citations": [asdict(c) for c in answer.citations],
-        "abstained": answer.abstained,
-        "confidence": None if answer.confidence is None else round(answer.confidence, 4),
-        "no_answer_prob": (None if answer.no_answer_prob is None
-                           else round(answer.no_answer_prob, 4)),
-        "short_answer": None if answer.short is None else answer.short.to_json(),
-        "evidence": None if answer.evidence is None else answer.evidence.to_json(),
-        "standalone_question": answer.standalone_question,
-        "timings_ms": answer.timings.to_json(),
-    }
+    """The `ragqa` field: what an OpenAI reply has no place for. The answers.jsonl fields
+    (`Answer.to_json`), with citations that carry their snippets."""
+    row = answer.to_json("")
+    return {"citations": [asdict(c) for c in answer.citations],
+            **{k: row[k] for k in ("abstained", "confidence", "no_answer_prob", "short_answer",
+                                   "evidence", "standalone_question", "timings_ms")}}
 
 
 def decoding_for(base: GenerationSettings, body: ChatRequest) -> GenerationSettings:
