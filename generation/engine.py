@@ -210,7 +210,7 @@ class AnswerEngine:
             return Answer(text=ABSTAIN[plan.lang], abstained=True, citations=[], **common)
         hit, n = shown[span.passage], span.passage + 1
         left, right = evidence_bounds(hit.text, span.start, span.end)
-        quote = quote_evidence(hit.text, span)
+        quote = quote_evidence(hit.text, left, right)
         return Answer(
             text=f"{quote} [{n}]", abstained=False,
             citations=[Citation(n=n, source=hit.source, page=hit.page, chunk_id=hit.chunk_id,

@@ -134,9 +134,9 @@ def evidence_bounds(passage: str, start: int, end: int,
     return left, right
 
 
-def quote_evidence(passage: str, span: Span) -> str:
-    """The evidence sentence as a reader sees it: spaces collapsed, "…" where it was cut."""
-    left, right = evidence_bounds(passage, span.start, span.end)
+def quote_evidence(passage: str, left: int, right: int) -> str:
+    """`passage[left:right]` (see `evidence_bounds`) as a reader sees it: spaces collapsed,
+    "…" where it was cut."""
     text = " ".join(passage[left:right].split())
     if left > 0 and passage[left - 1] not in _ENDERS and not passage[left - 1].isspace():
         text = "…" + text

@@ -201,12 +201,10 @@ class TransformersBackend(LocalModel):
 
             from generation.constrained import SubstringConstraint
 
-            stop_ids = set(_as_list(self.model.generation_config.eos_token_id))
-            stop_ids.add(self.tokenizer.pad_token_id)
             # First in the list: a seeded sampler after it then draws among allowed tokens.
             kwargs.setdefault("logits_processor", LogitsProcessorList()).insert(0,
                 SubstringConstraint(self.tokenizer, inputs["input_ids"].shape[1],
-                                    params.copy_from, sorted(stop_ids)))
+                                    params.copy_from, sorted(self._stop_ids())))
         if stop is not None:
             from transformers import StoppingCriteriaList
 
@@ -221,8 +219,7 @@ class TransformersBackend(LocalModel):
         torch = self._torch
         end = time.perf_counter()
         new = out.sequences[:, inputs["input_ids"].shape[1]:]
-        stop_ids = set(_as_list(self.model.generation_config.eos_token_id))
-        stop_ids.add(self.tokenizer.pad_token_id)
+        stop_ids = self._stop_ids()
         results = []
         for row in range(new.shape[0]):
             ids = new[row].tolist()
@@ -242,6 +239,11 @@ class TransformersBackend(LocalModel):
             results.append(Generation(text=text, num_tokens=n, mean_logprob=mean_lp,
                                       first_token_ms=first_ms, total_ms=(end - start) * 1000))
         return results
+
+    def _stop_ids(self) -> set[int]:
+        """Tokens that end an answer: the model's EOS ids and the padding token."""
+        return set(_as_list(self.model.generation_config.eos_token_id)) | {
+            self.tokenizer.pad_token_id}
 
     def _warm_up(self) -> None:
         # The first forward pass initialises the CPU kernels (hundreds of ms); pay it at load

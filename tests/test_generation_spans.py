@@ -96,7 +96,7 @@ def test_the_evidence_is_the_sentence_around_the_span():
 def test_a_run_on_sentence_is_cut_to_a_window_marked_with_ellipses():
     text = "a, " * 200 + "the key fact 42 here" + ", b" * 200
     span = snap_to_passages("42", [text])
-    quote = quote_evidence(text, span)
+    quote = quote_evidence(text, *evidence_bounds(text, span.start, span.end))
     assert "42" in quote and quote.startswith("…") and quote.endswith("…")
     assert len(quote) <= 250
 
@@ -105,6 +105,6 @@ def test_a_wrapped_line_is_not_a_sentence_end_but_a_list_item_is():
     text = ("Release: Kestrel-7B was released under the Apache 2.0 license, with the base\n"
             "and the chat weights published together.\n- Next item: unrelated.")
     span = snap_to_passages("Apache 2.0", [text])
-    assert quote_evidence(text, span) == ("Release: Kestrel-7B was released under the Apache "
-                                          "2.0 license, with the base and the chat weights "
-                                          "published together.")
+    quote = quote_evidence(text, *evidence_bounds(text, span.start, span.end))
+    assert quote == ("Release: Kestrel-7B was released under the Apache 2.0 license, with the "
+                     "base and the chat weights published together.")

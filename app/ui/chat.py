@@ -228,8 +228,9 @@ def _evidence_of(answer, chunk_id: str) -> tuple[str | None, tuple[int, int] | N
     if short is None:
         return ev.text, None
     # The evidence is quoted with runs of whitespace collapsed: find the answer likewise.
-    at = ev.text.find(" ".join(short.text.split()))
-    return ev.text, None if at < 0 else (at, at + len(" ".join(short.text.split())))
+    words = " ".join(short.text.split())
+    at = ev.text.find(words)
+    return ev.text, None if at < 0 else (at, at + len(words))
 
 
 def render_sources(answer) -> None:
