@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from eval.qa_io import QAFormatError, QAItem, QASet, load_qa
+from eval.qa_io import QAFormatError, QAItem, QASet, parse_squad
 from ingest.fileio import atomic_write_text, read_text
 
 Split = Literal["tune", "test", "all"]
@@ -76,12 +76,16 @@ def load_bench(path: Path, split: Split = "all", absent: float = 0.0) -> PublicB
         raise QAFormatError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     if not 0 <= absent < 1:
         raise QAFormatError(f"absent must be a share in [0, 1), not {absent}")
-    qa = load_qa(path)
-    if qa.format == "jsonl":
+    raw = read_text(path, QAFormatError, what="QA file")
+    try:
+        doc = json.loads(raw)
+    except json.JSONDecodeError:
+        doc = None
+    if not isinstance(doc, dict) or "data" not in doc:
         raise QAFormatError(f"{path}: a benchmark needs a SQuAD or CMRC 2018 JSON file with "
                             "contexts, not JSONL questions")
-    raw = read_text(path, QAFormatError, what="QA file")
-    articles = _articles(json.loads(raw), path)
+    qa = parse_squad(path, doc)
+    articles = _articles(doc, path)
     chosen = set(split_titles([a.title for a in articles], split))
     ranked = sorted(chosen, key=lambda t: _key(t, "absent:"))
     gone = set(ranked[:round(absent * len(ranked))])

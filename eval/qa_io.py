@@ -70,12 +70,11 @@ def load_qa(path: Path) -> QASet:
     except json.JSONDecodeError:
         whole = None  # not one JSON document: read it as JSONL, which names the bad line
     if isinstance(whole, dict) and "data" in whole:
-        qa = _parse_squad(path, whole)
-    else:
-        qa = QASet(path=path, format="jsonl", items=_parse_jsonl(path, text))
-    if not qa.items:
+        return parse_squad(path, whole)
+    items = _parse_jsonl(path, text)
+    if not items:
         raise QAFormatError(f"{path}: no questions found")
-    return qa
+    return QASet(path=path, format="jsonl", items=items)
 
 
 def _parse_jsonl(path: Path, text: str) -> list[QAItem]:
@@ -124,7 +123,8 @@ def _string_list(value: Any, field: str, where: str) -> list[str]:
     return value
 
 
-def _parse_squad(path: Path, doc: dict) -> QASet:
+def parse_squad(path: Path, doc: dict) -> QASet:
+    """The questions of a SQuAD / CMRC 2018 document already read from `path`."""
     raw: list[tuple[str, str, list[str], bool]] = []
     data = doc["data"]
     if not isinstance(data, list):
@@ -142,6 +142,8 @@ def _parse_squad(path: Path, doc: dict) -> QASet:
                 impossible = bool(qa.get("is_impossible", False))
                 v2 = v2 or "is_impossible" in qa
                 raw.append((qid, question, answers, impossible))
+    if not raw:
+        raise QAFormatError(f"{path}: no questions found")
     ids = [r[0] for r in raw]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
