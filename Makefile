@@ -42,7 +42,10 @@ $(EXPORTER_STAMP): Makefile
 	$(EXPORTER)/bin/python -m pip install -q --no-deps "optimum-intel==2.2.0"
 	touch $@
 
+# Prepares the configured built-in models once into the one model cache (RAGQA_CACHE_DIR, else
+# ~/.cache/ragqa) that the CLI, the app, the API and the tests share; seconds when done.
 install: $(STAMP) $(EXPORTER_STAMP)
+	$(RAGQA) models
 
 # Debian's Chromium for the end-to-end UI test (Playwright's own browser download is blocked).
 browser:
@@ -72,6 +75,7 @@ lint: install
 
 test: install browser ocr kb
 	$(VENV)/bin/ruff check .
+	$(RAGQA) models --all
 	$(PY) -m pytest
 	$(MAKE) eval-gate
 

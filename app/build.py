@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings, with_overrides
+from generation.settings import LLMSettings
 from ingest.embedder import Embedder
 from ingest.index import MANIFEST
 from ingest.settings import EmbedderSettings
@@ -58,6 +59,9 @@ class ModelCache:
             for old in same_kind[:-self.limits.get(key[0], 1)]:
                 del self._items[old]
             return value
+
+    def holds(self, key: tuple) -> bool:
+        return key in self._items
 
     def clear(self) -> None:
         with self._lock:
@@ -130,18 +134,25 @@ def make_retriever(settings: Settings, index: IndexStore | None = None) -> Retri
     return build_retriever(index, embedder, r, reranker=reranker)
 
 
+def llm_spec(settings: Settings) -> LLMSettings:
+    """`settings.generation.model` with the OpenVINO exporter filled in, as it is loaded."""
+    spec = settings.generation.model
+    return spec.model_copy(update={"openvino_exporter": spec.openvino_exporter
+                                   or default_exporter()})
+
+
+def llm_is_loaded(settings: Settings) -> bool:
+    """Whether `make_llm(settings)` would return at once (the model is in memory)."""
+    return MODELS.holds(("llm", settings.generation.model))
+
+
 def make_llm(settings: Settings):
-    """The LLM backend of `settings.generation.model`, loaded (built-ins converted) once."""
+    """The LLM backend of `settings.generation.model`, loaded (built-ins prepared) once."""
     from generation import load_llm
 
     spec = settings.generation.model
     use_threads(spec.threads)
-
-    def load():
-        exporter = spec.openvino_exporter or default_exporter()
-        return load_llm(spec.model_copy(update={"openvino_exporter": exporter}))
-
-    return MODELS.get(("llm", spec), load)
+    return MODELS.get(("llm", spec), lambda: load_llm(llm_spec(settings)))
 
 
 def default_exporter() -> Path | None:

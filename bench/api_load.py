@@ -34,6 +34,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from app.cpu import describe_cpu
+
 ROOT = Path(__file__).resolve().parent.parent
 KB = ROOT / "data" / "kb"
 QA = ROOT / "data" / "qa" / "reference.jsonl"
@@ -192,6 +194,7 @@ def main() -> None:
     parser.add_argument("--queue-size", type=int, default=8)
     parser.add_argument("--k", type=int, default=None, help="passages per question")
     args = parser.parse_args()
+    print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
     if args.clients < 1 or args.requests < 1 or args.duration <= 0:
         parser.error("--clients, --requests and --duration must be positive")
 

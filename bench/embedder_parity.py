@@ -25,6 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from app.cpu import describe_cpu  # noqa: E402
 from eval.metrics_retrieval import answer_rank, hit_at_k  # noqa: E402
 from ingest.embedder import Embedder  # noqa: E402
 from ingest.index import open_index  # noqa: E402
@@ -78,6 +79,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=Path("~/.cache/ragqa").expanduser())
     args = parser.parse_args()
+    print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
     embedders = {"torch": Embedder(device="cpu", backend="torch"),
                  "openvino": Embedder(device="cpu", backend="openvino",
                                       cache_dir=args.cache_dir)}

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.cpu import describe_cpu
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -162,6 +164,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--cache-dir", type=Path, default=Path("~/.cache/ragqa").expanduser())
     args = parser.parse_args()
+    print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
     backends = args.backends.split(",")
 
     import torch

@@ -36,6 +36,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import psutil
 
+from app.cpu import describe_cpu
 from ingest.settings import IngestSettings  # after the project root is on the path
 
 EN_TEXT = (
@@ -203,6 +204,7 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="where the corpus and index go (default: a temporary folder)")
     args = parser.parse_args()
+    print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
 
     import torch
 

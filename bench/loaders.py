@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.cpu import describe_cpu
 from eval.metrics_ocr import bag_f1
 from ingest.cleaning import clean_text
 from ingest.loaders import Tesseract, load_document
@@ -258,6 +259,7 @@ def main() -> int:
     parser.add_argument("--skip-ocr", action="store_true")
     parser.add_argument("--skip-langs", action="store_true")
     args = parser.parse_args()
+    print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
     bench_pdf(args.pages, args.repeat)
     if not args.skip_ocr or not args.skip_langs:
         reason = Tesseract().missing() or ("" if all(map(font_path, FONTS.values()))

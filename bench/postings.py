@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.cpu import describe_cpu  # noqa: E402
 from ingest.chunking import Chunker  # noqa: E402
 from ingest.loaders import load_document, read_bytes  # noqa: E402
 from ingest.settings import IngestSettings  # noqa: E402
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--squad", type=Path, nargs="*", default=[
         SHARED / "cmrc2018_dev_tune.json", SHARED / "squad2_tune_en.json"])
     args = parser.parse_args()
+    print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
     defaults = IngestSettings()
     chunker = Chunker(defaults.chunk_size, defaults.chunk_overlap)
     stats: dict[str, list[tuple[int, int]]] = {}

@@ -40,6 +40,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import faiss  # noqa: E402
 
+from app.cpu import describe_cpu  # noqa: E402
 from ingest.index import FORMAT_VERSION, IndexReader, Manifest  # noqa: E402
 from ingest.postgres.schema import HNSW_INDEX  # noqa: E402
 from ingest.postgres.writer import PgTarget  # noqa: E402
@@ -312,6 +313,7 @@ def main() -> None:
     parser.add_argument("--no-embedder", action="store_true",
                         help="skip timing the real query embedder")
     args = parser.parse_args()
+    print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
     sizes = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:

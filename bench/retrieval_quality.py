@@ -24,6 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from app.cpu import describe_cpu  # noqa: E402
 from eval.metrics_retrieval import answer_rank, hit_at_k, mrr  # noqa: E402
 from ingest.embedder import Embedder  # noqa: E402
 from ingest.index import open_index  # noqa: E402
@@ -71,6 +72,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, help="an existing index of --kb (else a tmp one)")
     parser.add_argument("--sweep", action="store_true", help="also try other hybrid weights")
     args = parser.parse_args()
+    print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
 
     embedder = Embedder("builtin:minilm", device="cpu")
     with tempfile.TemporaryDirectory() as tmp:

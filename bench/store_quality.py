@@ -34,6 +34,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retrieval_quality import load_qa  # noqa: E402
 
+from app.cpu import describe_cpu  # noqa: E402
 from eval.metrics_retrieval import answer_rank, hit_at_k, mrr  # noqa: E402
 from ingest.embedder import Embedder  # noqa: E402
 from ingest.migrate import migrate  # noqa: E402
@@ -139,6 +140,7 @@ def main() -> None:
     parser.add_argument("--squad", type=Path, nargs="*", default=[],
                         help="SQuAD-layout files (e.g. ../shared/data/*.json) to score too")
     args = parser.parse_args()
+    print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
     embedder = Embedder("builtin:minilm", device="cpu")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.cpu import describe_cpu  # noqa: E402
 from generation.abstention import (  # noqa: E402
     MODEL_FILE,
     SIGNALS,
@@ -84,6 +85,7 @@ def main() -> None:
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--model", type=Path, default=MODEL_FILE)
     args = ap.parse_args()
+    print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
     if not args.reuse:
         run_benches(args.out)
     rows = load_rows(args.out)

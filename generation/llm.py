@@ -70,7 +70,7 @@ def load_llm(settings: LLMSettings) -> LLMBackend:
                              timeout_s=settings.llm_timeout_s,
                              max_retries=settings.llm_retries)
     if name.startswith("builtin:"):
-        if _wants_openvino(settings):
+        if wants_openvino(settings):
             try:
                 return _openvino_backend(settings)
             except OpenVINOUnavailable as exc:
@@ -119,7 +119,7 @@ class LocalModel:
         return result
 
 
-def _wants_openvino(settings: LLMSettings) -> bool:
+def wants_openvino(settings: LLMSettings) -> bool:
     """OpenVINO when asked for, or by default on a CPU with no torch-specific loading options."""
     if settings.llm_backend == "openvino":
         if settings.device not in (None, "cpu"):

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from generation.builtin_models import BUILTIN_MODELS, converted_model
+from generation.builtin_models import BUILTIN_MODELS, BuiltinModel, converted_model
 from generation.types import GenerationError
 from ingest.fileio import atomic_write_json, publish_dir
 
@@ -63,8 +63,7 @@ def openvino_model(name: str, cache_dir: Path, weight_format: str = "int8",
         raise GenerationError(f"weight format must be one of {', '.join(WEIGHT_FORMATS)}, "
                               f"not {weight_format!r}")
     cache_dir = Path(cache_dir)
-    final = (cache_dir / "models"
-             / f"{model.sha256[:16]}-openvino{runtime_version()}-{weight_format}")
+    final = export_folder(model, cache_dir, weight_format)
     if is_complete(final, model.sha256, weight_format):
         return final
     if exporter is None or not Path(exporter).is_file():
@@ -75,6 +74,13 @@ def openvino_model(name: str, cache_dir: Path, weight_format: str = "int8",
         shutil.rmtree(final, ignore_errors=True)  # incomplete or corrupt: export anew
     export(converted_model(name, cache_dir), final, model.sha256, weight_format, Path(exporter))
     return final
+
+
+def export_folder(model: BuiltinModel, cache_dir: Path, weight_format: str) -> Path:
+    """Where `openvino_model` keeps the export of `model` for the installed runtime;
+    OpenVINOUnavailable when the runtime is not installed."""
+    return (Path(cache_dir) / "models"
+            / f"{model.sha256[:16]}-openvino{runtime_version()}-{weight_format}")
 
 
 def is_complete(folder: Path, gguf_sha256: str, weight_format: str) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -11,10 +10,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Converted models go to the repository's git-ignored .cache/, never the user's own cache;
-# the ragqa processes that tests start inherit it.
-os.environ.setdefault("RAGQA_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache"
-                                             / "ragqa"))
+# The tests load the built-in models from the one model cache that every ragqa process reads
+# (RAGQA_CACHE_DIR, else ~/.cache/ragqa), where `make test` prepared them (`ragqa models
+# --all`): a test, the app it starts and the user's own commands never prepare a model twice.
 
 # Fixtures that load a real LLM: a test using one is slow (`make test-fast` leaves it out).
 LLM_FIXTURES = {"smollm2", "smollm2_openvino", "qwen"}

@@ -4,17 +4,17 @@ logic), and a retriever that returns fixed hits (a test double for the Retriever
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from app.config import load_settings
 from generation.types import DecodingParams, Generation
 from ingest.text import count_cjk
 from retrieval.types import Hit
 
-# The converted-model cache conftest.py points RAGQA_CACHE_DIR at (the repository's .cache/):
-# the built-in GGUF is converted once per checkout, not once per test session.
-CACHE_DIR = Path(os.environ["RAGQA_CACHE_DIR"])
+# The one model cache every ragqa process reads (RAGQA_CACHE_DIR, else ~/.cache/ragqa), where
+# `make test` prepared the built-in models: they are converted once per machine, not per test.
+CACHE_DIR = load_settings(None, {}).generation.model.cache_dir
 # The OpenVINO exporter `make install` builds beside the project's .venv.
 EXPORTER = Path(__file__).resolve().parents[1] / ".venv-export" / "bin" / "python"
 

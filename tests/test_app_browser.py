@@ -194,3 +194,42 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
     }
     (REPORT_DIR / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     print(json.dumps(timings))
+
+
+def test_first_question_on_a_cold_model_cache_says_what_is_loading(chromium, tmp_path,
+                                                                   tmp_path_factory, embedder):
+    """A new user's first question: the model is not prepared yet. The page says so within
+    seconds, keeps the question, and answers it once the model is ready."""
+    from playwright.sync_api import expect
+
+    index = sample_index_copy(tmp_path_factory, embedder, tmp_path / "indexes" / "sample")
+    cold_cache = tmp_path / "empty-model-cache"  # nothing prepared: the app must do it
+    config = write_config(tmp_path / "ragqa.toml", llm="builtin:smollm2-135m",
+                          cache_dir=cold_cache, max_new_tokens=16,
+                          feedback_db=tmp_path / "feedback.sqlite3")
+    with AppServer(config, index, log=tmp_path / "server.log") as server:
+        page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+        try:
+            page.goto(server.url)
+            box = page.get_by_test_id("stChatInputTextArea")
+            expect(box).to_be_editable(timeout=30_000)
+            box.fill(QUESTION_EN)
+            asked = time.perf_counter()
+            box.press("Enter")
+            reply = assistant_messages(page).first
+            expect(reply).to_contain_text("Preparing the language model", timeout=5_000)
+            seen_s = time.perf_counter() - asked
+            expect(reply).to_contain_text("one-time step")
+            expect(page.get_by_test_id("stChatMessage").first).to_contain_text(QUESTION_EN)
+            expect(reply).to_contain_text("answered in", timeout=600_000)
+            expect(reply).not_to_contain_text("Preparing the language model")
+            expect(page.get_by_test_id("stSidebar").get_by_text("Device:")).to_be_visible(
+                timeout=60_000)
+        except Exception:
+            page.screenshot(path=str(REPORT_DIR / "cold-failure.png"), full_page=True)
+            print(server.log_text())
+            raise
+        finally:
+            page.close()
+    assert seen_s < 5, f"the loading message came {seen_s:.1f} s after the question"
+    assert list((cold_cache / "models").glob("*-openvino*")), "the app prepared nothing"

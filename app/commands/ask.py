@@ -34,6 +34,7 @@ from app.commands.common import (
     TopKOption,
     TopPOption,
     console,
+    load_announced,
     out,
     settings,
 )
@@ -106,9 +107,7 @@ def register(cli: typer.Typer) -> None:
 
         from app.build import make_engine
 
-        with console.status(f"loading {s.generation.model.llm} (the first start converts "
-                            "it)…"):
-            engine = make_engine(s)
+        engine = load_announced(s, lambda: make_engine(s))
         if batch is not None:
             _ask_batch(engine, batch, output)
             return

@@ -23,6 +23,7 @@ from app.commands.common import (
     MaxNewTokensOption,
     ModeOption,
     console,
+    load_announced,
     settings,
 )
 from app.config import parse_thresholds, with_overrides
@@ -57,6 +58,7 @@ def register(cli: typer.Typer) -> None:
         """Benchmark answers on a public SQuAD/CMRC file: corpus from its contexts."""
         from app.build import make_engine, make_ingestor, make_retriever
         from app.commands.eval import finish_report, run_with_progress
+        from app.cpu import describe_cpu
         from eval.public_sets import load_bench, sample_indices, write_corpus
         from eval.report import build_report
 
@@ -69,14 +71,15 @@ def register(cli: typer.Typer) -> None:
         paths = write_corpus(bench_set, home / "corpus")
         index_dir = home / "index"
         console.print(f"{qa_file.name}: {len(bench_set.items)} questions in the {split} split, "
-                      f"corpus of {len(paths)} articles -> {index_dir}", highlight=False)
+                      f"corpus of {len(paths)} articles -> {index_dir}; CPU {describe_cpu()}",
+                      highlight=False)
         report_ingest = make_ingestor(s, index_dir).ingest([home / "corpus"], sync=True)
         if report_ingest.ingested:
             console.print(f"ingested {len(report_ingest.ingested)} articles "
                           f"({time.perf_counter() - started:.0f} s)", highlight=False)
         s = with_overrides(s, index=index_dir)
         retriever = make_retriever(s)
-        engine = make_engine(s, retriever)
+        engine = load_announced(s, lambda: make_engine(s, retriever))
         picked = sample_indices(len(bench_set.items), sample, seed)
         run = run_with_progress(bench_set.items, retriever, engine, picked,
                                 curve_k=max(10, s.retrieval.k), started=started)

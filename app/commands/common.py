@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from app.config import Settings, load_settings
+
+T = TypeVar("T")
 
 ConfigOption = typer.Option(
     None, "--config", envvar="RAGQA_CONFIG", help="TOML config file (flags beat RAGQA_* env, "
@@ -44,3 +47,19 @@ TopKOption = typer.Option(None, "--top-k", help="Sample among the k likeliest to
                           "--temperature > 0; 0 = off (default: 50).")
 MaxNewTokensOption = typer.Option(None, "--max-new-tokens", help="Answer length cap in tokens "
                                   "(default: 256).")
+
+
+def load_announced(s: Settings, load: Callable[[], T]) -> T:
+    """Runs `load` (which loads `s`'s LLM) under a spinner, after one line on stderr when the
+    model first needs its one-time preparation (minutes, not seconds: a user should know)."""
+    from app.build import llm_is_loaded, llm_spec
+    from generation.preparation import pending_preparation
+
+    llm = s.generation.model.llm
+    pending = None if llm_is_loaded(s) else pending_preparation(llm_spec(s))
+    if pending is not None:
+        console.print(f"preparing {pending.what} for this computer, once: usually about "
+                      f"{max(1, round(pending.expected_s / 60))} min (`ragqa models` does it "
+                      "ahead of time)", highlight=False)
+    with console.status(f"loading {llm}…"):
+        return load()

@@ -28,6 +28,7 @@ from app.commands.common import (
     TopKOption,
     TopPOption,
     console,
+    load_announced,
     out,
     settings,
 )
@@ -151,7 +152,7 @@ def register(cli: typer.Typer) -> None:
         if not retrieval_only:
             from app.build import make_engine
 
-            engine = make_engine(s)
+            engine = load_announced(s, lambda: make_engine(s))
         e, r, g = s.eval, s.retrieval, s.generation
         sample = (stratified_sample(items, e.eval_generate_sample)
                   if engine is not None and e.eval_generate_sample else None)

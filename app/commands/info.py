@@ -37,8 +37,12 @@ def register(cli: typer.Typer) -> None:
         config: Path | None = ConfigOption,
     ) -> None:
         """Show an index's manifest (embedding model, chunking, counts, timestamps) and files."""
+        from app.cpu import cpu_info
+
         s = settings(config, index=index)
         data = index_info(s.index)
+        cpu = cpu_info()
+        data["cpu"] = cpu.to_json()
         if as_json:
             typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
             return
@@ -49,6 +53,7 @@ def register(cli: typer.Typer) -> None:
         for key, value in data["manifest"].items():
             table.add_row(key, str(value))
         table.add_row("size", f"{data['size_bytes'] / 1e6:.1f} MB")
+        table.add_row("this CPU", str(cpu))
         out.print(table)
         files = Table(title="files", title_justify="left")
         files.add_column("file", overflow="fold")

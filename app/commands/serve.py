@@ -24,6 +24,7 @@ from app.commands.common import (
     LlmOption,
     MaxNewTokensOption,
     console,
+    load_announced,
     settings,
 )
 from app.config import Settings
@@ -75,11 +76,10 @@ def start(s: Settings, folders: list[Path]) -> None:
     host, port = s.api.api_host, s.api.api_port
     check_exposure(host, len(state.keys))
     check_port_free(host, port)
-    with console.status(f"loading {state.llm_name} (the first start converts it)…"):
-        state.llm()
-        for name in state.names():
-            if state.has_documents(name):
-                state.retriever(name)  # opens the index and loads its embedder
+    load_announced(s, state.llm)
+    for name in state.names():
+        if state.has_documents(name):
+            state.retriever(name)  # opens the index and loads its embedder
     keys = f"{len(state.keys)} API keys" if state.keys else "no API keys (loopback only)"
     where = f"[{host}]" if ":" in host else host
     console.print(f"ragqa serve: http://{where}:{port}/v1  indexes: {', '.join(state.names())}"

@@ -100,6 +100,10 @@ def ask(question: str, turns: list[Turn], s: Settings, index_dir: Path) -> Turn:
     placeholder = st.empty()
     start = time.perf_counter()
     try:
+        # The model may still be loading (or being prepared, the first time): say so at once,
+        # keep the question, and answer it when the model is ready.
+        services.wait_for_llm(s, lambda message: placeholder.info(
+            message, icon=services.WAIT_ICON), retry_failed=True)
         engine = services.answer_engine(s, index_dir)
         placeholder.markdown("*Searching the documents…*")
         with services.generation_slot(

@@ -16,8 +16,12 @@ the same model.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -25,6 +29,7 @@ import streamlit as st
 from app import build
 from app.config import Settings, load_settings
 from app.ui.feedback import FeedbackStore
+from generation.preparation import PendingPreparation, pending_preparation
 from ingest.index import MANIFEST, IndexReader
 
 
@@ -42,9 +47,61 @@ def get_index(directory: Path) -> IndexReader:
     return build.get_index(directory)
 
 
-def get_llm(s: Settings):
-    with st.spinner("Loading the language model (the first start converts it)…"):
-        return build.make_llm(s)
+WAIT_ICON = ":material/hourglass_top:"
+
+
+@dataclass
+class ModelLoad:
+    """A load of one LLM running in the background, shared by every browser session."""
+
+    future: Future
+    started: float
+    llm: str
+    pending: PendingPreparation | None  # the one-time preparation it does first, if any
+
+    def message(self) -> str:
+        """What a person waiting for it is told: what happens, and how long it usually takes."""
+        waited = time.monotonic() - self.started
+        if self.pending is not None:
+            return (f"Preparing the language model {self.pending.what} for this computer: a "
+                    f"one-time step that usually takes about "
+                    f"{max(1, round(self.pending.expected_s / 60))} min "
+                    f"({waited:.0f} s so far). Your question is kept and answered as soon as "
+                    "the model is ready.")
+        return f"Loading the language model {self.llm} (usually a few seconds; {waited:.0f} s)…"
+
+
+@st.cache_resource(show_spinner=False)
+def _model_loads() -> tuple[ThreadPoolExecutor, dict, threading.Lock]:
+    # One loader thread: two loads at once would only double the memory and halve the speed.
+    return ThreadPoolExecutor(1, thread_name_prefix="ragqa-llm"), {}, threading.Lock()
+
+
+def llm_load(s: Settings, retry_failed: bool = False) -> ModelLoad:
+    """The process-wide load of `s`'s LLM, started in the background on the first call (a
+    failed one again when `retry_failed`): the page stays drawn and usable meanwhile."""
+    executor, loads, lock = _model_loads()
+    key = s.generation.model
+    with lock:
+        load = loads.get(key)
+        failed = load is not None and load.future.done() and load.future.exception()
+        if load is None or (failed and retry_failed):
+            pending = None if build.llm_is_loaded(s) else pending_preparation(build.llm_spec(s))
+            load = ModelLoad(executor.submit(build.make_llm, s), time.monotonic(),
+                             key.llm, pending)
+            loads[key] = load
+        return load
+
+
+def wait_for_llm(s: Settings, show: Callable[[str], None], retry_failed: bool = False):
+    """The loaded LLM of `s`; while it loads, `show` gets a progress message every second
+    (the first at once). Re-raises the load's error."""
+    load = llm_load(s, retry_failed)
+    while True:
+        try:
+            return load.future.result(timeout=0 if load.future.done() else 1.0)
+        except FutureTimeout:
+            show(load.message())
 
 
 def answer_engine(s: Settings, directory: Path):

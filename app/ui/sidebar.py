@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from app.config import Settings, with_overrides
+from app.cpu import describe_cpu
 from app.ui import services
 from app.ui.chat import clear_chat, errors_shown, escape_md
 from app.ui.uploads import (
@@ -164,9 +165,12 @@ def controls(base: Settings, index_dir: Path) -> Settings:
 
 
 def model_info(s: Settings) -> None:
-    llm = services.get_llm(s)
-    st.markdown(f"**LLM:** {llm.name}  \n**Device:** {llm.device}")
-    st.caption(f"Embedding: {s.ingest.embedder.embedding}")
+    """The LLM and its device; while it loads (in the background), what is happening. Called
+    last on the page, so waiting here holds up nothing else."""
+    box = st.empty()
+    llm = services.wait_for_llm(s, lambda message: box.info(message, icon=services.WAIT_ICON))
+    box.markdown(f"**LLM:** {llm.name}  \n**Device:** {llm.device}")
+    st.caption(f"Embedding: {s.ingest.embedder.embedding}  \nCPU: {describe_cpu()}")
 
 
 def feedback_export(s: Settings) -> None:
