@@ -112,6 +112,8 @@ def test_help_documents_every_option():
         assert option in output
 
 
+# Several ragqa processes ingesting real corpora (20-60 s each, minutes on AVX2): make test.
+@pytest.mark.slow
 def test_concurrent_ingest_fails_at_once_and_a_killed_run_leaves_the_index_loadable(
         tmp_path, embedder):
     docs = tmp_path / "docs"

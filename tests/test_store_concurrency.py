@@ -68,6 +68,8 @@ def ingest_process(docs: Path, location, commit_files: int, log: Path) -> subpro
                                 stderr=subprocess.STDOUT)
 
 
+# Several ragqa processes ingesting real corpora (20-60 s each, minutes on AVX2): make test.
+@pytest.mark.slow
 def test_a_run_killed_after_70_percent_goes_on_and_reembeds_only_the_lost_batch(
         index_location, tmp_path, embedder):
     docs = many_files(tmp_path / "docs")
@@ -111,6 +113,8 @@ def _half_files(index) -> list[str]:
     return [s for s, n, c in rows if n != c]
 
 
+# Several ragqa processes ingesting real corpora (20-60 s each, minutes on AVX2): make test.
+@pytest.mark.slow
 def test_a_reader_never_sees_half_a_file_while_another_process_ingests(
         pg_url, tmp_path, embedder):
     docs = many_files(tmp_path / "docs", 40)
