@@ -219,6 +219,8 @@ def test_first_question_on_a_cold_model_cache_says_what_is_loading(chromium, tmp
             reply = assistant_messages(page).first
             expect(reply).to_contain_text("Preparing the language model", timeout=5_000)
             seen_s = time.perf_counter() - asked
+            REPORT_DIR.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(REPORT_DIR / "first-question-loading.png"))
             expect(reply).to_contain_text("one-time step")
             expect(page.get_by_test_id("stChatMessage").first).to_contain_text(QUESTION_EN)
             expect(reply).to_contain_text("answered in", timeout=600_000)
