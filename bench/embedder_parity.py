@@ -27,8 +27,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from eval.metrics_retrieval import answer_rank, hit_at_k  # noqa: E402
 from ingest.embedder import Embedder  # noqa: E402
-from ingest.index import open_index  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
+from ingest.store.local.reader import open_index  # noqa: E402
 from retrieval import RetrievalSettings, build_retriever  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"

@@ -26,8 +26,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from eval.metrics_retrieval import answer_rank, hit_at_k, mrr  # noqa: E402
 from ingest.embedder import Embedder  # noqa: E402
-from ingest.index import open_index  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
+from ingest.store.local.reader import open_index  # noqa: E402
 from retrieval import FusionWeights, HybridRetriever, HygieneRetriever, build_retriever  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
 

@@ -7,8 +7,9 @@
     ...     print(item if isinstance(item, str) else item.citations)
 """
 
+from generation.backends.base import LLMBackend
 from generation.engine import AnswerEngine
-from generation.llm import LLMBackend, load_llm
+from generation.llm import load_llm
 from generation.settings import GenerationSettings, LLMSettings
 from generation.types import (
     Answer,

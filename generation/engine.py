@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from generation.abstention import NoAnswerModel, answer_signals
+from generation.backends.base import LLMBackend
 from generation.citations import snippet
-from generation.llm import LLMBackend
 from generation.prompts import ABSTAIN, PromptPlan, build_prompt, is_abstention
 from generation.rewrite import rewrite_question
 from generation.settings import GenerationSettings
@@ -39,7 +39,7 @@ from generation.types import (
     ShortAnswer,
     Timings,
 )
-from ingest.text import detect_language
+from ingest.core.text import detect_language
 from retrieval.types import Hit, Retriever
 
 History = list[tuple[str, str]]  # (question, answer_text) pairs, oldest first

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 from retrieval.types import Hit
+
+# Chat messages, as chat templates and OpenAI's API take them: {"role": "system" | "user" |
+# "assistant", "content": text}.
+Messages = list[dict[str, str]]
 
 
 class GenerationError(RagqaError):
@@ -40,7 +44,7 @@ class DecodingParams:
     max_new_tokens: int = 256
     seed: int = 0
     # Constrained decoding (transformers backend): when set, the answer must be a substring
-    # of one of these texts or a decline (generation.constrained).
+    # of one of these texts or a decline (generation.backends.constrained).
     copy_from: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

@@ -13,7 +13,7 @@ import fnmatch
 from dataclasses import replace
 from pathlib import PurePath
 
-from ingest.text import word_units
+from ingest.core.text import word_units
 from retrieval.hits import RetrievalError, check_positive
 from retrieval.types import Hit, Retriever
 

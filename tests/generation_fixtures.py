@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from generation.types import DecodingParams, Generation
-from ingest.text import count_cjk
+from ingest.core.text import count_cjk
 from retrieval.types import Hit
 
 # The converted-model cache conftest.py points RAGQA_CACHE_DIR at (the repository's .cache/):

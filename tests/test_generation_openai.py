@@ -22,7 +22,7 @@ from generation_fixtures import HITS, FixedRetriever
 
 from app.api.state import ServerState
 from generation import AnswerEngine, DecodingParams, Generation, GenerationError, load_llm
-from generation.openai_backend import OpenAIBackend, request_options
+from generation.backends.openai_backend import OpenAIBackend, request_options
 from generation.settings import GenerationSettings, LLMSettings
 
 MESSAGES = [{"role": "user", "content": "Name three colours."}]

@@ -11,9 +11,9 @@ import pytest
 from generation_fixtures import CACHE_DIR, EXPORTER, HITS, FixedRetriever
 
 from generation import AnswerEngine, DecodingParams, GenerationError, LLMSettings, load_llm
-from generation.builtin_models import BUILTIN_MODELS
-from generation.openvino_backend import OpenVINOBackend
-from generation.openvino_export import META, openvino_model
+from generation.backends.builtin_models import BUILTIN_MODELS
+from generation.backends.openvino_backend import OpenVINOBackend
+from generation.backends.openvino_export import META, openvino_model
 from generation.settings import GenerationSettings
 
 SMOL = "builtin:smollm2-135m"

@@ -41,7 +41,7 @@ from app.api.state import ServerState
 from generation import AnswerEngine
 from generation.settings import GenerationSettings
 from generation.types import Answer, Generation
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 
 log = logging.getLogger("ragqa.api")
 

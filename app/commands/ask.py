@@ -37,7 +37,7 @@ from app.commands.common import (
     out,
     settings,
 )
-from ingest.fileio import write_jsonl
+from ingest.core.fileio import write_jsonl
 
 
 def print_answer(answer) -> None:
@@ -104,7 +104,7 @@ def register(cli: typer.Typer) -> None:
                      max_new_tokens=max_new_tokens, stream=stream)
         batch = question_or_batch(question, input_file, output, writes="answers")
 
-        from app.build import make_engine
+        from app.services.build import make_engine
 
         with console.status(f"loading {s.generation.model.llm} (the first start converts "
                             "it)…"):

@@ -4,8 +4,8 @@
     ...                       name="builtin:qwen2.5-0.5b")
     >>> for piece in llm.stream(messages, DecodingParams(max_new_tokens=64)): ...
 
-Same protocol as `TransformersBackend` (`generation.llm.LLMBackend`): text pieces as they are
-decoded, then a `Generation` with the first-token time and the mean token log-probability.
+Same protocol as `TransformersBackend` (`generation.backends.base.LLMBackend`): text pieces as
+they are decoded, then a `Generation` with the first-token time and the mean token log-probability.
 The KV blocks of earlier prompts are kept (prefix caching), so the system prompt and few-shot
 turns that every question shares are not computed again. openvino_genai reports one
 log-probability per answer (the sum over its tokens), not one per token; `mean_logprob` is
@@ -21,10 +21,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from generation.llm import LocalModel
-from generation.types import DecodingParams, Generation, GenerationError
+from generation.backends.base import LocalModel
+from generation.types import DecodingParams, Generation, GenerationError, Messages
 
-Messages = list[dict[str, str]]
 _DONE = object()
 # Prefill a prompt in one chunk: openvino_genai's default (256 tokens) splits a 3-passage
 # prompt in four and measured ~2x slower to the first token. Longer prompts are still split.
@@ -35,7 +34,7 @@ class OpenVINOBackend(LocalModel):
     """An exported OpenVINO LLM run with `openvino_genai.LLMPipeline`.
 
     Args:
-        folder: an export from `generation.openvino_export.openvino_model`.
+        folder: an export from `generation.backends.openvino_export.openvino_model`.
         name: the name answers report (`builtin:qwen2.5-0.5b`).
         threads: inference threads; None lets OpenVINO use every core.
         precision: OpenVINO's inference precision hint ("f32", "bf16"), None for its default.

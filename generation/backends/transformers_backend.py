@@ -17,10 +17,10 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-from generation.builtin_models import BUILTIN_MODELS
-from generation.llm import LocalModel, Messages
-from generation.types import DecodingParams, Generation, GenerationError
-from ingest.errors import ModelUnavailableError
+from generation.backends.base import LocalModel
+from generation.backends.builtin_models import BUILTIN_MODELS
+from generation.types import DecodingParams, Generation, GenerationError, Messages
+from ingest.core.errors import ModelUnavailableError
 
 
 def _cpu_has_bf16() -> bool:
@@ -199,7 +199,7 @@ class TransformersBackend(LocalModel):
         if params.copy_from:
             from transformers import LogitsProcessorList
 
-            from generation.constrained import SubstringConstraint
+            from generation.backends.constrained import SubstringConstraint
 
             # First in the list: a seeded sampler after it then draws among allowed tokens.
             kwargs.setdefault("logits_processor", LogitsProcessorList()).insert(0,

@@ -19,10 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-from generation.types import DecodingParams, Generation, GenerationError
-from ingest.text import count_cjk
+from generation.types import DecodingParams, Generation, GenerationError, Messages
+from ingest.core.text import count_cjk
 
-Messages = list[dict[str, str]]
 # Sent when no key is configured: vLLM and other open servers without --api-key ignore it.
 NO_KEY = "EMPTY"
 
