@@ -69,6 +69,7 @@ run: install ocr kb
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 test: install browser ocr kb
 	$(VENV)/bin/ruff check .
