@@ -4,7 +4,7 @@
     >>> msgs = [{"role": "user", "content": "Say hi."}]
     >>> llm.generate(msgs, DecodingParams(max_new_tokens=8)).text
     'Hi! How can I help you today?'
-    >>> for piece in llm.stream(msgs, DecodingParams()): ...   # str pieces, then a Generation
+    >>> stream = llm.stream(msgs, DecodingParams())   # str pieces; .result() a Generation
 
 Names: `builtin:qwen2.5-0.5b` / `builtin:smollm2-135m` (embedded GGUF, converted once and
 cached), a Hugging Face id or local folder (loaded offline), `openai:MODEL` (an

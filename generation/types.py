@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from ingest.core.errors import RagqaError
 from retrieval.types import Hit
@@ -18,6 +20,7 @@ from retrieval.types import Hit
 # Chat messages, as chat templates and OpenAI's API take them: {"role": "system" | "user" |
 # "assistant", "content": text}.
 Messages = list[dict[str, str]]
+T = TypeVar("T")
 
 
 class GenerationError(RagqaError):
@@ -193,3 +196,57 @@ class Answer:
 
 def _round(ms: float | None) -> float | None:
     return None if ms is None else round(ms, 1)
+
+
+class Stream(Generic[T]):
+    """Text as it is produced; the final value (a `Generation`, an `Answer`) afterwards.
+
+    Iterating yields the text pieces; `result()` gives the final value, reading whatever is
+    left first, as simonw/llm's `Response` does. `close()` (or leaving `with closing(...)`)
+    stops the work behind it: a backend stops decoding. Made from a generator that yields
+    the pieces and returns the final value:
+
+    >>> def pieces():
+    ...     yield "Hello"
+    ...     yield " world"
+    ...     return 42
+    >>> stream = Stream(pieces())
+    >>> "".join(stream), stream.result(), stream.text()
+    ('Hello world', 42, 'Hello world')
+    """
+
+    def __init__(self, pieces: Generator[str, None, T]) -> None:
+        self._pieces = pieces
+        self._seen: list[str] = []
+        self._done = False
+        self._result: T | None = None
+
+    def __iter__(self) -> Stream[T]:
+        return self
+
+    def __next__(self) -> str:
+        if self._done:
+            raise StopIteration
+        try:
+            piece = next(self._pieces)
+        except StopIteration as end:
+            self._done, self._result = True, end.value
+            raise StopIteration from None
+        self._seen.append(piece)
+        return piece
+
+    def result(self) -> T:
+        """The final value, once the rest of the stream is read."""
+        for _ in self:
+            pass
+        if self._result is None:
+            raise GenerationError("the stream was closed before it finished")
+        return self._result
+
+    def text(self) -> str:
+        """Every piece read so far, joined."""
+        return "".join(self._seen)
+
+    def close(self) -> None:
+        self._pieces.close()
+        self._done = True

@@ -119,14 +119,12 @@ def register(cli: typer.Typer) -> None:
                 return
         else:
             # The model's phrase as it is decoded (stderr), then the grounded answer.
-            answer = None
-            for item in engine.stream(question):
-                if isinstance(item, str):
-                    sys.stderr.write(item)
-                    sys.stderr.flush()
-                else:
-                    answer = item
+            stream = engine.stream(question)
+            for piece in stream:
+                sys.stderr.write(piece)
+                sys.stderr.flush()
             sys.stderr.write("\n")
+            answer = stream.result()
         print_answer(answer)
         print_sources(answer)
 

@@ -107,14 +107,11 @@ def ask(question: str, turns: list[Turn], s: Settings, index_dir: Location) -> T
             on_wait=lambda: placeholder.markdown("*Waiting for another answer to finish…*")
         ):
             text = ""
-            for item in engine.stream(question, history):
-                if isinstance(item, str):
-                    text += item
-                    placeholder.markdown(show_answer_text(text) + CURSOR)
-                else:
-                    turn.answer = item
-        if turn.answer is None:
-            raise RuntimeError("the answer engine ended without a final answer")
+            stream = engine.stream(question, history)
+            for piece in stream:
+                text += piece
+                placeholder.markdown(show_answer_text(text) + CURSOR)
+            turn.answer = stream.result()
     except RagqaError as exc:
         turn.error = str(exc)
     except Exception as exc:
