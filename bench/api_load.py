@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from app.cpu import describe_cpu
+from app.services.cpu import describe_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 KB = ROOT / "data" / "kb"

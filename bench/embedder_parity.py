@@ -25,11 +25,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from app.cpu import describe_cpu  # noqa: E402
+from app.services.cpu import describe_cpu  # noqa: E402
 from eval.metrics_retrieval import answer_rank, hit_at_k  # noqa: E402
 from ingest.embedder import Embedder  # noqa: E402
-from ingest.index import open_index  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
+from ingest.store.local.reader import open_index  # noqa: E402
 from retrieval import RetrievalSettings, build_retriever  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.cpu import describe_cpu
+from app.services.cpu import describe_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,9 +55,9 @@ def build_prompts(workdir: Path, questions: list[str], k: int, llm) -> list:
     """The engine's prompt plan for each question, over a fresh index of data/kb."""
     from generation.prompts import build_prompt
     from ingest.embedder import Embedder
-    from ingest.index import open_index
     from ingest.pipeline import Ingestor
     from ingest.settings import IngestSettings
+    from ingest.store.local.reader import open_index
     from retrieval import RetrievalSettings, build_retriever
 
     embedder = Embedder("builtin:minilm", device="cpu")
@@ -72,11 +72,11 @@ def build_prompts(workdir: Path, questions: list[str], k: int, llm) -> list:
 def load(name: str, backend: str, cache_dir: Path):
     """The backend, and the seconds its load took from the cache (conversion and export, once
     per cache, are done before the clock starts)."""
-    from app.build import default_exporter
+    from app.services.build import default_exporter
     from generation import LLMSettings, load_llm
-    from generation.builtin_models import converted_model
-    from generation.openvino_backend import OpenVINOBackend
-    from generation.openvino_export import openvino_model
+    from generation.backends.builtin_models import converted_model
+    from generation.backends.openvino_backend import OpenVINOBackend
+    from generation.backends.openvino_export import openvino_model
 
     kind, precision = BACKENDS[backend]
     if kind == "openvino":

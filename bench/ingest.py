@@ -36,7 +36,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import psutil
 
-from app.cpu import describe_cpu
+from app.services.cpu import describe_cpu
 from ingest.settings import IngestSettings  # after the project root is on the path
 
 EN_TEXT = (

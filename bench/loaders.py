@@ -31,12 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.cpu import describe_cpu
+from app.services.cpu import describe_cpu
 from eval.metrics_ocr import bag_f1
 from ingest.cleaning import clean_text
+from ingest.core.text import CJK_LETTERS
 from ingest.loaders import Tesseract, load_document
 from ingest.loaders.image import clean_ocr_text
-from ingest.text import CJK_LETTERS
 
 _CJK = re.compile(f"[{CJK_LETTERS}]")
 _LATIN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")

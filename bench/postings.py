@@ -5,7 +5,7 @@ holds per chunk (one row per distinct term of a chunk), for the README's 10M-chu
 
 Files are loaded and chunked as ingest does (default 800/120 characters); a SQuAD-layout
 article is one document, its paragraphs joined, as a user's file would be. A term is a token
-of `ingest.text.tokenize` (stemmed English words; CJK characters and bigrams).
+of `ingest.core.text.tokenize` (stemmed English words; CJK characters and bigrams).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.cpu import describe_cpu  # noqa: E402
+from app.services.cpu import describe_cpu  # noqa: E402
 from ingest.chunking import Chunker  # noqa: E402
+from ingest.core.text import detect_language, tokenize  # noqa: E402
+from ingest.core.types import PageText  # noqa: E402
 from ingest.loaders import load_document, read_bytes  # noqa: E402
 from ingest.settings import IngestSettings  # noqa: E402
-from ingest.text import detect_language, tokenize  # noqa: E402
-from ingest.types import PageText  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.config import load_settings  # noqa: E402
-from app.cpu import describe_cpu  # noqa: E402
+from app.services.cpu import describe_cpu  # noqa: E402
 
 CAPS = ("", "AVX512_CORE_BF16", "AVX512_CORE", "AVX2_VNNI", "AVX2")
 TEXT = ("Kestrel-7B was pretrained on 2.4 trillion tokens of web text code and books with a "
@@ -62,7 +62,7 @@ def main() -> None:
         measure(Path(args.child[0]), args.child[1] or None, tuple(args.sizes))
         return
     print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
-    from app.build import llm_spec
+    from app.services.build import llm_spec
     from generation.preparation import prepare_llm
 
     folder = prepare_llm(llm_spec(load_settings(None, {})))

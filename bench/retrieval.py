@@ -10,10 +10,10 @@ Synthetic data, because no corpus of 100k chunks ships with ragqa:
   every other, so "nearest neighbours" are noise and HNSW recall means nothing. Queries are
   fresh draws around the same centres.
 - text: 40-80 words per chunk from a Zipf-like distribution over a 100k-word vocabulary of
-  made-up consonant words (`ingest.text.tokenize` keeps each one whole); a query is 5
+  made-up consonant words (`ingest.core.text.tokenize` keeps each one whole); a query is 5
   distinct words of a random chunk.
 The same chunks, vectors and tokens are written through each store's own writer: an index
-folder (`ingest.writer.GenerationWriter`, flat and HNSW) and PostgreSQL + pgvector (a
+folder (`ingest.store.local.writer.GenerationWriter`, flat and HNSW) and PostgreSQL + pgvector (a
 throwaway server the bench starts with the `pgserver` wheel; rows through `PgWriteSession`,
 then the HNSW index built once, as `CREATE INDEX` on a loaded table does it fastest). Queries
 are embedded ahead of time (a lookup embedder), so the latencies are search + fusion + hit
@@ -40,14 +40,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import faiss  # noqa: E402
 
-from app.cpu import describe_cpu  # noqa: E402
-from ingest.index import FORMAT_VERSION, IndexReader, Manifest  # noqa: E402
-from ingest.postgres.schema import HNSW_INDEX  # noqa: E402
-from ingest.postgres.writer import PgTarget  # noqa: E402
-from ingest.store import open_store  # noqa: E402
-from ingest.text import tokenize  # noqa: E402
-from ingest.types import Chunk, FileEntry  # noqa: E402
-from ingest.writer import GenerationWriter  # noqa: E402
+from app.services.cpu import describe_cpu  # noqa: E402
+from ingest.core.text import tokenize  # noqa: E402
+from ingest.core.types import Chunk, FileEntry  # noqa: E402
+from ingest.store import (  # noqa: E402
+    FORMAT_VERSION,
+    Manifest,
+    open_store,
+)
+from ingest.store.local.reader import IndexReader  # noqa: E402
+from ingest.store.local.writer import GenerationWriter  # noqa: E402
+from ingest.store.postgres.schema import HNSW_INDEX  # noqa: E402
+from ingest.store.postgres.writer import PgTarget  # noqa: E402
 from retrieval import build_retriever  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
 

@@ -5,7 +5,7 @@ own tokens), on the same chunks and vectors.
     $ .venv/bin/python bench/store_quality.py                  # data/qa/reference.jsonl, data/kb
     $ .venv/bin/python bench/store_quality.py --squad ../shared/data/cmrc2018_dev_tune.json
 
-The KB is ingested once into a temporary index folder and migrated (`ingest.migrate`) into a
+The KB is ingested once into a temporary index folder and migrated (`ingest.store.migrate`) into a
 PostgreSQL the script starts itself (the `pgserver` wheel, a Unix socket in a temp folder),
 so both stores hold identical chunks, vectors and tokens and only the search differs. A
 `--squad` file's paragraphs become one text file each; its answerable questions are scored
@@ -34,12 +34,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retrieval_quality import load_qa  # noqa: E402
 
-from app.cpu import describe_cpu  # noqa: E402
+from app.services.cpu import describe_cpu  # noqa: E402
 from eval.metrics_retrieval import answer_rank, hit_at_k, mrr  # noqa: E402
 from ingest.embedder import Embedder  # noqa: E402
-from ingest.migrate import migrate  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from ingest.store import open_store  # noqa: E402
+from ingest.store.migrate import migrate  # noqa: E402
 from retrieval import build_retriever  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
 

@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.cpu import describe_cpu  # noqa: E402
+from app.services.cpu import describe_cpu  # noqa: E402
 from generation.abstention import (  # noqa: E402
     MODEL_FILE,
     SIGNALS,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 
 
 class GateError(RagqaError):

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from rouge_score import rouge_scorer, tokenizers
 
-from ingest.text import word_units
+from ingest.core.text import word_units
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from eval.qa_io import QAFormatError, QAItem, QASet, parse_squad
-from ingest.fileio import atomic_write_text, read_text
+from ingest.core.fileio import atomic_write_text, read_text
 
 Split = Literal["tune", "test", "all"]
 SPLITS: tuple[Split, ...] = ("tune", "test", "all")

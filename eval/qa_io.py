@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ingest.errors import RagqaError
-from ingest.fileio import parse_jsonl, read_text
-from ingest.text import Lang, detect_language, has_cjk, has_letters
+from ingest.core.errors import RagqaError
+from ingest.core.fileio import parse_jsonl, read_text
+from ingest.core.text import Lang, detect_language, has_cjk, has_letters
 
 QAFormat = Literal["jsonl", "squad1.1", "squad2.0", "cmrc2018"]
 

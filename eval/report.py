@@ -30,7 +30,7 @@ from eval.metrics_retrieval import answer_rank, hit_at_k, mrr, source_recall
 from eval.qa_io import QASet
 from eval.runner import QuestionRecord, RunResult
 from eval.score import ItemScore, aggregate, score_item
-from ingest.text import strip_citations
+from ingest.core.text import strip_citations
 
 CORRECT_F1 = 0.5
 

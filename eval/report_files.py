@@ -16,8 +16,8 @@ from pathlib import Path
 from eval.gate import GateResult
 from eval.plots import write_plots
 from eval.report import GroupMetrics, Report
-from ingest.fileio import atomic_write_text
-from ingest.text import strip_citations
+from ingest.core.fileio import atomic_write_text
+from ingest.core.text import strip_citations
 
 
 def _pct(value: float | None) -> str:

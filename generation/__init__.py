@@ -3,12 +3,15 @@
     >>> from generation import AnswerEngine, DecodingParams, load_llm
     >>> settings = GenerationSettings(max_new_tokens=128)      # LLM: builtin:qwen2.5-0.5b
     >>> engine = AnswerEngine(retriever, load_llm(settings.model), settings)
-    >>> for item in engine.stream("What does the warranty cover?"):
-    ...     print(item if isinstance(item, str) else item.citations)
+    >>> stream = engine.stream("What does the warranty cover?")
+    >>> for piece in stream:
+    ...     print(piece, end="")
+    >>> stream.result().citations
 """
 
+from generation.backends.base import LLMBackend
 from generation.engine import AnswerEngine
-from generation.llm import LLMBackend, load_llm
+from generation.llm import load_llm
 from generation.settings import GenerationSettings, LLMSettings
 from generation.types import (
     Answer,

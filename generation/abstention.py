@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from generation.spans import Span, evidence_bounds
-from ingest.errors import RagqaError
-from ingest.text import ENGLISH_STOP_WORDS, detect_language, has_cjk, tokenize, word_units
+from ingest.core.errors import RagqaError
+from ingest.core.text import ENGLISH_STOP_WORDS, detect_language, has_cjk, tokenize, word_units
 from retrieval.types import Hit
 
 MODEL_FILE = Path(__file__).with_name("no_answer_model.json")
@@ -178,7 +178,7 @@ class NoAnswerModel:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def save(self, path: Path) -> None:
-        from ingest.fileio import atomic_write_text
+        from ingest.core.fileio import atomic_write_text
 
         atomic_write_text(path, json.dumps(asdict(self), ensure_ascii=False, indent=1) + "\n")
 

@@ -1,6 +1,6 @@
 """Citations: the `[n]` markers in an answer, resolved to the passages they number.
 
-The marker pattern and its parser are the text core's (`ingest.text.citation_numbers`),
+The marker pattern and its parser are the text core's (`ingest.core.text.citation_numbers`),
 so eval strips exactly the forms generation reads.
 
     >>> [c.source for c in map_citations("Built in 1889 [1].", hits)]
@@ -10,7 +10,7 @@ so eval strips exactly the forms generation reads.
 from __future__ import annotations
 
 from generation.types import Citation
-from ingest.text import citation_numbers
+from ingest.core.text import citation_numbers
 from retrieval.types import Hit
 
 _SNIPPET_CHARS = 200

@@ -2,11 +2,10 @@
 grounding -> abstention -> Answer.
 
     >>> engine = AnswerEngine(retriever, llm, GenerationSettings(max_new_tokens=128))
-    >>> for item in engine.stream("How tall is the tower?"):
-    ...     if isinstance(item, str):
-    ...         print(item, end="", flush=True)     # text as it is decoded
-    ...     else:
-    ...         answer = item                       # the final Answer comes last
+    >>> stream = engine.stream("How tall is the tower?")
+    >>> for piece in stream:
+    ...     print(piece, end="", flush=True)        # text as it is decoded
+    >>> answer = stream.result()                    # then the final Answer
     >>> answer.short.text, answer.text, answer.confidence
     ('330 metres', 'The tower is 330 metres tall. [1]', 0.91)
 
@@ -20,12 +19,13 @@ reaches `no_answer_threshold` abstains, and keeps its hits as the closest passag
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import replace
 
 from generation.abstention import NoAnswerModel, answer_signals
+from generation.backends.base import LLMBackend
 from generation.citations import snippet
-from generation.llm import LLMBackend
 from generation.prompts import ABSTAIN, PromptPlan, build_prompt, is_abstention
 from generation.rewrite import rewrite_question
 from generation.settings import GenerationSettings
@@ -37,9 +37,10 @@ from generation.types import (
     Evidence,
     Generation,
     ShortAnswer,
+    Stream,
     Timings,
 )
-from ingest.text import detect_language
+from ingest.core.text import detect_language
 from retrieval.types import Hit, Retriever
 
 History = list[tuple[str, str]]  # (question, answer_text) pairs, oldest first
@@ -79,43 +80,35 @@ class AnswerEngine:
 
     def ask(self, question: str, history: History | None = None) -> Answer:
         """The complete Answer (the stream, consumed)."""
-        answer = None
-        for item in self.stream(question, history):
-            answer = item
-        assert isinstance(answer, Answer)
-        return answer
+        return self.stream(question, history).result()
 
-    def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
-        """The answer's text, then the final Answer as the last item.
+    def stream(self, question: str, history: History | None = None) -> Stream[Answer]:
+        """The answer's text; `.result()` is then the final Answer.
 
         The text comes as one piece once the short answer is decoded and grounded (a short
         phrase takes a fraction of a second to decode; what the model wrote is not what is
         shown, so streaming its tokens would show text that then changes). Closing the
-        iterator early stops the decoding.
+        stream early stops the decoding.
         """
+        return Stream(self._stream(question, history))
+
+    def _stream(self, question: str, history: History | None) -> Generator[str, None, Answer]:
         start = time.perf_counter()
         standalone, hits, retrieve_ms = self._retrieve(question, history)
         lang = detect_language(question)
         if not self._passes_gate(hits):
             yield ABSTAIN[lang]
-            yield self._gated(question, standalone, hits, lang, retrieve_ms, start)
-            return
+            return self._gated(question, standalone, hits, lang, retrieve_ms, start)
         plan = self._plan(question, hits)
-        generation = None
-        pieces: list[str] = []
-        for item in self.llm.stream(plan.messages, self._decoding(plan)):
-            if isinstance(item, Generation):
-                generation = item
-            else:
-                pieces.append(item)
-        assert generation is not None, "an LLM backend's stream must end with a Generation"
+        with closing(self.llm.stream(plan.messages, self._decoding(plan))) as decoded:
+            generation = decoded.result()
         first_ms = None if generation.first_token_ms is None else \
             retrieve_ms + generation.first_token_ms
-        text = "".join(pieces).strip() or generation.text
+        text = decoded.text().strip() or generation.text
         answer = self._answer(question, standalone, hits, plan, generation, retrieve_ms,
                               first_ms, start, text=text)
         yield answer.text
-        yield answer
+        return answer
 
     def ask_many(self, questions: list[str],
                  progress: Callable[[int, int], None] | None = None) -> list[Answer]:

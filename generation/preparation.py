@@ -17,14 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from generation.builtin_models import BUILTIN_MODELS, converted_model, is_converted
-from generation.llm import wants_openvino
-from generation.openvino_export import (
+from generation.backends.builtin_models import BUILTIN_MODELS, converted_model, is_converted
+from generation.backends.openvino_export import (
     OpenVINOUnavailable,
     export_folder,
     is_complete,
     openvino_model,
 )
+from generation.llm import wants_openvino
 from generation.settings import LLMSettings
 
 

@@ -13,11 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from generation.types import GenerationError
-from ingest.text import Lang, detect_language
+from generation.types import GenerationError, Messages
+from ingest.core.text import Lang, detect_language
 from retrieval.types import Hit
-
-Messages = list[dict[str, str]]
 
 ABSTAIN = {
     "en": "I don't know based on the provided documents.",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from generation.types import DecodingParams
-from ingest.text import detect_language
+from ingest.core.text import detect_language
 
 History = list[tuple[str, str]]
 

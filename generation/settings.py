@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from generation.types import DecodingParams
-from ingest.text import Lang
+from ingest.core.text import Lang
 
 # The SQuAD 2.0 scorer's best threshold on the tune halves of the public sets, as
 # bench/train_no_answer.py found it (it is also in generation/no_answer_model.json).

@@ -11,7 +11,7 @@
 A small model copies the fact but not always verbatim ("the 12 hours", "12 hours."), so the
 generated text is matched to the passages: an exact (case-insensitive) occurrence first, else
 the span with the best unit F1 against it, counting CJK by character and other text by word
-(`ingest.text.word_unit_spans`, the units the official CMRC and SQuAD scorers count). The
+(`ingest.core.text.word_unit_spans`, the units the official CMRC and SQuAD scorers count). The
 result is always a verbatim slice of a passage, so the answer's citation is exact.
 """
 
@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ingest.text import ENGLISH_STOP_WORDS, is_cjk, strip_citations, word_unit_spans
+from ingest.core.text import ENGLISH_STOP_WORDS, is_cjk, strip_citations, word_unit_spans
 
 # Below this unit F1 the generated text is not taken to come from any passage.
 MIN_MATCH = 0.34

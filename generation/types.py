@@ -10,10 +10,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 from retrieval.types import Hit
+
+# Chat messages, as chat templates and OpenAI's API take them: {"role": "system" | "user" |
+# "assistant", "content": text}.
+Messages = list[dict[str, str]]
+T = TypeVar("T")
 
 
 class GenerationError(RagqaError):
@@ -40,7 +47,7 @@ class DecodingParams:
     max_new_tokens: int = 256
     seed: int = 0
     # Constrained decoding (transformers backend): when set, the answer must be a substring
-    # of one of these texts or a decline (generation.constrained).
+    # of one of these texts or a decline (generation.backends.constrained).
     copy_from: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -189,3 +196,57 @@ class Answer:
 
 def _round(ms: float | None) -> float | None:
     return None if ms is None else round(ms, 1)
+
+
+class Stream(Generic[T]):
+    """Text as it is produced; the final value (a `Generation`, an `Answer`) afterwards.
+
+    Iterating yields the text pieces; `result()` gives the final value, reading whatever is
+    left first, as simonw/llm's `Response` does. `close()` (or leaving `with closing(...)`)
+    stops the work behind it: a backend stops decoding. Made from a generator that yields
+    the pieces and returns the final value:
+
+    >>> def pieces():
+    ...     yield "Hello"
+    ...     yield " world"
+    ...     return 42
+    >>> stream = Stream(pieces())
+    >>> "".join(stream), stream.result(), stream.text()
+    ('Hello world', 42, 'Hello world')
+    """
+
+    def __init__(self, pieces: Generator[str, None, T]) -> None:
+        self._pieces = pieces
+        self._seen: list[str] = []
+        self._done = False
+        self._result: T | None = None
+
+    def __iter__(self) -> Stream[T]:
+        return self
+
+    def __next__(self) -> str:
+        if self._done:
+            raise StopIteration
+        try:
+            piece = next(self._pieces)
+        except StopIteration as end:
+            self._done, self._result = True, end.value
+            raise StopIteration from None
+        self._seen.append(piece)
+        return piece
+
+    def result(self) -> T:
+        """The final value, once the rest of the stream is read."""
+        for _ in self:
+            pass
+        if self._result is None:
+            raise GenerationError("the stream was closed before it finished")
+        return self._result
+
+    def text(self) -> str:
+        """Every piece read so far, joined."""
+        return "".join(self._seen)
+
+    def close(self) -> None:
+        self._pieces.close()
+        self._done = True

@@ -9,7 +9,7 @@ LangChain's RecursiveCharacterTextSplitter does the splitting: paragraphs first,
 then sentences (。！？；… and . ! ?), then clauses, then words. Sentence punctuation stays at
 the end of its sentence (keep_separator="end"), so a chunk never starts with a stray "。".
 
-Structure is kept where the loader marks it (`ingest.types.PageText`): a record's `header` (a
+Structure is kept where the loader marks it (`ingest.core.types.PageText`): a record's `header` (a
 Word section's heading path, a slide's title) starts every chunk of that record, within the
 chunk size; a table record (`rows`) is cut between rows only, never inside a row that fits,
 and each chunk names its rows ("sheet Revenue, rows 2-14"). A slide is one record, so a slide
@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.types import Chunk, PageText
+from ingest.core.types import Chunk, PageText
 
 # Coarse to fine. English sentence marks carry their space so that "3.14" and "e.g." hold.
 SEPARATORS = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.text import CJK_LETTERS, CJK_MARKS, is_cjk
+from ingest.core.text import CJK_LETTERS, CJK_MARKS, is_cjk
 
 # Characters after which a line break is a real one (end of a sentence, a heading's colon).
 _SENTENCE_END = set(".!?:;。！？：；…”』」\"')）)")

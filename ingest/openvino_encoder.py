@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.fileio import atomic_write_json, publish_dir
+from ingest.core.fileio import atomic_write_json, publish_dir
 
 EXPORT_FORMAT = 1
 META = "ragqa-openvino.json"

@@ -10,8 +10,8 @@ write session on the store (`ingest.store`): unchanged files stay (an index dire
 their rows, no re-embedding), new and changed files are loaded, chunked and embedded in
 length-sorted batches, each batch written whole and made durable (a file journalled or
 committed every `commit_files` files or `commit_seconds` seconds), and the session finishes
-by committing atomically (a new generation in a directory, see `ingest.local_store`; the last
-transaction in PostgreSQL, see `ingest.postgres`). A run killed midway loses at most its last
+by committing atomically (a new generation in a directory, see `ingest.store.local.target`; the last
+transaction in PostgreSQL, see `ingest.store.postgres`). A run killed midway loses at most its last
 batch: the next one takes what was journalled or committed and goes on.
 
 `progress(stage, done, total)` is called with the stages "scan" (files hashed), "files" (files
@@ -30,24 +30,22 @@ from pathlib import Path
 import numpy as np
 
 from ingest.chunking import Chunker
-from ingest.index import FORMAT_VERSION, FileRecord, Manifest
+from ingest.core.text import tokenize
+from ingest.core.types import Chunk, FileEntry, FileFailure, IngestError, IngestReport
 from ingest.loaders import LoadError, Tesseract, load_document, read_bytes
-from ingest.local_store import IndexLock, refuse_foreign_folder
 from ingest.settings import IngestSettings
 from ingest.store import (
-    IndexLockedError,
+    FORMAT_VERSION,
+    FileRecord,
     IndexStore,
     IndexTarget,
     Location,
+    Manifest,
     WriteSession,
     index_target,
 )
-from ingest.text import tokenize
-from ingest.types import Chunk, FileEntry, FileFailure, IngestError, IngestReport
 
 Progress = Callable[[str, int, int], None]
-__all__ = ["IndexLock", "IndexLockedError", "Ingestor", "StrictIngestError", "check_index_dir",
-           "refuse_foreign_folder"]
 
 
 class StrictIngestError(IngestError):

@@ -1,5 +1,5 @@
 """BM25 retrieval over the index's lexical store (bm25s in an index directory, term statistics
-in PostgreSQL; tokens: CJK characters and bigrams + stemmed English, `ingest.text.tokenize`).
+in PostgreSQL; tokens: CJK characters and bigrams + stemmed English, `ingest.core.text.tokenize`).
 
     >>> bm25 = BM25Retriever(open_index(Path("indexes/sample")), k=5)
     >>> bm25.retrieve("检索增强生成")[0].score      # a BM25 score; relevance is None
@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.text import tokenize
+from ingest.core.text import tokenize
 from retrieval.hits import check_positive, cosines, hits_for_rows
 from retrieval.types import Hit
 
 
 class BM25Retriever:
-    """Chunks ranked by BM25 against the question's tokens (`ingest.text.tokenize`).
+    """Chunks ranked by BM25 against the question's tokens (`ingest.core.text.tokenize`).
 
     Args:
         index: an opened index, either store; it ranks the tokens by BM25.

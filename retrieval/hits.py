@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 from retrieval.types import Hit
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ingest.text import cjk_share
+from ingest.core.text import cjk_share
 from retrieval.bm25 import BM25Retriever
 from retrieval.dense import DEFAULT_EF_SEARCH, DenseRetriever
 from retrieval.hits import RetrievalError, check_positive, cosines, hits_for_rows

@@ -13,7 +13,7 @@ import fnmatch
 from dataclasses import replace
 from pathlib import PurePath
 
-from ingest.text import word_units
+from ingest.core.text import word_units
 from retrieval.hits import RetrievalError, check_positive
 from retrieval.types import Hit, Retriever
 
@@ -140,7 +140,8 @@ class HygieneRetriever:
         source_glob: keep only hits whose source path matches (see `source_matches`).
         merge: merge overlapping chunks of the same source and page.
         dedupe_threshold: near-duplicate similarity (0, 1]; None keeps duplicates.
-        overfetch: candidates fetched per hit wanted; doubled while filters leave too few.
+        overfetch: candidates fetched per hit wanted; multiplied by 4 while filters leave too
+            few.
         max_fetch: the most candidates ever asked from `base`.
     """
 

@@ -15,11 +15,11 @@ import httpx
 from app_fixtures import FAST_LLM, KB, RagqaServer, build_index
 from generation_fixtures import CACHE_DIR
 
-from app import build
 from app.api.auth import new_key, toml_entry
 from app.api.server import create_app
 from app.api.state import ServerState
 from app.config import Settings, load_settings
+from app.services import build
 
 # Three documents of the sample knowledge base, two English and one Chinese: enough for
 # answers with citations, quick to embed.

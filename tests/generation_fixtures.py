@@ -4,12 +4,12 @@ logic), and a retriever that returns fixed hits (a test double for the Retriever
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 from app.config import load_settings
-from generation.types import DecodingParams, Generation
-from ingest.text import count_cjk
+from generation.types import DecodingParams, Generation, Stream
+from ingest.core.text import count_cjk
 from retrieval.types import Hit
 
 # The one model cache every ragqa process reads (RAGQA_CACHE_DIR, else ~/.cache/ragqa), where
@@ -66,7 +66,10 @@ class ScriptedLLM:
         return Generation(text=text, num_tokens=len(text.split()), mean_logprob=-0.25,
                           first_token_ms=5.0, total_ms=9.0)
 
-    def stream(self, messages, params: DecodingParams) -> Iterator[str | Generation]:
+    def stream(self, messages, params: DecodingParams) -> Stream[Generation]:
+        return Stream(self._stream(messages))
+
+    def _stream(self, messages) -> Generator[str, None, Generation]:
         text = self._next(messages)
         words = text.split(" ")
         # A leading space and a trailing newline, as real tokenizers produce them.
@@ -74,7 +77,7 @@ class ScriptedLLM:
         for word in words[1:]:
             yield " " + word
         yield "\n"
-        yield Generation(text=text, num_tokens=len(words), mean_logprob=-0.25,
+        return Generation(text=text, num_tokens=len(words), mean_logprob=-0.25,
                          first_token_ms=5.0, total_ms=9.0)
 
     def generate_batch(self, batch, params: DecodingParams) -> list[Generation]:

@@ -15,7 +15,7 @@ from app_fixtures import ROOT
 from app.api.auth import KeyRing, KeysFileError, hash_key, new_key, toml_entry
 from app.api.state import ServerState
 from app.commands.serve import check_exposure, is_loopback
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from api_fixtures import EN_QUESTION, ZH_QUESTION, ThreadServer, api_settings, metric, small_index
 
 from app.api.state import ServerState
-from app.ui.uploads import ALLOWED_SUFFIXES
+from app.services.uploads import ALLOWED_SUFFIXES
 
 
 @pytest.fixture(scope="module")

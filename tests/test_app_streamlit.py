@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.commands.app import check_port_free, streamlit_argv, streamlit_env
 from app.config import AppSettings, Settings
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 
 SCRIPT = ROOT / "app" / "ui" / "streamlit_app.py"
 QUESTION = "Under which license was Kestrel-7B released?"
@@ -245,7 +245,7 @@ def test_ragqa_app_refuses_a_busy_port():
 
 
 def test_generation_is_serialised_between_sessions():
-    from app.ui.services import generation_slot
+    from app.ui.resources import generation_slot
 
     waited, inside = threading.Event(), []
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.ui.uploads import (
+from app.services.uploads import (
     Upload,
     UploadPolicy,
     UploadRejected,
@@ -102,9 +102,9 @@ def test_policy_settings_are_validated():
 
 
 def test_uploads_are_ingested_into_a_new_index_and_failures_listed(tmp_path, embedder):
-    from app.ui.uploads import ingest_uploads, uploads_dir_for
-    from ingest.index import open_index
+    from app.services.uploads import ingest_uploads, uploads_dir_for
     from ingest.pipeline import Ingestor
+    from ingest.store.local.reader import open_index
 
     index_dir = tmp_path / "indexes" / "kb"  # does not exist yet: the first upload creates it
     stages = []

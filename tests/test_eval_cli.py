@@ -152,7 +152,7 @@ def test_eval_answers_a_stratified_sample_with_a_real_llm(eval_index, small_qa, 
                                                           monkeypatch, capsys):
     from eval.qa_io import load_qa
     from eval.score import score_item
-    from ingest.text import strip_citations
+    from ingest.core.text import strip_citations
 
     out_dir = tmp_path / "report"
     code, _, err = ragqa(monkeypatch, capsys, "eval", "--qa", small_qa, "--index", eval_index,

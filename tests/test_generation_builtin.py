@@ -11,15 +11,15 @@ from pydantic import ValidationError
 from retrieval_fixtures import small_index  # noqa: F401  (module fixture: a real index)
 
 from generation import AnswerEngine, ChecksumError, DecodingParams, GenerationError, load_llm
-from generation.builtin_models import (
+from generation.backends.builtin_models import (
     BUILTIN_MODELS,
     BuiltinModel,
     assemble_gguf,
     converted_model,
 )
 from generation.settings import GenerationSettings, LLMSettings
-from ingest.errors import ModelUnavailableError
-from ingest.index import open_index
+from ingest.core.errors import ModelUnavailableError
+from ingest.store.local.reader import open_index
 from retrieval import build_retriever
 from retrieval.settings import RetrievalSettings
 
@@ -50,7 +50,7 @@ def test_an_off_topic_question_is_gated_on_the_real_cosine_relevance(retriever, 
 
 
 def test_the_converted_model_is_cached_and_reused(smollm2, monkeypatch):
-    import generation.builtin_models as builtin
+    import generation.backends.builtin_models as builtin
 
     def no_conversion(*args):
         raise AssertionError("the cached conversion was not reused")

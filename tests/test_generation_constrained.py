@@ -6,7 +6,7 @@ import pytest
 from generation_fixtures import HITS, FixedRetriever
 
 from generation import AnswerEngine, DecodingParams
-from generation.constrained import SubstringConstraint
+from generation.backends.constrained import SubstringConstraint
 from generation.settings import GenerationSettings
 
 PASSAGE = "The Eiffel Tower is 330 metres tall and was completed in 1889."

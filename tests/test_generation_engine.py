@@ -33,9 +33,9 @@ def test_the_gate_answers_a_chinese_question_in_chinese_and_streams_the_phrase()
     llm = ScriptedLLM("unused")
     engine = AnswerEngine(FixedRetriever(_low(HITS, 0.1)), llm,
                           GenerationSettings(min_relevance=0.3))
-    items = list(engine.stream("埃菲尔铁塔有多高？"))
-    assert items[0] == ABSTAIN["zh"] and isinstance(items[-1], Answer)
-    assert items[-1].abstained and llm.calls == []
+    stream = engine.stream("埃菲尔铁塔有多高？")
+    assert list(stream) == [ABSTAIN["zh"]]
+    assert stream.result().abstained and llm.calls == []
 
 
 def test_no_hits_at_all_abstains_without_the_llm():
@@ -130,11 +130,12 @@ def test_the_no_answer_threshold_decides_between_answering_and_abstaining():
     assert declined.text == ABSTAIN["en"] and declined.proposed == "330 metres"
 
 
-def test_stream_yields_the_grounded_text_then_the_answer_last():
+def test_stream_yields_the_grounded_text_then_holds_the_answer():
     llm = ScriptedLLM("330 metres tall")
-    items = list(AnswerEngine(FixedRetriever(HITS), llm,
-                              GenerationSettings(no_answer_threshold=None)).stream("How tall?"))
-    pieces, answer = items[:-1], items[-1]
+    stream = AnswerEngine(FixedRetriever(HITS), llm,
+                          GenerationSettings(no_answer_threshold=None)).stream("How tall?")
+    pieces = list(stream)
+    answer = stream.result()
     assert isinstance(answer, Answer) and answer.short.text == "330 metres tall"
     # What streams is what the answer says (the model's own words may differ from it).
     assert pieces == [answer.text] and answer.proposed == "330 metres tall"
@@ -143,12 +144,14 @@ def test_stream_yields_the_grounded_text_then_the_answer_last():
 
 def test_streaming_a_real_model_matches_its_final_answer(smollm2):
     engine = AnswerEngine(FixedRetriever(HITS), smollm2, GenerationSettings(max_new_tokens=24))
-    items = list(engine.stream("How tall is the Eiffel Tower?"))
-    assert isinstance(items[-1], Answer) and all(isinstance(p, str) for p in items[:-1])
-    assert "".join(items[:-1]) == items[-1].text != "" and items[-1].proposed
-    t = items[-1].timings
+    stream = engine.stream("How tall is the Eiffel Tower?")
+    pieces = list(stream)
+    answer = stream.result()
+    assert isinstance(answer, Answer) and all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces) == answer.text != "" and answer.proposed
+    t = answer.timings
     assert 0 < t.first_token_ms <= t.total_ms
-    assert 0 < items[-1].confidence <= 1
+    assert 0 < answer.confidence <= 1
 
 
 def test_ask_many_batches_where_it_pays_and_keeps_the_input_order():

@@ -22,7 +22,7 @@ from generation_fixtures import HITS, FixedRetriever
 
 from app.api.state import ServerState
 from generation import AnswerEngine, DecodingParams, Generation, GenerationError, load_llm
-from generation.openai_backend import OpenAIBackend, request_options
+from generation.backends.openai_backend import OpenAIBackend, request_options
 from generation.settings import GenerationSettings, LLMSettings
 
 MESSAGES = [{"role": "user", "content": "Name three colours."}]
@@ -50,8 +50,9 @@ def backend(serve, model: str = FAST_LLM, **kwargs) -> OpenAIBackend:
 def test_streams_text_pieces_then_a_generation(serve):
     llm = load_llm(LLMSettings(llm=f"openai:{FAST_LLM}", base_url=serve.base_url,
                                api_key=serve.key))
-    items = list(llm.stream(MESSAGES, DecodingParams(max_new_tokens=8)))
-    pieces, gen = items[:-1], items[-1]
+    stream = llm.stream(MESSAGES, DecodingParams(max_new_tokens=8))
+    pieces = list(stream)
+    gen = stream.result()
     assert pieces and all(isinstance(p, str) for p in pieces)
     assert isinstance(gen, Generation) and gen.text == "".join(pieces).strip()
     assert 0 < gen.num_tokens <= 8
@@ -86,9 +87,10 @@ def test_request_options_send_sampling_knobs_only_when_sampling():
 def test_the_engine_answers_through_the_server_with_citations(serve):
     engine = AnswerEngine(FixedRetriever(HITS), backend(serve),
                           GenerationSettings(max_new_tokens=24))
-    items = list(engine.stream("How tall is the Eiffel Tower?"))
-    answer = items[-1]
-    assert "".join(items[:-1]) == answer.text and answer.text
+    stream = engine.stream("How tall is the Eiffel Tower?")
+    pieces = list(stream)
+    answer = stream.result()
+    assert "".join(pieces) == answer.text and answer.text
     assert {c.source for c in answer.citations} <= {h.source for h in HITS}
     assert answer.timings.first_token_ms is not None
 

@@ -11,9 +11,9 @@ import pytest
 from generation_fixtures import CACHE_DIR, EXPORTER, HITS, FixedRetriever
 
 from generation import AnswerEngine, DecodingParams, GenerationError, LLMSettings, load_llm
-from generation.builtin_models import BUILTIN_MODELS
-from generation.openvino_backend import OpenVINOBackend
-from generation.openvino_export import META, openvino_model
+from generation.backends.builtin_models import BUILTIN_MODELS
+from generation.backends.openvino_backend import OpenVINOBackend
+from generation.backends.openvino_export import META, openvino_model
 from generation.settings import GenerationSettings
 
 SMOL = "builtin:smollm2-135m"
@@ -23,9 +23,10 @@ def test_english_and_chinese_answers_stream_and_carry_log_probabilities(smollm2_
     assert isinstance(smollm2_openvino, OpenVINOBackend)
     for question in ("What is the capital of France? Answer in one word.",
                      "请用中文回答：法国的首都是哪个城市？"):
-        items = list(smollm2_openvino.stream([{"role": "user", "content": question}],
-                                             DecodingParams(max_new_tokens=24)))
-        *pieces, final = items
+        stream = smollm2_openvino.stream([{"role": "user", "content": question}],
+                                         DecodingParams(max_new_tokens=24))
+        pieces = list(stream)
+        final = stream.result()
         assert len(pieces) > 1 and all(isinstance(p, str) for p in pieces)  # it streams
         assert "".join(pieces).strip() == final.text != ""
         assert final.num_tokens > 0 and final.first_token_ms is not None

@@ -13,7 +13,7 @@ from generation.prompts import (
     render_plain,
 )
 from generation.types import GenerationError
-from ingest.text import count_cjk
+from ingest.core.text import count_cjk
 from retrieval.types import Hit
 
 

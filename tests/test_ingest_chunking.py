@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 
 from ingest.chunking import Chunker, chunk_id
-from ingest.types import PageText
+from ingest.core.types import PageText
 
 ZH = "第一句讲检索。第二句讲生成！第三句是问题吗？第四句有分号；第五句省略…" * 6
 EN = " ".join(f"Sentence number {i} is here." for i in range(40))

@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.config import ConfigError
-from ingest.index import MANIFEST, open_index
-from ingest.pipeline import IndexLock, Ingestor
+from ingest.pipeline import Ingestor
 from ingest.settings import IngestSettings
+from ingest.store.local.reader import MANIFEST, open_index
+from ingest.store.local.target import IndexLock
 
 ROOT = Path(__file__).resolve().parents[1]
 

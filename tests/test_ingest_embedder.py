@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ingest.core.errors import ModelUnavailableError
 from ingest.embedder import Embedder, resolve_embedder_path
-from ingest.errors import ModelUnavailableError
 
 
 def test_builtin_minilm_resolves_to_the_packaged_folder():

@@ -11,11 +11,13 @@ import pytest
 from ingest_fixtures import CountingEmbedder, long_text, make_bad_files, make_corpus, write
 from pydantic import ValidationError
 
-from ingest.index import MANIFEST, open_index
-from ingest.pipeline import IndexLock, IndexLockedError, Ingestor, StrictIngestError
+from ingest.core.text import tokenize
+from ingest.core.types import IndexOpenError, IngestError
+from ingest.pipeline import Ingestor, StrictIngestError
 from ingest.settings import IngestSettings
-from ingest.text import tokenize
-from ingest.types import IndexOpenError, IngestError
+from ingest.store import IndexLockedError
+from ingest.store.local.reader import MANIFEST, open_index
+from ingest.store.local.target import IndexLock
 
 
 @pytest.fixture

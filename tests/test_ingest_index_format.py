@@ -9,16 +9,17 @@ import sqlite3
 import pytest
 from ingest_fixtures import make_corpus, pptx_bytes, write
 
-from ingest.index import CHUNKS_DB, FORMAT_VERSION, MANIFEST, open_index
+from ingest.core.types import IndexOpenError
 from ingest.pipeline import Ingestor
 from ingest.settings import IngestSettings
-from ingest.types import IndexOpenError
+from ingest.store import FORMAT_VERSION
+from ingest.store.local.reader import CHUNKS_DB, MANIFEST, open_index
 from retrieval import RetrievalSettings, build_retriever
 
 SETTINGS = IngestSettings(chunk_size=300, chunk_overlap=50)
 
 
-# chunks.sqlite as format 1 wrote it (ingest/index.py before format 2).
+# chunks.sqlite as format 1 wrote it (ingest/store/local/reader.py before format 2).
 FORMAT_1_SCHEMA = """
 CREATE TABLE files (file_id INTEGER PRIMARY KEY, source TEXT NOT NULL UNIQUE,
     sha256 TEXT NOT NULL, num_chunks INTEGER NOT NULL, first_row INTEGER NOT NULL,

@@ -16,8 +16,8 @@ from ingest_fixtures import (
 )
 
 from ingest.cleaning import clean_text, normalize_whitespace, rejoin_broken_lines
+from ingest.core.text import has_cjk
 from ingest.loaders import LoadError, decode_text, load_bytes, read_bytes
-from ingest.text import has_cjk
 
 
 def load_file(path):

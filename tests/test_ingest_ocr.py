@@ -25,11 +25,11 @@ from ingest_fixtures import (
 )
 
 from eval.metrics_ocr import char_f1
-from ingest.index import open_index
+from ingest.core.text import CJK_LETTERS
 from ingest.loaders import LoadError, Tesseract, load_document
 from ingest.pipeline import Ingestor
 from ingest.settings import IngestSettings
-from ingest.text import CJK_LETTERS
+from ingest.store.local.reader import open_index
 from retrieval import RetrievalSettings, build_retriever
 
 NO_TESSERACT = Tesseract(command="ragqa-test-no-such-tesseract")

@@ -21,12 +21,12 @@ from ingest_fixtures import (
 )
 
 from ingest.chunking import Chunker
-from ingest.index import open_index
+from ingest.core.types import PageText
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_bytes, read_bytes
 from ingest.loaders.spreadsheet import ROWS_PER_RECORD
 from ingest.pipeline import Ingestor
 from ingest.settings import IngestSettings
-from ingest.types import PageText
+from ingest.store.local.reader import open_index
 from retrieval import RetrievalSettings, build_retriever
 
 

@@ -6,7 +6,7 @@ import pytest
 from generation_fixtures import HITS
 
 from generation.citations import map_citations
-from ingest.text import (
+from ingest.core.text import (
     citation_numbers,
     cjk_share,
     detect_language,

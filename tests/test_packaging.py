@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -32,9 +33,17 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
+    # From a copy of the tracked files: setuptools leaves build/ in the tree it builds, and a
+    # stale build/ (a module moved since) would go into the next wheel.
+    tracked = run(["git", "ls-files", "-z"], cwd=ROOT).split("\0")
+    source = tmp_path_factory.mktemp("source")
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     # --no-build-isolation: setuptools comes from the dev environment, no download.
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(dist), str(ROOT)], cwd=dist)
+         "-w", str(dist), str(source)], cwd=dist)
     [built] = dist.glob("ragqa-*.whl")
     return built
 

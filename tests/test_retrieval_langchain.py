@@ -10,7 +10,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableLambda
 from retrieval_fixtures import small_index  # noqa: F401 - a fixture
 
-from ingest.index import open_index
+from ingest.store.local.reader import open_index
 from retrieval import build_retriever
 from retrieval.langchain_adapter import RagqaLangChainRetriever
 from retrieval.settings import RetrievalSettings

@@ -7,7 +7,7 @@ import torch
 from pydantic import ValidationError
 from retrieval_fixtures import save_tiny_cross_encoder
 
-from ingest.errors import ModelUnavailableError
+from ingest.core.errors import ModelUnavailableError
 from retrieval import CrossEncoderReranker, Hit, RetrievalError, RetrievalSettings
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from retrieval_fixtures import small_index  # noqa: F401 - a fixture
 
-from ingest.index import open_index
+from ingest.core.types import IndexOpenError
 from ingest.settings import IngestSettings
-from ingest.types import IndexOpenError
+from ingest.store.local.reader import open_index
 from retrieval import (
     BM25Retriever,
     DenseRetriever,

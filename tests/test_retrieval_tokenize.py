@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ingest.lexical import LexicalIndex
-from ingest.text import tokenize
+from ingest.core.text import tokenize
+from ingest.store.lexical import LexicalIndex
 
 
 def test_chinese_becomes_unigrams_and_bigrams_without_a_dictionary():

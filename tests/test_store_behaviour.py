@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from ingest_fixtures import CountingEmbedder, write
 
-from ingest.pipeline import IndexLockedError, Ingestor, StrictIngestError
+from ingest.core.types import IndexOpenError
+from ingest.pipeline import Ingestor, StrictIngestError
 from ingest.settings import IngestSettings
-from ingest.store import index_target, is_postgres_url, open_store
-from ingest.types import IndexOpenError
+from ingest.store import IndexLockedError, index_target, is_postgres_url, open_store
 from retrieval import build_retriever
 from retrieval.settings import RetrievalSettings
 

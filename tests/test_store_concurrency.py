@@ -19,10 +19,10 @@ import pytest
 from app_fixtures import RagqaServer, free_port
 from ingest_fixtures import CountingEmbedder, long_text, write
 
-from ingest.journal import JOURNAL
 from ingest.pipeline import Ingestor
 from ingest.settings import IngestSettings
 from ingest.store import is_postgres_url, open_store
+from ingest.store.local.journal import JOURNAL
 from retrieval import build_retriever
 from retrieval.settings import RetrievalSettings
 

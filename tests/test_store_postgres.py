@@ -12,11 +12,11 @@ from cli_helpers import ragqa
 from ingest_fixtures import write
 
 from app.config import load_settings
+from ingest.core.text import tokenize
+from ingest.core.types import IndexOpenError
 from ingest.pipeline import Ingestor
 from ingest.settings import IngestSettings
 from ingest.store import IndexLocationError, open_store, parse_location
-from ingest.text import tokenize
-from ingest.types import IndexOpenError
 
 EN = ("Hybrid search fuses BM25 with dense vectors by reciprocal rank fusion. The reranker "
       "reorders the candidates. Chunks overlap by a few sentences so that nothing is cut. ")
@@ -78,7 +78,7 @@ def test_ask_and_eval_take_a_url_as_the_other_commands_do(tmp_path, pg_url, docs
 
     Ingestor(pg_url, embedder, IngestSettings(chunk_size=200, chunk_overlap=30)).ingest([docs])
     llm = ScriptedLLM("知识蒸馏把大模型的知识迁移到小模型中 [1]。")
-    monkeypatch.setattr("app.build.make_llm", lambda settings: llm)
+    monkeypatch.setattr("app.services.build.make_llm", lambda settings: llm)
     code, out, err = ragqa(monkeypatch, capsys, "ask", "什么是知识蒸馏？", "--index", pg_url,
                            "--mode", "bm25", "--json")
     assert code == 0, err
@@ -130,8 +130,8 @@ def tie_groups(ids: list[str], scores: np.ndarray) -> list[set[str]]:
 def test_bm25_reads_postings_from_the_index_alone(pg_url, docs, embedder):
     import psycopg
 
-    from ingest.lexical import BM25_B, BM25_K1
-    from ingest.postgres.lexical import QUERY
+    from ingest.store.lexical import BM25_B, BM25_K1
+    from ingest.store.postgres.lexical import QUERY
 
     Ingestor(pg_url, embedder, IngestSettings(chunk_size=200, chunk_overlap=30)).ingest([docs])
     terms = sorted(set(tokenize("知识蒸馏 reranker candidates")))

@@ -32,7 +32,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.api.errors import ApiError
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 
 ALL = "*"
 KEY_PREFIX = "rqa_"

@@ -25,9 +25,10 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import aclosing, closing
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -38,10 +39,10 @@ from app.api.metrics import ApiMetrics
 from app.api.queue import HEARTBEAT, GenerationJob
 from app.api.schemas import ChatRequest
 from app.api.state import ServerState
-from generation import AnswerEngine
+from generation import AnswerEngine, LLMBackend
 from generation.settings import GenerationSettings
-from generation.types import Answer, Generation
-from ingest.errors import RagqaError
+from generation.types import Answer, Generation, Stream
+from ingest.core.errors import RagqaError
 
 log = logging.getLogger("ragqa.api")
 
@@ -62,20 +63,18 @@ class Usage:
 
 
 class MeteredLLM:
-    """The server's LLM as one request sees it: the same model, with its tokens counted."""
+    """The server's LLM as one request sees it: the same model (every attribute not defined
+    here is the model's own), with its tokens counted."""
 
     prefers_batching = False  # the server generates one answer at a time
 
-    def __init__(self, llm, usage: Usage, metrics: ApiMetrics) -> None:
+    def __init__(self, llm: LLMBackend, usage: Usage, metrics: ApiMetrics) -> None:
         self._llm = llm
         self.usage = usage
         self.metrics = metrics
-        self.name = llm.name
-        self.device = llm.device
-        self.context_window = llm.context_window
 
-    def count_tokens(self, text: str) -> int:
-        return self._llm.count_tokens(text)
+    def __getattr__(self, name: str):
+        return getattr(self._llm, name)
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         return sum(self._llm.count_tokens(m["content"]) for m in messages)
@@ -85,12 +84,15 @@ class MeteredLLM:
         self._note(messages, generation)
         return generation
 
-    def stream(self, messages, params) -> Iterator[str | Generation]:
-        with closing(self._llm.stream(messages, params)) as items:
-            for item in items:
-                if isinstance(item, Generation):
-                    self._note(messages, item)
-                yield item
+    def stream(self, messages, params) -> Stream[Generation]:
+        return Stream(self._metered(messages, self._llm.stream(messages, params)))
+
+    def _metered(self, messages, stream: Stream[Generation]) -> Generator[str, None, Generation]:
+        with closing(stream):
+            yield from stream
+        generation = stream.result()
+        self._note(messages, generation)
+        return generation
 
     def generate_batch(self, batch, params) -> list[Generation]:
         return [self.generate(m, params) for m in batch]
@@ -172,30 +174,25 @@ async def chat_completion(state: ServerState, body: ChatRequest, request: Reques
     reply = Reply(body.model)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = _events(job, reply, usage, settings, state.metrics, include_usage)
+        observe = _observe_generation if is_llm else _observe_answer
+        events = _events(job, reply, usage, settings, observe, state.metrics, include_usage)
         return StreamingResponse(events, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache",
                                           "X-Accel-Buffering": "no"})
-    text, final = [], None
     async with aclosing(job.items(heartbeat_s=1.0)) as items:
         async for item in items:
-            if item is HEARTBEAT:
-                if await request.is_disconnected():
-                    return Response(status_code=499)  # nobody reads it: nginx's "client closed"
-            elif isinstance(item, str):
-                text.append(item)
-            else:
-                final = item
-    extra = _observe(final, state.metrics)
-    answer = final.text if isinstance(final, Answer | Generation) else "".join(text)
-    return JSONResponse(reply.completion(answer, _finish_reason(usage, settings), usage, extra))
+            if item is HEARTBEAT and await request.is_disconnected():
+                return Response(status_code=499)  # nobody reads it: nginx's "client closed"
+    extra = (_observe_generation if is_llm else _observe_answer)(job.result, state.metrics)
+    return JSONResponse(reply.completion(job.result.text, _finish_reason(usage, settings), usage,
+                                         extra))
 
 
 def _index_answer(state: ServerState, body: ChatRequest, settings: GenerationSettings,
-                  usage: Usage) -> Callable[[], Iterator]:
+                  usage: Usage) -> Callable[[], Stream[Answer]]:
     question, history = body.question, body.history()
 
-    def start() -> Iterator:  # on the LLM thread
+    def start() -> Stream[Answer]:  # on the LLM thread
         llm = MeteredLLM(state.llm(), usage, state.metrics)
         engine = AnswerEngine(state.retriever(body.model), llm, settings)
         return engine.stream(question, history)
@@ -204,10 +201,10 @@ def _index_answer(state: ServerState, body: ChatRequest, settings: GenerationSet
 
 
 def _llm_reply(state: ServerState, body: ChatRequest, settings: GenerationSettings,
-               usage: Usage) -> Callable[[], Iterator]:
+               usage: Usage) -> Callable[[], Stream[Generation]]:
     messages = body.chat()
 
-    def start() -> Iterator:  # on the LLM thread
+    def start() -> Stream[Generation]:  # on the LLM thread
         llm = MeteredLLM(state.llm(), usage, state.metrics)
         needed = llm.prompt_tokens(messages) + settings.max_new_tokens
         if needed > llm.context_window:
@@ -220,21 +217,19 @@ def _llm_reply(state: ServerState, body: ChatRequest, settings: GenerationSettin
 
 
 async def _events(job: GenerationJob, reply: Reply, usage: Usage, settings: GenerationSettings,
-                  metrics: ApiMetrics, include_usage: bool) -> AsyncIterator[bytes]:
+                  observe: Callable[[Any, ApiMetrics], dict | None], metrics: ApiMetrics,
+                  include_usage: bool) -> AsyncIterator[bytes]:
     """The server-sent events of one answer. A failure after the stream began is an event
     `{"error": {...}}` (the openai SDK raises it), not a status code."""
     yield _sse(reply.chunk({"role": "assistant", "content": ""}))
     try:
-        final = None
         async with aclosing(job.items(heartbeat_s=10.0)) as items:
             async for item in items:
                 if item is HEARTBEAT:
                     yield b": waiting\n\n"  # keeps proxies from closing an idle stream
-                elif isinstance(item, str):
-                    yield _sse(reply.chunk({"content": item}))
                 else:
-                    final = item
-        extra = _observe(final, metrics)
+                    yield _sse(reply.chunk({"content": item}))
+        extra = observe(job.result, metrics)
         yield _sse(reply.chunk({}, _finish_reason(usage, settings), extra))
         if include_usage:
             yield _sse(reply.usage_chunk(usage))
@@ -249,22 +244,22 @@ async def _events(job: GenerationJob, reply: Reply, usage: Usage, settings: Gene
                             "log", code="internal_error").body())
 
 
-def _observe(final: Answer | Generation | None, metrics: ApiMetrics) -> dict | None:
-    """Records the answer's stage timings; returns its `ragqa` field (None for the LLM's own
-    replies, which have no sources)."""
-    if isinstance(final, Answer):
-        t = final.timings
-        metrics.stage.labels("retrieve").observe(t.retrieve_ms / 1000)
-        if t.first_token_ms is not None:
-            metrics.stage.labels("first_token").observe(t.first_token_ms / 1000)
-        metrics.stage.labels("answer").observe(t.total_ms / 1000)
-        return answer_extra(final)
-    if isinstance(final, Generation):
-        if final.first_token_ms is not None:
-            metrics.stage.labels("first_token").observe(final.first_token_ms / 1000)
-        if final.total_ms is not None:
-            metrics.stage.labels("answer").observe(final.total_ms / 1000)
-    return None
+def _observe_answer(answer: Answer, metrics: ApiMetrics) -> dict:
+    """Records the answer's stage timings; returns its `ragqa` field."""
+    t = answer.timings
+    metrics.stage.labels("retrieve").observe(t.retrieve_ms / 1000)
+    if t.first_token_ms is not None:
+        metrics.stage.labels("first_token").observe(t.first_token_ms / 1000)
+    metrics.stage.labels("answer").observe(t.total_ms / 1000)
+    return answer_extra(answer)
+
+
+def _observe_generation(generation: Generation, metrics: ApiMetrics) -> None:
+    """Records the LLM's own reply's timings; it has no `ragqa` field (no sources)."""
+    if generation.first_token_ms is not None:
+        metrics.stage.labels("first_token").observe(generation.first_token_ms / 1000)
+    if generation.total_ms is not None:
+        metrics.stage.labels("answer").observe(generation.total_ms / 1000)
 
 
 def _finish_reason(usage: Usage, settings: GenerationSettings) -> str:

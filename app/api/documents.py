@@ -4,7 +4,7 @@ repeatable), checked, saved beside the index and ingested; the answer is the ing
     $ curl -H "Authorization: Bearer $KEY" -F files=@report.pdf -F files=@notes.md \\
           http://127.0.0.1:8000/v1/indexes/team/documents
 
-The checks are the chat UI's (`app.ui.uploads`): a name is cut to its last path component and
+The checks are the chat UI's (`app.services.uploads`): a name is cut to its last path component and
 cleaned, so '../../etc/passwd.md' is saved as 'passwd.md' in `team.uploads/`. A request
 larger than `api_upload_max_mb` is 413; a file of a kind ingestion cannot read is 415, with
 the supported kinds. Files that ingestion then fails on (empty, corrupt, a scan without a
@@ -19,10 +19,10 @@ import anyio
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from app import build
 from app.api.errors import ApiError
 from app.api.state import ServerState
-from app.ui.uploads import (
+from app.services import build
+from app.services.uploads import (
     Upload,
     UploadPolicy,
     UploadRejected,
@@ -30,7 +30,7 @@ from app.ui.uploads import (
     sanitize_filename,
     uploads_dir_for,
 )
-from ingest.pipeline import IndexLockedError
+from ingest.store import IndexLockedError
 
 MAX_FILES = 100
 # Multipart framing around the files (boundaries, part headers) on top of their bytes.

@@ -4,14 +4,16 @@
     >>> queue = GenerationQueue(size=8, metrics=ApiMetrics())
     >>> job = GenerationJob(lambda: engine.stream(question), timeout_s=120)
     >>> queue.submit(job)                       # QueueFull (a 429) when 8 already wait
-    >>> async for item in job.items():          # in the event loop: pieces, then the Answer
+    >>> async for piece in job.items():         # in the event loop: the text as it comes
     ...     ...
+    >>> job.result                              # then the Answer (or the LLM's Generation)
 
-A job's iterator (`AnswerEngine.stream`, or an LLM backend's `stream`) is created and consumed
-on the LLM thread, and its items cross to the event loop through an asyncio queue, so the
-server keeps answering `/healthz` and retrievals while the model decodes. When the consumer
-stops (the client went away) or the deadline passes, `job.cancelled` is set; the LLM thread
-then closes the iterator, and closing a backend's stream stops its decoding.
+A job's stream (`AnswerEngine.stream`, or an LLM backend's `stream`) is created and consumed
+on the LLM thread, and its text pieces cross to the event loop through an asyncio queue, so
+the server keeps answering `/healthz` and retrievals while the model decodes; its final value
+is `job.result` once the pieces have ended. When the consumer stops (the client went away) or
+the deadline passes, `job.cancelled` is set; the LLM thread then closes the stream, and
+closing a backend's stream stops its decoding.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import asyncio
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from app.api.errors import ApiError
 from app.api.metrics import ApiMetrics
+from generation.types import Answer, Generation, Stream
 
 HEARTBEAT = object()  # what `GenerationJob.items` yields when nothing arrived for a while
 _END = object()
@@ -44,8 +47,9 @@ class GenerationJob:
 
     Must be made inside the event loop (it posts items back to it)."""
 
-    def __init__(self, start: Callable[[], Iterator], timeout_s: float) -> None:
+    def __init__(self, start: Callable[[], Stream], timeout_s: float) -> None:
         self.start = start
+        self.result: Answer | Generation | None = None  # set before the last piece is read
         self.timeout_s = timeout_s
         self.deadline = time.monotonic() + timeout_s
         self.submitted_at = time.monotonic()
@@ -56,7 +60,7 @@ class GenerationJob:
         self._out: asyncio.Queue = asyncio.Queue()
 
     def run(self) -> None:
-        """On the LLM thread: iterate `start()` and post every item, until done or stopped."""
+        """On the LLM thread: read `start()` and post every piece, until done or stopped."""
         self.started_at = time.monotonic()
         items = None
         try:
@@ -67,6 +71,7 @@ class GenerationJob:
                         break
                     self._post(item)
                 else:
+                    self.result = items.result()
                     self.outcome = "done"
             if self.outcome != "done":
                 self.outcome = "timeout" if self._expired() else "cancelled"
@@ -76,13 +81,12 @@ class GenerationJob:
             self.outcome = "error"
             self._post(exc)
         finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()  # stops the backend's decoding (a no-op once it has finished)
+            if items is not None:
+                items.close()  # stops the backend's decoding (a no-op once it has finished)
             self._post(_END)
 
     async def items(self, heartbeat_s: float = 10.0) -> AsyncIterator[object]:
-        """The job's items; HEARTBEAT after `heartbeat_s` of silence; raises what the job
+        """The job's text pieces; HEARTBEAT after `heartbeat_s` of silence; raises what the job
         raised, or the timeout. Leaving the loop early (a disconnect) cancels the job."""
         try:
             while True:

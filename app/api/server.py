@@ -36,6 +36,7 @@ from app.api.errors import ApiError, install_error_handlers
 from app.api.metrics import RequestMetrics
 from app.api.schemas import ChatRequest, RetrieveRequest
 from app.api.state import ServerState
+from app.services.indexes import index_info
 
 
 def create_app(state: ServerState) -> FastAPI:
@@ -96,8 +97,6 @@ def create_app(state: ServerState) -> FastAPI:
 
     @app.get("/v1/indexes/{name}")
     async def index_details(name: str, key: ApiKey = Depends(caller)) -> dict:
-        from app.commands.info import index_info
-
         directory = state.index_dir(name)
         key.require(name)
         if not state.has_documents(name):

@@ -6,7 +6,7 @@ LLM and the generation queue in front of it, and its metrics.
     ['team', 'docs']
     >>> state.retriever("team", k=3).retrieve("什么是知识蒸馏？")
 
-Models and opened indexes come from the process's one cache (`app.build`), so a retrieval
+Models and opened indexes come from the process's one cache (`app.services.build`), so a retrieval
 reuses the loaded embedder and an index is reopened only after an ingest committed.
 """
 
@@ -18,14 +18,13 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from app import build
 from app.api.auth import KeyRing
 from app.api.errors import ApiError
 from app.api.metrics import ApiMetrics
 from app.api.queue import GenerationQueue
 from app.config import Settings, with_overrides
-from ingest.errors import RagqaError
-from ingest.index import MANIFEST
+from app.services import build
+from ingest.core.errors import RagqaError
 from ingest.store import IndexStore, Location, index_exists, is_postgres_url, parse_location
 
 REMOTE_PARALLEL = 8
@@ -135,9 +134,9 @@ def served_indexes(folders: list[Location]) -> dict[str, Location]:
                              "index is named by its folder, so rename one")
         if where.exists() and not where.is_dir():
             raise ServeError(f"--index {folder} is a file, not an index folder")
-        if where.is_dir() and not (where / MANIFEST).is_file() and any(where.iterdir()):
-            raise ServeError(f"--index {folder} is not a ragqa index (no {MANIFEST}) and is "
-                             "not empty; give the folder that `ragqa ingest --index` wrote")
+        if where.is_dir() and not index_exists(where) and any(where.iterdir()):
+            raise ServeError(f"--index {folder} is not a ragqa index and is not empty; give "
+                             "the folder that `ragqa ingest --index` wrote")
         out[name] = where
     if not out:
         raise ServeError("no index to serve; give --index DIR (repeatable)")

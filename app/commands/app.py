@@ -19,7 +19,7 @@ import typer
 
 from app.commands.common import ConfigOption, console, settings
 from app.config import Settings
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 
 SCRIPT = Path(__file__).resolve().parent.parent / "ui" / "streamlit_app.py"
 

@@ -38,7 +38,7 @@ from app.commands.common import (
     out,
     settings,
 )
-from ingest.fileio import write_jsonl
+from ingest.core.fileio import write_jsonl
 
 
 def print_answer(answer) -> None:
@@ -105,7 +105,7 @@ def register(cli: typer.Typer) -> None:
                      max_new_tokens=max_new_tokens, stream=stream)
         batch = question_or_batch(question, input_file, output, writes="answers")
 
-        from app.build import make_engine
+        from app.services.build import make_engine
 
         engine = load_announced(s, lambda: make_engine(s))
         if batch is not None:
@@ -118,14 +118,12 @@ def register(cli: typer.Typer) -> None:
                 return
         else:
             # The model's phrase as it is decoded (stderr), then the grounded answer.
-            answer = None
-            for item in engine.stream(question):
-                if isinstance(item, str):
-                    sys.stderr.write(item)
-                    sys.stderr.flush()
-                else:
-                    answer = item
+            stream = engine.stream(question)
+            for piece in stream:
+                sys.stderr.write(piece)
+                sys.stderr.flush()
             sys.stderr.write("\n")
+            answer = stream.result()
         print_answer(answer)
         print_sources(answer)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import typer
 
-from ingest.errors import RagqaError
-from ingest.fileio import read_jsonl
+from ingest.core.errors import RagqaError
+from ingest.core.fileio import read_jsonl
 
 InputOption = typer.Option(None, "--input", help="questions.jsonl: {\"id\", \"question\"} per "
                            "line.", dir_okay=False)

@@ -56,9 +56,9 @@ def register(cli: typer.Typer) -> None:
         config: Path | None = ConfigOption,
     ) -> None:
         """Benchmark answers on a public SQuAD/CMRC file: corpus from its contexts."""
-        from app.build import make_engine, make_ingestor, make_retriever
         from app.commands.eval import finish_report, run_with_progress
-        from app.cpu import describe_cpu
+        from app.services.build import make_engine, make_ingestor, make_retriever
+        from app.services.cpu import describe_cpu
         from eval.public_sets import load_bench, sample_indices, write_corpus
         from eval.report import build_report
 

@@ -52,7 +52,7 @@ MaxNewTokensOption = typer.Option(None, "--max-new-tokens", help="Answer length 
 def load_announced(s: Settings, load: Callable[[], T]) -> T:
     """Runs `load` (which loads `s`'s LLM) under a spinner, after one line on stderr when the
     model first needs its one-time preparation (minutes, not seconds: a user should know)."""
-    from app.build import llm_is_loaded, llm_spec
+    from app.services.build import llm_is_loaded, llm_spec
     from generation.preparation import pending_preparation
 
     llm = s.generation.model.llm

@@ -134,7 +134,7 @@ def register(cli: typer.Typer) -> None:
         config: Path | None = ConfigOption,
     ) -> None:
         """Evaluate retrieval and answers on a QA set; write a report; gate on thresholds."""
-        from app.build import make_retriever
+        from app.services.build import make_retriever
         from eval.qa_io import load_qa
         from eval.report import build_report
         from eval.runner import stratified_sample
@@ -150,7 +150,7 @@ def register(cli: typer.Typer) -> None:
         retriever = make_retriever(s)
         engine = None
         if not retrieval_only:
-            from app.build import make_engine
+            from app.services.build import make_engine
 
             engine = load_announced(s, lambda: make_engine(s))
         e, r, g = s.eval, s.retrieval, s.generation

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from app.commands.common import ConfigOption, out, settings
-
-
-def index_info(location: Path | str) -> dict:
-    """Everything `ragqa info` shows, as plain JSON-ready values (`directory` is the index's
-    folder or its PostgreSQL URL)."""
-    from ingest.store import open_store
-
-    reader = open_store(location)
-    try:
-        with reader.snapshot():
-            files = [{k: v for k, v in asdict(f).items() if k != "first_row"}
-                     for f in reader.files()]
-            return {"directory": reader.location, "manifest": reader.manifest.to_json(),
-                    "size_bytes": reader.size_bytes(), "files": files}
-    finally:
-        reader.close()
+from app.services.indexes import index_info
 
 
 def register(cli: typer.Typer) -> None:
@@ -37,7 +21,7 @@ def register(cli: typer.Typer) -> None:
         config: Path | None = ConfigOption,
     ) -> None:
         """Show an index's manifest (embedding model, chunking, counts, timestamps) and files."""
-        from app.cpu import cpu_info
+        from app.services.cpu import cpu_info
 
         s = settings(config, index=index)
         data = index_info(s.index)

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.commands.common import ConfigOption, console, settings
-from ingest.types import IngestReport
+from ingest.core.types import IngestReport
 
 _STAGES = {"scan": "hashing files", "files": "reading files", "embed": "embedding chunks"}
 
@@ -89,10 +89,9 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Ingest documents into an index: new files are added, changed ones replaced,
         unchanged ones skipped. A file that cannot be read is listed with its reason."""
-        from app.build import make_embedder
-        from ingest.index import check_embedder
+        from app.services.build import make_embedder
         from ingest.pipeline import Ingestor, StrictIngestError, check_index_dir
-        from ingest.store import index_exists, read_store_manifest
+        from ingest.store import check_embedder, index_exists, read_store_manifest
 
         s = settings(config, index=index, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
                      embedding=embedding, index_type=index_type, ocr=ocr)

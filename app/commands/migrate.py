@@ -3,7 +3,7 @@
     $ PGPASSWORD=… ragqa migrate --from indexes/kb --to "postgresql://ragqa@db/ragqa"
     $ ragqa migrate --from "postgresql://ragqa@/ragqa?host=/run/pg" --to indexes/kb-copy
 
-Nothing is re-embedded: chunks, vectors and BM25 tokens go over as stored (`ingest.migrate`).
+Nothing is re-embedded: chunks, vectors and BM25 tokens go over as stored (`ingest.store.migrate`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def register(cli: typer.Typer) -> None:
                                         "batch."),
     ) -> None:
         """Copy an index between an index directory and PostgreSQL, without re-embedding."""
-        from ingest.migrate import migrate
         from ingest.store import parse_location
+        from ingest.store.migrate import migrate
 
         src, dest = parse_location(source), parse_location(target)
         report = migrate(src, dest, batch_files=batch_files)

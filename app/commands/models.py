@@ -33,7 +33,7 @@ class Job:
 def jobs(s: Settings, every_builtin: bool) -> list[Job]:
     """The configured LLM and embedder; with `every_builtin`, each built-in LLM with both
     backends instead of the configured LLM."""
-    from generation.builtin_models import BUILTIN_MODELS
+    from generation.backends.builtin_models import BUILTIN_MODELS
 
     out = [Job(f"embedder {s.ingest.embedder.embedding}", s, "embedder")]
     if not every_builtin:
@@ -49,8 +49,8 @@ def jobs(s: Settings, every_builtin: bool) -> list[Job]:
 
 def prepare(job: Job) -> str:
     """Prepares one job's model; returns where it is (or why nothing was needed)."""
-    from app.build import llm_spec, make_embedder
-    from generation.openvino_export import OpenVINOUnavailable
+    from app.services.build import llm_spec, make_embedder
+    from generation.backends.openvino_export import OpenVINOUnavailable
     from generation.preparation import prepare_llm
 
     if job.kind == "embedder":
@@ -82,8 +82,8 @@ def register(cli: typer.Typer) -> None:
             TimeElapsedColumn,
         )
 
-        from app.build import llm_spec
-        from app.cpu import describe_cpu
+        from app.services.build import llm_spec
+        from app.services.cpu import describe_cpu
         from generation.preparation import pending_preparation
 
         s = settings(config)

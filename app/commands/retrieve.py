@@ -30,7 +30,7 @@ from app.commands.common import (
     out,
     settings,
 )
-from ingest.fileio import write_jsonl
+from ingest.core.fileio import write_jsonl
 from retrieval.types import Hit
 
 
@@ -81,7 +81,7 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Show the chunks that retrieval finds for a question, or for every question in a
         JSONL file (--input/--output)."""
-        from app.build import make_retriever
+        from app.services.build import make_retriever
 
         s = settings(config, index=index, k=k, mode=mode, reranker=reranker,
                      min_score=min_score, source_glob=source)

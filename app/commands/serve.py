@@ -28,7 +28,7 @@ from app.commands.common import (
     settings,
 )
 from app.config import Settings
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 
 
 def is_loopback(host: str) -> bool:

@@ -26,10 +26,11 @@ from typing import Any
 import streamlit as st
 
 from app.config import Settings, flat_value
-from app.ui import services
+from app.ui import resources
 from app.ui.feedback import FeedbackEntry, FeedbackStore
 from generation.citations import snippet
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
+from ingest.store import Location
 
 # History passed to the engine: enough for follow-ups, short enough for a small context window.
 HISTORY_TURNS = 4
@@ -92,7 +93,7 @@ def history_for(turns: list[Turn]) -> list[tuple[str, str]]:
     return [(t.question, t.answer.text) for t in done[-HISTORY_TURNS:]]
 
 
-def ask(question: str, turns: list[Turn], s: Settings, index_dir: Path) -> Turn:
+def ask(question: str, turns: list[Turn], s: Settings, index_dir: Location) -> Turn:
     """Streams the answer to `question` into the current chat message; returns the turn."""
     turn = Turn(question=question, index_dir=str(index_dir),
                 settings={k: flat_value(s, k) for k in FEEDBACK_SETTINGS})
@@ -102,22 +103,19 @@ def ask(question: str, turns: list[Turn], s: Settings, index_dir: Path) -> Turn:
     try:
         # The model may still be loading (or being prepared, the first time): say so at once,
         # keep the question, and answer it when the model is ready.
-        services.wait_for_llm(s, lambda message: placeholder.info(
-            message, icon=services.WAIT_ICON), retry_failed=True)
-        engine = services.answer_engine(s, index_dir)
+        resources.wait_for_llm(s, lambda message: placeholder.info(
+            message, icon=resources.WAIT_ICON), retry_failed=True)
+        engine = resources.answer_engine(s, index_dir)
         placeholder.markdown("*Searching the documents…*")
-        with services.generation_slot(
+        with resources.generation_slot(
             on_wait=lambda: placeholder.markdown("*Waiting for another answer to finish…*")
         ):
             text = ""
-            for item in engine.stream(question, history):
-                if isinstance(item, str):
-                    text += item
-                    placeholder.markdown(show_answer_text(text) + CURSOR)
-                else:
-                    turn.answer = item
-        if turn.answer is None:
-            raise RuntimeError("the answer engine ended without a final answer")
+            stream = engine.stream(question, history)
+            for piece in stream:
+                text += piece
+                placeholder.markdown(show_answer_text(text) + CURSOR)
+            turn.answer = stream.result()
     except RagqaError as exc:
         turn.error = str(exc)
     except Exception as exc:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 
 SCHEMA_VERSION = 1
 

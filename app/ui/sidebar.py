@@ -12,17 +12,17 @@ from pathlib import Path
 import streamlit as st
 
 from app.config import Settings, with_overrides
-from app.cpu import describe_cpu
-from app.ui import services
-from app.ui.chat import clear_chat, errors_shown, escape_md
-from app.ui.uploads import (
+from app.services.cpu import describe_cpu
+from app.services.uploads import (
     Upload,
     UploadPolicy,
     UploadResult,
     ingest_uploads,
     uploads_dir_for,
 )
-from ingest.index import MANIFEST
+from app.ui import resources
+from app.ui.chat import clear_chat, errors_shown, escape_md
+from ingest.store import Location, index_exists, is_postgres_url
 from retrieval.settings import MODES as RETRIEVAL_MODES
 
 # The default first: it is the one most people want.
@@ -34,13 +34,18 @@ def index_candidates(base_dir: Path) -> list[Path]:
     """Index folders (those holding a manifest) directly under `base_dir`, by name."""
     if not base_dir.is_dir():
         return []
-    return sorted((p.resolve() for p in base_dir.iterdir() if (p / MANIFEST).is_file()),
+    return sorted((p.resolve() for p in base_dir.iterdir() if index_exists(p)),
                   key=lambda p: p.name)
 
 
-def choose_index(base: Settings) -> Path:
-    """Pick an index beside the configured one, or type a path (existing or new)."""
+def choose_index(base: Settings) -> Location:
+    """Pick an index beside the configured one, or type a path (existing or new); a
+    PostgreSQL index is the one configured."""
     state = st.session_state
+    if is_postgres_url(base.index):
+        st.subheader("Knowledge base")
+        st.caption(f"PostgreSQL: {base.index}")
+        return base.index
     state.setdefault("index_dir", str(Path(base.index).resolve()))
     current = Path(state["index_dir"])
     base_dir = Path(base.index).resolve().parent
@@ -74,12 +79,12 @@ def _open_typed_path() -> None:
         st.session_state["index_path"] = ""
 
 
-def index_info(index_dir: Path) -> None:
+def index_info(index_dir: Location) -> None:
     """Documents, chunks and the embedding model of the index, or that it is still empty."""
-    if not services.index_exists(index_dir):
+    if not index_exists(index_dir):
         st.info("New knowledge base: upload files below to create it.")
         return
-    index = services.get_index(index_dir)
+    index = resources.get_index(index_dir)
     m = index.manifest
     st.markdown(f"**{m.num_files}** documents · **{m.num_chunks}** chunks")
     st.caption(f"Embedding: {m.embedding_model} · chunk {m.chunk_size}/{m.chunk_overlap} · "
@@ -89,8 +94,12 @@ def index_info(index_dir: Path) -> None:
             st.caption(f"{Path(f.source).name} — {f.num_chunks} chunks")
 
 
-def upload_panel(s: Settings, index_dir: Path) -> None:
+def upload_panel(s: Settings, index_dir: Location) -> None:
     """File uploader, an ingest button with a progress bar, and the last run's outcome."""
+    if is_postgres_url(index_dir):
+        st.caption("Uploads are kept beside an index folder; add documents to a PostgreSQL "
+                   "index with `ragqa ingest PATH --index URL`.")
+        return
     policy = UploadPolicy(max_bytes=s.app.upload_max_mb * 2**20)
     state = st.session_state
     n = state.setdefault("uploader_n", 0)
@@ -109,7 +118,7 @@ def upload_panel(s: Settings, index_dir: Path) -> None:
         with errors_shown("Ingesting the files"):
             state["last_ingest"] = ingest_uploads(
                 [Upload(f.name, f.getvalue()) for f in files],
-                services.make_ingestor(s, index_dir), uploads_dir_for(index_dir), policy,
+                resources.make_ingestor(s, index_dir), uploads_dir_for(index_dir), policy,
                 progress)
             state["uploader_n"] = n + 1  # a fresh uploader: the files are in the index now
             st.rerun()
@@ -136,7 +145,7 @@ def show_upload_result(result: UploadResult) -> None:
             for f in result.failures))
 
 
-def controls(base: Settings, index_dir: Path) -> Settings:
+def controls(base: Settings, index_dir: Location) -> Settings:
     """Retrieval and decoding widgets; returns the settings they make."""
     r, g = base.retrieval, base.generation
     st.subheader("Retrieval")
@@ -158,9 +167,9 @@ def controls(base: Settings, index_dir: Path) -> Settings:
                         key="max_new_tokens")
     changes = dict(mode=mode, k=k, reranker=reranker, temperature=temperature, top_p=top_p,
                    top_k=int(top_k), max_new_tokens=max_new, index=index_dir)
-    if services.index_exists(index_dir):
+    if index_exists(index_dir):
         # Questions must be embedded by the model the index was built with.
-        changes["embedding"] = services.get_index(index_dir).manifest.embedding_model
+        changes["embedding"] = resources.get_index(index_dir).manifest.embedding_model
     return with_overrides(base, **changes)
 
 
@@ -168,21 +177,21 @@ def model_info(s: Settings) -> None:
     """The LLM and its device; while it loads (in the background), what is happening. Called
     last on the page, so waiting here holds up nothing else."""
     box = st.empty()
-    llm = services.wait_for_llm(s, lambda message: box.info(message, icon=services.WAIT_ICON))
+    llm = resources.wait_for_llm(s, lambda message: box.info(message, icon=resources.WAIT_ICON))
     box.markdown(f"**LLM:** {llm.name}  \n**Device:** {llm.device}")
     st.caption(f"Embedding: {s.ingest.embedder.embedding}  \nCPU: {describe_cpu()}")
 
 
 def feedback_export(s: Settings) -> None:
     """A download button for every rating as JSONL, and where the database is."""
-    store = services.get_feedback_store(s)
+    store = resources.get_feedback_store(s)
     count = store.count()
     st.download_button(
         f"Export feedback ({count} ratings, JSONL)", data=store.to_jsonl().encode("utf-8"),
         file_name="ragqa-feedback.jsonl", mime="application/jsonl", disabled=count == 0,
         key="export_feedback",
     )
-    st.caption(f"Stored in {services.feedback_db_path(s)}")
+    st.caption(f"Stored in {resources.feedback_db_path(s)}")
 
 
 def clear_button() -> None:

@@ -17,7 +17,8 @@ if str(_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app.ui import chat, services, sidebar  # noqa: E402
+from app.ui import chat, resources, sidebar  # noqa: E402
+from ingest.store import index_exists  # noqa: E402
 
 st.set_page_config(page_title="ragqa · 文档问答", page_icon=":material/forum:", layout="wide")
 
@@ -25,10 +26,10 @@ st.set_page_config(page_title="ragqa · 文档问答", page_icon=":material/foru
 def main() -> None:
     base = None
     with chat.errors_shown("Reading the settings"):
-        base = services.base_settings()
+        base = resources.base_settings()
     if base is None:
         st.stop()
-    s, index_dir, store = base, Path(base.index), None
+    s, index_dir, store = base, base.index, None
     with st.sidebar:
         with chat.errors_shown("Opening the knowledge base"):
             index_dir = sidebar.choose_index(base)
@@ -41,13 +42,13 @@ def main() -> None:
         model_box = st.container()
         st.subheader("Feedback")
         with chat.errors_shown("Opening the feedback store"):
-            store = services.get_feedback_store(s)
+            store = resources.get_feedback_store(s)
         export_box = st.container()
         sidebar.clear_button()
 
     st.title("Ask your documents")
     st.caption(f"Knowledge base: {index_dir} · answers cite their sources as [n]")
-    ready = services.index_exists(index_dir)
+    ready = index_exists(index_dir)
     if not ready:
         st.info("This knowledge base is empty: upload PDF, text, Markdown or HTML files in the "
                 "sidebar to start.")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ingest.core.types import Document, PageText
 from ingest.loaders.common import LoadError
 from ingest.loaders.docx import DOCX_SUFFIXES, load_docx
 from ingest.loaders.html import HTML_SUFFIXES, html_visible_text, load_html
@@ -31,7 +32,6 @@ from ingest.loaders.pptx import PPTX_SUFFIXES, load_pptx
 from ingest.loaders.spreadsheet import CSV_SUFFIXES, XLSX_SUFFIXES, load_csv, load_xlsx
 from ingest.loaders.text import TEXT_SUFFIXES, decode_text, load_text
 from ingest.settings import OCR_MODES, OcrMode
-from ingest.types import Document, PageText
 
 # Kinds read without OCR: suffix -> loader(data, source) -> records.
 _LOADERS = {

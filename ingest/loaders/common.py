@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from ingest.types import IngestError
+from ingest.core.types import IngestError
 
 # An Office file with a password is not a zip but an OLE compound file holding the encrypted
 # package; so is a legacy .doc/.xls/.ppt renamed to the new suffix.

@@ -17,8 +17,8 @@ import io
 import re
 
 from ingest.cleaning import clean_text
+from ingest.core.types import PageText
 from ingest.loaders.common import LoadError, check_office_zip, corrupt, markdown_table
-from ingest.types import PageText
 
 DOCX_SUFFIXES = frozenset({".docx"})
 _HEADING_STYLE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.I)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 
 from ingest.cleaning import clean_text
+from ingest.core.types import PageText
 from ingest.loaders.common import LoadError
 from ingest.loaders.text import decode_text
-from ingest.types import PageText
 
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 

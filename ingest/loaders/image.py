@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ingest.cleaning import clean_text, remove_cjk_spaces
+from ingest.core.text import detect_language, has_letters
+from ingest.core.types import Document, PageText
 from ingest.loaders.common import LoadError
-from ingest.text import detect_language, has_letters
-from ingest.types import Document, PageText
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 TESSERACT = "tesseract"

@@ -21,10 +21,10 @@ import io
 import re
 
 from ingest.cleaning import clean_text
+from ingest.core.types import Document, PageText
 from ingest.loaders.common import LoadError, markdown_table
 from ingest.loaders.image import Tesseract
 from ingest.settings import OcrMode
-from ingest.types import Document, PageText
 
 PDF_SUFFIXES = frozenset({".pdf"})
 # A scan is rendered at its own resolution, so its pixels reach Tesseract unresampled (a 200-dpi

@@ -14,8 +14,8 @@ from __future__ import annotations
 import io
 
 from ingest.cleaning import clean_text
+from ingest.core.types import PageText
 from ingest.loaders.common import LoadError, check_office_zip, corrupt, markdown_table
-from ingest.types import PageText
 
 PPTX_SUFFIXES = frozenset({".pptx"})
 

@@ -21,9 +21,9 @@ import io
 import warnings
 from collections.abc import Iterable, Iterator
 
+from ingest.core.types import PageText
 from ingest.loaders.common import LoadError, check_office_zip, corrupt
 from ingest.loaders.text import decode_text
-from ingest.types import PageText
 
 XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 CSV_SUFFIXES = frozenset({".csv", ".tsv"})

@@ -10,9 +10,9 @@ import codecs
 import re
 
 from ingest.cleaning import clean_text
+from ingest.core.text import is_cjk
+from ingest.core.types import PageText
 from ingest.loaders.common import LoadError
-from ingest.text import is_cjk
-from ingest.types import PageText
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
 

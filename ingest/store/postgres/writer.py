@@ -20,10 +20,11 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from ingest.index import FileRecord, Manifest
-from ingest.postgres.lexical import document_terms, postings
-from ingest.postgres.reader import PgIndexReader
-from ingest.postgres.schema import (
+from ingest.core.types import FileEntry
+from ingest.store.base import FileRecord, IndexLockedError, Manifest, redact
+from ingest.store.postgres.lexical import document_terms, postings
+from ingest.store.postgres.reader import PgIndexReader
+from ingest.store.postgres.schema import (
     STORE_VERSION,
     connect,
     create_tables,
@@ -31,8 +32,6 @@ from ingest.postgres.schema import (
     read_manifest_row,
     register_vector,
 )
-from ingest.store import IndexLockedError, redact
-from ingest.types import FileEntry
 
 
 class PgWriteSession:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generation.types import ChecksumError, GenerationError
-from ingest.fileio import publish_dir
+from ingest.core.fileio import publish_dir
 
 CACHE_FORMAT = 1
 _CHUNK = 8 << 20

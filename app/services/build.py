@@ -22,11 +22,11 @@ from typing import Any
 from app.config import Settings, with_overrides
 from generation.settings import LLMSettings
 from ingest.embedder import Embedder
-from ingest.index import MANIFEST
 from ingest.settings import EmbedderSettings
 from ingest.store import (
     IndexStore,
     Location,
+    commit_stamp,
     index_exists,
     is_postgres_url,
     open_store,
@@ -71,14 +71,6 @@ class ModelCache:
 MODELS = ModelCache({"embedder": 2, "reranker": 1, "llm": 1, "index": 8})
 
 
-def index_stamp(directory: Path) -> int:
-    """Changes whenever an ingest commits a new generation (it replaces manifest.json)."""
-    try:
-        return (Path(directory) / MANIFEST).stat().st_mtime_ns
-    except OSError:
-        return 0
-
-
 def get_index(location: Location) -> IndexStore:
     """The index at `location`: a directory is reopened after an ingest committed a new
     generation; a PostgreSQL index is opened once and always reads the committed state."""
@@ -86,7 +78,7 @@ def get_index(location: Location) -> IndexStore:
     if is_postgres_url(location):
         return MODELS.get(("index", location), lambda: open_store(location))
     where = Path(location).resolve()
-    return MODELS.get(("index", where, index_stamp(where)), lambda: open_store(where))
+    return MODELS.get(("index", where, commit_stamp(where)), lambda: open_store(where))
 
 
 def use_threads(threads: int | None) -> None:

@@ -4,8 +4,8 @@
     ...                       name="builtin:qwen2.5-0.5b")
     >>> for piece in llm.stream(messages, DecodingParams(max_new_tokens=64)): ...
 
-Same protocol as `TransformersBackend` (`generation.llm.LLMBackend`): text pieces as they are
-decoded, then a `Generation` with the first-token time and the mean token log-probability.
+Same protocol as `TransformersBackend` (`generation.backends.base.LLMBackend`): text pieces as
+they are decoded, then a `Generation` with the first-token time and the mean token log-probability.
 The KV blocks of earlier prompts are kept (prefix caching), so the system prompt and few-shot
 turns that every question shares are not computed again. openvino_genai reports one
 log-probability per answer (the sum over its tokens), not one per token; `mean_logprob` is
@@ -15,17 +15,14 @@ that sum over the token count. See bench/generation.py for the figures behind th
 from __future__ import annotations
 
 import json
-import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
-from generation.llm import LocalModel
-from generation.types import DecodingParams, Generation, GenerationError
+from generation.backends.base import LocalModel, decode_in_thread
+from generation.types import DecodingParams, Generation, GenerationError, Messages, Stream
 
-Messages = list[dict[str, str]]
-_DONE = object()
 # Prefill a prompt in one chunk: openvino_genai's default (256 tokens) splits a 3-passage
 # prompt in four and measured ~2x slower to the first token. Longer prompts are still split.
 PREFILL_CHUNK_TOKENS = 8192
@@ -35,7 +32,7 @@ class OpenVINOBackend(LocalModel):
     """An exported OpenVINO LLM run with `openvino_genai.LLMPipeline`.
 
     Args:
-        folder: an export from `generation.openvino_export.openvino_model`.
+        folder: an export from `generation.backends.openvino_export.openvino_model`.
         name: the name answers report (`builtin:qwen2.5-0.5b`).
         threads: inference threads; None lets OpenVINO use every core.
         precision: OpenVINO's inference precision hint ("f32", "bf16"), None for its default.
@@ -87,7 +84,11 @@ class OpenVINOBackend(LocalModel):
         # One CPU, one pipeline: prompts run one after another (batching gains nothing here).
         return [self.generate(m, params) for m in batch]
 
-    def stream(self, messages: Messages, params: DecodingParams) -> Iterator[str | Generation]:
+    def stream(self, messages: Messages, params: DecodingParams) -> Stream[Generation]:
+        return Stream(self._stream(messages, params))
+
+    def _stream(self, messages: Messages,
+                params: DecodingParams) -> Generator[str, None, Generation]:
         if params.copy_from:
             raise GenerationError(f"constrained decoding needs the transformers backend, not "
                                   f"{self.name}; use grounding = snap")
@@ -101,41 +102,23 @@ class OpenVINOBackend(LocalModel):
                 result = self._run(inputs, config, None)
             generation = self._finish(result, start, None, beams=True)
             yield generation.text
-            yield generation
-            return
-        pieces: queue.Queue = queue.Queue()
-        stop = threading.Event()
-        first_at: list[float] = []
-        box: dict = {}
+            return generation
         running, stopped = self._genai.StreamingStatus.RUNNING, self._genai.StreamingStatus.STOP
 
-        def on_piece(text: str):
-            if not first_at:
-                first_at.append(time.perf_counter())
-            pieces.put(text)
-            return stopped if stop.is_set() else running
+        def decode(emit: Callable[[str], None], stop: threading.Event) -> Generation:
+            first_at: list[float] = []
 
-        def work() -> None:
-            try:
-                with self._lock:
-                    box["out"] = self._run(inputs, config, on_piece)
-            except BaseException as exc:  # re-raised in the caller's thread
-                box["error"] = exc
-            finally:
-                pieces.put(_DONE)
+            def on_piece(text: str):
+                if not first_at:
+                    first_at.append(time.perf_counter())
+                emit(text)
+                return stopped if stop.is_set() else running
 
-        thread = threading.Thread(target=work, name="ragqa-generate", daemon=True)
-        thread.start()
-        try:
-            while (piece := pieces.get()) is not _DONE:
-                if piece:
-                    yield piece
-        finally:
-            stop.set()  # a caller that stops iterating (the UI's stop button) stops decoding
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        yield self._finish(box["out"], start, first_at[0] if first_at else None)
+            with self._lock:
+                result = self._run(inputs, config, on_piece)
+            return self._finish(result, start, first_at[0] if first_at else None)
+
+        return (yield from decode_in_thread(decode))
 
     # -- internals ----------------------------------------------------------------------
     def _run(self, inputs, config, streamer):

@@ -13,10 +13,10 @@ Layout (nothing is pickled; every file is JSON, SQLite, .npy or a faiss index):
                                    BM25 tokens)
     DIR/gen-000007/vectors.npy     float32 (num_chunks, dimension), unit rows
     DIR/gen-000007/vectors.faiss   IndexFlatIP or IndexHNSWFlat (inner product) over the same rows
-    DIR/gen-000007/lexical/        `ingest.lexical.LexicalIndex`
+    DIR/gen-000007/lexical/        `ingest.store.lexical.LexicalIndex`
     DIR/.lock                      held by a running `ragqa ingest`
 
-`ingest.writer.GenerationWriter` builds a whole new generation beside the live one and
+`ingest.store.local.writer.GenerationWriter` builds a whole new generation beside the live one and
 commits it by replacing manifest.json with `os.replace` (atomic on POSIX) after fsync; a crash
 before that leaves the previous generation live, and the next writer deletes the half-built one.
 
@@ -31,25 +31,20 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
-from ingest.lexical import BM25_B, BM25_K1, EMPTY_DOC, LexicalIndex
-from ingest.types import Chunk, FileEntry, IndexOpenError
+from ingest.core.types import Chunk, FileEntry, IndexOpenError
+from ingest.store.base import READABLE_FORMATS, FileRecord, Manifest, check_embedder
+from ingest.store.lexical import BM25_B, BM25_K1, EMPTY_DOC, LexicalIndex
 
-FORMAT_VERSION = 2
-# Format 1 lacks the columns chunks.locator, chunks.ocr and files.skipped; it reads as if they
-# were NULL, 0 and NULL, so an index built before them needs no re-ingest.
-READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 CHUNKS_DB = "chunks.sqlite"
 VECTORS_NPY = "vectors.npy"
 VECTORS_FAISS = "vectors.faiss"
 LEXICAL_DIR = "lexical"
 GEN_PREFIX = "gen-"
-HNSW_M = 32
 HNSW_EF_SEARCH = 64
 
 SCHEMA = """
@@ -78,44 +73,17 @@ CREATE INDEX chunks_chunk_id ON chunks(chunk_id);
 """
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """manifest.json: what a person (or `ragqa info`) needs to know about an index."""
-
-    format_version: int
-    embedding_model: str
-    dimension: int
-    chunk_size: int
-    chunk_overlap: int
-    index_type: str
-    num_files: int
-    num_chunks: int
-    created_at: str
-    updated_at: str
-    generation: str
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict, where: Path) -> Manifest:
-        names = {f.name for f in fields(cls)}
-        missing = sorted(names - data.keys())
-        if missing:
-            raise IndexOpenError(f"{where}: manifest lacks {', '.join(missing)}")
-        return cls(**{k: data[k] for k in names})
+def has_index(directory: Path) -> bool:
+    """Whether `directory` holds a committed index (its manifest.json)."""
+    return (Path(directory) / MANIFEST).is_file()
 
 
-@dataclass(frozen=True)
-class FileRecord:
-    """One ingested file."""
-
-    source: str
-    sha256: str
-    num_chunks: int
-    ingested_at: str
-    first_row: int = 0
-    skipped: str | None = None  # parts of the file left out last time, and why
+def commit_stamp(directory: Path) -> int:
+    """Changes whenever an ingest commits a new generation (it replaces manifest.json)."""
+    try:
+        return (Path(directory) / MANIFEST).stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def read_manifest(directory: Path) -> Manifest:
@@ -136,21 +104,6 @@ def read_manifest(directory: Path) -> Manifest:
                              f"one this ragqa reads ({', '.join(map(str, READABLE_FORMATS))}); "
                              "re-ingest into a new index directory")
     return Manifest.from_json(data, path)
-
-
-def check_embedder(manifest: Manifest, where: Path, model: str,
-                   dimension: int | None = None) -> None:
-    """Vectors from two different models are not comparable: refuse instead of returning noise.
-
-    `dimension` None checks the name alone (before the model is loaded, which takes seconds).
-    """
-    if model != manifest.embedding_model or dimension not in (None, manifest.dimension):
-        given = model if dimension is None else f"{model!r} ({dimension}-d)"
-        raise IndexOpenError(
-            f"index {where} was built with embedding model {manifest.embedding_model!r} "
-            f"({manifest.dimension}-d), not {given}; use --embedding "
-            f"{manifest.embedding_model} or ingest into a new --index directory"
-        )
 
 
 class IndexReader:

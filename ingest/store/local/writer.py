@@ -5,10 +5,10 @@
     >>> writer.add_file(source, sha256, now, chunks, vectors, token_lists)
     >>> writer.commit(manifest)                    # fsync everything, then os.replace(manifest)
 
-A generation is always written in the current format (`ingest.index.FORMAT_VERSION`); files
+A generation is always written in the current format (`ingest.store.FORMAT_VERSION`); files
 copied from an older generation get its missing columns as NULL.
 
-The layout and the reader are in `ingest.index`.
+The layout and the reader are in `ingest.store.local.reader`.
 """
 
 from __future__ import annotations
@@ -20,24 +20,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.fileio import atomic_write_json, fsync_path
-from ingest.index import (
+from ingest.core.fileio import atomic_write_json, fsync_path
+from ingest.core.types import Chunk
+from ingest.settings import INDEX_TYPES
+from ingest.store.base import HNSW_M, FileRecord, Manifest
+from ingest.store.local.reader import (
     CHUNKS_DB,
     GEN_PREFIX,
     HNSW_EF_SEARCH,
-    HNSW_M,
     LEXICAL_DIR,
     MANIFEST,
     SCHEMA,
     VECTORS_FAISS,
     VECTORS_NPY,
-    FileRecord,
     IndexReader,
-    Manifest,
     lexical_from_ids,
 )
-from ingest.settings import INDEX_TYPES
-from ingest.types import Chunk
 
 
 class GenerationWriter:

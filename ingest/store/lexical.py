@@ -1,7 +1,7 @@
 """BM25 over the chunks of an index, kept beside the vectors.
 
 The index is built at ingest time (bm25s: sparse matrices, saved as .npy and JSON, no pickle)
-and searched by `retrieval`. Documents and queries are tokenized by `ingest.text.tokenize`
+and searched by `retrieval`. Documents and queries are tokenized by `ingest.core.text.tokenize`
 (stemmed English words, CJK characters and bigrams).
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 LEXICAL_FORMAT_VERSION = 1
 # BM25's parameters, with bm25s's "lucene" scoring: idf = ln(1 + (N - df + 0.5) / (df + 0.5)),
 # term part = tf / (tf + k1 * (1 - b + b * dl / avgdl)). The PostgreSQL store computes the
-# same formula in SQL (`ingest.postgres.lexical`).
+# same formula in SQL (`ingest.store.postgres.lexical`).
 BM25_K1 = 1.5
 BM25_B = 0.75
 EMPTY_DOC = [""]  # bm25s needs a term in every document: an empty one gets this

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 
 
 def fsync_path(path: Path) -> None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from ingest.errors import RagqaError
-from ingest.store import Location, index_target, open_store
+from ingest.core.errors import RagqaError
+from ingest.store import index_target, open_store
+from ingest.store.base import Location
 
 
 class MigrateError(RagqaError):

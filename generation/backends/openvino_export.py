@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from generation.builtin_models import BUILTIN_MODELS, BuiltinModel, converted_model
+from generation.backends.builtin_models import BUILTIN_MODELS, BuiltinModel, converted_model
 from generation.types import GenerationError
-from ingest.fileio import atomic_write_json, publish_dir
+from ingest.core.fileio import atomic_write_json, publish_dir
 
 EXPORT_FORMAT = 1
 META = "ragqa-openvino.json"

@@ -14,13 +14,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
-from generation.builtin_models import BUILTIN_MODELS
-from generation.llm import LocalModel, Messages
-from generation.types import DecodingParams, Generation, GenerationError
-from ingest.errors import ModelUnavailableError
+from generation.backends.base import LocalModel, decode_in_thread
+from generation.backends.builtin_models import BUILTIN_MODELS
+from generation.types import DecodingParams, Generation, GenerationError, Messages, Stream
+from ingest.core.errors import ModelUnavailableError
 
 
 def _cpu_has_bf16() -> bool:
@@ -103,40 +103,26 @@ class TransformersBackend(LocalModel):
         self._warm_up()
 
     # -- generation ---------------------------------------------------------------------
-    def stream(self, messages: Messages, params: DecodingParams) -> Iterator[str | Generation]:
+    def stream(self, messages: Messages, params: DecodingParams) -> Stream[Generation]:
+        return Stream(self._stream(messages, params))
+
+    def _stream(self, messages: Messages,
+                params: DecodingParams) -> Generator[str, None, Generation]:
         start = time.perf_counter()
         inputs = self._encode([self.format_prompt(messages)])
         if params.num_beams > 1:
             # transformers cannot stream beam search: the best beam is known only at the end.
             gen = self._finish(self._generate(inputs, params), inputs, params, start, None)[0]
             yield gen.text
-            yield gen
-            return
-        streamer = _timed_streamer(self.tokenizer)
-        box: dict = {}
-        stop = threading.Event()
+            return gen
         past = self._prefix_kv(messages, inputs)
 
-        def work() -> None:
-            try:
-                box["out"] = self._generate(inputs, params, streamer, stop, past)
-            except BaseException as exc:  # re-raised in the caller's thread
-                box["error"] = exc
-                streamer.end()
+        def decode(emit: Callable[[str], None], stop: threading.Event) -> Generation:
+            streamer = _timed_streamer(self.tokenizer, emit)
+            out = self._generate(inputs, params, streamer, stop, past)
+            return self._finish(out, inputs, params, start, streamer.first_token_at)[0]
 
-        thread = threading.Thread(target=work, name="ragqa-generate", daemon=True)
-        thread.start()
-        try:
-            for piece in streamer:
-                if piece:
-                    yield piece
-        finally:
-            # A caller that stops iterating (the UI's stop button) stops the decoding too.
-            stop.set()
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        yield self._finish(box["out"], inputs, params, start, streamer.first_token_at)[0]
+        return (yield from decode_in_thread(decode))
 
     def generate_batch(self, batch: list[Messages], params: DecodingParams) -> list[Generation]:
         if not batch:
@@ -199,7 +185,7 @@ class TransformersBackend(LocalModel):
         if params.copy_from:
             from transformers import LogitsProcessorList
 
-            from generation.constrained import SubstringConstraint
+            from generation.backends.constrained import SubstringConstraint
 
             # First in the list: a seeded sampler after it then draws among allowed tokens.
             kwargs.setdefault("logits_processor", LogitsProcessorList()).insert(0,
@@ -260,12 +246,12 @@ def _as_list(value) -> list[int]:
 
 
 
-def _timed_streamer(tokenizer):
-    """A TextIteratorStreamer that also records when the first generated token arrives: its
-    text queue lags that (a word is flushed only once complete)."""
-    from transformers import TextIteratorStreamer
+def _timed_streamer(tokenizer, emit: Callable[[str], None]):
+    """A TextStreamer that hands its text to `emit` and also records when the first generated
+    token arrives: the text lags that (a word is flushed only once complete)."""
+    from transformers import TextStreamer
 
-    class TimedStreamer(TextIteratorStreamer):
+    class TimedStreamer(TextStreamer):
         first_token_at: float | None = None
 
         def put(self, value) -> None:
@@ -273,6 +259,9 @@ def _timed_streamer(tokenizer):
                                                     and self.next_tokens_are_prompt):
                 self.first_token_at = time.perf_counter()
             super().put(value)
+
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            emit(text)
 
     return TimedStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
 

@@ -7,10 +7,10 @@
     ...     session.write_batch(entries)               # generation + resume journal
     ...     session.finish(template, removed=[])       # manifest.json replaced atomically
 
-A session builds one new generation (`ingest.writer.GenerationWriter`) and commits it at the
-end. Every batch also goes to the resume journal (`ingest.journal`), so a run killed an hour
-in loses at most its last batch: the next run takes the journalled files instead of embedding
-them again. The layout is in `ingest.index`.
+A session builds one new generation (`ingest.store.local.writer.GenerationWriter`) and
+commits it at the end. Every batch also goes to the resume journal (`ingest.store.local.journal`),
+so a run killed an hour in loses at most its last batch: the next run takes the journalled
+files instead of embedding them again. The layout is in `ingest.store.local.reader`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ingest.index import GEN_PREFIX, MANIFEST, FileRecord, IndexReader, Manifest
-from ingest.journal import JOURNAL, ResumeJournal
-from ingest.store import IndexLockedError
-from ingest.types import FileEntry, IngestError
-from ingest.writer import GenerationWriter, next_generation, remove_stale_generations
+from ingest.core.types import FileEntry, IngestError
+from ingest.store.base import FileRecord, IndexLockedError, Manifest
+from ingest.store.local.journal import JOURNAL, ResumeJournal
+from ingest.store.local.reader import GEN_PREFIX, MANIFEST, IndexReader
+from ingest.store.local.writer import GenerationWriter, next_generation, remove_stale_generations
 
 LOCK_FILE = ".lock"
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.types import Chunk, FileEntry
+from ingest.core.types import Chunk, FileEntry
 
 JOURNAL = ".resume.sqlite"
 

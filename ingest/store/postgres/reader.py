@@ -1,4 +1,4 @@
-"""`PgIndexReader`: the `IndexStore` of an index in PostgreSQL (see `ingest.postgres.schema`).
+"""`PgIndexReader`: the `IndexStore` of an index in PostgreSQL (see `ingest.store.postgres.schema`).
 
     >>> index = PgIndexReader("postgresql://ragqa@/ragqa?host=/run/postgresql")
     >>> with index.snapshot():                      # one consistent view for several reads
@@ -18,11 +18,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ingest.index import FileRecord, Manifest, check_embedder
-from ingest.postgres.lexical import search_bm25
-from ingest.postgres.schema import TABLE_NAMES, connect, read_manifest_row, register_vector
-from ingest.store import redact
-from ingest.types import Chunk, FileEntry, IndexOpenError
+from ingest.core.types import Chunk, FileEntry, IndexOpenError
+from ingest.store.base import FileRecord, Manifest, check_embedder, redact
+from ingest.store.postgres.lexical import search_bm25
+from ingest.store.postgres.schema import TABLE_NAMES, connect, read_manifest_row, register_vector
 
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
 CHUNK_COLUMNS = "row_id, chunk_id, text, source, page, start_char, locator, ocr"

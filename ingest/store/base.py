@@ -1,15 +1,14 @@
-"""Where an index lives, and the one interface both kinds of store give the other stages.
+"""What both kinds of store share: where an index lives, its manifest, the interface.
 
-    >>> location = parse_location("indexes/kb")                   # Path: the local directory
-    >>> location = parse_location("postgresql://ragqa@db/ragqa")  # str: PostgreSQL + pgvector
-    >>> index = open_store(location)                 # an IndexStore, either kind
-    >>> rows, scores = index.search_vectors(query_vector, depth=10)
-    >>> index.get_chunks(rows.tolist())[0].source
+    index = open_store(parse_location("indexes/kb"))   # `ingest.store`: an IndexStore
+    rows, scores = index.search_vectors(query_vector, depth=10)
+    index.get_chunks(rows.tolist())[0].source
 
-Two stores implement it: the index directory (`ingest.index.IndexReader`, FAISS + SQLite +
-bm25s, the embedded default) and PostgreSQL with pgvector (`ingest.postgres`). Retrieval,
+Two stores implement it: the index directory (`ingest.store.local`, FAISS + SQLite + bm25s,
+the embedded default) and PostgreSQL with pgvector (`ingest.store.postgres`). Retrieval,
 `ragqa info`, the UI and the API read through `IndexStore`; `Ingestor` writes through an
 `IndexTarget`, which hands out one `WriteSession` per run under the store's writer lock.
+Both write the same `Manifest` and list their files as `FileRecord`s.
 
 A PostgreSQL location is a libpq URL, the Unix-socket form included
 (`postgresql://postgres@/postgres?host=/run/pg`). The password never goes in it, where it
@@ -20,18 +19,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from ingest.errors import RagqaError
-from ingest.index import FileRecord, Manifest
-from ingest.types import Chunk, FileEntry, IngestError
+from ingest.core.errors import RagqaError
+from ingest.core.types import Chunk, FileEntry, IndexOpenError, IngestError
 
 PG_SCHEMES = ("postgresql://", "postgres://")
 Location = Path | str  # a directory, or a postgresql:// URL (see parse_location)
+FORMAT_VERSION = 2
+# Format 1 lacks the columns chunks.locator, chunks.ocr and files.skipped; it reads as if they
+# were NULL, 0 and NULL, so an index built before them needs no re-ingest.
+READABLE_FORMATS = (1, 2)
+HNSW_M = 32  # the HNSW graph's degree, in FAISS and in pgvector alike
 
 
 class IndexLocationError(RagqaError):
@@ -74,6 +78,61 @@ def redact(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return parts._replace(netloc=netloc).geturl()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """manifest.json: what a person (or `ragqa info`) needs to know about an index."""
+
+    format_version: int
+    embedding_model: str
+    dimension: int
+    chunk_size: int
+    chunk_overlap: int
+    index_type: str
+    num_files: int
+    num_chunks: int
+    created_at: str
+    updated_at: str
+    generation: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict, where: Path) -> Manifest:
+        names = {f.name for f in fields(cls)}
+        missing = sorted(names - data.keys())
+        if missing:
+            raise IndexOpenError(f"{where}: manifest lacks {', '.join(missing)}")
+        return cls(**{k: data[k] for k in names})
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One ingested file."""
+
+    source: str
+    sha256: str
+    num_chunks: int
+    ingested_at: str
+    first_row: int = 0
+    skipped: str | None = None  # parts of the file left out last time, and why
+
+
+def check_embedder(manifest: Manifest, where: Path, model: str,
+                   dimension: int | None = None) -> None:
+    """Vectors from two different models are not comparable: refuse instead of returning noise.
+
+    `dimension` None checks the name alone (before the model is loaded, which takes seconds).
+    """
+    if model != manifest.embedding_model or dimension not in (None, manifest.dimension):
+        given = model if dimension is None else f"{model!r} ({dimension}-d)"
+        raise IndexOpenError(
+            f"index {where} was built with embedding model {manifest.embedding_model!r} "
+            f"({manifest.dimension}-d), not {given}; use --embedding "
+            f"{manifest.embedding_model} or ingest into a new --index directory"
+        )
 
 
 class IndexStore(Protocol):
@@ -148,55 +207,3 @@ class IndexTarget(Protocol):
 
     def exclude(self) -> Path | None:
         """A folder that ingest must not read documents from (the index itself)."""
-
-
-def open_store(location: Location, embedder=None) -> IndexStore:
-    """The committed index at `location`; with `embedder`, one built with another model is
-    refused (IndexOpenError)."""
-    location = parse_location(location)
-    if is_postgres_url(location):
-        from ingest.postgres.reader import PgIndexReader
-
-        store: IndexStore = PgIndexReader(location)
-    else:
-        from ingest.index import IndexReader
-
-        store = IndexReader(location)
-    if embedder is not None:
-        store.check_embedder(embedder)
-    return store
-
-
-def index_target(location: Location) -> IndexTarget:
-    location = parse_location(location)
-    if is_postgres_url(location):
-        from ingest.postgres.writer import PgTarget
-
-        return PgTarget(location)
-    from ingest.local_store import LocalTarget
-
-    return LocalTarget(location)
-
-
-def index_exists(location: Location) -> bool:
-    """Whether `location` holds a committed index (cheap: opens no vectors)."""
-    location = parse_location(location)
-    if is_postgres_url(location):
-        from ingest.postgres.reader import has_manifest
-
-        return has_manifest(location)
-    from ingest.index import MANIFEST
-
-    return (Path(location) / MANIFEST).is_file()
-
-
-def read_store_manifest(location: Location) -> Manifest:
-    """The manifest alone (checks before a model load); IndexOpenError when there is none."""
-    location = parse_location(location)
-    if is_postgres_url(location):
-        from ingest.postgres.reader import read_pg_manifest
-
-        return read_pg_manifest(location)
-    from ingest.index import read_manifest
-
-    return read_manifest(Path(location))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ingest.errors import RagqaError
+from ingest.core.errors import RagqaError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,7 +60,7 @@ class FileEntry:
     ingested_at: str
     chunks: list[Chunk]
     vectors: np.ndarray  # float32 (len(chunks), dimension), unit rows
-    tokens: list[list[str]]  # `ingest.text.tokenize` of each chunk's text
+    tokens: list[list[str]]  # `ingest.core.text.tokenize` of each chunk's text
     skipped: str | None = None  # parts of the file left out, and why
 
 

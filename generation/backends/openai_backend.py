@@ -2,8 +2,10 @@
 the LLM backend, through the official `openai` SDK.
 
     >>> llm = OpenAIBackend("Qwen/Qwen2.5-7B-Instruct", base_url="http://gpu-box:8000/v1")
-    >>> for item in llm.stream([{"role": "user", "content": "Hi"}], DecodingParams()):
-    ...     print(item)                          # text pieces (SSE deltas), then a Generation
+    >>> stream = llm.stream([{"role": "user", "content": "Hi"}], DecodingParams())
+    >>> for piece in stream:
+    ...     print(piece)                         # text pieces (SSE deltas)
+    >>> stream.result()                          # then the Generation
 
 The SDK brings the timeouts, the retries (connection errors, 408, 429 and 5xx, with
 exponential backoff that honours `Retry-After`) and the parsing of the event stream. Token
@@ -15,14 +17,13 @@ OPENAI_API_KEY (or organisation) to whatever server `base_url` names.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-from generation.types import DecodingParams, Generation, GenerationError
-from ingest.text import count_cjk
+from generation.types import DecodingParams, Generation, GenerationError, Messages, Stream
+from ingest.core.text import count_cjk
 
-Messages = list[dict[str, str]]
 # Sent when no key is configured: vLLM and other open servers without --api-key ignore it.
 NO_KEY = "EMPTY"
 
@@ -94,7 +95,11 @@ class OpenAIBackend:
         return Generation(text=(choice.message.content or "").strip(), num_tokens=tokens,
                           mean_logprob=_mean(logprobs), first_token_ms=ms, total_ms=ms)
 
-    def stream(self, messages: Messages, params: DecodingParams) -> Iterator[str | Generation]:
+    def stream(self, messages: Messages, params: DecodingParams) -> Stream[Generation]:
+        return Stream(self._stream(messages, params))
+
+    def _stream(self, messages: Messages,
+                params: DecodingParams) -> Generator[str, None, Generation]:
         if params.copy_from:
             raise GenerationError(f"constrained decoding needs the transformers backend, not "
                                   f"{self.name}; use grounding = snap")
@@ -120,7 +125,7 @@ class OpenAIBackend:
                         pieces.append(piece)
                         yield piece
         end = time.perf_counter()
-        yield Generation(text="".join(pieces).strip(), num_tokens=len(logprobs) or len(pieces),
+        return Generation(text="".join(pieces).strip(), num_tokens=len(logprobs) or len(pieces),
                          mean_logprob=_mean(logprobs),
                          first_token_ms=None if first is None else (first - start) * 1000,
                          total_ms=(end - start) * 1000)

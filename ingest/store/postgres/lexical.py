@@ -2,11 +2,11 @@
 
     >>> rows, scores = search_bm25(conn, tokenize("知识蒸馏"), depth=10)
 
-Each chunk's tokens (`ingest.text.tokenize`: stemmed English words, CJK characters and
+Each chunk's tokens (`ingest.core.text.tokenize`: stemmed English words, CJK characters and
 bigrams) are stored as postings (term, row, tf, dl); the manifest row keeps N and the token
 total for avgdl, updated in the same transaction as the chunks. A query reads the postings of
 its own terms only, computes df from them, and scores with bm25s's "lucene" formula and
-parameters (`ingest.lexical`), a repeated query term counting once per repeat as in bm25s. No
+parameters (`ingest.store.lexical`), a repeated query term counting once per repeat as in bm25s. No
 text-search configuration is involved, so Chinese works on any server.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from ingest.lexical import BM25_B, BM25_K1, EMPTY_DOC
+from ingest.store.lexical import BM25_B, BM25_K1, EMPTY_DOC
 
 QUERY = """
 WITH q(term, qtf) AS (SELECT * FROM unnest(%(terms)s::text[], %(qtf)s::int[])),

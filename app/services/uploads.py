@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.errors import RagqaError
-from ingest.fileio import atomic_write_bytes
+from ingest.core.errors import RagqaError
+from ingest.core.fileio import atomic_write_bytes
+from ingest.core.types import FileFailure, IngestReport
 from ingest.loaders import SUPPORTED_SUFFIXES
-from ingest.types import FileFailure, IngestReport
 
 UPLOADS_SUFFIX = ".uploads"
 # The kinds ingestion reads, from its one list (a copy here drifted once).

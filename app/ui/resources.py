@@ -7,9 +7,10 @@
     ...         ...
 
 Streamlit runs every browser session's script in its own thread. The models come from the
-process's one cache (`app.build.MODELS`, keyed by settings groups), so moving the top-k slider
-does not reload the LLM. One LLM serves everyone, so generation goes through one lock: two
-users asking at once both get their answers, one after the other, instead of interleaving on
+process's one cache (`app.services.build.MODELS`, keyed by settings groups), so moving the
+top-k slider does not reload the LLM. One LLM serves everyone, so generation goes through one
+lock: two users asking at once both get their answers, one after the other, instead of
+interleaving on
 the same model.
 """
 
@@ -26,11 +27,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import build
 from app.config import Settings, load_settings
+from app.services import build
 from app.ui.feedback import FeedbackStore
 from generation.preparation import PendingPreparation, pending_preparation
-from ingest.index import MANIFEST, IndexReader
+from ingest.store import IndexStore, Location, is_postgres_url
 
 
 def base_settings() -> Settings:
@@ -38,12 +39,9 @@ def base_settings() -> Settings:
     return load_settings(None, {})
 
 
-def index_exists(directory: Path) -> bool:
-    return (Path(directory) / MANIFEST).is_file()
-
-
-def get_index(directory: Path) -> IndexReader:
-    """The index at `directory`, reopened after an ingest changed it."""
+def get_index(directory: Location) -> IndexStore:
+    """The index at `directory` (a folder or a PostgreSQL URL), reopened after an ingest
+    changed it."""
     return build.get_index(directory)
 
 
@@ -104,14 +102,14 @@ def wait_for_llm(s: Settings, show: Callable[[str], None], retry_failed: bool = 
             show(load.message())
 
 
-def answer_engine(s: Settings, directory: Path):
+def answer_engine(s: Settings, directory: Location):
     """An AnswerEngine over the index at `directory` and the shared models."""
     with st.spinner("Preparing retrieval…"):
         retriever = build.make_retriever(s, index=get_index(directory))
     return build.make_engine(s, retriever=retriever)
 
 
-def make_ingestor(s: Settings, directory: Path):
+def make_ingestor(s: Settings, directory: Location):
     """An Ingestor for `directory` with the shared embedder, keeping an index's own settings."""
     return build.make_ingestor(s, directory)
 
@@ -141,10 +139,12 @@ def _feedback_store(path: str) -> FeedbackStore:
 
 
 def feedback_db_path(s: Settings) -> Path:
-    """`feedback_db`, else one database beside the index folders, shared by all indexes."""
+    """`feedback_db`, else one database beside the index folders, shared by all indexes (for
+    a PostgreSQL index, beside the default index folder, indexes/)."""
     if s.app.feedback_db is not None:
         return Path(s.app.feedback_db)
-    return Path(s.index).resolve().parent / "feedback.sqlite3"
+    folder = Path("indexes") if is_postgres_url(s.index) else Path(s.index).resolve().parent
+    return folder.resolve() / "feedback.sqlite3"
 
 
 def get_feedback_store(s: Settings) -> FeedbackStore:

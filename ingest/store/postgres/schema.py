@@ -7,7 +7,7 @@
     ragqa_chunks    row_id, file_id, chunk_id, source, page, start_char, text, locator, ocr,
                     num_tokens, embedding vector(d) with an HNSW index (cosine)
     ragqa_postings  term, row_id, file_id, tf, dl: the BM25 inverted index of ragqa's own
-                    tokens (`ingest.text.tokenize`), so Chinese needs no server extension
+                    tokens (`ingest.core.text.tokenize`), so Chinese needs no server extension
 
 The postings key carries tf and dl (INCLUDE), so a BM25 query reads its terms' postings from
 the index alone: a term's rows lie scattered over the heap, and fetching them there made BM25
@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from ingest.index import HNSW_M, READABLE_FORMATS, Manifest
-from ingest.store import redact
-from ingest.types import IndexOpenError
+from ingest.core.types import IndexOpenError
+from ingest.store.base import HNSW_M, READABLE_FORMATS, Manifest, redact
 
 STORE_VERSION = 1  # of these tables; another one is refused
-HNSW_EF_CONSTRUCTION = 80  # as ingest.writer builds FAISS's HNSW
+HNSW_EF_CONSTRUCTION = 80  # as ingest.store.local.writer builds FAISS's HNSW
 MANIFEST_FIELDS = [f.name for f in fields(Manifest)]
 
 TABLES = """
