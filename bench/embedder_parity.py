@@ -66,7 +66,7 @@ def score(path: Path, sample: int, seed: int, embedders: dict[str, Embedder]) ->
             index = open_index(Path(tmp) / label)
             for mode in ("dense", "hybrid"):
                 retriever = build_retriever(index, embedder, RetrievalSettings(mode=mode, k=5))
-                ranks = [answer_rank([h.text for h in retriever.retrieve(q)], golds)
+                ranks = [answer_rank([h.chunk.text for h in retriever.retrieve(q)], golds)
                          for q, golds in questions]
                 print(f"| {label} | {mode} | {100 * hit_at_k(ranks, 1):.2f} | "
                       f"{100 * hit_at_k(ranks, 5):.2f} |", flush=True)

@@ -58,7 +58,7 @@ def score(retriever, items: list[dict], k: int = 5) -> dict[str, tuple[float, fl
     for q in items:
         hits = retriever.retrieve(q["question"], k=k)
         ranks.setdefault(q.get("lang", "en"), []).append(
-            answer_rank([h.text for h in hits], q["answers"]))
+            answer_rank([h.chunk.text for h in hits], q["answers"]))
     return {lang: (hit_at_k(r, 1), hit_at_k(r, 5), mrr(r), len(r)) for lang, r in ranks.items()}
 
 

@@ -96,8 +96,8 @@ def ranks_and_ids(retriever, items: list[dict]) -> tuple[dict, list[list[str]]]:
     for q in items:
         hits = retriever.retrieve(q["question"], k=5)
         ranks.setdefault(q.get("lang", "en"), []).append(
-            answer_rank([h.text for h in hits], q["answers"]))
-        ids.append([h.chunk_id for h in hits])
+            answer_rank([h.chunk.text for h in hits], q["answers"]))
+        ids.append([h.chunk.chunk_id for h in hits])
     return {lang: (hit_at_k(r, 1), hit_at_k(r, 5), mrr(r), len(r))
             for lang, r in ranks.items()}, ids
 

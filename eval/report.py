@@ -124,8 +124,8 @@ class Report:
 def _item_result(rec: QuestionRecord, k: int,
                  squad_version: str) -> tuple[ItemResult, ItemScore | None]:
     item = rec.item
-    rank = answer_rank([h.text for h in rec.hits], item.answers) if item.answerable else None
-    recall = (source_recall([h.source for h in rec.hits[:k]], item.sources)
+    rank = answer_rank([h.chunk.text for h in rec.hits], item.answers) if item.answerable else None
+    recall = (source_recall([h.chunk.source for h in rec.hits[:k]], item.sources)
               if item.answerable and item.sources else None)
     hits = [{**h.to_json(), "rank": i + 1} for i, h in enumerate(rec.hits)]
     base = dict(id=item.id, lang=item.lang, question=item.question, answerable=item.answerable,

@@ -77,24 +77,24 @@ def answer_signals(question: str, hits: Sequence[Hit], shown: Sequence[Hit], spa
          "q_names_missing": 0.0, "answer_in_question": 0.0, "answer_units": 0.0,
          "type_match": 0.5, "zh": float(lang == "zh"), "cross_lingual": 0.0}
     if shown:
-        s["cross_lingual"] = float(detect_language(shown[0].text) != lang)
+        s["cross_lingual"] = float(detect_language(shown[0].chunk.text) != lang)
     if span is None:
         if shown:  # how well the best passage covers the question, even without an answer
-            s["q_cover_passage"] = _cover(q_units, shown[0].text)
-            s["q_names_missing"] = _missing(names, shown[0].text)
+            s["q_cover_passage"] = _cover(q_units, shown[0].chunk.text)
+            s["q_names_missing"] = _missing(names, shown[0].chunk.text)
         return s
     hit = shown[span.passage]
-    s["cross_lingual"] = float(detect_language(hit.text) != lang)
+    s["cross_lingual"] = float(detect_language(hit.chunk.text) != lang)
     a_units = word_units(span.text)
     a_content = _content_units(span.text)
-    left, right = evidence_bounds(hit.text, span.start, span.end)
+    left, right = evidence_bounds(hit.chunk.text, span.start, span.end)
     s.update(match=span.match, evidence_rank=1.0 / (span.passage + 1),
              evidence_relevance=hit.relevance if hit.relevance is not None else 0.0,
-             q_cover_passage=_cover(q_units, hit.text),
-             q_cover_window=_cover(q_units, hit.text[max(0, span.start - _WINDOW_CHARS):
-                                                     span.end + _WINDOW_CHARS]),
-             q_cover_sentence=_cover(q_units, hit.text[left:right]),
-             q_names_missing=_missing(names, hit.text),
+             q_cover_passage=_cover(q_units, hit.chunk.text),
+             q_cover_window=_cover(q_units, hit.chunk.text[max(0, span.start - _WINDOW_CHARS):
+                                                           span.end + _WINDOW_CHARS]),
+             q_cover_sentence=_cover(q_units, hit.chunk.text[left:right]),
+             q_names_missing=_missing(names, hit.chunk.text),
              answer_in_question=(len(a_content & q_units) / len(a_content)
                                  if a_content else 0.0),
              answer_units=math.log1p(len(a_units)),

@@ -22,9 +22,9 @@ def map_citations(text: str, hits: list[Hit]) -> list[Citation]:
     citations = []
     for n in citation_numbers(text):
         if 1 <= n <= len(hits):
-            hit = hits[n - 1]
-            citations.append(Citation(n=n, source=hit.source, page=hit.page,
-                                      chunk_id=hit.chunk_id, snippet=snippet(hit.text)))
+            chunk = hits[n - 1].chunk
+            citations.append(Citation(n=n, source=chunk.source, page=chunk.page,
+                                      chunk_id=chunk.chunk_id, snippet=snippet(chunk.text)))
     return citations
 
 

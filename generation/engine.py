@@ -161,7 +161,7 @@ class AnswerEngine:
         """The decoding settings; with constrained grounding, the passages to copy from."""
         if self.settings.grounding != "constrained":
             return self.decoding
-        return replace(self.decoding, copy_from=tuple(h.text for h in plan.hits))
+        return replace(self.decoding, copy_from=tuple(h.chunk.text for h in plan.hits))
 
     def _passes_gate(self, hits: list[Hit]) -> bool:
         if not hits:
@@ -191,7 +191,7 @@ class AnswerEngine:
         # plan.hits[n - 1].
         shown = plan.hits
         declined = is_abstention(text)
-        span = None if declined else snap_to_passages(text, [h.text for h in shown])
+        span = None if declined else snap_to_passages(text, [h.chunk.text for h in shown])
         signals = answer_signals(standalone, hits, shown, span, declined=declined,
                                  mean_logprob=gen.mean_logprob, lang=plan.lang)
         confidence = self.no_answer_model.prob_right(signals)
@@ -201,15 +201,15 @@ class AnswerEngine:
                       standalone_question=standalone, signals=signals, proposed=text)
         if span is None or (threshold is not None and 1.0 - confidence >= threshold):
             return Answer(text=ABSTAIN[plan.lang], abstained=True, citations=[], **common)
-        hit, n = shown[span.passage], span.passage + 1
-        left, right = evidence_bounds(hit.text, span.start, span.end)
-        quote = quote_evidence(hit.text, left, right)
+        chunk, n = shown[span.passage].chunk, span.passage + 1
+        left, right = evidence_bounds(chunk.text, span.start, span.end)
+        quote = quote_evidence(chunk.text, left, right)
         return Answer(
             text=f"{quote} [{n}]", abstained=False,
-            citations=[Citation(n=n, source=hit.source, page=hit.page, chunk_id=hit.chunk_id,
-                                snippet=snippet(hit.text))],
-            short=ShortAnswer(text=span.text, n=n, chunk_id=hit.chunk_id, start=span.start,
+            citations=[Citation(n=n, source=chunk.source, page=chunk.page, chunk_id=chunk.chunk_id,
+                                snippet=snippet(chunk.text))],
+            short=ShortAnswer(text=span.text, n=n, chunk_id=chunk.chunk_id, start=span.start,
                               end=span.end, match=span.match),
-            evidence=Evidence(n=n, source=hit.source, page=hit.page, chunk_id=hit.chunk_id,
+            evidence=Evidence(n=n, source=chunk.source, page=chunk.page, chunk_id=chunk.chunk_id,
                               start=left, end=right, text=quote),
             **common)

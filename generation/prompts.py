@@ -157,11 +157,12 @@ def build_prompt(question: str, hits: list[Hit], *, count_tokens: Callable[[str]
 
 
 def _format_passage(n: int, hit: Hit, lang: Lang) -> str:
-    where = hit.source.rsplit("/", 1)[-1]
-    if hit.page is not None:
+    chunk = hit.chunk
+    where = chunk.source.rsplit("/", 1)[-1]
+    if chunk.page is not None:
         page = _LABELS[lang]["page"]
-        where += f", {page.format(hit.page)}" if "{}" in page else f", {page} {hit.page}"
-    text = " ".join(hit.text.split())
+        where += f", {page.format(chunk.page)}" if "{}" in page else f", {page} {chunk.page}"
+    text = " ".join(chunk.text.split())
     return f"[{n}] ({where}) {text}"
 
 

@@ -99,7 +99,7 @@ class Citation:
 
 @dataclass(frozen=True)
 class ShortAnswer:
-    """The extractive answer: `text == hit.text[start:end]` of the chunk `chunk_id`, which is
+    """The extractive answer: `text == hit.chunk.text[start:end]` of the chunk `chunk_id`, which is
     passage [n] of the prompt. `match` is how closely the model's own words matched that span
     (unit F1; 1.0 when it copied it exactly)."""
 
@@ -117,7 +117,7 @@ class ShortAnswer:
 
 @dataclass(frozen=True)
 class Evidence:
-    """The sentence around the short answer, `hit.text[start:end]` of passage [n] (quoted in
+    """The sentence around the short answer, `hit.chunk.text[start:end]` of passage [n] (quoted in
     `Answer.text`)."""
 
     n: int

@@ -3,7 +3,7 @@
     >>> index = open_index(Path("indexes/sample"))
     >>> retriever = build_retriever(index, Embedder(), RetrievalSettings(mode="hybrid", k=5))
     >>> for hit in retriever.retrieve("什么是知识蒸馏？"):
-    ...     print(hit.source, hit.page, round(hit.score, 4), hit.relevance)
+    ...     print(hit.chunk.source, hit.chunk.page, round(hit.score, 4), hit.relevance)
 """
 
 from __future__ import annotations

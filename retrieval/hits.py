@@ -1,7 +1,7 @@
 """Helpers every retriever shares: turning index rows into `Hit`s, cosines, argument checks.
 
     >>> hits = hits_for_rows(index, rows=[4, 9], scores=[0.8, 0.7], relevance=[0.8, 0.7])
-    >>> hits[0].chunk_id == index.get_chunks([4])[0].chunk_id
+    >>> hits[0].chunk == index.get_chunks([4])[0]
     True
 """
 
@@ -39,8 +39,4 @@ def hits_for_rows(index, rows: Sequence[int], scores: Sequence[float],
     rows = [int(r) for r in rows]
     chunks = index.get_chunks(rows)
     rel = [float(r) for r in relevance] if relevance is not None else [None] * len(rows)
-    return [
-        Hit(text=c.text, source=c.source, page=c.page, score=float(s), chunk_id=c.chunk_id,
-            start_char=c.start_char, relevance=r, locator=c.locator, ocr=c.ocr)
-        for c, s, r in zip(chunks, scores, rel, strict=True)
-    ]
+    return [Hit(c, float(s), r) for c, s, r in zip(chunks, scores, rel, strict=True)]

@@ -19,7 +19,7 @@ from retrieval.types import Hit, Retriever
 
 
 def _span(hit: Hit) -> tuple[int, int]:
-    return hit.start_char, hit.start_char + len(hit.text)
+    return hit.chunk.start_char, hit.chunk.start_char + len(hit.chunk.text)
 
 
 def _join(first: Hit, second: Hit) -> str | None:
@@ -28,17 +28,18 @@ def _join(first: Hit, second: Hit) -> str | None:
     a0, a1 = _span(first)
     b0, b1 = _span(second)
     if b1 <= a1:  # second lies inside first
-        inner = first.text[b0 - a0 : b1 - a0]
-        return first.text if inner == second.text else None
+        inner = first.chunk.text[b0 - a0 : b1 - a0]
+        return first.chunk.text if inner == second.chunk.text else None
     overlap = a1 - b0
-    if first.text[len(first.text) - overlap :] != second.text[:overlap]:
+    if first.chunk.text[len(first.chunk.text) - overlap :] != second.chunk.text[:overlap]:
         return None
-    return first.text + second.text[overlap:]
+    return first.chunk.text + second.chunk.text[overlap:]
 
 
 def _merge_pair(a: Hit, b: Hit) -> Hit | None:
     """`a` (the better hit) and `b` merged into one hit, or None when they do not overlap."""
-    if a.source != b.source or a.page != b.page or a.locator != b.locator:
+    ca, cb = a.chunk, b.chunk
+    if ca.source != cb.source or ca.page != cb.page or ca.locator != cb.locator:
         return None
     (a0, a1), (b0, b1) = _span(a), _span(b)
     if min(a1, b1) - max(a0, b0) <= 0:  # touching or apart: nothing shared to merge on
@@ -49,7 +50,7 @@ def _merge_pair(a: Hit, b: Hit) -> Hit | None:
         return None
     rels = [r for r in (a.relevance, b.relevance) if r is not None]
     # The merged hit keeps the better hit's identity and score, so citations stay stable.
-    return replace(a, text=text, start_char=first.start_char,
+    return replace(a, chunk=replace(a.chunk, text=text, start_char=first.chunk.start_char),
                    relevance=max(rels) if rels else None)
 
 
@@ -107,7 +108,7 @@ def drop_near_duplicates(hits: list[Hit], threshold: float = 0.9,
     for hit in hits:
         if limit is not None and len(kept) >= limit:
             break
-        sh = _shingles(hit.text)
+        sh = _shingles(hit.chunk.text)
         if not any(_similar(sh, other, threshold) for _, other in kept):
             kept.append((hit, sh))
     return [h for h, _ in kept]
@@ -127,7 +128,7 @@ def source_matches(source: str, pattern: str) -> bool:
 
 
 def filter_source(hits: list[Hit], pattern: str) -> list[Hit]:
-    return [h for h in hits if source_matches(h.source, pattern)]
+    return [h for h in hits if source_matches(h.chunk.source, pattern)]
 
 
 class HygieneRetriever:

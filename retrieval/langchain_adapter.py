@@ -21,11 +21,11 @@ from retrieval.types import Hit
 def hit_to_document(hit: Hit) -> Document:
     """A hit as a LangChain Document: the text, and where it came from in the metadata."""
     return Document(
-        page_content=hit.text,
-        metadata={"source": hit.source, "page": hit.page, "score": hit.score,
-                  "chunk_id": hit.chunk_id, "start_char": hit.start_char,
-                  "relevance": hit.relevance, "locator": hit.locator, "ocr": hit.ocr},
-        id=hit.chunk_id,
+        page_content=hit.chunk.text,
+        metadata={"source": hit.chunk.source, "page": hit.chunk.page, "score": hit.score,
+                  "chunk_id": hit.chunk.chunk_id, "start_char": hit.chunk.start_char,
+                  "relevance": hit.relevance, "locator": hit.chunk.locator, "ocr": hit.chunk.ocr},
+        id=hit.chunk.chunk_id,
     )
 
 

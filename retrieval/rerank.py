@@ -68,6 +68,6 @@ class CrossEncoderReranker:
         if not hits:
             return []
         # CrossEncoder.rank sorts stably: equal scores keep the first stage's order.
-        ranked = self.model.rank(question, [h.text for h in hits], top_k=k,
+        ranked = self.model.rank(question, [h.chunk.text for h in hits], top_k=k,
                                  batch_size=self.batch_size, show_progress_bar=False)
         return [replace(hits[r["corpus_id"]], score=float(r["score"])) for r in ranked]

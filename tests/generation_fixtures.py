@@ -10,6 +10,7 @@ from pathlib import Path
 from app.config import load_settings
 from generation.types import DecodingParams, Generation, Stream
 from ingest.core.text import count_cjk
+from ingest.core.types import Chunk
 from retrieval.types import Hit
 
 # The one model cache every ragqa process reads (RAGQA_CACHE_DIR, else ~/.cache/ragqa), where
@@ -20,12 +21,12 @@ EXPORTER = Path(__file__).resolve().parents[1] / ".venv-export" / "bin" / "pytho
 
 
 HITS = [
-    Hit("The Eiffel Tower is 330 metres tall and was completed in 1889.", "kb/tower.pdf", 3,
-        0.9, "tower.pdf#3:0", relevance=0.71),
-    Hit("Gustave Eiffel's company designed and built the tower.", "kb/eiffel.md", None, 0.8,
-        "eiffel.md#0", relevance=0.55),
-    Hit("Paris has about two million inhabitants.", "kb/paris.txt", None, 0.4, "paris.txt#0",
-        relevance=0.31),
+    Hit(Chunk("tower.pdf#3:0", "The Eiffel Tower is 330 metres tall and was completed in 1889.",
+              "kb/tower.pdf", 3, 0), 0.9, relevance=0.71),
+    Hit(Chunk("eiffel.md#0", "Gustave Eiffel's company designed and built the tower.",
+              "kb/eiffel.md", None, 0), 0.8, relevance=0.55),
+    Hit(Chunk("paris.txt#0", "Paris has about two million inhabitants.", "kb/paris.txt", None, 0),
+        0.4, relevance=0.31),
 ]
 
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from app.ui.chat import SourceCard, source_cards
 from generation.types import Citation, Evidence, ShortAnswer
+from ingest.core.types import Chunk
 from retrieval.types import Hit
 
 
@@ -21,9 +22,10 @@ def test_card_label_names_slide_sheet_rows_and_ocr():
 
 
 def test_cards_take_locator_and_ocr_from_the_cited_hits():
-    hits = [Hit("Invoices are archived for seven years.", "/kb/scan.pdf", 2, 0.9, "a", ocr=True),
-            Hit("Region: North | Revenue: 3.1M", "/kb/sales.xlsx", None, 0.8, "b",
-                locator="sheet Revenue, row 3")]
+    hits = [Hit(Chunk("a", "Invoices are archived for seven years.", "/kb/scan.pdf", 2, 0,
+                      ocr=True), 0.9),
+            Hit(Chunk("b", "Region: North | Revenue: 3.1M", "/kb/sales.xlsx", None, 0,
+                      locator="sheet Revenue, row 3"), 0.8)]
     cited = SimpleNamespace(hits=hits, evidence=None, short=None, citations=[
         Citation(2, "/kb/sales.xlsx", None, "b", "Region: North | Revenue: 3.1M")])
     (card,) = source_cards(cited)
@@ -36,7 +38,7 @@ def test_cards_take_locator_and_ocr_from_the_cited_hits():
 
 def test_the_cited_card_marks_the_short_answer_inside_its_sentence():
     text = "Kept for audits. Invoices are archived for <seven> years.  Then shredded."
-    hits = [Hit(text, "/kb/policy.md", None, 0.9, "a")]
+    hits = [Hit(Chunk("a", text, "/kb/policy.md", None, 0), 0.9)]
     start = text.index("<seven> years")
     short = ShortAnswer("<seven> years", 1, "a", start, start + 13, 1.0)
     evidence = Evidence(1, "/kb/policy.md", None, "a", 17, 57,

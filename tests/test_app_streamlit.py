@@ -70,7 +70,7 @@ def test_question_gets_a_streamed_answer_with_numbered_source_cards(configure):
     labels = [e.label for e in at.expander if e.label.startswith("[")]
     assert labels, "no source cards"
     # Cards show the cited passages, or when the model cited none, the passages it was given.
-    shown = turn.answer.citations or turn.answer.hits
+    shown = turn.answer.citations or [h.chunk for h in turn.answer.hits]
     assert labels[0].startswith(f"[{getattr(shown[0], 'n', 1)}] ")
     assert shown[0].source.rsplit("/", 1)[-1] in labels[0]
     assert "score" in labels[0]
@@ -120,7 +120,7 @@ def test_thumbs_up_and_comment_are_stored_and_exported(configure, tmp_path):
     assert json.loads(settings)["llm"] == "builtin:qwen2.5-0.5b"
     # The passages shown under the answer are stored with it (cited ones, else those given).
     turn = at.session_state["turns"][0]
-    expected = [c.chunk_id for c in turn.answer.citations] or [h.chunk_id
+    expected = [c.chunk_id for c in turn.answer.citations] or [h.chunk.chunk_id
                                                               for h in turn.answer.hits]
     assert [c["chunk_id"] for c in json.loads(sources)] == expected
     export = at.sidebar.get("download_button")[0]

@@ -12,6 +12,7 @@ from eval.report import build_report
 from eval.report_files import write_report
 from eval.runner import QuestionRecord, RunResult
 from generation.types import Answer, Timings
+from ingest.core.types import Chunk
 from retrieval.types import Hit
 
 ITEMS = [
@@ -23,7 +24,7 @@ ITEMS = [
 
 
 def _hit(text: str, source: str) -> Hit:
-    return Hit(text=text, source=f"/kb/{source}", page=None, score=1.0, chunk_id=source)
+    return Hit(Chunk(source, text, f"/kb/{source}", None, 0), score=1.0)
 
 
 def _answer(question: str, text: str, abstained: bool, confidence: float | None,

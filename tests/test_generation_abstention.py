@@ -51,7 +51,7 @@ def test_logistic_fit_separates_and_ranks_a_noisy_signal():
 
 
 def test_signals_read_grounding_retrieval_and_question_cover():
-    span = snap_to_passages("330 metres", [HITS[0].text])
+    span = snap_to_passages("330 metres", [HITS[0].chunk.text])
     s = answer_signals("How tall is the Eiffel Tower?", HITS, HITS[:1], span, declined=False,
                        mean_logprob=-0.2, lang="en")
     assert set(s) == set(SIGNALS) | {"cross_lingual"} and s["cross_lingual"] == 0.0
@@ -60,7 +60,7 @@ def test_signals_read_grounding_retrieval_and_question_cover():
     assert s["q_cover_passage"] == 1.0  # "tall", "eiffel", "tower" are all in the passage
     assert s["answer_in_question"] == 0.0 and s["zh"] == 0.0
     echo = answer_signals("How tall is the Eiffel Tower?", HITS, HITS[:1],
-                          snap_to_passages("Eiffel Tower", [HITS[0].text]), declined=False,
+                          snap_to_passages("Eiffel Tower", [HITS[0].chunk.text]), declined=False,
                           mean_logprob=None, lang="en")
     assert echo["answer_in_question"] == 1.0 and echo["has_logprob"] == 0.0
     none = answer_signals("Who painted it?", HITS, HITS[:1], None, declined=True,
@@ -79,7 +79,7 @@ def test_the_shipped_model_loads_and_its_threshold_is_the_settings_default():
 def test_a_right_looking_answer_scores_above_an_ungrounded_one():
     model = NoAnswerModel.load()
     good = answer_signals("How tall is the Eiffel Tower?", HITS, HITS[:1],
-                          snap_to_passages("330 metres", [HITS[0].text]), declined=False,
+                          snap_to_passages("330 metres", [HITS[0].chunk.text]), declined=False,
                           mean_logprob=-0.05, lang="en")
     bad = answer_signals("Who painted the Mona Lisa?", [dataclasses.replace(
         HITS[0], relevance=0.1)], HITS[:1], None, declined=False, mean_logprob=-2.0, lang="en")
@@ -103,7 +103,7 @@ def test_a_saved_model_round_trips_and_a_broken_one_is_named(tmp_path):
 
 def test_a_backend_without_log_probabilities_is_neither_helped_nor_hurt():
     model = NoAnswerModel.load()
-    span = snap_to_passages("330 metres", [HITS[0].text])
+    span = snap_to_passages("330 metres", [HITS[0].chunk.text])
     base = dict(declined=False, lang="en")
     s = answer_signals("How tall is the Eiffel Tower?", HITS, HITS[:1], span,
                        mean_logprob=None, **base)
@@ -116,7 +116,7 @@ def test_word_overlap_does_not_count_against_a_question_in_another_language():
     # A Chinese question over an English passage shares no words with it; that must not read
     # as "the passage is not about the question".
     model = NoAnswerModel.load()
-    span = snap_to_passages("330 metres", [HITS[0].text])
+    span = snap_to_passages("330 metres", [HITS[0].chunk.text])
     zh = answer_signals("埃菲尔铁塔有多高？", HITS, HITS[:1], span, declined=False,
                         mean_logprob=-0.1, lang="zh")
     assert zh["cross_lingual"] == 1.0 and zh["q_cover_sentence"] == 0.0

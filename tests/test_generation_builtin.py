@@ -36,7 +36,7 @@ def test_the_default_model_answers_from_the_indexed_pdf_and_cites_real_sources(r
     assert "manufacturing defects" in answer.short.text
     assert "manufacturing defects" in answer.text and "twelve" in answer.text  # its sentence
     assert answer.citations[0].source.endswith("manual.pdf")
-    assert answer.hits[0].source.endswith("manual.pdf") and answer.hits[0].page == 1
+    assert answer.hits[0].chunk.source.endswith("manual.pdf") and answer.hits[0].chunk.page == 1
     assert 0 < answer.confidence <= 1
     t = answer.timings
     assert 0 < t.retrieve_ms < t.first_token_ms <= t.total_ms

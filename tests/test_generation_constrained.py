@@ -63,7 +63,7 @@ def test_the_engine_with_constrained_grounding_answers_from_the_passage(smollm2,
     answer = engine.ask(question)
     if not answer.abstained:
         assert answer.short.match == 1.0  # decoding copied, so grounding finds it exactly
-        assert HITS[0].text[answer.short.start:answer.short.end] == answer.short.text
+        assert HITS[0].chunk.text[answer.short.start:answer.short.end] == answer.short.text
     assert answer.proposed is not None
 
 

@@ -17,6 +17,10 @@ def _low(hits, relevance):
     return [dataclasses.replace(h, relevance=relevance) for h in hits]
 
 
+def _with_text(hit, text):
+    return dataclasses.replace(hit, chunk=dataclasses.replace(hit.chunk, text=text))
+
+
 def test_abstains_without_calling_the_llm_when_no_hit_is_relevant_enough():
     llm = ScriptedLLM("The tower is 330 metres tall [1].")
     engine = AnswerEngine(FixedRetriever(_low(HITS, 0.05)), llm,
@@ -86,8 +90,7 @@ def test_an_answer_found_in_no_passage_is_an_abstention():
 
 
 def test_a_document_about_the_example_subject_is_still_answered():
-    hits = [dataclasses.replace(HITS[0], text="The Sydney Harbour Bridge arch spans 503 "
-                                "metres in all.")]
+    hits = [_with_text(HITS[0], "The Sydney Harbour Bridge arch spans 503 metres in all.")]
     llm = ScriptedLLM("503 metres")
     answer = AnswerEngine(FixedRetriever(hits), llm,
                           GenerationSettings(no_answer_threshold=None)).ask("How long?")
@@ -95,16 +98,16 @@ def test_a_document_about_the_example_subject_is_still_answered():
 
 
 def test_the_short_answer_is_a_verbatim_span_and_the_text_quotes_its_sentence():
-    hits = [dataclasses.replace(HITS[0], text="Built for the fair. The Eiffel Tower is 330 "
-                                "metres tall and was completed in 1889. It was painted.")]
+    hits = [_with_text(HITS[0], "Built for the fair. The Eiffel Tower is 330 "
+                       "metres tall and was completed in 1889. It was painted.")]
     llm = ScriptedLLM("The 330 Metres [1].")
     answer = AnswerEngine(FixedRetriever(hits), llm,
                           GenerationSettings(no_answer_threshold=None)).ask("How tall?")
     short, ev = answer.short, answer.evidence
-    assert short.text == "330 metres" == hits[0].text[short.start:short.end]
+    assert short.text == "330 metres" == hits[0].chunk.text[short.start:short.end]
     assert (short.n, short.chunk_id) == (1, "tower.pdf#3:0")
     assert ev.text == "The Eiffel Tower is 330 metres tall and was completed in 1889."
-    assert hits[0].text[ev.start:ev.end] == ev.text
+    assert hits[0].chunk.text[ev.start:ev.end] == ev.text
     assert answer.text == ev.text + " [1]"
     assert [(c.n, c.source, c.page) for c in answer.citations] == [(1, "kb/tower.pdf", 3)]
     row = answer.to_json("q7")

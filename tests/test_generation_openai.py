@@ -91,7 +91,7 @@ def test_the_engine_answers_through_the_server_with_citations(serve):
     pieces = list(stream)
     answer = stream.result()
     assert "".join(pieces) == answer.text and answer.text
-    assert {c.source for c in answer.citations} <= {h.source for h in HITS}
+    assert {c.source for c in answer.citations} <= {h.chunk.source for h in HITS}
     assert answer.timings.first_token_ms is not None
 
 

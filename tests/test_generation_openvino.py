@@ -38,7 +38,8 @@ def test_english_and_chinese_answers_stream_and_carry_log_probabilities(smollm2_
 
 
 def test_the_engine_answers_from_the_passages_in_english_and_chinese(qwen):
-    zh = [dataclasses.replace(HITS[0], text="埃菲尔铁塔高330米，于1889年建成，由埃菲尔公司设计。")]
+    zh = [dataclasses.replace(HITS[0], chunk=dataclasses.replace(
+        HITS[0].chunk, text="埃菲尔铁塔高330米，于1889年建成，由埃菲尔公司设计。"))]
     for question, hits in (("How tall is the Eiffel Tower?", HITS), ("埃菲尔铁塔有多高？", zh)):
         engine = AnswerEngine(FixedRetriever(hits), qwen, GenerationSettings(max_new_tokens=32))
         answer = engine.ask(question)

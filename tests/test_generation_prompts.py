@@ -14,6 +14,7 @@ from generation.prompts import (
 )
 from generation.types import GenerationError
 from ingest.core.text import count_cjk
+from ingest.core.types import Chunk
 from retrieval.types import Hit
 
 
@@ -58,9 +59,9 @@ def test_few_shot_examples_come_as_chat_turns_in_the_question_language():
 
 
 def test_a_100k_character_document_is_cut_to_fit_the_window_with_the_answer_budget(smollm2):
-    huge = Hit("The tower was repainted in 2019. " * 3100, "kb/huge.txt", 1, 0.9, "huge#0",
-               relevance=0.9)
-    assert len(huge.text) > 100_000
+    huge = Hit(Chunk("huge#0", "The tower was repainted in 2019. " * 3100, "kb/huge.txt", 1, 0),
+               0.9, relevance=0.9)
+    assert len(huge.chunk.text) > 100_000
     window, max_new = 1024, 200
     plan = build_prompt("When was the tower repainted?", [huge, *HITS],
                         count_tokens=smollm2.count_tokens, window=window, max_new_tokens=max_new)
@@ -73,7 +74,7 @@ def test_a_100k_character_document_is_cut_to_fit_the_window_with_the_answer_budg
 
 
 def test_max_prompt_tokens_caps_the_context_below_the_window(smollm2):
-    long_hits = [Hit("word " * 400, f"kb/{i}.txt", None, 1.0, f"{i}", relevance=0.5)
+    long_hits = [Hit(Chunk(f"{i}", "word " * 400, f"kb/{i}.txt", None, 0), 1.0, relevance=0.5)
                  for i in range(5)]
     plan = build_prompt("What word?", long_hits, count_tokens=smollm2.count_tokens,
                         window=smollm2.context_window, max_new_tokens=64, max_prompt_tokens=900)

@@ -80,7 +80,7 @@ def test_a_format_1_index_opens_and_the_next_ingest_upgrades_it(tmp_path, embedd
     assert all(f.skipped is None for f in index.files())
     (hit,) = build_retriever(index, embedder, RetrievalSettings(k=1)).retrieve(
         "What does BM25 rank chunks by?")
-    assert hit.source.endswith("notes.md") and hit.locator is None
+    assert hit.chunk.source.endswith("notes.md") and hit.chunk.locator is None
     index.close()
 
     deck = write(tmp_path / "docs" / "deck.pptx", pptx_bytes())

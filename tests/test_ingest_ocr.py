@@ -199,7 +199,7 @@ def test_question_about_a_scanned_page_finds_that_page(scan_index, embedder, que
         hits = build_retriever(index, embedder, RetrievalSettings(k=3)).retrieve(question)
     finally:
         index.close()
-    top = hits[0]
+    top = hits[0].chunk
     assert top.source.endswith("notes.pdf") and top.page == page and top.ocr, \
         [h.to_json() for h in hits]
     assert answer in top.text

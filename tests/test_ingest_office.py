@@ -256,7 +256,7 @@ def test_question_about_a_row_slide_or_section_hits_it_first_and_names_it(
         hits = build_retriever(index, embedder, RetrievalSettings(k=3)).retrieve(question)
     finally:
         index.close()
-    top = hits[0]
+    top = hits[0].chunk
     assert top.source.endswith(source) and answer in top.text, [h.to_json() for h in hits]
     assert top.locator.startswith(locator)
     if source == "sales.xlsx":

@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from ingest.core.types import Chunk
 from retrieval import Hit, HygieneRetriever, RetrievalError
 from retrieval.hygiene import (
     above_min_score,
@@ -20,9 +21,9 @@ PAGE = "Alpha beta gamma delta. Epsilon zeta eta theta. Iota kappa lambda mu. Nu
 
 def hit(start: int, stop: int, score: float, source: str = "/kb/a.pdf", page: int | None = 1,
         relevance: float | None = None, text: str | None = None) -> Hit:
-    return Hit(text=PAGE[start:stop] if text is None else text, source=source, page=page,
-               score=score, chunk_id=f"{source}:{page}:{start}", start_char=start,
-               relevance=relevance)
+    chunk = Chunk(chunk_id=f"{source}:{page}:{start}", text=PAGE[start:stop] if text is None
+                  else text, source=source, page=page, start_char=start)
+    return Hit(chunk, score=score, relevance=relevance)
 
 
 def test_overlapping_chunks_of_one_page_merge_into_the_better_hit():
@@ -30,21 +31,21 @@ def test_overlapping_chunks_of_one_page_merge_into_the_better_hit():
     other = hit(40, 80, 0.5, relevance=0.8)
     merged = merge_overlapping([best, hit(0, 10, 0.6, source="/kb/b.md"), other])
     assert len(merged) == 2
-    assert merged[0].text == PAGE[20:80]
-    assert merged[0].start_char == 20
-    assert merged[0].chunk_id == best.chunk_id and merged[0].score == 0.9
+    assert merged[0].chunk.text == PAGE[20:80]
+    assert merged[0].chunk.start_char == 20
+    assert merged[0].chunk.chunk_id == best.chunk.chunk_id and merged[0].score == 0.9
     assert merged[0].relevance == 0.8
-    assert merged[1].source == "/kb/b.md"
+    assert merged[1].chunk.source == "/kb/b.md"
 
 
 def test_a_later_chunk_that_bridges_two_kept_hits_merges_all_three():
     merged = merge_overlapping([hit(0, 30, 0.9), hit(50, 80, 0.8), hit(25, 55, 0.7)])
-    assert [(h.start_char, h.text) for h in merged] == [(0, PAGE[0:80])]
+    assert [(h.chunk.start_char, h.chunk.text) for h in merged] == [(0, PAGE[0:80])]
 
 
 def test_chunk_inside_another_is_absorbed():
     merged = merge_overlapping([hit(30, 40, 0.9), hit(20, 60, 0.5)])
-    assert [(h.text, h.score) for h in merged] == [(PAGE[20:60], 0.9)]
+    assert [(h.chunk.text, h.score) for h in merged] == [(PAGE[20:60], 0.9)]
 
 
 def test_touching_other_pages_and_other_sources_stay_apart():
@@ -99,7 +100,7 @@ def test_source_glob_matches_the_path_or_its_last_parts(pattern, expected):
 def test_filter_source_keeps_the_order():
     hits = [hit(0, 5, 0.9, source="/kb/x.md"), hit(0, 5, 0.8, source="/kb/y.pdf"),
             hit(0, 5, 0.7, source="/kb/z.pdf")]
-    assert [h.source for h in filter_source(hits, "*.pdf")] == ["/kb/y.pdf", "/kb/z.pdf"]
+    assert [h.chunk.source for h in filter_source(hits, "*.pdf")] == ["/kb/y.pdf", "/kb/z.pdf"]
 
 
 def distinct(i: int, score: float, source: str | None = None,
@@ -126,7 +127,7 @@ def test_wrapper_fetches_more_until_a_rare_source_fills_k():
     hits[58] = distinct(58, 0.4, source="/kb/guide.pdf")
     base = RankedList(hits)
     got = HygieneRetriever(base, k=2, source_glob="*.pdf").retrieve("q")
-    assert [h.source for h in got] == ["/kb/manual.pdf", "/kb/guide.pdf"]
+    assert [h.chunk.source for h in got] == ["/kb/manual.pdf", "/kb/guide.pdf"]
     assert base.asked == [6, 24, 96]
 
 

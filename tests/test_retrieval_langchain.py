@@ -29,11 +29,11 @@ def test_invoke_returns_documents_with_provenance(hybrid):
     assert len(docs) == len(hits) == 3
     for doc, hit in zip(docs, hits, strict=True):
         assert isinstance(doc, Document)
-        assert doc.page_content == hit.text
-        assert doc.metadata["source"] == hit.source
-        assert doc.metadata["page"] == hit.page
+        assert doc.page_content == hit.chunk.text
+        assert doc.metadata["source"] == hit.chunk.source
+        assert doc.metadata["page"] == hit.chunk.page
         assert doc.metadata["score"] == pytest.approx(hit.score)
-        assert doc.metadata["chunk_id"] == hit.chunk_id == doc.id
+        assert doc.metadata["chunk_id"] == hit.chunk.chunk_id == doc.id
         assert doc.metadata["relevance"] == pytest.approx(hit.relevance)
     assert Path(docs[0].metadata["source"]).name == "manual.pdf"
     assert docs[0].metadata["page"] == 1

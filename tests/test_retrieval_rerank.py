@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from retrieval_fixtures import save_tiny_cross_encoder
 
 from ingest.core.errors import ModelUnavailableError
+from ingest.core.types import Chunk
 from retrieval import CrossEncoderReranker, Hit, RetrievalError, RetrievalSettings
 
 
@@ -15,8 +16,8 @@ class ListRetriever:
     """A first stage that returns fixed hits in a fixed order, recording what it was asked."""
 
     def __init__(self, texts: list[str]) -> None:
-        self.hits = [Hit(text=t, source=f"/kb/{i}.md", page=None, score=1.0 / (i + 1),
-                         chunk_id=f"c{i}", relevance=0.5) for i, t in enumerate(texts)]
+        self.hits = [Hit(Chunk(f"c{i}", t, f"/kb/{i}.md", None, 0), score=1.0 / (i + 1),
+                         relevance=0.5) for i, t in enumerate(texts)]
         self.asked: list[int | None] = []
 
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
@@ -54,7 +55,7 @@ def test_reorders_candidates_by_the_cross_encoder_score(tiny_cross_encoder):
 
     expected = reference_scores(tiny_cross_encoder, "where did the dog go", TEXTS)
     want = sorted(range(len(TEXTS)), key=lambda i: -expected[i])[:3]
-    assert [h.text for h in hits] == [TEXTS[i] for i in want]
+    assert [h.chunk.text for h in hits] == [TEXTS[i] for i in want]
     assert [h.score for h in hits] == pytest.approx([expected[i] for i in want], abs=1e-4)
     assert base.asked == [5]  # over-fetched the candidate list, not just k
     assert all(h.relevance == 0.5 for h in hits)  # the cosine survives reranking

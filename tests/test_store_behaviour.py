@@ -60,7 +60,7 @@ def test_a_changed_file_is_replaced_whole(index_location, docs, embedder):
     index = open_store(index_location, embedder=embedder)
     assert index.num_chunks == first.chunks_added - report.chunks_removed + report.chunks_added
     bm25 = build_retriever(index, embedder, RetrievalSettings(mode="bm25", k=20))
-    texts = [h.text for h in bm25.retrieve("tomatoes roses pruning")]
+    texts = [h.chunk.text for h in bm25.retrieve("tomatoes roses pruning")]
     assert any("Roses" in t for t in texts) and not any("Tomatoes" in t for t in texts)
     (record,) = [f for f in index.files() if f.source == garden]
     assert len(index.read_file(record).chunks) == record.num_chunks == report.chunks_added
@@ -103,8 +103,8 @@ def test_chinese_and_english_questions_find_their_file(index_location, docs, emb
     retriever = build_retriever(open_store(index_location), embedder,
                                 RetrievalSettings(mode=mode, k=3))
     english = retriever.retrieve("How can every answer cite the passage it came from?")
-    assert Path(english[0].source).name == "rag.txt"
+    assert Path(english[0].chunk.source).name == "rag.txt"
     assert english[0].relevance is not None and 0 < english[0].relevance <= 1.0001
     if mode != "dense":  # all-MiniLM-L6-v2 is English-only (see retrieval.hybrid)
         chinese = retriever.retrieve("什么是知识蒸馏？")
-        assert Path(chinese[0].source).name == "zh.txt" and "蒸馏" in chinese[0].text
+        assert Path(chinese[0].chunk.source).name == "zh.txt" and "蒸馏" in chinese[0].chunk.text

@@ -135,7 +135,7 @@ def test_a_reader_never_sees_half_a_file_while_another_process_ingests(
                     hits = retriever.retrieve("What does subject 17 of the archive explain?")
                     sources = {f.source for f in index.files()}
                     assert _half_files(index) == []
-                    assert {h.source for h in hits} <= sources
+                    assert {h.chunk.source for h in hits} <= sources
                     assert index.manifest.num_chunks == sum(f.num_chunks for f in index.files())
                 seen.add(len(sources))
                 request = urllib.request.Request(

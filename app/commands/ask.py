@@ -58,13 +58,14 @@ def print_sources(answer) -> None:
     for n, hit in enumerate(answer.hits, start=1):
         if cited and n not in cited:
             continue
-        where = hit.source
-        if hit.locator is not None:
-            where += f", {hit.locator}"
-        elif hit.page is not None:
-            where += f", page {hit.page}"
-        where += " (OCR)" if hit.ocr else ""
-        snippet = " ".join(hit.text.split())[:120]
+        chunk = hit.chunk
+        where = chunk.source
+        if chunk.locator is not None:
+            where += f", {chunk.locator}"
+        elif chunk.page is not None:
+            where += f", page {chunk.page}"
+        where += " (OCR)" if chunk.ocr else ""
+        snippet = " ".join(chunk.text.split())[:120]
         out.print(f"  [{n}] {where}  [dim]{snippet}…[/dim]", highlight=False)
     t = answer.timings
     first = "-" if t.first_token_ms is None else f"{t.first_token_ms:.0f}"

@@ -47,14 +47,15 @@ def print_table(question: str, hits: list[Hit], mode: str) -> None:
     table.add_column("source")
     table.add_column("text")
     for n, hit in enumerate(hits, start=1):
-        where = Path(hit.source).name
-        if hit.locator is not None:
-            where += f" {hit.locator}"
-        elif hit.page is not None:
-            where += f" p.{hit.page}"
-        where += " (OCR)" if hit.ocr else ""
+        chunk = hit.chunk
+        where = Path(chunk.source).name
+        if chunk.locator is not None:
+            where += f" {chunk.locator}"
+        elif chunk.page is not None:
+            where += f" p.{chunk.page}"
+        where += " (OCR)" if chunk.ocr else ""
         cosine = "" if hit.relevance is None else f"{hit.relevance:.3f}"
-        table.add_row(str(n), f"{hit.score:.4g}", cosine, where, _snippet(hit.text))
+        table.add_row(str(n), f"{hit.score:.4g}", cosine, where, _snippet(chunk.text))
     out.print(table)
     if not hits:
         console.print("no matching chunks")

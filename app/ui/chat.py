@@ -208,7 +208,7 @@ class SourceCard:
 def source_cards(answer) -> list[SourceCard]:
     """The cited passages; when the model cited none, the passages it was given, so every
     answer still shows (and every rating records) where it came from."""
-    by_chunk = {h.chunk_id: h for h in answer.hits}
+    by_chunk = {h.chunk.chunk_id: h for h in answer.hits}
     if answer.citations:
         cards = []
         for c in answer.citations:
@@ -216,11 +216,12 @@ def source_cards(answer) -> list[SourceCard]:
             evidence, mark = _evidence_of(answer, c.chunk_id)
             cards.append(SourceCard(c.n, c.source, c.page, c.chunk_id, c.snippet, True,
                                     hit.score if hit else None, hit.relevance if hit else None,
-                                    hit.locator if hit else None, bool(hit and hit.ocr),
+                                    hit.chunk.locator if hit else None, bool(hit and hit.chunk.ocr),
                                     evidence, mark))
         return cards
-    return [SourceCard(n, h.source, h.page, h.chunk_id, snippet(h.text), False, h.score,
-                       h.relevance, h.locator, h.ocr) for n, h in enumerate(answer.hits, 1)]
+    return [SourceCard(n, h.chunk.source, h.chunk.page, h.chunk.chunk_id, snippet(h.chunk.text),
+                       False, h.score, h.relevance, h.chunk.locator, h.chunk.ocr)
+            for n, h in enumerate(answer.hits, 1)]
 
 
 def _evidence_of(answer, chunk_id: str) -> tuple[str | None, tuple[int, int] | None]:
