@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator
 from contextlib import closing
-from dataclasses import replace
 
 from generation.abstention import NoAnswerModel, answer_signals
 from generation.backends.base import LLMBackend
@@ -71,12 +70,6 @@ class AnswerEngine:
         self.retriever = retriever
         self.llm = llm
         self.settings = settings
-        self.decoding = settings.decoding
-        self.min_relevance = settings.min_relevance
-        self.few_shot = settings.few_shot
-        self.rewrite = settings.rewrite
-        self.max_prompt_tokens = settings.max_prompt_tokens
-        self.batch_size = settings.batch_size
 
     def ask(self, question: str, history: History | None = None) -> Answer:
         """The complete Answer (the stream, consumed)."""
@@ -121,8 +114,8 @@ class AnswerEngine:
                     progress(i + 1, len(questions))
             return answers
         results: list[Answer | None] = [None] * len(questions)
-        for lo in range(0, len(questions), self.batch_size):
-            chunk = range(lo, min(lo + self.batch_size, len(questions)))
+        for lo in range(0, len(questions), self.settings.batch_size):
+            chunk = range(lo, min(lo + self.settings.batch_size, len(questions)))
             pending: list[tuple[int, PromptPlan, str, float, float]] = []
             hits_of: dict[int, list[Hit]] = {}
             for i in chunk:
@@ -137,7 +130,7 @@ class AnswerEngine:
                                              detect_language(questions[i]), retrieve_ms, start)
             gens = [self.llm.generate(p[1].messages, self._decoding(p[1])) for p in pending] \
                 if self.settings.grounding == "constrained" else \
-                self.llm.generate_batch([p[1].messages for p in pending], self.decoding)
+                self.llm.generate_batch([p[1].messages for p in pending], self.settings.decoding)
             for (i, plan, standalone, retrieve_ms, start), gen in zip(pending, gens, strict=True):
                 # A batch has no per-question first token: report when the batch's began.
                 first_ms = None if gen.first_token_ms is None else retrieve_ms + gen.first_token_ms
@@ -151,31 +144,34 @@ class AnswerEngine:
     def _retrieve(self, question: str, history: History | None) -> tuple[str, list[Hit], float]:
         t0 = time.perf_counter()
         standalone = question
-        if history and self.rewrite != "off":
+        if history and self.settings.rewrite != "off":
             standalone = rewrite_question(question, history,
-                                          llm=self.llm if self.rewrite == "llm" else None)
+                                          llm=self.llm if self.settings.rewrite == "llm" else None)
         hits = self.retriever.retrieve(standalone)
         return standalone, hits, (time.perf_counter() - t0) * 1000
 
     def _decoding(self, plan: PromptPlan) -> DecodingParams:
         """The decoding settings; with constrained grounding, the passages to copy from."""
         if self.settings.grounding != "constrained":
-            return self.decoding
-        return replace(self.decoding, copy_from=tuple(h.chunk.text for h in plan.hits))
+            return self.settings.decoding
+        return self.settings.decoding.model_copy(
+            update={"copy_from": tuple(h.chunk.text for h in plan.hits)})
 
     def _passes_gate(self, hits: list[Hit]) -> bool:
         if not hits:
             return False
-        if self.min_relevance is None:
+        floor = self.settings.min_relevance
+        if floor is None:
             return True
-        return any(h.relevance is None or h.relevance >= self.min_relevance for h in hits)
+        return any(h.relevance is None or h.relevance >= floor for h in hits)
 
     def _plan(self, question: str, hits: list[Hit]) -> PromptPlan:
         return build_prompt(question, hits[:self.settings.context_passages],
                             count_tokens=self.llm.count_tokens,
                             window=self.llm.context_window,
-                            max_new_tokens=self.decoding.max_new_tokens,
-                            few_shot=self.few_shot, max_prompt_tokens=self.max_prompt_tokens)
+                            max_new_tokens=self.settings.max_new_tokens,
+                            few_shot=self.settings.few_shot,
+                            max_prompt_tokens=self.settings.max_prompt_tokens)
 
     def _gated(self, question: str, standalone: str, hits: list[Hit], lang: str,
                retrieve_ms: float, start: float) -> Answer:

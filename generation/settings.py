@@ -9,24 +9,22 @@ moving a decoding slider never reloads the model.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
-from generation.types import DecodingParams
+from generation.types import DecodingParams, DecodingSettings
 from ingest.core.text import Lang
+from ingest.settings import RuntimeSettings
 
 # The SQuAD 2.0 scorer's best threshold on the tune halves of the public sets, as
 # bench/train_no_answer.py found it (it is also in generation/no_answer_model.json).
 NO_ANSWER_THRESHOLD = {"en": 0.3973, "zh": 0.7232}
 
 
-class LLMSettings(BaseModel):
-    """Which model answers, and how it is loaded."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class LLMSettings(RuntimeSettings):
+    """Which model answers, and how it is loaded (`threads` and `cache_dir`: `RuntimeSettings`)."""
 
     llm: str = Field("builtin:qwen2.5-0.5b", description="builtin:qwen2.5-0.5b, "
                      "builtin:smollm2-135m, a Hugging Face id or folder, or openai:MODEL")
@@ -38,8 +36,6 @@ class LLMSettings(BaseModel):
                              "to connect or got 408, 429 or 5xx (with backoff, honouring "
                              "Retry-After)")
     device: str | None = Field(None, description="cpu, cuda, ...; None: the GPU if any")
-    cache_dir: Path = Field(Path(os.path.expanduser("~/.cache/ragqa")),
-                            description="converted built-in models")
     llm_dtype: Literal["float32", "bfloat16", "float16"] | None = None
     llm_quantization: Literal["4bit", "8bit", "int8-dynamic"] | None = None
     llm_backend: Literal["auto", "openvino", "transformers"] = Field(
@@ -50,29 +46,13 @@ class LLMSettings(BaseModel):
     openvino_exporter: Path | None = Field(
         None, description="a Python with optimum-intel that exports the built-in models once "
         "(None: .venv-export beside ragqa's environment, as make installs it)")
-    threads: int | None = Field(None, gt=0, description="CPU threads for inference (None: "
-                                "every core)")
-
-    @field_validator("cache_dir")
-    @classmethod
-    def _expand_home(cls, value: Path) -> Path:
-        return value.expanduser()  # "~/.cache/ragqa" as written in a config file
 
 
-class GenerationSettings(BaseModel):
-    """How `AnswerEngine` prompts, decodes and decides to abstain."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class GenerationSettings(DecodingSettings):
+    """How `AnswerEngine` prompts, decodes (the fields of `DecodingSettings`) and decides to
+    abstain."""
 
     model: LLMSettings = LLMSettings()
-    temperature: float = Field(0.0, ge=0, description="0: greedy (reproducible)")
-    top_p: float = Field(1.0, gt=0, le=1)
-    top_k: int = Field(50, ge=0)
-    repetition_penalty: float = Field(1.0, gt=0)
-    num_beams: int = Field(1, gt=0)
-    max_new_tokens: int = Field(48, gt=0, description="answers are short phrases; the cap "
-                                "bounds a rambling one")
-    seed: int = 0
     min_relevance: float | None = Field(
         0.2, ge=-1, le=1, description="abstain without calling the LLM when no hit's cosine "
         "relevance reaches this (None: never gate)")
@@ -104,7 +84,5 @@ class GenerationSettings(BaseModel):
 
     @property
     def decoding(self) -> DecodingParams:
-        return DecodingParams(
-            temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-            repetition_penalty=self.repetition_penalty, num_beams=self.num_beams,
-            max_new_tokens=self.max_new_tokens, seed=self.seed)
+        return DecodingParams(**{name: getattr(self, name)
+                                 for name in DecodingSettings.model_fields})

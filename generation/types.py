@@ -14,6 +14,8 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from ingest.core.errors import RagqaError
 from retrieval.types import Hit
 
@@ -31,42 +33,38 @@ class ChecksumError(GenerationError):
     """An embedded model file does not have the checksum it must have."""
 
 
-@dataclass(frozen=True)
-class DecodingParams:
-    """How tokens are chosen. The defaults are greedy so evaluation is reproducible.
+class DecodingSettings(BaseModel):
+    """How tokens are chosen: each decoding setting with its limits and its one default,
+    defined here once. `generation.settings.GenerationSettings` holds them as settings,
+    `DecodingParams` hands them to a backend. The defaults are greedy so evaluation is
+    reproducible.
 
     `temperature == 0` means greedy (or beam search when `num_beams > 1`); `top_p`, `top_k`
     and `seed` only matter when sampling (`temperature > 0`). `top_k == 0` disables top-k.
     """
 
-    temperature: float = 0.0
-    top_p: float = 1.0
-    top_k: int = 50
-    repetition_penalty: float = 1.0
-    num_beams: int = 1
-    max_new_tokens: int = 256
-    seed: int = 0
-    # Constrained decoding (transformers backend): when set, the answer must be a substring
-    # of one of these texts or a decline (generation.backends.constrained).
-    copy_from: tuple[str, ...] = ()
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, not {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], not {self.top_p}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0, not {self.top_k}")
-        if self.repetition_penalty <= 0:
-            raise ValueError(f"repetition_penalty must be > 0, not {self.repetition_penalty}")
-        if self.num_beams < 1:
-            raise ValueError(f"num_beams must be >= 1, not {self.num_beams}")
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, not {self.max_new_tokens}")
+    temperature: float = Field(0.0, ge=0, description="0: greedy (reproducible)")
+    top_p: float = Field(1.0, gt=0, le=1)
+    top_k: int = Field(50, ge=0)
+    repetition_penalty: float = Field(1.0, gt=0)
+    num_beams: int = Field(1, gt=0)
+    max_new_tokens: int = Field(48, gt=0, description="answers are short phrases; the cap "
+                                "bounds a rambling one")
+    seed: int = 0
 
     @property
     def do_sample(self) -> bool:
         return self.temperature > 0
+
+
+class DecodingParams(DecodingSettings):
+    """The decoding settings of one request to a backend."""
+
+    # Constrained decoding (transformers backend): when set, the answer must be a substring
+    # of one of these texts or a decline (generation.backends.constrained).
+    copy_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

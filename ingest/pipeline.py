@@ -144,12 +144,9 @@ class Ingestor:
                  tesseract: Tesseract | None = None) -> None:
         settings = settings or IngestSettings()
         self.target = index_target(index) if isinstance(index, Path | str) else index
-        self.index_dir = self.target.location
         self.embedder = embedder
         self.settings = settings
         self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
-        self.index_type = settings.index_type
-        self.buffer_chunks = settings.buffer_chunks
         self.tesseract = tesseract or Tesseract()
         self.batch_size = int(getattr(embedder, "batch_size", 64))
 
@@ -181,7 +178,7 @@ class Ingestor:
         old_files = {r.source: r for r in old.files()} if old else {}
         rechunk = old is not None and (
             (old.manifest.chunk_size, old.manifest.chunk_overlap)
-            != (self.chunker.chunk_size, self.chunker.chunk_overlap))
+            != (self.settings.chunk_size, self.settings.chunk_overlap))
         if rechunk:  # old chunks were cut differently: every indexed file is redone
             known = set(files)
             files += [Path(s) for s in old_files if Path(s) not in known and Path(s).exists()]
@@ -210,7 +207,7 @@ class Ingestor:
         kept = {r.source for r in keep}
         gone = [r for s, r in old_files.items() if s not in kept and s not in hashes]
 
-        if old and not todo and not gone and old.manifest.index_type == self.index_type:
+        if old and not todo and not gone and old.manifest.index_type == self.settings.index_type:
             return  # nothing changed: nothing written, nothing re-embedded
         if not old and not todo:
             return
@@ -221,13 +218,12 @@ class Ingestor:
 
     def _template(self, old: IndexStore | None) -> Manifest:
         """The manifest this run writes; the session fills in counts and generation."""
-        now = _now()
+        now, s = _now(), self.settings
         return Manifest(
             format_version=FORMAT_VERSION, embedding_model=self.embedder.name,
-            dimension=self.embedder.dimension, chunk_size=self.chunker.chunk_size,
-            chunk_overlap=self.chunker.chunk_overlap, index_type=self.index_type, num_files=0,
-            num_chunks=0, created_at=old.manifest.created_at if old else now, updated_at=now,
-            generation="")
+            dimension=self.embedder.dimension, chunk_size=s.chunk_size,
+            chunk_overlap=s.chunk_overlap, index_type=s.index_type, num_files=0, num_chunks=0,
+            created_at=old.manifest.created_at if old else now, updated_at=now, generation="")
 
     def _write(self, old: IndexStore | None, keep: list[FileRecord], todo: list[str],
                hashes: dict[str, str], gone: list[FileRecord], old_files: dict,
@@ -262,7 +258,7 @@ class Ingestor:
                 tick("files", done_files, total_files)
             self._flush(batch, session, report, counts, tick)
             if (old and not report.ingested and not report.removed and not gone
-                    and old.manifest.index_type == self.index_type):
+                    and old.manifest.index_type == self.settings.index_type):
                 session.abort()  # every changed file failed: the live state is still right
                 return False
             session.finish(template, [r.source for r in gone])
@@ -274,7 +270,7 @@ class Ingestor:
 
     def _batch_full(self, batch: _Batch) -> bool:
         chunks = sum(len(b.chunks) for b in batch.loaded)
-        return (chunks >= self.buffer_chunks or len(batch) >= self.settings.commit_files
+        return (chunks >= self.settings.buffer_chunks or len(batch) >= self.settings.commit_files
                 or time.monotonic() - batch.started >= self.settings.commit_seconds)
 
     def _load(self, source: str, report: IngestReport) -> _Loaded | None:

@@ -23,27 +23,34 @@ OcrMode = Literal["auto", "off", "force"]
 OCR_MODES: tuple[str, ...] = get_args(OcrMode)
 
 
-class EmbedderSettings(BaseModel):
-    """Which sentence-transformers model embeds chunks and questions, and where it runs."""
+class RuntimeSettings(BaseModel):
+    """How a model runs on the CPU and where its converted files are kept: defined once here,
+    held by both model groups (`EmbedderSettings`, `generation.settings.LLMSettings`), so
+    the flat names `threads` and `cache_dir` set each of them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threads: int | None = Field(None, gt=0, description="CPU threads for inference (None: "
+                                "every core)")
+    cache_dir: Path = Field(Path(os.path.expanduser("~/.cache/ragqa")),
+                            description="converted models (the one model cache)")
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()  # "~/.cache/ragqa" as written in a config file
+
+
+class EmbedderSettings(RuntimeSettings):
+    """Which sentence-transformers model embeds chunks and questions, and where it runs."""
 
     embedding: str = Field("builtin:minilm", description="builtin:minilm, a Hugging Face id "
                            "(in the local cache) or a local path")
     device: str | None = Field(None, description="cpu, cuda, ...; None: the GPU if any")
     embed_batch_size: int | None = Field(None, gt=0, description="None: 16 on the CPU, 64 "
                                          "on a GPU")
-    threads: int | None = Field(None, gt=0, description="CPU threads for inference (None: "
-                                "every core)")
     embed_backend: Literal["auto", "openvino", "torch"] = Field(
         "auto", description="auto: OpenVINO on a CPU where it runs the model, else torch")
-    cache_dir: Path = Field(Path(os.path.expanduser("~/.cache/ragqa")),
-                            description="converted models")
-
-    @field_validator("cache_dir")
-    @classmethod
-    def _expand_home(cls, value: Path) -> Path:
-        return value.expanduser()
 
 
 class IngestSettings(BaseModel):

@@ -75,6 +75,20 @@ def test_group_tables_and_a_shared_name_reach_every_group_that_holds_it(tmp_path
         load_settings(write(tmp_path, "[retrieval]\nmax_new_tokens = 3\n"), {}, environ={})
 
 
+
+def test_threads_and_cache_dir_set_both_model_groups_in_the_file_env_and_flags(tmp_path):
+    s = load_settings(write(tmp_path, "threads = 2\ncache_dir = '~/models'\n"), {}, environ={})
+    assert s.ingest.embedder.threads == s.generation.model.threads == 2
+    assert s.ingest.embedder.cache_dir == s.generation.model.cache_dir == Path.home() / "models"
+    s = load_settings(None, {"threads": 3}, environ={"RAGQA_CACHE_DIR": str(tmp_path)})
+    assert s.ingest.embedder.threads == s.generation.model.threads == 3
+    assert s.ingest.embedder.cache_dir == s.generation.model.cache_dir == tmp_path
+    s = load_settings(write(tmp_path, "[ingest]\nthreads = 1\n"), {}, environ={})
+    assert (s.ingest.embedder.threads, s.generation.model.threads) == (1, None)
+    with pytest.raises(ConfigError, match="'threads'"):
+        load_settings(None, {"threads": 0}, environ={})
+    assert load_settings(None, {}, environ={}).generation.decoding.max_new_tokens == 48
+
 def test_thresholds_from_file_and_flag_add_up_and_the_flag_wins(tmp_path):
     cfg = write(tmp_path, "[fail_under]\nf1 = 18\n\"hit@5\" = 95\n")
     s = load_settings(cfg, {"fail_under": {"f1": 30.0}}, environ={})
