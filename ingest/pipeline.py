@@ -33,6 +33,7 @@ from ingest.chunking import Chunker
 from ingest.core.text import tokenize
 from ingest.core.types import Chunk, FileEntry, FileFailure, IngestError, IngestReport
 from ingest.loaders import LoadError, Tesseract, load_document, read_bytes
+from ingest.plan import IngestPlan, plan_ingest
 from ingest.settings import IngestSettings
 from ingest.store import (
     FORMAT_VERSION,
@@ -193,28 +194,17 @@ class Ingestor:
                     raise StrictIngestError(self._strict_message(report.failed[-1]),
                                             report) from None
             tick("scan", i, len(files))
-        retry = self.settings.ocr != "off"  # files with scans left out: try to read them now
-        keep = [r for s, r in old_files.items()
-                if not rechunk and hashes.get(s) == r.sha256 and not (retry and r.skipped)]
-        unchanged = {r.source for r in keep}
-        report.unchanged = sorted(unchanged)
-        todo = [s for s in hashes if s not in unchanged]
-        given = set(hashes) | {f.source for f in report.failed}
-        for s, r in old_files.items():
-            if s in hashes or rechunk or (sync and s not in given):
-                continue
-            keep.append(r)  # not among the paths (or unreadable now): kept as it is
-        kept = {r.source for r in keep}
-        gone = [r for s, r in old_files.items() if s not in kept and s not in hashes]
-
-        if old and not todo and not gone and old.manifest.index_type == self.settings.index_type:
+        plan = plan_ingest(old_files, hashes, [f.source for f in report.failed],
+                           rechunk=rechunk, sync=sync,
+                           retry=self.settings.ocr != "off")  # scans left out: read them now
+        report.unchanged = sorted(r.source for r in plan.unchanged)
+        if not plan.todo and (old is None or (
+                not plan.gone and old.manifest.index_type == self.settings.index_type)):
             return  # nothing changed: nothing written, nothing re-embedded
-        if not old and not todo:
-            return
-        committed = self._write(old, keep, todo, hashes, gone, old_files, report, strict, tick)
+        committed = self._write(old, plan, hashes, old_files, report, strict, tick)
         if committed:
-            report.removed = sorted(set(report.removed) | {r.source for r in gone})
-            report.chunks_removed += sum(r.num_chunks for r in gone)
+            report.removed = sorted(set(report.removed) | {r.source for r in plan.gone})
+            report.chunks_removed += sum(r.num_chunks for r in plan.gone)
 
     def _template(self, old: IndexStore | None) -> Manifest:
         """The manifest this run writes; the session fills in counts and generation."""
@@ -225,20 +215,20 @@ class Ingestor:
             chunk_overlap=s.chunk_overlap, index_type=s.index_type, num_files=0, num_chunks=0,
             created_at=old.manifest.created_at if old else now, updated_at=now, generation="")
 
-    def _write(self, old: IndexStore | None, keep: list[FileRecord], todo: list[str],
-               hashes: dict[str, str], gone: list[FileRecord], old_files: dict,
-               report: IngestReport, strict: bool, tick: Progress) -> bool:
+    def _write(self, old: IndexStore | None, plan: IngestPlan, hashes: dict[str, str],
+               old_files: dict[str, FileRecord], report: IngestReport, strict: bool,
+               tick: Progress) -> bool:
         """Writes the run through one session; False when nothing needed committing."""
         template = self._template(old)
         session = self.target.begin(old, template, strict)
         try:
-            session.keep(keep)
-            total_files = len(todo) + len(report.unchanged)
+            session.keep(plan.keep)
+            total_files = len(plan.todo) + len(report.unchanged)
             done_files = len(report.unchanged)
             tick("files", done_files, total_files)
             batch = _Batch()
             counts = {"chunked": 0, "embedded": 0}
-            for source in todo:
+            for source in plan.todo:
                 entry = session.resumed(source, hashes[source])
                 loaded = None if entry else self._load(source, report)
                 if entry is None and loaded is None and strict:
@@ -257,11 +247,11 @@ class Ingestor:
                     batch = _Batch()
                 tick("files", done_files, total_files)
             self._flush(batch, session, report, counts, tick)
-            if (old and not report.ingested and not report.removed and not gone
+            if (old and not report.ingested and not report.removed and not plan.gone
                     and old.manifest.index_type == self.settings.index_type):
                 session.abort()  # every changed file failed: the live state is still right
                 return False
-            session.finish(template, [r.source for r in gone])
+            session.finish(template, [r.source for r in plan.gone])
         except BaseException:
             session.abort()
             raise
