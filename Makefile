@@ -80,7 +80,8 @@ test: install browser ocr kb
 	$(PY) -m pytest
 	$(MAKE) eval-gate
 
-# The fast loop: ruff and every test that loads no LLM and drives no browser.
+# The fast loop: ruff, every test that loads no LLM and drives no browser, and the docstring
+# examples (pytest runs them: --doctest-modules in pyproject.toml).
 test-fast: install kb
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -m "not slow"

@@ -4,9 +4,9 @@ Only the CLI, the UI and the API read this; each stage gets its own group, whole
 (`settings.ingest`, `settings.retrieval`, `settings.generation`, `settings.eval`,
 `settings.api`).
 
-    >>> s = load_settings(Path("ragqa.toml"), {"k": 8})   # a flag given on the command line
-    >>> s.retrieval.k, s.retrieval.mode
-    (8, 'hybrid')
+    s = load_settings(Path("ragqa.toml"), {"k": 8})   # a flag given on the command line
+    s.retrieval.k, s.retrieval.mode
+    # (8, 'hybrid')
 
 Users name a setting by its flat name everywhere: `k = 8` in the file (top level, under
 `[ragqa]`, or in its group's table such as `[retrieval]`), `RAGQA_K=8`, `--k 8`. A flat name

@@ -1,7 +1,7 @@
 """PNG plots for the report, drawn with matplotlib's object API: a `Figure` renders to PNG on
 its own Agg canvas, so no display is needed and no process-wide pyplot backend is switched.
 
-    >>> write_plots(report, Path("reports/ci"))   # -> ['hit_at_k.png', 'latency.png', ...]
+    write_plots(report, Path("reports/ci"))   # -> ['hit_at_k.png', 'latency.png', ...]
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Reading QA sets and prediction files: JSONL, SQuAD v1.1 / v2.0 and CMRC 2018 JSON.
 
-    >>> qa = load_qa(Path("data/qa/reference.jsonl"))
-    >>> qa.format, len(qa.items), qa.items[0].lang, qa.items[0].answers
-    ('jsonl', 84, 'en', ('2.4 trillion tokens', '2.4 trillion'))
-    >>> load_predictions(Path("pred.json"))        # {"q1": "2.4 trillion", "q2": ""}
+    qa = load_qa(Path("data/qa/reference.jsonl"))
+    qa.format, len(qa.items), qa.items[0].lang, qa.items[0].answers
+    # ('jsonl', 84, 'en', ('2.4 trillion tokens', '2.4 trillion'))
+    load_predictions(Path("pred.json"))        # {"q1": "2.4 trillion", "q2": ""}
 
 JSONL lines are `{"id", "question", "answers": [str], "lang"?: "en"|"zh", "answerable"?: bool,
 "sources"?: [str]}`. SQuAD and CMRC 2018 files share one layout (`data[].paragraphs[].qas[]`);

@@ -1,8 +1,8 @@
 """From a run to figures: per-question scores and per-language metrics, ready to write or gate.
 
-    >>> report = build_report(run, qa, k=5, config={"mode": "hybrid"})
-    >>> report.groups["zh"].hit_at[5], report.groups["all"].f1
-    >>> report.metrics()["zh.hit@5"]           # the flat names `--fail-under` uses
+    report = build_report(run, qa, k=5, config={"mode": "hybrid"})
+    report.groups["zh"].hit_at[5], report.groups["all"].f1
+    report.metrics()["zh.hit@5"]           # the flat names `--fail-under` uses
 
 Every figure is a percentage (0-100), MRR, ECE and the selective-accuracy area included, so one
 rule reads them all. Retrieval figures cover every question; answer figures cover the questions

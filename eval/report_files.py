@@ -1,7 +1,7 @@
 """Writing a report directory: report.json, report.md, predictions.jsonl/.json and PNG plots.
 
-    >>> write_report(report, Path("reports/ci"), gate=check_thresholds(report.metrics(), {}))
-    ['report.json', 'report.md', 'predictions.jsonl', 'predictions.json', 'hit_at_k.png', ...]
+    write_report(report, Path("reports/ci"), gate=check_thresholds(report.metrics(), {}))
+    # ['report.json', 'report.md', 'predictions.jsonl', 'predictions.json', 'hit_at_k.png', ...]
 
 Each file is written to a temporary name and renamed, so a reader never sees half a report.
 """

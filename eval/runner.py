@@ -1,7 +1,7 @@
 """Running a QA set through retrieval (and generation): one record per question.
 
-    >>> run = run_questions(qa.items, retriever, engine=engine, curve_k=10)
-    >>> run.records[0].hits[0].chunk.source, run.records[0].answer.text
+    run = run_questions(qa.items, retriever, engine=engine, curve_k=10)
+    run.records[0].hits[0].chunk.source, run.records[0].answer.text
 
 Retrieval runs once per question with `curve_k` hits, so that hit@1..curve_k can be drawn
 from a single ranking. Generation goes through one `AnswerEngine.ask_many` call, which batches

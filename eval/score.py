@@ -1,8 +1,8 @@
 """Scoring a prediction file against a QA set: EM/F1 per question, by the language's rules.
 
-    >>> result = score_predictions(load_qa(Path("dev-v1.1.json")), load_predictions(Path("p.json")))
-    >>> f"{result.overall.em:.2f} {result.overall.f1:.2f}"     # what the official script prints
-    '81.20 88.52'
+    result = score_predictions(load_qa(Path("dev-v1.1.json")), load_predictions(Path("p.json")))
+    f"{result.overall.em:.2f} {result.overall.f1:.2f}"     # what the official script prints
+    # '81.20 88.52'
 
 English questions use the SQuAD rules (`eval.metrics_squad`), Chinese ones the CMRC 2018
 rules (`eval.metrics_cmrc`). A question without a prediction scores 0 and counts, as in the

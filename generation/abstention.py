@@ -1,9 +1,9 @@
 """When to decline: a no-answer probability from measured signals, and its trained model.
 
-    >>> model = NoAnswerModel.load()                            # generation/no_answer_model.json
-    >>> sig = answer_signals(question, hits, shown, span, declined=False, mean_logprob=-0.4)
-    >>> p_right = model.prob_right(sig)                         # calibrated P(answer is right)
-    >>> abstain = declined or span is None or 1 - p_right >= settings.no_answer_threshold["en"]
+    model = NoAnswerModel.load()                            # generation/no_answer_model.json
+    sig = answer_signals(question, hits, shown, span, declined=False, mean_logprob=-0.4)
+    p_right = model.prob_right(sig)                         # calibrated P(answer is right)
+    abstain = declined or span is None or 1 - p_right >= settings.no_answer_threshold["en"]
 
 Zero-shot signals are at chance with a 0.5B model (a yes/no probe read from its logits scored
 an AUC of 0.49 on SQuAD 2.0), so the probability comes from a logistic regression over cheap

@@ -3,8 +3,10 @@
 The marker pattern and its parser are the text core's (`ingest.core.text.citation_numbers`),
 so eval strips exactly the forms generation reads.
 
-    >>> [c.source for c in map_citations("Built in 1889 [1].", hits)]
-    ['docs/tower.pdf']
+    >>> from ingest.core.types import Chunk
+    >>> hits = [Hit(Chunk("t#0", "The tower was built in 1889.", "docs/tower.pdf", 2, 0), 0.9)]
+    >>> [(c.n, c.source, c.page) for c in map_citations("Built in 1889 [1] [7].", hits)]
+    [(1, 'docs/tower.pdf', 2)]
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """AnswerEngine: question -> (rewrite) -> retrieve -> relevance gate -> prompt -> LLM ->
 grounding -> abstention -> Answer.
 
-    >>> engine = AnswerEngine(retriever, llm, GenerationSettings(max_new_tokens=128))
-    >>> stream = engine.stream("How tall is the tower?")
-    >>> for piece in stream:
-    ...     print(piece, end="", flush=True)        # text as it is decoded
-    >>> answer = stream.result()                    # then the final Answer
-    >>> answer.short.text, answer.text, answer.confidence
-    ('330 metres', 'The tower is 330 metres tall. [1]', 0.91)
+    engine = AnswerEngine(retriever, llm, GenerationSettings(max_new_tokens=128))
+    stream = engine.stream("How tall is the tower?")
+    for piece in stream:
+        print(piece, end="", flush=True)        # text as it is decoded
+    answer = stream.result()                    # then the final Answer
+    answer.short.text, answer.text, answer.confidence
+    # ('330 metres', 'The tower is 330 metres tall. [1]', 0.91)
 
 The LLM is asked for the shortest phrase of the passages that answers the question. That
 phrase is found in the passages (`generation.spans`): `Answer.short` is the verbatim span, and

@@ -1,10 +1,10 @@
 """`load_llm`: the LLM backend (`generation.backends`) a model name asks for.
 
-    >>> llm = load_llm(LLMSettings(llm="builtin:smollm2-135m"))
-    >>> msgs = [{"role": "user", "content": "Say hi."}]
-    >>> llm.generate(msgs, DecodingParams(max_new_tokens=8)).text
-    'Hi! How can I help you today?'
-    >>> stream = llm.stream(msgs, DecodingParams())   # str pieces; .result() a Generation
+    llm = load_llm(LLMSettings(llm="builtin:smollm2-135m"))
+    msgs = [{"role": "user", "content": "Say hi."}]
+    llm.generate(msgs, DecodingParams(max_new_tokens=8)).text
+    # 'Hi! How can I help you today?'
+    stream = llm.stream(msgs, DecodingParams())   # str pieces; .result() a Generation
 
 Names: `builtin:qwen2.5-0.5b` / `builtin:smollm2-135m` (embedded GGUF, converted once and
 cached), a Hugging Face id or local folder (loaded offline), `openai:MODEL` (an

@@ -1,11 +1,11 @@
 """Prompts: the question's language picks the system prompt; passages are numbered and fitted
 into the model's window by token count, with the answer's budget reserved.
 
-    >>> lang = detect_language("塔有多高？")                         # 'zh'
-    >>> plan = build_prompt("塔有多高？", hits, count_tokens=llm.count_tokens,
-    ...                     window=llm.context_window, max_new_tokens=256)
-    >>> plan.messages[0]["content"][:12], len(plan.hits)             # system prompt, passages kept
-    ('你是一个严谨的知识库问答助手', 3)
+    lang = detect_language("塔有多高？")                         # 'zh'
+    plan = build_prompt("塔有多高？", hits, count_tokens=llm.count_tokens,
+                        window=llm.context_window, max_new_tokens=256)
+    plan.messages[0]["content"][:12], len(plan.hits)             # system prompt, passages kept
+    # ('你是一个严谨的知识库问答助手', 3)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The generation stage's settings: which LLM, how it decodes, when it abstains.
 
-    >>> s = GenerationSettings(model=LLMSettings(llm="builtin:smollm2-135m"), max_new_tokens=64)
-    >>> AnswerEngine(retriever, load_llm(s.model), s)
+    s = GenerationSettings(model=LLMSettings(llm="builtin:smollm2-135m"), max_new_tokens=64)
+    AnswerEngine(retriever, load_llm(s.model), s)
 
 `LLMSettings` is what loading a model depends on (and what keys the app's model cache), so
 moving a decoding slider never reloads the model.

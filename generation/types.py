@@ -1,11 +1,11 @@
 """The values generation hands out: decoding settings, a raw generation, and the Answer.
 
-    >>> params = DecodingParams(max_new_tokens=64)          # greedy, reproducible
-    >>> answer = engine.ask("What is the tallest tower?")
-    >>> answer.text, [c.source for c in answer.citations], answer.timings.first_token_ms
-    ('The tower is 330 meters tall [1].', ['docs/tower.pdf'], 412.0)
-    >>> answer.to_json("q1")["timings_ms"]
-    {'retrieve': 12.0, 'first_token': 412.0, 'total': 1890.0}
+    params = DecodingParams(max_new_tokens=64)          # greedy, reproducible
+    answer = engine.ask("What is the tallest tower?")
+    answer.text, [c.source for c in answer.citations], answer.timings.first_token_ms
+    # ('The tower is 330 meters tall [1].', ['docs/tower.pdf'], 412.0)
+    answer.to_json("q1")["timings_ms"]
+    # {'retrieve': 12.0, 'first_token': 412.0, 'total': 1890.0}
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Split page texts into overlapping chunks on Chinese and English sentence boundaries.
 
     >>> chunker = Chunker(chunk_size=800, chunk_overlap=120)
-    >>> chunks = chunker.split(PageText("/docs/a.pdf", 3, text), file_sha256="9f2c…")
-    >>> chunks[0].page, chunks[0].start_char, chunks[0].chunk_id
-    (3, 0, '5d41402abc4b2a76')
+    >>> chunks = chunker.split(PageText("/docs/a.pdf", 3, "塔高330米。It opened in 1889."),
+    ...                        file_sha256="9f2c")
+    >>> chunks[0].page, chunks[0].start_char, chunks[0].text
+    (3, 0, '塔高330米。It opened in 1889.')
 
 LangChain's RecursiveCharacterTextSplitter does the splitting: paragraphs first, then lines,
 then sentences (。！？；… and . ! ?), then clauses, then words. Sentence punctuation stays at

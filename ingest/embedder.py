@@ -1,7 +1,7 @@
 """Sentence embeddings with sentence-transformers, offline first.
 
-    >>> emb = Embedder("builtin:minilm")
-    >>> vecs = emb.embed(["hello world", "你好"])   # float32, shape (2, 384), unit length
+    emb = Embedder("builtin:minilm")
+    vecs = emb.embed(["hello world", "你好"])   # float32, shape (2, 384), unit length
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A sentence-transformers model's encoder run with OpenVINO on the CPU: the fast embedder.
 
-    >>> encoder = OpenVINOEncoder.for_model(st_model, cache_dir=Path("~/.cache/ragqa"))
-    >>> encoder.encode(["hello", "你好"], max_length=256)   # (2, 384) float32, unit rows
+    encoder = OpenVINOEncoder.for_model(st_model, cache_dir=Path("~/.cache/ragqa"))
+    encoder.encode(["hello", "你好"], max_length=256)   # (2, 384) float32, unit rows
 
 The transformer is converted once from its torch module (`openvino.convert_model`: no ONNX, no
 optimum) into `cache_dir/embedders/<weights sha256>-openvino<version>`, published in one rename,

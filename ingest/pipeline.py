@@ -1,9 +1,9 @@
 """`Ingestor`: files in, a new index generation out — incremental, atomic, one writer at a time.
 
-    >>> ingestor = Ingestor(Path("indexes/kb"), Embedder(), IngestSettings(chunk_size=600))
-    >>> report = ingestor.ingest([Path("data/kb")], sync=True)
-    >>> len(report.ingested), len(report.unchanged), report.failed
-    (12, 0, [FileFailure(source='/…/scan.pdf', reason='no text layer … needs OCR')])
+    ingestor = Ingestor(Path("indexes/kb"), Embedder(), IngestSettings(chunk_size=600))
+    report = ingestor.ingest([Path("data/kb")], sync=True)
+    len(report.ingested), len(report.unchanged), report.failed
+    # (12, 0, [FileFailure(source='/…/scan.pdf', reason='no text layer … needs OCR')])
 
 A run: take the index's writer lock, hash every file, then, only if something changed, open a
 write session on the store (`ingest.store`): unchanged files stay (an index directory copies

@@ -1,7 +1,7 @@
 """The ingest stage's settings: how files are chunked and embedded (docs/architecture.md).
 
-    >>> s = IngestSettings(chunk_size=400, embedder=EmbedderSettings(device="cpu"))
-    >>> Ingestor(Path("indexes/kb"), Embedder.from_settings(s.embedder), s)
+    s = IngestSettings(chunk_size=400, embedder=EmbedderSettings(device="cpu"))
+    Ingestor(Path("indexes/kb"), Embedder.from_settings(s.embedder), s)
 
 Frozen, so a group can key a cache of the model it describes. The entry points fill these
 from TOML, RAGQA_* variables and flags (`app.config`); the stage only reads them.

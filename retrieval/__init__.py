@@ -1,9 +1,9 @@
 """Retrieval: dense, BM25 and hybrid search over an index, with optional reranking.
 
-    >>> index = open_index(Path("indexes/sample"))
-    >>> retriever = build_retriever(index, Embedder(), RetrievalSettings(mode="hybrid", k=5))
-    >>> for hit in retriever.retrieve("什么是知识蒸馏？"):
-    ...     print(hit.chunk.source, hit.chunk.page, round(hit.score, 4), hit.relevance)
+    index = open_index(Path("indexes/sample"))
+    retriever = build_retriever(index, Embedder(), RetrievalSettings(mode="hybrid", k=5))
+    for hit in retriever.retrieve("什么是知识蒸馏？"):
+        print(hit.chunk.source, hit.chunk.page, round(hit.score, 4), hit.relevance)
 """
 
 from __future__ import annotations

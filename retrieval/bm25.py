@@ -1,9 +1,9 @@
 """BM25 retrieval over the index's lexical store (bm25s in an index directory, term statistics
 in PostgreSQL; tokens: CJK characters and bigrams + stemmed English, `ingest.core.text.tokenize`).
 
-    >>> bm25 = BM25Retriever(open_index(Path("indexes/sample")), k=5)
-    >>> bm25.retrieve("检索增强生成")[0].score      # a BM25 score; relevance is None
-    7.31
+    bm25 = BM25Retriever(open_index(Path("indexes/sample")), k=5)
+    bm25.retrieve("检索增强生成")[0].score      # a BM25 score; relevance is None
+    # 7.31
 
 Given the index's embedder, hits also carry `relevance`, the cosine of question and chunk
 computed from the stored vectors, so that generation's abstention threshold works in this

@@ -1,11 +1,11 @@
 """Dense retrieval: embed the question, search the index's vectors by inner product (FAISS in
 an index directory, pgvector in PostgreSQL).
 
-    >>> index = open_index(Path("indexes/sample"))
-    >>> dense = DenseRetriever(index, Embedder("builtin:minilm"), k=5)
-    >>> hits = dense.retrieve("How are documents chunked?")
-    >>> hits[0].relevance == hits[0].score   # cosine similarity of question and chunk
-    True
+    index = open_index(Path("indexes/sample"))
+    dense = DenseRetriever(index, Embedder("builtin:minilm"), k=5)
+    hits = dense.retrieve("How are documents chunked?")
+    hits[0].relevance == hits[0].score   # cosine similarity of question and chunk
+    # True
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Helpers every retriever shares: turning index rows into `Hit`s, cosines, argument checks.
 
-    >>> hits = hits_for_rows(index, rows=[4, 9], scores=[0.8, 0.7], relevance=[0.8, 0.7])
-    >>> hits[0].chunk == index.get_chunks([4])[0]
-    True
+    hits = hits_for_rows(index, rows=[4, 9], scores=[0.8, 0.7], relevance=[0.8, 0.7])
+    hits[0].chunk == index.get_chunks([4])[0]
+    # True
 """
 
 from __future__ import annotations

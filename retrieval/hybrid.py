@@ -1,9 +1,9 @@
 """Hybrid retrieval: weighted reciprocal-rank fusion (RRF) of dense and BM25 rankings.
 
-    >>> hybrid = HybridRetriever(index, Embedder("builtin:minilm"), k=5)
-    >>> hits = hybrid.retrieve("什么是检索增强生成？")
-    >>> hits[0].score, hits[0].relevance    # the RRF score, the cosine of question and chunk
-    (0.0326, 0.41)
+    hybrid = HybridRetriever(index, Embedder("builtin:minilm"), k=5)
+    hits = hybrid.retrieve("什么是检索增强生成？")
+    hits[0].score, hits[0].relevance    # the RRF score, the cosine of question and chunk
+    # (0.0326, 0.41)
 
 RRF adds `weight / (rrf_k + rank)` over the rankings a chunk appears in (rank 1 = best), so
 it needs no score calibration between cosines and BM25. The weights depend on the question's

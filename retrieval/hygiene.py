@@ -1,8 +1,8 @@
 """Result hygiene: merge overlapping chunks, drop near-duplicates, threshold, filter by source.
 
-    >>> clean = HygieneRetriever(HybridRetriever(index, embedder), k=5,
-    ...                          min_score=0.3, source_glob="*.pdf")
-    >>> clean.retrieve("What does the warranty cover?")   # <= 5 hits, all from PDFs
+    clean = HygieneRetriever(HybridRetriever(index, embedder), k=5,
+                             min_score=0.3, source_glob="*.pdf")
+    clean.retrieve("What does the warranty cover?")   # <= 5 hits, all from PDFs
 
 Each step is also a plain function over a list of hits (best first), usable alone.
 """

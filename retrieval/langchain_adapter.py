@@ -1,9 +1,9 @@
 """A LangChain `BaseRetriever` over any ragqa retriever, for LangChain chains and agents.
 
-    >>> lc = RagqaLangChainRetriever(retriever=build_retriever(index, embedder), k=4)
-    >>> docs = lc.invoke("How is the index kept atomic?")
-    >>> docs[0].metadata
-    {'source': '/kb/ingest.md', 'page': None, 'score': 0.031, 'chunk_id': '9f…', 'relevance': 0.62}
+    lc = RagqaLangChainRetriever(retriever=build_retriever(index, embedder), k=4)
+    docs = lc.invoke("How is the index kept atomic?")
+    docs[0].metadata  # {'source': '/kb/ingest.md', 'page': None, 'score': 0.031,
+                      #  'chunk_id': '9f…', 'start_char': 0, 'relevance': 0.62, ...}
 """
 
 from __future__ import annotations

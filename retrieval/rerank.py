@@ -1,8 +1,8 @@
 """Optional reranking: a cross-encoder rescores an over-fetched candidate list.
 
-    >>> reranker = CrossEncoderReranker("cross-encoder/ms-marco-MiniLM-L-6-v2",
-    ...                                 HybridRetriever(index, embedder), k=5, candidates=30)
-    >>> reranker.retrieve("How is the index kept atomic?")   # 5 hits, by cross-encoder score
+    reranker = CrossEncoderReranker("cross-encoder/ms-marco-MiniLM-L-6-v2",
+                                    HybridRetriever(index, embedder), k=5, candidates=30)
+    reranker.retrieve("How is the index kept atomic?")   # 5 hits, by cross-encoder score
 
 A cross-encoder reads question and passage together, so it ranks better than either first
 stage, but costs one forward pass per candidate; hence off by default.

@@ -1,6 +1,6 @@
 """The retrieval stage's settings: mode, depth, reranking and filters (docs/architecture.md).
 
-    >>> build_retriever(index, embedder, RetrievalSettings(mode="bm25", k=3))
+    build_retriever(index, embedder, RetrievalSettings(mode="bm25", k=3))
 """
 
 from __future__ import annotations

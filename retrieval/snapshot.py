@@ -1,6 +1,6 @@
 """One read snapshot of the index per question.
 
-    >>> retriever = SnapshotRetriever(index, HygieneRetriever(HybridRetriever(index, emb), k=5))
+    retriever = SnapshotRetriever(index, HygieneRetriever(HybridRetriever(index, emb), k=5))
 
 A retrieval makes several reads: the vector search, the BM25 search, the cosines of BM25-only
 rows, the chunks' text. In PostgreSQL a writer may commit between two of them; inside one

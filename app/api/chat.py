@@ -1,13 +1,13 @@
 """`POST /v1/chat/completions`: an index's cited answer (or the LLM's own reply) as OpenAI's
 chat completion, whole or streamed as server-sent events.
 
-    >>> client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key=KEY)
-    >>> reply = client.chat.completions.create(model="team", messages=[
-    ...     {"role": "user", "content": "How many GPUs trained Kestrel-7B?"}])
-    >>> reply.choices[0].message.content
-    'Kestrel-7B was trained on 512 GPUs [1].'
-    >>> reply.model_extra["ragqa"]["citations"][0]
-    {'n': 1, 'source': '/…/kestrel.md', 'page': None, 'chunk_id': '…', 'snippet': '…'}
+    client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key=KEY)
+    reply = client.chat.completions.create(model="team", messages=[
+        {"role": "user", "content": "How many GPUs trained Kestrel-7B?"}])
+    reply.choices[0].message.content
+    # 'Kestrel-7B was trained on 512 GPUs [1].'
+    reply.model_extra["ragqa"]["citations"][0]
+    # {'n': 1, 'source': '/…/kestrel.md', 'page': None, 'chunk_id': '…', 'snippet': '…'}
 
 `model` names an index: the last user message is the question, earlier user/assistant turns
 are the conversation (a follow-up is rewritten into a standalone question), system messages

@@ -1,12 +1,12 @@
 """One LLM per process: generations run one at a time on one thread, behind a bounded queue.
 (An `openai:` backend runs several at a time: the server it calls batches them.)
 
-    >>> queue = GenerationQueue(size=8, metrics=ApiMetrics())
-    >>> job = GenerationJob(lambda: engine.stream(question), timeout_s=120)
-    >>> queue.submit(job)                       # QueueFull (a 429) when 8 already wait
-    >>> async for piece in job.items():         # in the event loop: the text as it comes
-    ...     ...
-    >>> job.result                              # then the Answer (or the LLM's Generation)
+    queue = GenerationQueue(size=8, metrics=ApiMetrics())
+    job = GenerationJob(lambda: engine.stream(question), timeout_s=120)
+    queue.submit(job)                       # QueueFull (a 429) when 8 already wait
+    async for piece in job.items():         # in the event loop: the text as it comes
+        ...
+    job.result                              # then the Answer (or the LLM's Generation)
 
 A job's stream (`AnswerEngine.stream`, or an LLM backend's `stream`) is created and consumed
 on the LLM thread, and its text pieces cross to the event loop through an asyncio queue, so

@@ -1,8 +1,8 @@
 """The FastAPI application of `ragqa serve`: OpenAI-compatible chat over the served indexes,
 retrieval, uploads, index info, health and metrics.
 
-    >>> app = create_app(ServerState(settings, [Path("indexes/team")]))
-    >>> uvicorn.run(app, host="127.0.0.1", port=8000)
+    app = create_app(ServerState(settings, [Path("indexes/team")]))
+    uvicorn.run(app, host="127.0.0.1", port=8000)
 
 | route | what | key needs |
 |---|---|---|

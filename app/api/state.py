@@ -1,10 +1,10 @@
 """What one API server holds: its settings, the indexes it serves by name, its keys, the one
 LLM and the generation queue in front of it, and its metrics.
 
-    >>> state = ServerState(settings, [Path("indexes/team"), Path("indexes/docs")])
-    >>> state.names()                         # index names are the folders' names
-    ['team', 'docs']
-    >>> state.retriever("team", k=3).retrieve("什么是知识蒸馏？")
+    state = ServerState(settings, [Path("indexes/team"), Path("indexes/docs")])
+    state.names()                         # index names are the folders' names
+    # ['team', 'docs']
+    state.retriever("team", k=3).retrieve("什么是知识蒸馏？")
 
 Models and opened indexes come from the process's one cache (`app.services.build`), so a retrieval
 reuses the loaded embedder and an index is reopened only after an ingest committed.

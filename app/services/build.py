@@ -1,8 +1,8 @@
 """Entry-point factories: settings in, ready stages out; heavy objects are loaded once.
 
-    >>> s = load_settings(None, {"index": Path("indexes/sample"), "mode": "hybrid"})
-    >>> retriever = make_retriever(s)          # opens the index, loads its embedder (cached)
-    >>> retriever.retrieve("什么是知识蒸馏？")
+    s = load_settings(None, {"index": Path("indexes/sample"), "mode": "hybrid"})
+    retriever = make_retriever(s)          # opens the index, loads its embedder (cached)
+    retriever.retrieve("什么是知识蒸馏？")
 
 Only the CLI, the UI and the API call these. `MODELS` is the process's one cache of loaded
 models and opened indexes, each keyed by the settings group it depends on (`EmbedderSettings`,

@@ -1,9 +1,9 @@
 """The conversation: turns kept in the session, answers streamed, sources and feedback shown.
 
-    >>> turns = session_turns()                       # list[Turn] of this browser session
-    >>> with st.chat_message("assistant"):
-    ...     turn = ask("BM25 是什么？", turns, settings, index_dir)   # streams into the page
-    >>> render_turn(turn, store)                      # later reruns redraw it from the session
+    turns = session_turns()                       # list[Turn] of this browser session
+    with st.chat_message("assistant"):
+        turn = ask("BM25 是什么？", turns, settings, index_dir)   # streams into the page
+    render_turn(turn, store)                      # later reruns redraw it from the session
 
 Every model output is shown escaped: a `$` or `*` in a document must not turn into LaTeX or
 emphasis, and Chinese text passes through untouched.

@@ -1,11 +1,11 @@
 """Thumbs up/down on answers, kept in SQLite and exported as JSONL to grow the reference QA set.
 
-    >>> store = FeedbackStore(Path("indexes/feedback.sqlite3"))
-    >>> fid = store.add(FeedbackEntry(question="Who?", answer="Ada [1].", rating=1,
-    ...                               citations=[{"n": 1, "source": "a.pdf", "page": 2}]))
-    >>> store.set_comment(fid, "exactly right")
-    >>> store.to_jsonl().splitlines()[0]
-    '{"id": "fb-1", "question": "Who?", "answer": "Ada [1].", "rating": "up", ...}'
+    store = FeedbackStore(Path("indexes/feedback.sqlite3"))
+    fid = store.add(FeedbackEntry(question="Who?", answer="Ada [1].", rating=1,
+                                  citations=[{"n": 1, "source": "a.pdf", "page": 2}]))
+    store.set_comment(fid, "exactly right")
+    store.to_jsonl().splitlines()[0]
+    # '{"id": "fb-1", "question": "Who?", "answer": "Ada [1].", "rating": "up", ...}'
 
 One short-lived connection per call: Streamlit serves each browser session from its own
 thread, and a sqlite3 connection must not cross threads.

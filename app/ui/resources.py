@@ -1,10 +1,10 @@
 """What the chat needs per server process: settings, the shared models, one generation slot.
 
-    >>> s = base_settings()                      # RAGQA_CONFIG file < RAGQA_* env
-    >>> engine = answer_engine(s, Path("indexes/sample"))
-    >>> with generation_slot(on_wait=lambda: print("queued")):
-    ...     for piece in engine.stream("What is BM25?"):
-    ...         ...
+    s = base_settings()                      # RAGQA_CONFIG file < RAGQA_* env
+    engine = answer_engine(s, Path("indexes/sample"))
+    with generation_slot(on_wait=lambda: print("queued")):
+        for piece in engine.stream("What is BM25?"):
+            ...
 
 Streamlit runs every browser session's script in its own thread. The models come from the
 process's one cache (`app.services.build.MODELS`, keyed by settings groups), so moving the

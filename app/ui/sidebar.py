@@ -1,8 +1,8 @@
 """The sidebar: knowledge base (choose, create, upload, info), retrieval and decoding controls,
 the model in use, feedback export and clearing the chat.
 
-    >>> index_dir = choose_index(base)              # a folder; it may not exist yet (new)
-    >>> s = controls(base, index_dir)               # Settings with the sidebar's values
+    index_dir = choose_index(base)              # a folder; it may not exist yet (new)
+    s = controls(base, index_dir)               # Settings with the sidebar's values
 """
 
 from __future__ import annotations

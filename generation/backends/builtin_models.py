@@ -4,8 +4,8 @@ transformers reads a GGUF only by dequantizing every tensor (tens of seconds), s
 load converts once and saves a plain safetensors folder under the cache dir, keyed by the
 GGUF's sha256; every later start loads that folder in about a second.
 
-    >>> folder = converted_model("builtin:smollm2-135m", Path("~/.cache/ragqa").expanduser())
-    >>> AutoModelForCausalLM.from_pretrained(folder)
+    folder = converted_model("builtin:smollm2-135m", Path("~/.cache/ragqa").expanduser())
+    AutoModelForCausalLM.from_pretrained(folder)
 """
 
 from __future__ import annotations

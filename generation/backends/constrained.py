@@ -1,8 +1,8 @@
 """Constrained decoding: the model may only write a substring of its passages (or decline).
 
-    >>> params = DecodingParams(max_new_tokens=24, copy_from=("The tower is 330 metres tall.",))
-    >>> TransformersBackend(...).generate(messages, params).text       # a verbatim substring
-    '330 metres'
+    params = DecodingParams(max_new_tokens=24, copy_from=("The tower is 330 metres tall.",))
+    TransformersBackend(...).generate(messages, params).text       # a verbatim substring
+    # '330 metres'
 
 A `transformers` logits processor. At each step it keeps, of the `top_k` likeliest next tokens,
 those after which the answer so far (spaces collapsed, case folded) is still a substring of

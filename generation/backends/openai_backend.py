@@ -1,11 +1,11 @@
 """An OpenAI-compatible chat server (vLLM, `ragqa serve`, llama.cpp server, TGI, OpenAI) as
 the LLM backend, through the official `openai` SDK.
 
-    >>> llm = OpenAIBackend("Qwen/Qwen2.5-7B-Instruct", base_url="http://gpu-box:8000/v1")
-    >>> stream = llm.stream([{"role": "user", "content": "Hi"}], DecodingParams())
-    >>> for piece in stream:
-    ...     print(piece)                         # text pieces (SSE deltas)
-    >>> stream.result()                          # then the Generation
+    llm = OpenAIBackend("Qwen/Qwen2.5-7B-Instruct", base_url="http://gpu-box:8000/v1")
+    stream = llm.stream([{"role": "user", "content": "Hi"}], DecodingParams())
+    for piece in stream:
+        print(piece)                         # text pieces (SSE deltas)
+    stream.result()                          # then the Generation
 
 The SDK brings the timeouts, the retries (connection errors, 408, 429 and 5xx, with
 exponential backoff that honours `Retry-After`) and the parsing of the event stream. Token

@@ -1,8 +1,8 @@
 """The built-in LLMs on the CPU with OpenVINO GenAI (int8 weights): the fast CPU backend.
 
-    >>> llm = OpenVINOBackend(openvino_model("builtin:qwen2.5-0.5b", cache, "int8", exporter),
-    ...                       name="builtin:qwen2.5-0.5b")
-    >>> for piece in llm.stream(messages, DecodingParams(max_new_tokens=64)): ...
+    llm = OpenVINOBackend(openvino_model("builtin:qwen2.5-0.5b", cache, "int8", exporter),
+                          name="builtin:qwen2.5-0.5b")
+    for piece in llm.stream(messages, DecodingParams(max_new_tokens=64)): ...
 
 Same protocol as `TransformersBackend` (`generation.backends.base.LLMBackend`): text pieces as
 they are decoded, then a `Generation` with the first-token time and the mean token log-probability.

@@ -1,8 +1,8 @@
 """The built-in LLMs as OpenVINO IR: exported once into the model cache, then loaded in a second.
 
-    >>> folder = openvino_model("builtin:qwen2.5-0.5b", Path("~/.cache/ragqa"), "int8",
-    ...                         exporter=Path(".venv-export/bin/python"))
-    >>> OpenVINOBackend(folder)
+    folder = openvino_model("builtin:qwen2.5-0.5b", Path("~/.cache/ragqa"), "int8",
+                            exporter=Path(".venv-export/bin/python"))
+    OpenVINOBackend(folder)
 
 The export reads the safetensors folder `builtin_models.converted_model` caches (OpenVINO's
 own GGUF reader fails on this file's Q5_0 tensors) and runs `optimum-cli export openvino` in a

@@ -1,8 +1,8 @@
 """The transformers backend: any Hugging Face causal LM in-process, the GPU path, and the
 built-in models on a CPU without OpenVINO.
 
-    >>> llm = TransformersBackend(folder, name="builtin:smollm2-135m", device="cpu")
-    >>> llm.generate([{"role": "user", "content": "Say hi."}], DecodingParams(max_new_tokens=8))
+    llm = TransformersBackend(folder, name="builtin:smollm2-135m", device="cpu")
+    llm.generate([{"role": "user", "content": "Say hi."}], DecodingParams(max_new_tokens=8))
 
 On CUDA: bf16, `device_map="auto"`, SDPA attention, optional bitsandbytes 4/8-bit. On a CPU:
 bf16 where the CPU has native bf16 instructions, else fp32. Streaming runs `generate` in a

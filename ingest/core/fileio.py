@@ -1,9 +1,9 @@
 """Atomic file writes and JSONL, the one way every stage writes and reads them.
 
-    >>> atomic_write_text(Path("reports/ci/report.md"), "# report\\n")
-    >>> write_jsonl(Path("hits.jsonl"), [{"id": "q1", "hits": []}])
-    >>> for where, row in read_jsonl(Path("questions.jsonl"), QuestionsFileError):
-    ...     print(where, row["question"])              # where = "questions.jsonl:3"
+    atomic_write_text(Path("reports/ci/report.md"), "# report\\n")
+    write_jsonl(Path("hits.jsonl"), [{"id": "q1", "hits": []}])
+    for where, row in read_jsonl(Path("questions.jsonl"), QuestionsFileError):
+        print(where, row["question"])              # where = "questions.jsonl:3"
 
 A write goes to a uniquely named temporary file in the same folder, is fsynced, and replaces
 the target with `os.replace` (atomic on POSIX); the folder is fsynced so the rename survives a

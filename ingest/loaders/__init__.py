@@ -1,14 +1,14 @@
 """Turn a file's bytes into cleaned records (`PageText`), or a `LoadError` that says why not.
 
-    >>> pages = load_bytes(read_bytes(path), str(path))   # one PageText per PDF page with text
-    >>> pages[0].page, pages[0].text[:40]
-    (1, 'Retrieval-augmented generation combines')
-    >>> doc = load_document(data, "/scans/memo.pdf", ocr="auto")
-    >>> doc.pages[0].ocr, doc.skipped          # scanned pages read by Tesseract, or listed
-    (True, [])
-    >>> load_bytes(b"", "/docs/empty.txt")
-    Traceback (most recent call last):
-    ingest.loaders.common.LoadError: empty file
+    pages = load_bytes(read_bytes(path), str(path))   # one PageText per PDF page with text
+    pages[0].page, pages[0].text[:40]
+    # (1, 'Retrieval-augmented generation combines')
+    doc = load_document(data, "/scans/memo.pdf", ocr="auto")
+    doc.pages[0].ocr, doc.skipped          # scanned pages read by Tesseract, or listed
+    # (True, [])
+    load_bytes(b"", "/docs/empty.txt")
+    # Traceback (most recent call last):
+    # ingest.loaders.common.LoadError: empty file
 
 One small module per kind: `text` (.txt/.md, encodings), `html`, `pdf` (pypdf, pdfplumber for
 ruled tables, OCR for scans), `image` (Tesseract OCR), `docx`, `pptx`, `spreadsheet` (.xlsx,

@@ -1,8 +1,9 @@
 """What every loader shares: `LoadError`, the checks for Office files, Markdown tables.
 
-    >>> check_office_zip(data, "DOCX")      # raises LoadError("encrypted DOCX ...") and the like
     >>> markdown_table([["Region", "Revenue"], ["East", "4.2M"]])
     '| Region | Revenue |\\n| --- | --- |\\n| East | 4.2M |'
+
+`check_office_zip(data, "DOCX")` raises `LoadError("encrypted DOCX ...")` and the like.
 """
 
 from __future__ import annotations

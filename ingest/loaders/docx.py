@@ -1,7 +1,7 @@
 """Word (.docx, python-docx): one record per section, named by its heading path.
 
-    >>> [(p.locator, p.header) for p in load_docx(data, "/docs/guide.docx")]
-    [(None, ''), ('Setup', '# Setup'), ('Setup > 安装', '# Setup\\n## 安装')]
+    [(p.locator, p.header) for p in load_docx(data, "/docs/guide.docx")]
+    # [(None, ''), ('Setup', '# Setup'), ('Setup > 安装', '# Setup\\n## 安装')]
 
 Paragraphs and tables are read in document order. A heading (a "Heading N" or "Title" style,
 the Chinese "标题 N", or an outline level) starts a new section; the section's text is its

@@ -1,10 +1,10 @@
 """OCR: text read from images (scanned PDF pages, .png/.jpg/.tiff files) by Tesseract.
 
-    >>> tesseract = Tesseract()                 # the `tesseract` binary, Chinese + English
-    >>> tesseract.missing()                     # None, or why it cannot run
-    >>> tesseract.read(Image.open("scan.png"), dpi=200)
-    '知识蒸馏把大模型的能力迁移到小模型中。\\nThe Kestrel-7B model was trained on 512 GPUs.'
-    >>> load_image(data, "/scans/memo.tiff", tesseract)   # one record per frame, ocr=True
+    tesseract = Tesseract()                 # the `tesseract` binary, Chinese + English
+    tesseract.missing()                     # None, or why it cannot run
+    tesseract.read(Image.open("scan.png"), dpi=200)
+    # '知识蒸馏把大模型的能力迁移到小模型中。\\nThe Kestrel-7B model was trained on 512 GPUs.'
+    load_image(data, "/scans/memo.tiff", tesseract)   # one record per frame, ocr=True
 
 The binary is called directly (Debian: tesseract-ocr, tesseract-ocr-chi-sim,
 tesseract-ocr-eng); a wrapper library would only build the same command line.

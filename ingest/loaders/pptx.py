@@ -1,7 +1,7 @@
 """PowerPoint (.pptx, python-pptx): one record per slide, cited by its number as a PDF page is.
 
-    >>> [(p.page, p.locator, p.header) for p in load_pptx(data, "/docs/deck.pptx")]
-    [(1, 'slide 1', '# Q3 review'), (3, 'slide 3', '# 华东区')]
+    [(p.page, p.locator, p.header) for p in load_pptx(data, "/docs/deck.pptx")]
+    # [(1, 'slide 1', '# Q3 review'), (3, 'slide 3', '# 华东区')]
 
 A slide's text is its text frames (grouped shapes included) in reading order, top to bottom,
 then left to right; its tables as Markdown rows; then its speaker notes. The title is the

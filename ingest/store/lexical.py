@@ -25,8 +25,8 @@ EMPTY_DOC = [""]  # bm25s needs a term in every document: an empty one gets this
 class LexicalIndex:
     """A BM25 index over token lists; row i is the i-th document given to `build`.
 
-        >>> idx = LexicalIndex.build([tokenize("the cat sat"), tokenize("猫坐在垫子上")])
-        >>> rows, scores = idx.search(tokenize("猫"), k=1)   # rows -> array([1])
+        idx = LexicalIndex.build([tokenize("the cat sat"), tokenize("猫坐在垫子上")])
+        rows, scores = idx.search(tokenize("猫"), k=1)   # rows -> array([1])
     """
 
     def __init__(self, bm25, num_docs: int, k1: float, b: float) -> None:

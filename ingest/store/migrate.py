@@ -1,8 +1,8 @@
 """Copying an index between stores, unchanged: `ragqa migrate --from DIR --to postgresql://…`.
 
-    >>> report = migrate(Path("indexes/kb"), "postgresql://ragqa@db/ragqa")
-    >>> report.files, report.chunks
-    (412, 9031)
+    report = migrate(Path("indexes/kb"), "postgresql://ragqa@db/ragqa")
+    report.files, report.chunks
+    # (412, 9031)
 
 Files go over whole, a batch at a time, with their chunks, vectors and BM25 tokens exactly as
 stored (nothing is re-embedded or re-tokenized), through the target's own write session: its

@@ -1,9 +1,9 @@
 """The resume journal of an index directory: what an unfinished ingest already embedded.
 
-    >>> journal = ResumeJournal(Path("idx/.resume.sqlite"), stamp)
-    >>> journal.add(entries)                      # one batch, durable when it returns
-    >>> journal.get("/docs/a.pdf", sha256)        # a FileEntry, or None
-    >>> journal.discard()                         # after the new generation is committed
+    journal = ResumeJournal(Path("idx/.resume.sqlite"), stamp)
+    journal.add(entries)                      # one batch, durable when it returns
+    journal.get("/docs/a.pdf", sha256)        # a FileEntry, or None
+    journal.discard()                         # after the new generation is committed
 
 A run builds its new generation beside the live one and commits it at the end; a kill -9
 before that throws the half-built generation away. So each batch of new files is also

@@ -1,10 +1,10 @@
 """The index directory: chunks, vectors and BM25, written as immutable generations.
 
-    >>> index = open_index(Path("indexes/kb"))
-    >>> index.manifest.num_chunks, index.manifest.embedding_model
-    (412, 'builtin:minilm')
-    >>> scores, rows = index.vectors.search(query_vecs, 5)      # faiss, inner product
-    >>> index.get_chunks(rows[0].tolist())[0].source
+    index = open_index(Path("indexes/kb"))
+    index.manifest.num_chunks, index.manifest.embedding_model
+    # (412, 'builtin:minilm')
+    scores, rows = index.vectors.search(query_vecs, 5)      # faiss, inner product
+    index.get_chunks(rows[0].tolist())[0].source
 
 Layout (nothing is pickled; every file is JSON, SQLite, .npy or a faiss index):
 

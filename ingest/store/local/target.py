@@ -1,11 +1,11 @@
 """The index directory as a write target: its lock, its live generation, its write sessions.
 
-    >>> target = LocalTarget(Path("indexes/kb"))
-    >>> with target.lock():
-    ...     session = target.begin(target.open_live(), template, strict=False)
-    ...     session.keep(unchanged_records)            # rows copied, not re-embedded
-    ...     session.write_batch(entries)               # generation + resume journal
-    ...     session.finish(template, removed=[])       # manifest.json replaced atomically
+    target = LocalTarget(Path("indexes/kb"))
+    with target.lock():
+        session = target.begin(target.open_live(), template, strict=False)
+        session.keep(unchanged_records)            # rows copied, not re-embedded
+        session.write_batch(entries)               # generation + resume journal
+        session.finish(template, removed=[])       # manifest.json replaced atomically
 
 A session builds one new generation (`ingest.store.local.writer.GenerationWriter`) and
 commits it at the end. Every batch also goes to the resume journal (`ingest.store.local.journal`),

@@ -1,9 +1,9 @@
 """Building a new index generation beside the live one, and committing it atomically.
 
-    >>> writer = GenerationWriter(Path("idx"), next_generation(Path("idx")), dimension=384)
-    >>> writer.copy_file(live_reader, record)      # an unchanged file: no re-embedding
-    >>> writer.add_file(source, sha256, now, chunks, vectors, token_lists)
-    >>> writer.commit(manifest)                    # fsync everything, then os.replace(manifest)
+    writer = GenerationWriter(Path("idx"), next_generation(Path("idx")), dimension=384)
+    writer.copy_file(live_reader, record)      # an unchanged file: no re-embedding
+    writer.add_file(source, sha256, now, chunks, vectors, token_lists)
+    writer.commit(manifest)                    # fsync everything, then os.replace(manifest)
 
 A generation is always written in the current format (`ingest.store.FORMAT_VERSION`); files
 copied from an older generation get its missing columns as NULL.
@@ -41,10 +41,10 @@ from ingest.store.local.reader import (
 class GenerationWriter:
     """Builds one new generation directory, row by row, then commits it.
 
-        >>> w = GenerationWriter(Path("idx"), "gen-000002", dimension=384)
-        >>> w.copy_file(old_reader, old_record)                 # unchanged file: no re-embedding
-        >>> w.add_file(source, sha, chunks, vectors, token_lists)
-        >>> w.commit(manifest_fields)                            # atomic swap of manifest.json
+        w = GenerationWriter(Path("idx"), "gen-000002", dimension=384)
+        w.copy_file(old_reader, old_record)                 # unchanged file: no re-embedding
+        w.add_file(source, sha, chunks, vectors, token_lists)
+        w.commit(manifest_fields)                            # atomic swap of manifest.json
 
     Vectors stream to a raw file as they arrive, so memory holds one batch, not the corpus.
     """

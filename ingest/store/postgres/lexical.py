@@ -1,6 +1,6 @@
 """BM25 in PostgreSQL over ragqa's own tokens: the same scores as the index directory's bm25s.
 
-    >>> rows, scores = search_bm25(conn, tokenize("知识蒸馏"), depth=10)
+    rows, scores = search_bm25(conn, tokenize("知识蒸馏"), depth=10)
 
 Each chunk's tokens (`ingest.core.text.tokenize`: stemmed English words, CJK characters and
 bigrams) are stored as postings (term, row, tf, dl); the manifest row keeps N and the token

@@ -1,9 +1,9 @@
 """`PgIndexReader`: the `IndexStore` of an index in PostgreSQL (see `ingest.store.postgres.schema`).
 
-    >>> index = PgIndexReader("postgresql://ragqa@/ragqa?host=/run/postgresql")
-    >>> with index.snapshot():                      # one consistent view for several reads
-    ...     rows, cos = index.search_vectors(qvec, 10)
-    ...     chunks = index.get_chunks(rows.tolist())
+    index = PgIndexReader("postgresql://ragqa@/ragqa?host=/run/postgresql")
+    with index.snapshot():                      # one consistent view for several reads
+        rows, cos = index.search_vectors(qvec, 10)
+        chunks = index.get_chunks(rows.tolist())
 
 Reads always see committed data only, and a writer commits whole files, so a reader never
 sees half a file; inside `snapshot()` (REPEATABLE READ) every read sees the same commit.

@@ -1,10 +1,10 @@
 """Writing an index in PostgreSQL: one writer at a time, one transaction per batch of files.
 
-    >>> target = PgTarget("postgresql://ragqa@/ragqa?host=/run/postgresql")
-    >>> with target.lock():                       # pg_try_advisory_lock, or IndexLockedError
-    ...     session = target.begin(target.open_live(), template, strict=False)
-    ...     session.write_batch(entries)          # committed: readers see these files whole
-    ...     session.finish(template, removed=["/docs/old.pdf"])
+    target = PgTarget("postgresql://ragqa@/ragqa?host=/run/postgresql")
+    with target.lock():                       # pg_try_advisory_lock, or IndexLockedError
+        session = target.begin(target.open_live(), template, strict=False)
+        session.write_batch(entries)          # committed: readers see these files whole
+        session.finish(template, removed=["/docs/old.pdf"])
 
 A batch replaces each of its files (by source) in one transaction: old chunks, postings and
 file row out, new ones in (COPY, binary vectors), the manifest's counts updated. A run killed
