@@ -65,7 +65,6 @@ class Chunker:
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self._splitters: dict[int, RecursiveCharacterTextSplitter] = {}
-        self._splitter = self._splitter_for(chunk_size)
 
     def _splitter_for(self, size: int) -> RecursiveCharacterTextSplitter:
         """The splitter for pieces of at most `size` characters (less than the chunk size when
