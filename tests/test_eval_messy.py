@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from eval.messy import KINDS, Mess, Paragraph, Span, render_messy
+from eval.public_sets import article_text, gold_spans, load_bench, write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 HAN = "\u4e00-\u9fff"
@@ -121,6 +123,44 @@ def test_a_protected_span_longer_than_a_line_is_kept_whole():
     for seed in range(5):
         text = render_messy(ZH_TITLE, [para], seed=seed, mess=Mess(kinds=("wraps",)))
         assert long_answer in text
+
+
+def _public_file(name: str) -> Path:
+    for folder in (ROOT / "data" / "bench", ROOT.parent / "shared" / "data"):
+        if (folder / name).is_file():
+            return folder / name
+    pytest.skip(f"{name} is in neither data/bench nor ../shared/data")
+
+
+@pytest.mark.parametrize("name", ["cmrc2018_dev_tune.json", "squad2_tune_en.json",
+                                  "drcd_dev_tune.json", "cmrc2018_trial.json"])
+def test_every_gold_answer_of_a_public_set_is_verbatim_in_its_messy_article(name):
+    bench = load_bench(_public_file(name), "all")
+    answers = {it.id: it.answers for it in bench.items}
+    checked, lost = 0, []
+    for article in bench.corpus:
+        clean, messy = article_text(article), article_text(article, "messy")
+        assert messy != clean
+        for qid in article.question_ids:
+            for answer in answers[qid]:
+                if answer in clean:  # 68 CMRC dev answers are in no context (annotation slips)
+                    checked += 1
+                    if answer not in messy:
+                        lost.append((article.title, qid, answer))
+    assert lost == []
+    assert checked >= 0.98 * sum(len(a) for a in answers.values())
+
+
+def test_gold_spans_take_the_annotated_offset_or_the_nearest_occurrence():
+    context = "1889年灭绝。后来，1889年的记录……"
+    at = context.index("1889年", 3)
+    assert gold_spans(context, [{"text": "1889年", "answer_start": at}]) == (Span(at, at + 5),)
+    # Off by one: the nearest occurrence, and the annotated characters too.
+    assert gold_spans(context, [{"text": "1889年", "answer_start": at + 1}]) == (
+        Span(at, at + 5), Span(at + 1, at + 6))
+    # Not in the context at all: what the annotation points at is still protected.
+    assert gold_spans(context, [{"text": "1900.0", "answer_start": 0}]) == (Span(0, 6),)
+    assert gold_spans(context, [{"text": "", "answer_start": 0}]) == ()
 
 
 # --- each kind of mess ----------------------------------------------------------------------
@@ -237,3 +277,40 @@ def test_mess_settings_are_validated():
     with pytest.raises(ValueError, match="unknown kinds"):
         Mess(kinds=("emoji",))  # type: ignore[arg-type]
     assert set(Mess().kinds) == set(KINDS)
+
+
+# --- the corpus -----------------------------------------------------------------------------
+
+# sha256 over (file name, NUL, bytes) of write_corpus's files, recorded before renderings existed.
+CLEAN_CORPUS = {
+    "cmrc2018_dev_tune.json": "d8ae16326452b85d1f511dfd1a8b707408bf172d5dd125be800738eeb1f68758",
+    "squad2_tune_en.json": "1bc61f24c88d58223ca2a6ca030f226ff996090072b4ea1ebc4feac91a30171a",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLEAN_CORPUS))
+def test_the_clean_corpus_is_byte_identical_to_before(tmp_path, name):
+    bench = load_bench(ROOT / "data" / "bench" / name, "all", absent=0.2)
+    digest = hashlib.sha256()
+    for path in write_corpus(bench, tmp_path / "corpus"):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    assert digest.hexdigest() == CLEAN_CORPUS[name]
+
+
+def test_write_corpus_writes_the_messy_rendering_under_the_same_names(tmp_path):
+    path = tmp_path / "s.json"
+    context = "Paris is the capital of France, and its largest city by far."
+    path.write_text(json.dumps({"version": "v2.0", "data": [{"title": "Paris", "paragraphs": [
+        {"context": context, "qas": [{"id": "q", "question": "Capital of?", "answers": [
+            {"text": "France", "answer_start": context.index("France")}]}]}]}]}),
+        encoding="utf-8")
+    bench = load_bench(path, "all")
+    clean = write_corpus(bench, tmp_path / "clean")
+    messy = write_corpus(bench, tmp_path / "messy", rendering="messy", seed=1)
+    assert [p.name for p in clean] == [p.name for p in messy]
+    text = messy[0].read_text(encoding="utf-8")
+    assert text != clean[0].read_text(encoding="utf-8") and "France" in text
+    assert write_corpus(bench, tmp_path / "messy", rendering="messy", seed=1) == messy
+    assert messy[0].read_text(encoding="utf-8") == text
+    with pytest.raises(ValueError, match="rendering"):
+        write_corpus(bench, tmp_path / "x", rendering="dirty")  # type: ignore[arg-type]
