@@ -314,3 +314,45 @@ def test_write_corpus_writes_the_messy_rendering_under_the_same_names(tmp_path):
     assert messy[0].read_text(encoding="utf-8") == text
     with pytest.raises(ValueError, match="rendering"):
         write_corpus(bench, tmp_path / "x", rendering="dirty")  # type: ignore[arg-type]
+
+
+def test_bench_keeps_clean_and_messy_corpora_and_indexes_apart(tmp_path):
+    from app.commands.bench import _bench_home, _rendering_name
+    from app.config import load_settings
+
+    s = load_settings(None, {}, environ={})
+    bench = load_bench(ROOT / "data" / "bench" / "squad2_tune_en.json", "test")
+    homes = {_bench_home(s, bench, _rendering_name(r, x))
+             for r, x in (("clean", 1.0), ("messy", 1.0), ("messy", 0.5))}
+    assert len(homes) == 3
+    assert _bench_home(s, bench, "clean") == _bench_home(s, bench)  # the key it always had
+    assert _rendering_name("messy", 0.5) == "messy0.5" and _rendering_name("messy", 1.0) == "messy"
+
+
+def test_ragqa_bench_refuses_an_unknown_rendering_in_one_line(tmp_path, monkeypatch, capsys):
+    from cli_helpers import ragqa
+
+    gold = ROOT / "data" / "bench" / "squad2_tune_en.json"
+    code, _, err = ragqa(monkeypatch, capsys, "bench", gold, "--render", "dirty")
+    assert code == 2 and "--render" in err and "Traceback" not in err
+
+
+def test_the_report_and_the_printed_table_name_the_rendering(tmp_path):
+    from app.commands.eval import summary_table
+    from eval.qa_io import QAItem, QASet
+    from eval.report import build_report
+    from eval.report_files import render_markdown
+    from eval.runner import QuestionRecord, RunResult
+    from generation.types import Answer, Timings
+    from retrieval.types import Hit
+
+    item = QAItem("q", "Capital of?", ("France",), "en", True)
+    hit = Hit(text="Paris is in France.", source="/kb/p.txt", page=None, score=1.0, chunk_id="p")
+    answer = Answer(question=item.question, text="France", abstained=False, citations=[],
+                    confidence=0.9, timings=Timings(5.0, 10.0, 20.0))
+    run = RunResult([QuestionRecord(item, [hit], 7.0, answer)], curve_k=3,
+                    retrieval_seconds=0.1, generation_seconds=1.0)
+    report = build_report(run, QASet(tmp_path / "q.json", "squad2.0", [item]), k=1,
+                          config={"rendering": "messy"})
+    assert "messy rendering" in render_markdown(report)
+    assert "(messy rendering)" in str(summary_table(report).title)
