@@ -147,6 +147,7 @@ _TRAILING = (" ", "  ", "   ", "\t")
 _HALFWIDTH = {"，": ",", "：": ":", "（": "(", "）": ")", "？": "?", "！": "!", "；": ";"}
 _SENTENCE_END = frozenset("。！？!?；")
 _LATIN_SENTENCE_END = frozenset(".!?")
+_CLOSING_QUOTES = frozenset("」』”’")
 # A browser does not start a line with closing punctuation, so a copied wrap does not either.
 _NO_LINE_START = frozenset("，。、：；！？）」』》〉】”’,.:;!?)]}%")
 
@@ -192,7 +193,9 @@ def _sentences(chars: list[str], locked: bytearray, inside: bytearray) -> list[t
     for i in range(1, n):
         if inside[i]:
             continue
-        if chars[i - 1] in _SENTENCE_END and not chars[i].isspace():
+        ended = chars[i - 1] in _SENTENCE_END or (
+            chars[i - 1] in _CLOSING_QUOTES and i > 1 and chars[i - 2] in _SENTENCE_END)
+        if ended and not chars[i].isspace() and chars[i] not in _NO_LINE_START:
             pieces.append((start, i))
             start = i
         elif chars[i - 1] in _LATIN_SENTENCE_END and chars[i] == " " and not locked[i] \

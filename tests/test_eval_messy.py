@@ -216,6 +216,10 @@ def test_bullets_and_emoji_bullets_start_paragraphs_or_their_sentences():
     assert any(line.startswith(EMOJI_BULLETS) for line in starts)
     assert any(line.startswith("• ") for line in starts)
     assert any(re.match(r"2[）)] ?\S", line) for line in starts)  # a numbered list of sentences
+    quoted = render_messy("引语", [Paragraph("他说：「我明白了。」然后走了。她说：「好。」")] * 30,
+                          mess=_kinds("bullets"))
+    assert re.search("^.{0,3}然后", quoted, re.M)  # a quote's sentences were split
+    assert not re.search("^[^\n他她]{0,3}」", quoted, re.M)  # not before its closing mark
 
 
 def test_a_table_is_flattened_to_one_cell_per_line():
