@@ -19,7 +19,8 @@ Users' documents are text copied from web pages, not Wikipedia paragraphs. The k
   contents ("目录", "1. 简介"), "返回顶部".
 - `bullets`: a bullet or emoji bullet ("• ", "👉 ", "✅ ", "1）") before a paragraph or
   before each of its sentences.
-- `headings`: the title repeated as a header every few paragraphs, a "相关阅读" footer.
+- `headings`: long paragraphs cut between sentences into a page's shorter ones, the title
+  repeated as a header every few of them, a "相关阅读" footer.
 - `spacing`: extra blank lines (or none) between blocks, trailing spaces, "　　" indents.
 
 Protected spans (the gold answers' character spans in their paragraph) are never touched:
@@ -92,6 +93,7 @@ def render_messy(title: str, paragraphs: Sequence[Paragraph], seed: int = 0,
     lang = detect_language(title + " " + " ".join(p.text for p in paragraphs[:3]))
     words = _WORDS[lang]
     width = rng.randint(70, 80)
+    units = [unit for para in paragraphs for unit in _page_paragraphs(para, rng, mess)]
     blocks: list[list[str]] = []
     if rng.random() < mess.chance("nav", 0.9):
         blocks.append([rng.choice(words.breadcrumbs).format(t=title)])
@@ -99,11 +101,11 @@ def render_messy(title: str, paragraphs: Sequence[Paragraph], seed: int = 0,
     if rng.random() < mess.chance("nav", 0.7):
         blocks.append([rng.choice(words.share)])
     if rng.random() < mess.chance("nav", 0.8):
-        blocks.append(_contents(rng, words, len(paragraphs)))
-    table_after = rng.randrange(len(paragraphs)) if paragraphs else -1
+        blocks.append(_contents(rng, words, len(units)))
+    table_after = rng.randrange(len(units)) if units else -1
     with_table = rng.random() < mess.chance("table", 1.0)
-    next_heading = rng.randint(2, 4)
-    for i, para in enumerate(paragraphs):
+    next_heading = rng.randint(1, 3)
+    for i, para in enumerate(units):
         if i == next_heading:
             if rng.random() < mess.chance("headings", 1.0):
                 blocks.append([rng.choice(words.headings).format(t=title)])
@@ -152,18 +154,42 @@ _CLOSING_QUOTES = frozenset("」』”’")
 _NO_LINE_START = frozenset("，。、：；！？）」』》〉】”’,.:;!?)]}%")
 
 
-def _paragraph_lines(para: Paragraph, rng: random.Random, mess: Mess, lang: Lang,
-                     width: int) -> list[str]:
-    text = para.text
-    n = len(text)
-    locked = bytearray(n)  # characters of a protected span
-    inside = bytearray(n + 1)  # gaps strictly inside one: no line break, no bullet there
+def _guards(para: Paragraph) -> tuple[bytearray, bytearray]:
+    """Characters of a protected span (never changed), and gaps strictly inside one (no line
+    break, bullet or cut goes there)."""
+    n = len(para.text)
+    locked, inside = bytearray(n), bytearray(n + 1)
     for span in para.protected:
         start, end = max(0, span.start), min(n, span.end)
         if end > start:
             locked[start:end] = b"\x01" * (end - start)
             inside[start + 1:end] = b"\x01" * (end - start - 1)
-    chars = list(text)
+    return locked, inside
+
+
+def _page_paragraphs(para: Paragraph, rng: random.Random, mess: Mess) -> list[Paragraph]:
+    """A long paragraph as the shorter paragraphs of a web page (150-350 characters or more),
+    cut between sentences; each keeps the protected spans that fall in it."""
+    if len(para.text) < 400 or rng.random() >= mess.chance("headings", 0.8):
+        return [para]
+    locked, inside = _guards(para)
+    target = rng.randint(150, 350)
+    groups: list[tuple[int, int]] = []
+    for a, b in _sentences(list(para.text), locked, inside):
+        if groups and groups[-1][1] - groups[-1][0] < target:
+            groups[-1] = (groups[-1][0], b)
+        else:
+            groups.append((a, b))
+    return [Paragraph(para.text[a:b], tuple(Span(s.start - a, s.end - a) for s in para.protected
+                                            if a <= s.start and s.end <= b))
+            for a, b in groups]
+
+
+def _paragraph_lines(para: Paragraph, rng: random.Random, mess: Mess, lang: Lang,
+                     width: int) -> list[str]:
+    n = len(para.text)
+    locked, inside = _guards(para)
+    chars = list(para.text)
     if rng.random() < mess.chance("halfwidth", 0.8):
         for i, ch in enumerate(chars):
             if ch in _HALFWIDTH and not locked[i] and rng.random() < 0.9:

@@ -242,6 +242,23 @@ def test_the_title_repeats_as_a_heading_and_a_related_reading_footer_ends_the_pa
     assert "Related reading" in _en(mess=_kinds("headings")).splitlines()
 
 
+def test_one_long_paragraph_becomes_a_pages_short_ones_with_the_title_between():
+    whole = "".join(ZH_PARAGRAPHS)  # one long paragraph, as every CMRC 2018 article is
+    para = _paragraphs([whole], ZH_ANSWERS)
+    split = titled = 0
+    for seed in range(6):
+        text = render_messy(ZH_TITLE, para, seed=seed, mess=_kinds("headings"))
+        blocks = text.split("\n\n")
+        headings = [b for b in blocks[1:] if ZH_TITLE in b and len(b) < len(ZH_TITLE) + 8]
+        body = [b for b in blocks[1:] if b not in headings and not b.startswith("相关阅读")]
+        assert "".join(body) == whole  # cut between sentences, nothing else changed
+        assert all(b[-1] in "。！？；" for b in body)
+        split += len(body) >= 3
+        titled += bool(headings)
+        assert all(answer in text for answer in ZH_ANSWERS)
+    assert split >= 3 and titled >= 2
+
+
 def test_spacing_adds_blank_lines_trailing_spaces_and_indents():
     texts = [_zh(seed, _kinds("spacing")) for seed in range(4)]
     joined = "".join(texts)
@@ -256,7 +273,8 @@ def test_all_kinds_together_on_both_languages():
     zh, en = _zh(), _en()
     assert re.search(f"[{HAN}][,:?)]", zh)
     assert re.search(f"[{HAN}]\n[{HAN}]", zh)
-    assert "目录" in zh.splitlines() and "相关阅读" in zh.splitlines()
+    lines = [line.strip() for line in zh.splitlines()]  # spacing may add trailing spaces
+    assert "目录" in lines and "相关阅读" in lines
     assert re.search(r"[a-z]\n[a-z]", en)
     for answer in ZH_ANSWERS:
         assert answer in zh
