@@ -39,7 +39,9 @@ _STAGES = {"retrieve": "retrieving", "generate": "answering"}
 
 def summary_table(report) -> Table:
     """The figures `eval` and `bench` print: retrieval, answers, abstention, calibration."""
-    table = Table(title=f"ragqa: {report.qa_file}", title_justify="left")
+    rendering = report.config.get("rendering")
+    title = f"ragqa: {report.qa_file}" + (f" ({rendering} rendering)" if rendering else "")
+    table = Table(title=title, title_justify="left")
     cols = ["group", "n", f"hit@{report.k}", "MRR"]
     if not report.retrieval_only:
         cols += ["answered", "EM", "F1", "HasAns F1", "ROUGE-L", "abstention acc.", "ECE",
