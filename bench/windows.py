@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--split", default="tune", choices=["tune", "test", "all"])
     parser.add_argument("--sample", type=int, default=400, help="questions (0: all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--render", default="clean", choices=["clean", "messy"],
+                        help="the corpus as clean paragraphs or as web-copied text")
     parser.add_argument("--counts", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 300, 400])
     parser.add_argument("--priors", type=float, nargs="+", default=[0.0, 0.3, 1.0])
@@ -50,16 +52,16 @@ def main() -> None:
 
     s = load_settings(None, {})
     bench = load_bench(args.qa_file, split=args.split)
-    home = _bench_home(s, bench)
-    write_corpus(bench, home / "corpus")
+    home = _bench_home(s, bench, args.render)
+    write_corpus(bench, home / "corpus", rendering=args.render)
     make_ingestor(s, home / "index").ingest([home / "corpus"], sync=True)
     retriever = make_retriever(with_overrides(s, index=home / "index"))
     items = [q for q in bench.items if q.answerable and q.answers]
     items = [items[i] for i in sample_indices(len(items), args.sample or None, args.seed)]
     started = time.perf_counter()
     hits_of = [retriever.retrieve(q.question) for q in items]
-    print(f"{args.qa_file.name} {args.split}: {len(items)} answerable questions, retrieval "
-          f"{(time.perf_counter() - started) / len(items) * 1000:.0f} ms/q", flush=True)
+    print(f"{args.qa_file.name} {args.split} {args.render}: {len(items)} answerable questions, "
+          f"retrieval {(time.perf_counter() - started) / len(items) * 1000:.0f} ms/q", flush=True)
 
     def row(label: str, shown: list[list[str]]) -> None:
         inside = sum(contains(" ".join(texts), q.answers) for q, texts in zip(items, shown,
