@@ -168,3 +168,13 @@ def test_a_file_of_another_version_is_refused(tmp_path):
 def test_a_file_that_is_not_e5_is_refused():
     with pytest.raises(ValueError, match="E5S1"):
         e5_weights.read_e5(b"GGUF" + struct.pack("<I", 3))
+
+
+def test_openvino_runs_e5_and_agrees_with_torch(e5, cache_dir):
+    """XLM-R's tokenizer gives BERT's token type ids here, so the OpenVINO encoder (what
+    backend "auto" picks on a CPU) takes the model; exported once into the cache."""
+    ov = Embedder("builtin:e5-small", device="cpu", backend="openvino", cache_dir=cache_dir)
+    assert ov.backend == "openvino"
+    texts = SENTENCES[:24]
+    assert (ov.embed(texts) * e5.embed(texts)).sum(axis=1).min() > 0.999
+    assert ov.embed_query("塔有多高？") @ e5.embed_query("塔有多高？") > 0.999
