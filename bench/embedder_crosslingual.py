@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=200, help="questions per public set")
     parser.add_argument("--chunks", type=int, default=32, help="800-char chunks for speed")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mode", default="dense", choices=["dense", "bm25", "hybrid"])
     parser.add_argument("--cache-dir", type=Path, default=Path("~/.cache/ragqa").expanduser())
     parser.add_argument("--kb", type=Path, default=ROOT / "data" / "kb")
     args = parser.parse_args()
@@ -136,7 +137,7 @@ def main() -> None:
                   f"max {embedder.max_seq_length} tokens)", flush=True)
             folder = Path(tmp) / name.replace(":", "_")
             kb, secs = index_of(embedder, [args.kb], folder / "kb")
-            retriever = build_retriever(kb, embedder, RetrievalSettings(mode="dense", k=5))
+            retriever = build_retriever(kb, embedder, RetrievalSettings(mode=args.mode, k=5))
             for label, items in sets.items():
                 row[label] = cell(retriever, items)
             # One pool per language: a public set's contexts plus the KB documents of that
@@ -146,7 +147,7 @@ def main() -> None:
                 corpus = write_corpus(load_bench(public[label], "all"), folder / f"{lang}-docs")
                 docs = [*corpus, *sorted(args.kb.glob(f"{lang}_*"))]
                 index, secs = index_of(embedder, docs, folder / f"{lang}-pool")
-                retriever = build_retriever(index, embedder, RetrievalSettings(mode="dense", k=5))
+                retriever = build_retriever(index, embedder, RetrievalSettings(mode=args.mode, k=5))
                 row[label] = cell(retriever, public_sets[label])
                 row[f"pool {lang}: kb {lang}"] = cell(retriever, sets[f"kb {lang}"])
                 row[f"pool {lang}: kb {extra}"] = cell(retriever, sets[f"kb {extra}"])

@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--split", default="tune", choices=["tune", "test", "all"])
     parser.add_argument("--sample", type=int, default=400, help="questions (0: all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--embedding", default=None, help="embedder (default: the setting's)")
     parser.add_argument("--render", default="clean", choices=["clean", "messy"],
                         help="the corpus as clean paragraphs or as web-copied text")
     parser.add_argument("--counts", type=int, nargs="+", default=[1, 2, 3])
@@ -50,7 +51,7 @@ def main() -> None:
 
     from app.commands.bench import _bench_home
 
-    s = load_settings(None, {})
+    s = load_settings(None, {"embedding": args.embedding})
     bench = load_bench(args.qa_file, split=args.split)
     home = _bench_home(s, bench, args.render)
     write_corpus(bench, home / "corpus", rendering=args.render)

@@ -208,6 +208,8 @@ class AnswerEngine:
                       standalone_question=standalone, signals=signals, proposed=text)
         if span is None or (threshold is not None and 1.0 - confidence >= threshold):
             return Answer(text=ABSTAIN[plan.lang], abstained=True, citations=[], **common)
+        mark = self.settings.uncertain_for(plan.lang)
+        common["uncertain"] = mark is not None and 1.0 - confidence >= mark
         hit, n = hits[span.passage], span.passage + 1
         left, right = evidence_bounds(hit.text, span.start, span.end)
         quote = quote_evidence(hit.text, left, right)

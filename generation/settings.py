@@ -18,9 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from generation.types import DecodingParams
 from ingest.core.text import Lang
 
-# The SQuAD 2.0 scorer's best threshold on the tune halves of the public sets, as
-# bench/train_no_answer.py found it (it is also in generation/no_answer_model.json).
+# Both from bench/train_no_answer.py on the tune halves of the public sets (they are also in
+# generation/no_answer_model.json; a test checks that they agree). Declining: the lowest
+# threshold that declines at most 15% of the answerable tune questions of the language.
+# Marking an answer uncertain: the SQuAD 2.0 scorer's best threshold.
 NO_ANSWER_THRESHOLD = {"en": 0.3973, "zh": 0.7232}
+UNCERTAIN_THRESHOLD = {"en": 0.3973, "zh": 0.7232}
 
 
 class LLMSettings(BaseModel):
@@ -102,6 +105,16 @@ class GenerationSettings(BaseModel):
         NO_ANSWER_THRESHOLD, description="abstain when the no-answer probability reaches this: "
         "one number, or one per language ({en = 0.4, zh = 0.7}); above 1 or None: only when "
         "the model declines or its answer is in no passage")
+
+    uncertain_threshold: dict[Lang, Annotated[float, Field(ge=0, le=1.01)]] | Annotated[
+        float, Field(ge=0, le=1.01)] | None = Field(
+        UNCERTAIN_THRESHOLD, description="mark an answer as uncertain when its no-answer "
+        "probability reaches this (one number, or one per language); None: never")
+
+    def uncertain_for(self, lang: str) -> float | None:
+        """The no-answer probability from which an answer in `lang` is marked uncertain."""
+        t = self.uncertain_threshold
+        return t.get(lang) if isinstance(t, dict) else t
 
     def threshold_for(self, lang: str) -> float | None:
         """The no-answer threshold of answers in `lang`."""
