@@ -7,10 +7,13 @@ Step 1 answers a seeded sample of each public set's *tune* half with `ragqa benc
 classifier switched off (`--no-answer-threshold 1.01`) so that every answer and its signals
 are recorded. The Chinese sets have no unanswerable questions, so 30% of their tune articles
 are left out of the corpus (`--absent 0.3`): their questions cannot be answered from the
-documents, as happens to users. Step 2 fits a logistic regression of "the short answer is
-right" (F1 >= 0.5 on an answerable question) on the answers' signals, picks the SQuAD 2.0
-scorer's best threshold on the same answers, and writes the model with its provenance. The
-test halves are never read. Prints 5-fold out-of-fold AUC so that over-fitting shows.
+documents, as happens to users; clean and web-copied (`--render messy`) corpora both count.
+Step 2 fits a logistic regression of "the short answer is right" (F1 >= 0.5 on an answerable
+question) on the answers' signals and picks two thresholds per language on the same answers:
+the lowest that declines at most 15% of the answerable questions (the decline threshold) and
+the SQuAD 2.0 scorer's best (above it an answer is marked uncertain). It writes the model with
+its provenance. The test halves are never read. Prints 5-fold out-of-fold AUC so that
+over-fitting shows.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import datetime
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,34 +37,61 @@ from generation.abstention import (  # noqa: E402
     SIGNALS,
     NoAnswerModel,
     best_threshold,
+    capped_threshold,
     fit_logistic,
 )
 
 CORRECT_F1 = 0.5
-# (file in data/bench, absent share, sample size): the runs the shipped model was fitted on.
-RUNS = (("cmrc2018_dev_tune.json", 0.3, 400), ("squad2_tune_en.json", 0.0, 500),
-        ("cmrc2018_trial.json", 0.3, 200))
+# At most this share of the answerable tune questions of a language is declined: a team's
+# questions are mostly answerable, and an "I don't know" to one of them costs the user more
+# than a marked, uncertain answer.
+FALSE_ABSTENTION_CAP = 0.15
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One `ragqa bench` over a tune half whose answers the model is fitted on."""
+
+    file: Path
+    absent: float  # share of articles left out of the corpus (their questions unanswerable)
+    sample: int
+    render: str  # clean, or messy: the articles as text copied from web pages
+
+    @property
+    def name(self) -> str:
+        return f"{self.file.stem}-{self.render}"
+
+
+# The Chinese sets have no unanswerable questions of their own: 30% of their articles are
+# left out. Messy renderings stand for users' files (eval/messy.py).
+RUNS = (Run(ROOT / "data/bench/cmrc2018_dev_tune.json", 0.3, 300, "clean"),
+        Run(ROOT / "data/bench/cmrc2018_dev_tune.json", 0.3, 200, "messy"),
+        Run(ROOT / "data/bench/squad2_tune_en.json", 0.0, 300, "clean"),
+        Run(ROOT / "data/bench/squad2_tune_en.json", 0.0, 200, "messy"),
+        Run(ROOT / "data/bench/cmrc2018_trial.json", 0.3, 150, "clean"),
+        Run(SHARED / "drcd_dev_tune.json", 0.3, 200, "messy"))
 SEED = 1
 
 
 def run_benches(out: Path) -> None:
     ragqa = Path(sys.executable).with_name("ragqa")
-    for name, absent, sample in RUNS:
-        cmd = [str(ragqa), "bench", str(ROOT / "data/bench" / name), "--split", "tune",
-               "--absent", str(absent), "--sample", str(sample), "--seed", str(SEED),
-               "--no-answer-threshold", "1.01", "--out", str(out / Path(name).stem)]
+    for run in RUNS:
+        cmd = [str(ragqa), "bench", str(run.file), "--split", "tune", "--render", run.render,
+               "--absent", str(run.absent), "--sample", str(run.sample), "--seed", str(SEED),
+               "--no-answer-threshold", "1.01", "--out", str(out / run.name)]
         print("+", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
 
 
 def load_rows(out: Path) -> list[dict]:
     rows = []
-    for name, _, _ in RUNS:
-        path = out / Path(name).stem / "predictions.jsonl"
+    for run in RUNS:
+        path = out / run.name / "predictions.jsonl"
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             if row["answer"] is not None and row["signals"]:
-                row["set"] = Path(name).stem
+                row["set"] = run.name
                 rows.append(row)
     return rows
 
@@ -107,15 +138,22 @@ def main() -> None:
     f1_answered = np.array([0.0 if f else (r["f1"] or 0.0) for r, f in zip(rows, forced,
                                                                             strict=True)])
     answerable = [bool(r["answerable"]) for r in rows]
-    # One threshold per language: its tune answers only (the share of unanswerable questions
-    # and the model's accuracy differ between the English and the Chinese sets).
-    thresholds, best_f1 = {}, {}
+    # Two thresholds per language, from its tune answers only (the share of unanswerable
+    # questions and the model's accuracy differ between the English and the Chinese sets):
+    # declining at most FALSE_ABSTENTION_CAP of the answerable ones, and the SQuAD 2.0
+    # scorer's best F1, above which an answer that is still given is marked uncertain.
+    thresholds, uncertain, best_f1, declines = {}, {}, {}, {}
     for lang in ("en", "zh"):
         m = [r["lang"] == lang for r in rows]
-        thresholds[lang], best_f1[lang] = best_threshold(
-            [p for p, k in zip(p_na, m, strict=True) if k],
-            [f for f, k in zip(f1_answered, m, strict=True) if k],
-            [a for a, k in zip(answerable, m, strict=True) if k])
+        lang_p = [p for p, k in zip(p_na, m, strict=True) if k]
+        lang_answerable = [a for a, k in zip(answerable, m, strict=True) if k]
+        uncertain[lang], best_f1[lang] = best_threshold(
+            lang_p, [f for f, k in zip(f1_answered, m, strict=True) if k], lang_answerable)
+        thresholds[lang] = capped_threshold(lang_p, lang_answerable, FALSE_ABSTENTION_CAP)
+        declined = [p >= thresholds[lang] for p in lang_p]
+        declines[lang] = {
+            "answerable": round(100 * _share(declined, lang_answerable), 1),
+            "unanswerable": round(100 * _share(declined, [not a for a in lang_answerable]), 1)}
     never = float(np.mean([f if not fo else float(not a) for f, fo, a in
                            zip(f1_answered, forced, answerable, strict=True)])) * 100
 
@@ -125,8 +163,10 @@ def main() -> None:
         m = np.array([r["set"] == name for r in rows])
         print(f"  {name}: n {m.sum()}, out-of-fold AUC {auc(oof[m], y[m]):.3f}")
     for lang in ("en", "zh"):
-        print(f"best {lang} threshold {thresholds[lang]:.4f}: F1 {best_f1[lang]:.2f} on its "
-              "tune answers")
+        print(f"{lang}: decline from {thresholds[lang]:.4f} ({declines[lang]['answerable']}% of "
+              f"answerable, {declines[lang]['unanswerable']}% of unanswerable tune questions "
+              f"declined); mark uncertain from {uncertain[lang]:.4f} (best F1 "
+              f"{best_f1[lang]:.2f})")
     print(f"without the classifier: F1 {never:.2f} on all of them")
     for s, wi in sorted(zip(SIGNALS, w, strict=True), key=lambda t: -abs(t[1])):
         print(f"  {s:20s} {wi:+.3f}")
@@ -135,17 +175,25 @@ def main() -> None:
         signals=SIGNALS, mean=tuple(map(float, mean)), scale=tuple(map(float, scale)),
         weights=tuple(map(float, w)), bias=b,
         threshold={k: round(float(v), 4) for k, v in thresholds.items()},
+        uncertain={k: round(float(v), 4) for k, v in uncertain.items()},
         provenance={
             "script": "bench/train_no_answer.py", "date": datetime.date.today().isoformat(),
-            "data": [{"file": f"data/bench/{n}", "split": "tune", "absent": a, "sample": s,
-                      "seed": SEED} for n, a, s in RUNS],
-            "licence": "CMRC 2018 and SQuAD 2.0, CC BY-SA 4.0 (data/bench/README.md)",
+            "data": [{"file": r.file.name, "split": "tune", "render": r.render,
+                      "absent": r.absent, "sample": r.sample, "seed": SEED} for r in RUNS],
+            "licence": "CMRC 2018 and SQuAD 2.0, CC BY-SA 4.0 (data/bench/README.md); DRCD, "
+                       "CC BY-SA 3.0 (../shared/data/README.md)",
+            "false_abstention_cap": FALSE_ABSTENTION_CAP, "declined_percent": declines,
             "answers": len(rows), "right": int(y.sum()), "l2": args.l2,
             "auc_train": round(auc(p_right, y), 4), "auc_out_of_fold": round(auc(oof, y), 4),
             "f1_at_threshold": {k: round(v, 2) for k, v in best_f1.items()}})
     model.save(args.model)
-    print(f"wrote {args.model}; set no_answer_threshold = {model.threshold} in "
-          "generation/settings.py")
+    print(f"wrote {args.model}; set NO_ANSWER_THRESHOLD = {model.threshold} and "
+          f"UNCERTAIN_THRESHOLD = {model.uncertain} in generation/settings.py")
+
+
+def _share(flags: list[bool], among: list[bool]) -> float:
+    picked = [f for f, a in zip(flags, among, strict=True) if a]
+    return sum(picked) / len(picked) if picked else 0.0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     bench = load_bench(Path("data/bench/cmrc2018_dev_tune.json"), split="test")
     write_corpus(bench, corpus_dir)      # one text file per article (the ones kept)
+    write_corpus(bench, messy_dir, rendering="messy")   # the same, as copied from the web
     len(bench.items), bench.format       # questions of the test half's articles
     # (878, 'cmrc2018')
 
@@ -13,6 +14,10 @@ Each article becomes one document. Articles are split into halves by the SHA-1 o
 answer: those articles are left out of the corpus and their questions become unanswerable.
 That is the case users meet (the answer is in no document), and it gives Chinese sets, which
 have no unanswerable questions of their own, something to abstain on.
+
+The `messy` rendering (`eval.messy`) writes each article as text copied from a web page, with
+the gold answers of its questions protected, so every metric can be reported on clean and on
+messy documents.
 """
 
 from __future__ import annotations
@@ -25,11 +30,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from eval.messy import Mess, Paragraph, Span, render_messy
 from eval.qa_io import QAFormatError, QAItem, QASet, parse_squad
 from ingest.core.fileio import atomic_write_text, read_text
 
 Split = Literal["tune", "test", "all"]
 SPLITS: tuple[Split, ...] = ("tune", "test", "all")
+Rendering = Literal["clean", "messy"]
+RENDERINGS: tuple[Rendering, ...] = ("clean", "messy")
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class Article:
     title: str
     paragraphs: tuple[str, ...]
     question_ids: tuple[str, ...]
+    answer_spans: tuple[tuple[Span, ...], ...] = ()  # per paragraph: its gold answers' spans
 
 
 @dataclass(frozen=True)
@@ -108,25 +117,72 @@ def _articles(doc: dict, path: Path) -> list[Article]:
         seen.add(title)
         paragraphs = tuple(str(p.get("context", "")) for p in article["paragraphs"])
         ids = tuple(str(q["id"]).strip() for p in article["paragraphs"] for q in p["qas"])
-        articles.append(Article(title, paragraphs, ids))
+        spans = tuple(gold_spans(context, [ans for q in p["qas"] for ans in q.get("answers", [])])
+                      for context, p in zip(paragraphs, article["paragraphs"], strict=True))
+        articles.append(Article(title, paragraphs, ids, spans))
     if not articles:
         raise QAFormatError(f"{path}: no articles")
     return articles
 
 
+def gold_spans(context: str, answers: list[dict]) -> tuple[Span, ...]:
+    """The spans of `context` that hold the gold answers (`{"text", "answer_start"}`).
+
+    The annotated span when its text is there; otherwise the occurrence of the text nearest to
+    `answer_start` (some CMRC/SQuAD offsets are off by a character or two) and the annotated
+    span as well, so that whatever a reader found there in the clean text stays.
+    """
+    spans: list[Span] = []
+    for ans in answers:
+        text = str(ans.get("text", "")) if isinstance(ans, dict) else ""
+        if not text:
+            continue
+        try:
+            start = int(ans.get("answer_start", -1))
+        except (TypeError, ValueError):
+            start = -1
+        if start >= 0 and context[start:start + len(text)] == text:
+            spans.append(Span(start, start + len(text)))
+            continue
+        found = [m.start() for m in re.finditer(re.escape(text), context)]
+        if found:
+            at = min(found, key=lambda f: abs(f - start))
+            spans.append(Span(at, at + len(text)))
+        if 0 <= start < len(context):
+            spans.append(Span(start, min(len(context), start + len(text))))
+    return tuple(spans)
+
+
 _UNSAFE = re.compile(r"[^\w\-]+")
 
 
-def write_corpus(bench: PublicBench, folder: Path) -> list[Path]:
+def article_text(article: Article, rendering: Rendering = "clean", mess: Mess = Mess(),
+                 seed: int = 0) -> str:
+    """The text of the article's corpus file: title, blank line, paragraphs, one per block; or
+    that article as copied from a web page (`rendering="messy"`, see `eval.messy`)."""
+    if rendering not in RENDERINGS:
+        raise ValueError(f"rendering must be one of {', '.join(RENDERINGS)}, not {rendering!r}")
+    if rendering == "clean":
+        return article.title + "\n\n" + "\n\n".join(article.paragraphs) + "\n"
+    spans = article.answer_spans or ((),) * len(article.paragraphs)
+    paragraphs = [Paragraph(p, s) for p, s in zip(article.paragraphs, spans, strict=True)]
+    return render_messy(article.title, paragraphs, seed=seed, mess=mess)
+
+
+def write_corpus(bench: PublicBench, folder: Path, rendering: Rendering = "clean",
+                 mess: Mess = Mess(), seed: int = 0) -> list[Path]:
     """One UTF-8 text file per corpus article (title, then its paragraphs), written only when
     its content changed, so re-ingesting the folder skips every unchanged file; files of
-    articles no longer in the corpus are removed."""
+    articles no longer in the corpus are removed.
+
+    `rendering="messy"` writes each article as copied from a web page (`eval.messy`, with
+    `mess` and `seed`), every gold answer kept verbatim."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for article in bench.corpus:
         name = f"{_key(article.title)[:10]}-{_UNSAFE.sub('_', article.title)[:60]}.txt"
         path = folder / name
-        text = article.title + "\n\n" + "\n\n".join(article.paragraphs) + "\n"
+        text = article_text(article, rendering, mess, seed)
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             atomic_write_text(path, text)
         paths.append(path)

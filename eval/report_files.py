@@ -41,7 +41,8 @@ def render_markdown(report: Report, gate: GateResult | None = None,
     groups: list[tuple[str, GroupMetrics]] = list(report.groups.items())
     n = report.groups["all"].count
     lines = ["# ragqa evaluation report", "",
-             f"- QA file: `{report.qa_file}` ({report.qa_format}, {n} questions)",
+             f"- QA file: `{report.qa_file}` ({report.qa_format}, {n} questions)"
+             + (f", {c['rendering']} rendering of its articles" if c.get("rendering") else ""),
              f"- index: `{c.get('index')}` · retrieval: {c.get('mode')}, k = {report.k}"
              + (f", reranker {c['reranker']}" if c.get("reranker") else "")]
     if not report.retrieval_only:

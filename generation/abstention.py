@@ -22,7 +22,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -140,9 +140,13 @@ class NoAnswerModel:
     scale: tuple[float, ...]
     weights: tuple[float, ...]
     bias: float
-    # Per language: abstain when 1 - P(right) >= threshold (best F1 on the tune halves).
+    # Per language: abstain when 1 - P(right) >= threshold, chosen so that at most a set share
+    # of the answerable tune questions is declined (`capped_threshold`).
     threshold: dict[str, float]
     provenance: dict
+    # Per language: an answer whose 1 - P(right) reaches this (the SQuAD 2.0 scorer's best
+    # threshold) is shown, marked as uncertain.
+    uncertain: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> NoAnswerModel:
@@ -152,7 +156,8 @@ class NoAnswerModel:
                         scale=tuple(data["scale"]), weights=tuple(data["weights"]),
                         bias=float(data["bias"]),
                         threshold={k: float(v) for k, v in data["threshold"].items()},
-                        provenance=dict(data.get("provenance", {})))
+                        provenance=dict(data.get("provenance", {})),
+                        uncertain={k: float(v) for k, v in data.get("uncertain", {}).items()})
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise NoAnswerModelError(f"cannot read the abstention model {path}: {exc}; "
                                      "re-create it with bench/train_no_answer.py") from exc
@@ -220,3 +225,30 @@ def best_threshold(no_answer_prob: Sequence[float], f1_if_answered: Sequence[flo
         if score > best + 1e-12:
             best, best_t = score, (no_answer_prob[i] + nxt) / 2 if nxt <= 1 else 1.0 + 1e-6
     return best_t, 100.0 * best / len(no_answer_prob)
+
+
+def capped_threshold(no_answer_prob: Sequence[float], answerable: Sequence[bool],
+                     cap: float) -> float:
+    """The lowest threshold that declines at most `cap` of the answerable questions.
+
+    Abstaining means `no_answer_prob >= threshold`; answers that abstain whatever the threshold
+    (the model declined, no passage holds its answer) carry 1.0 and count against the cap. A
+    team's questions are mostly answerable, so this bounds the "I don't know"s a user meets on
+    answerable questions while declining as many of the others as that allows. Above 1: the
+    forced declines alone reach the cap, and the classifier declines nothing more.
+
+    >>> capped_threshold([0.9, 0.8, 0.2, 0.1, 0.95], [True, True, True, True, False], 0.25)
+    0.85
+    """
+    if not 0 <= cap <= 1:
+        raise ValueError(f"cap must be between 0 and 1, not {cap}")
+    probs = sorted((p for p, a in zip(no_answer_prob, answerable, strict=True) if a),
+                   reverse=True)
+    if not probs:
+        raise ValueError("no answerable questions to cap the declines of")
+    allowed = int(cap * len(probs) + 1e-9)
+    if allowed >= len(probs):
+        return 0.0
+    # Declining probs[:allowed] and nothing from probs[allowed] down: just above probs[allowed].
+    above = [p for p in probs[:allowed] if p > probs[allowed]]
+    return round((min(above) + probs[allowed]) / 2, 4) if above else 1.01

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator
 from contextlib import closing
+from dataclasses import replace
 
 from generation.abstention import NoAnswerModel, answer_signals
 from generation.backends.base import LLMBackend
@@ -28,7 +29,7 @@ from generation.citations import snippet
 from generation.prompts import ABSTAIN, PromptPlan, build_prompt, is_abstention
 from generation.rewrite import rewrite_question
 from generation.settings import GenerationSettings
-from generation.spans import evidence_bounds, quote_evidence, snap_to_passages
+from generation.spans import Span, evidence_bounds, quote_evidence, snap_to_passages
 from generation.types import (
     Answer,
     Citation,
@@ -39,6 +40,7 @@ from generation.types import (
     Stream,
     Timings,
 )
+from generation.windows import Window, select_windows, whole_hit
 from ingest.core.text import detect_language
 from retrieval.types import Hit, Retriever
 
@@ -155,7 +157,7 @@ class AnswerEngine:
         if self.settings.grounding != "constrained":
             return self.settings.decoding
         return self.settings.decoding.model_copy(
-            update={"copy_from": tuple(h.chunk.text for h in plan.hits)})
+            update={"copy_from": tuple(w.text for w in plan.windows)})
 
     def _passes_gate(self, hits: list[Hit]) -> bool:
         if not hits:
@@ -166,8 +168,14 @@ class AnswerEngine:
         return any(h.relevance is None or h.relevance >= floor for h in hits)
 
     def _plan(self, question: str, hits: list[Hit]) -> PromptPlan:
-        return build_prompt(question, hits[:self.settings.context_passages],
-                            count_tokens=self.llm.count_tokens,
+        g = self.settings
+        if g.evidence == "windows":
+            windows = select_windows(question, hits, count=g.window_count,
+                                     max_chars=g.window_chars, from_hits=g.window_hits)
+        else:
+            windows = [whole_hit(rank, hit) for rank, hit in
+                       enumerate(hits[:g.context_passages])]
+        return build_prompt(question, hits, windows=windows, count_tokens=self.llm.count_tokens,
                             window=self.llm.context_window,
                             max_new_tokens=self.settings.max_new_tokens,
                             few_shot=self.settings.few_shot,
@@ -183,12 +191,12 @@ class AnswerEngine:
     def _answer(self, question: str, standalone: str, hits: list[Hit], plan: PromptPlan,
                 gen: Generation, retrieve_ms: float, first_ms: float | None, start: float, *,
                 text: str) -> Answer:
-        # `plan.hits` is the prefix of `hits` that fitted the prompt: passage [n] is
-        # plan.hits[n - 1].
-        shown = plan.hits
+        # Passage [n] of the prompt is plan.windows[n - 1], a slice of hits[window.rank]: the
+        # span found in a window is moved to its hit, whose number the answer cites.
         declined = is_abstention(text)
-        span = None if declined else snap_to_passages(text, [h.chunk.text for h in shown])
-        signals = answer_signals(standalone, hits, shown, span, declined=declined,
+        in_window = None if declined else snap_to_passages(text, [w.text for w in plan.windows])
+        span = None if in_window is None else _in_hit(in_window, plan.windows[in_window.passage])
+        signals = answer_signals(standalone, hits, hits, span, declined=declined,
                                  mean_logprob=gen.mean_logprob, lang=plan.lang)
         confidence = self.no_answer_model.prob_right(signals)
         threshold = self.settings.threshold_for(plan.lang)
@@ -197,7 +205,9 @@ class AnswerEngine:
                       standalone_question=standalone, signals=signals, proposed=text)
         if span is None or (threshold is not None and 1.0 - confidence >= threshold):
             return Answer(text=ABSTAIN[plan.lang], abstained=True, citations=[], **common)
-        chunk, n = shown[span.passage].chunk, span.passage + 1
+        mark = self.settings.uncertain_for(plan.lang)
+        common["uncertain"] = mark is not None and 1.0 - confidence >= mark
+        chunk, n = hits[span.passage].chunk, span.passage + 1
         left, right = evidence_bounds(chunk.text, span.start, span.end)
         quote = quote_evidence(chunk.text, left, right)
         return Answer(
@@ -209,3 +219,9 @@ class AnswerEngine:
             evidence=Evidence(n=n, source=chunk.source, page=chunk.page, chunk_id=chunk.chunk_id,
                               start=left, end=right, text=quote),
             **common)
+
+
+def _in_hit(span: Span, window: Window) -> Span:
+    """`span`, found in `window`, as a span of the hit the window was cut from."""
+    return replace(span, passage=window.rank, start=window.start + span.start,
+                   end=window.start + span.end)

@@ -10,10 +10,11 @@ into the model's window by token count, with the answer's budget reserved.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from generation.types import GenerationError, Messages
+from generation.windows import Window, whole_hit
 from ingest.core.text import Lang, detect_language
 from retrieval.types import Hit
 
@@ -97,18 +98,23 @@ def is_abstention(text: str) -> bool:
 
 @dataclass(frozen=True)
 class PromptPlan:
-    """The chat messages to send, and the hits behind the context numbers [1]..[len(hits)]."""
+    """The chat messages to send, and what stands behind the context numbers: passage [n] is
+    `windows[n - 1]`, a slice of the hit `hits[n - 1]`."""
 
     messages: Messages
     hits: list[Hit]
     lang: Lang
     truncated: bool  # a passage was cut or dropped to fit the window
+    windows: list[Window] = field(default_factory=list)
 
 
 def build_prompt(question: str, hits: list[Hit], *, count_tokens: Callable[[str], int],
                  window: int, max_new_tokens: int, lang: Lang | None = None,
-                 few_shot: bool = False, max_prompt_tokens: int | None = None) -> PromptPlan:
+                 few_shot: bool = False, max_prompt_tokens: int | None = None,
+                 windows: Sequence[Window] | None = None) -> PromptPlan:
     """Numbers the passages best first and keeps as many as fit the window.
+
+    The passages are `windows` (slices of `hits`, `generation.windows`), or the whole hits.
 
     The budget is `window - max_new_tokens` (optionally capped by `max_prompt_tokens`), minus
     the system prompt, examples, question and a margin for the chat template's own tokens.
@@ -136,34 +142,36 @@ def build_prompt(question: str, hits: list[Hit], *, count_tokens: Callable[[str]
         raise GenerationError(
             f"the model's window ({window} tokens) leaves no room for context after reserving "
             f"{max_new_tokens} answer tokens; lower max_new_tokens")
+    if windows is None:
+        windows = [whole_hit(rank, hit) for rank, hit in enumerate(hits)]
     passages: list[str] = []
-    used: list[Hit] = []
+    used: list[Window] = []
     truncated = False
-    for hit in hits:
-        passage = _format_passage(len(used) + 1, hit, lang)
+    for shown in windows:
+        passage = _format_passage(len(used) + 1, hits[shown.rank], shown.text, lang)
         cost = count_tokens(passage) + 2  # the blank line between passages
         if cost > remaining:
             truncated = True
             if remaining >= 48:  # a shorter stub would carry no answer, only noise
                 passages.append(_fit(passage, remaining - 2, count_tokens))
-                used.append(hit)
+                used.append(shown)
             break
         passages.append(passage)
-        used.append(hit)
+        used.append(shown)
         remaining -= cost
     content = head + "\n\n".join(passages) + tail
     messages.append({"role": "user", "content": content})
-    return PromptPlan(messages=messages, hits=used, lang=lang, truncated=truncated)
+    return PromptPlan(messages=messages, hits=[hits[w.rank] for w in used], lang=lang,
+                      truncated=truncated, windows=used)
 
 
-def _format_passage(n: int, hit: Hit, lang: Lang) -> str:
+def _format_passage(n: int, hit: Hit, text: str, lang: Lang) -> str:
     chunk = hit.chunk
     where = chunk.source.rsplit("/", 1)[-1]
     if chunk.page is not None:
         page = _LABELS[lang]["page"]
         where += f", {page.format(chunk.page)}" if "{}" in page else f", {page} {chunk.page}"
-    text = " ".join(chunk.text.split())
-    return f"[{n}] ({where}) {text}"
+    return f"[{n}] ({where}) {' '.join(text.split())}"
 
 
 def _fit(text: str, max_tokens: int, count_tokens: Callable[[str], int]) -> str:

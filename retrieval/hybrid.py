@@ -54,6 +54,12 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], weights: Sequence[
     return fused
 
 
+# How much a chunk's cosine relevance (0..1) adds to its RRF score when ranking: enough to
+# order near-ties (RRF steps between neighbouring rank pairs are 0.02-0.1 with rrf_k = 2),
+# too little to overturn a clear difference.
+RELEVANCE_TIEBREAK = 0.02
+
+
 @dataclass(frozen=True)
 class FusionWeights:
     """RRF weights of the dense and BM25 rankings, for English and for CJK questions.
@@ -123,11 +129,14 @@ class HybridRetriever:
         dense_rows, dense_scores = self.dense.search(qvec, depth)
         bm25_rows, _ = self.bm25.search(question, depth)
         fused = reciprocal_rank_fusion([dense_rows, bm25_rows],
-                                       self.weights.for_question(question), self.rrf_k)[:k]
+                                       self.weights.for_question(question), self.rrf_k)[:2 * k]
         # The dense side already knows its cosines; only BM25-only rows need a lookup.
         known = {int(r): float(s) for r, s in zip(dense_rows, dense_scores, strict=True)}
         missing = [f.row for f in fused if f.row not in known]
         known.update(zip(missing, cosines(self.index, qvec, missing), strict=True))
+        # Ties and near-ties of the fused score go to the more relevant chunk: rank positions
+        # alone tie often with two rankers (dense 1st + BM25 2nd = BM25 1st + dense 3rd ...).
+        fused = sorted(fused, key=lambda f: -(f.score + RELEVANCE_TIEBREAK * known[f.row]))[:k]
         rows = [f.row for f in fused]
         return hits_for_rows(self.index, rows, [f.score for f in fused],
                              relevance=[known[r] for r in rows])

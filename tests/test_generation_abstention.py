@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 
 import numpy as np
 import pytest
-from generation_fixtures import HITS
+from generation_fixtures import HITS, FixedRetriever, ScriptedLLM
 
 from generation.abstention import (
     MODEL_FILE,
@@ -16,8 +17,10 @@ from generation.abstention import (
     NoAnswerModelError,
     answer_signals,
     best_threshold,
+    capped_threshold,
     fit_logistic,
 )
+from generation.engine import AnswerEngine
 from generation.settings import GenerationSettings
 from generation.spans import snap_to_passages
 
@@ -136,3 +139,40 @@ def test_the_threshold_is_per_language_or_one_number():
     assert env.threshold_for("en") == 0.5
     with pytest.raises(Exception, match="no_answer_threshold"):
         load_settings(None, {"no_answer_threshold": 3}, environ={})
+
+
+def test_the_capped_threshold_declines_at_most_the_cap_of_answerable_questions():
+    rng = random.Random(7)
+    # 200 answerable questions (12 forced declines: the model said it cannot answer), 60 not.
+    answerable = [True] * 200 + [False] * 60
+    p_na = [1.0] * 12 + [rng.random() * 0.8 for _ in range(188)] + \
+        [0.4 + rng.random() * 0.6 for _ in range(60)]
+    for cap in (0.06, 0.15, 0.3):
+        t = capped_threshold(p_na, answerable, cap)
+        declined = [p >= t for p, a in zip(p_na, answerable, strict=True) if a]
+        assert sum(declined) <= cap * 200
+        # The lowest such threshold: from the next answerable probability below it, the
+        # cap would break.
+        below = max(p for p, a in zip(p_na, answerable, strict=True) if a and p < t)
+        assert sum(p >= below for p, a in zip(p_na, answerable, strict=True) if a) > cap * 200
+    looser, tighter = capped_threshold(p_na, answerable, 0.3), capped_threshold(p_na,
+                                                                                answerable, 0.06)
+    assert looser < tighter
+    # Forced declines alone reach the cap: the classifier declines nothing more.
+    assert capped_threshold(p_na, answerable, 0.05) > 1.0
+    with pytest.raises(ValueError, match="cap"):
+        capped_threshold(p_na, answerable, 1.5)
+
+
+def test_an_answer_above_the_uncertain_mark_is_given_and_marked():
+    model = NoAnswerModel.load()
+    llm = ScriptedLLM("330 metres")
+    settings = GenerationSettings(no_answer_threshold=1.01, uncertain_threshold=0.0)
+    answer = AnswerEngine(FixedRetriever(HITS), llm, settings, model).ask(
+        "How tall is the Eiffel Tower?")
+    assert not answer.abstained and answer.uncertain
+    assert answer.to_json("1")["uncertain"] is True
+    sure = AnswerEngine(FixedRetriever(HITS), ScriptedLLM("330 metres"),
+                        GenerationSettings(no_answer_threshold=1.01, uncertain_threshold=1.01),
+                        model).ask("How tall is the Eiffel Tower?")
+    assert not sure.uncertain

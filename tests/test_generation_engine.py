@@ -62,8 +62,9 @@ def test_one_relevant_hit_is_enough_to_call_the_llm():
     hits[2] = dataclasses.replace(hits[2], relevance=0.5)
     llm = ScriptedLLM("two million")
     answer = AnswerEngine(FixedRetriever(hits), llm,
-                          GenerationSettings(min_relevance=0.2, context_passages=3,
-                                             no_answer_threshold=None)).ask("Population?")
+                          GenerationSettings(min_relevance=0.2, evidence="passages",
+                                             context_passages=3, no_answer_threshold=None)
+                          ).ask("Population?")
     assert len(llm.calls) == 1 and not answer.abstained
     assert answer.short.text == "two million" and answer.short.n == 3
 
@@ -160,7 +161,8 @@ def test_streaming_a_real_model_matches_its_final_answer(smollm2):
 def test_ask_many_batches_where_it_pays_and_keeps_the_input_order():
     hits = FixedRetriever(HITS)
     llm = ScriptedLLM(["330 metres", "Gustave Eiffel's company"], prefers_batching=True)
-    engine = AnswerEngine(hits, llm, GenerationSettings(batch_size=2, context_passages=3,
+    engine = AnswerEngine(hits, llm, GenerationSettings(batch_size=2, evidence="passages",
+                                                        context_passages=3,
                                                         no_answer_threshold=None))
     answers = engine.ask_many(["first?", "second?", "third?"])
     assert [a.question for a in answers] == ["first?", "second?", "third?"]

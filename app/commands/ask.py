@@ -44,7 +44,8 @@ from ingest.core.fileio import write_jsonl
 def print_answer(answer) -> None:
     """The short answer first (the span copied from a passage), then its sentence with [n]."""
     if answer.short is not None:
-        out.print(f"[bold]{escape(answer.short.text)}[/bold]", highlight=False)
+        mark = "  [yellow](low confidence: check the source)[/yellow]" if answer.uncertain else ""
+        out.print(f"[bold]{escape(answer.short.text)}[/bold]{mark}", highlight=False)
     out.print(escape(answer.text), highlight=False)
 
 

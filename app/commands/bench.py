@@ -1,11 +1,12 @@
-"""`ragqa bench FILE.json [--split test] [--sample N --seed S] [--out DIR]`
+"""`ragqa bench FILE.json [--split test] [--render clean|messy] [--sample N --seed S] [--out DIR]`
 
 A public SQuAD 2.0 / CMRC 2018 file as an end-to-end benchmark: its articles become the corpus
 (one document each, ingested once into a cached index under the model cache), the split's
 questions are answered by the configured pipeline and scored by the official rules, and the
 usual report (report.md, report.json, predictions) is written. Samples are seeded, so the
-same command answers the same questions. Exit status as `ragqa eval` (1: a --fail-under
-threshold missed).
+same command answers the same questions. `--render messy` writes the articles as text copied
+from web pages (`eval.messy`; the gold answers kept verbatim), in a corpus and index of their
+own. Exit status as `ragqa eval` (1: a --fail-under threshold missed).
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def register(cli: typer.Typer) -> None:
                                   "first half by title hash), test (the second) or all."),
         sample: int | None = typer.Option(None, "--sample", min=1, help="Answer a seeded "
                                           "random sample of N questions (default: all)."),
+        render: str = typer.Option("clean", "--render", help="clean (the articles' paragraphs) "
+                                   "or messy (as copied from web pages: half-width "
+                                   "punctuation, hard wraps, navigation, bullets, tables)."),
+        mess_strength: float = typer.Option(1.0, "--mess-strength", min=0.0, max=1.0,
+                                            help="How messy --render messy is (0-1)."),
         seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
         absent: float = typer.Option(0.0, "--absent", min=0.0, max=0.99, help="Share of the "
                                      "split's articles left out of the corpus: their questions "
@@ -56,9 +62,12 @@ def register(cli: typer.Typer) -> None:
         config: Path | None = ConfigOption,
     ) -> None:
         """Benchmark answers on a public SQuAD/CMRC file: corpus from its contexts."""
+        if render not in ("clean", "messy"):
+            raise typer.BadParameter(f"--render must be clean or messy, not {render!r}")
         from app.commands.eval import finish_report, run_with_progress
         from app.services.build import make_engine, make_ingestor, make_retriever
         from app.services.cpu import describe_cpu
+        from eval.messy import Mess
         from eval.public_sets import load_bench, sample_indices, write_corpus
         from eval.report import build_report
 
@@ -67,12 +76,14 @@ def register(cli: typer.Typer) -> None:
                      max_new_tokens=max_new_tokens, no_answer_threshold=no_answer_threshold,
                      fail_under=parse_thresholds(fail_under) if fail_under else None)
         bench_set = load_bench(qa_file, split=split, absent=absent)  # type: ignore[arg-type]
-        home = _bench_home(s, bench_set)
-        paths = write_corpus(bench_set, home / "corpus")
+        rendering = _rendering_name(render, mess_strength)
+        home = _bench_home(s, bench_set, rendering)
+        paths = write_corpus(bench_set, home / "corpus", rendering=render,  # type: ignore[arg-type]
+                             mess=Mess(strength=mess_strength))
         index_dir = home / "index"
         console.print(f"{qa_file.name}: {len(bench_set.items)} questions in the {split} split, "
-                      f"corpus of {len(paths)} articles -> {index_dir}; CPU {describe_cpu()}",
-                      highlight=False)
+                      f"{rendering} corpus of {len(paths)} articles -> {index_dir}; "
+                      f"CPU {describe_cpu()}", highlight=False)
         report_ingest = make_ingestor(s, index_dir).ingest([home / "corpus"], sync=True)
         if report_ingest.ingested:
             console.print(f"ingested {len(report_ingest.ingested)} articles "
@@ -90,19 +101,28 @@ def register(cli: typer.Typer) -> None:
                "temperature": g.temperature, "max_new_tokens": g.max_new_tokens,
                "context_passages": g.context_passages,
                "no_answer_threshold": g.no_answer_threshold, "split": split,
-               "sample": sample, "seed": seed, "absent": absent,
+               "sample": sample, "seed": seed, "absent": absent, "rendering": rendering,
                "generate_sample": len(picked)}
         report = build_report(run, bench_set.qa, k=s.retrieval.k, config=cfg)
-        finish_report(report, out_dir or Path("reports/bench") / f"{qa_file.stem}-{split}",
+        suffix = "" if render == "clean" else f"-{rendering}"
+        finish_report(report, out_dir or Path("reports/bench") / f"{qa_file.stem}-{split}{suffix}",
                       s.eval.fail_under, started)
 
 
-def _bench_home(s, bench_set) -> Path:
+def _rendering_name(render: str, strength: float) -> str:
+    """"clean", or "messy" with its strength when that is not the default ("messy0.5")."""
+    return render if render == "clean" or strength == 1.0 else f"{render}{strength:g}"
+
+
+def _bench_home(s, bench_set, rendering: str = "clean") -> Path:
     """The cached corpus and index of one file (and one choice of absent articles) under the
-    model cache, keyed by what changes the index: file, absent articles, embedder, chunking."""
+    model cache, keyed by what changes the index: file, absent articles, rendering, embedder,
+    chunking. A clean corpus keeps the key it had before renderings existed."""
     i = s.ingest
     absent = hashlib.sha1("\n".join(bench_set.absent).encode()).hexdigest()[:8] \
         if bench_set.absent else "full"
     model = hashlib.sha1(i.embedder.embedding.encode()).hexdigest()[:8]
     name = f"{bench_set.sha256[:16]}-{absent}-{model}-{i.chunk_size}-{i.chunk_overlap}"
+    if rendering != "clean":
+        name += f"-{rendering}"
     return Path(i.embedder.cache_dir) / "bench" / name

@@ -39,11 +39,13 @@ _STAGES = {"retrieve": "retrieving", "generate": "answering"}
 
 def summary_table(report) -> Table:
     """The figures `eval` and `bench` print: retrieval, answers, abstention, calibration."""
-    table = Table(title=f"ragqa: {report.qa_file}", title_justify="left")
+    rendering = report.config.get("rendering")
+    title = f"ragqa: {report.qa_file}" + (f" ({rendering} rendering)" if rendering else "")
+    table = Table(title=title, title_justify="left")
     cols = ["group", "n", f"hit@{report.k}", "MRR"]
     if not report.retrieval_only:
-        cols += ["answered", "EM", "F1", "HasAns F1", "ROUGE-L", "abstention acc.", "ECE",
-                 "sel. AUC"]
+        cols += ["answered", "EM", "F1", "HasAns F1", "ROUGE-L", "unans. declined",
+                 "ans. declined", "ECE", "sel. AUC"]
     for col in cols:
         table.add_column(col, justify="left" if col == "group" else "right")
 
@@ -54,9 +56,24 @@ def summary_table(report) -> Table:
         row = [name, str(g.count), pct(g.hit_at.get(report.k)), pct(g.mrr)]
         if not report.retrieval_only:
             row += [str(g.generated_count), pct(g.em), pct(g.f1), pct(g.answerable_f1),
-                    pct(g.rougeL), pct(g.abstention_accuracy), pct(g.ece), pct(g.selective_auc)]
+                    pct(g.rougeL), pct(g.abstention_accuracy), pct(g.false_abstention_rate),
+                    pct(g.ece), pct(g.selective_auc)]
         table.add_row(*row)
     return table
+
+
+def timing_line(report) -> str:
+    """Answer and first-token latency with the CPU they were measured on."""
+    from app.services.cpu import describe_cpu
+
+    lat = report.latency
+    parts = []
+    for stage, label in (("answer_total", "answer"), ("first_token", "first token"),
+                         ("retrieve", "retrieval")):
+        stats = lat.get(stage)
+        if stats is not None:
+            parts.append(f"{label} p50 {stats.p50 / 1000:.2f} s, p95 {stats.p95 / 1000:.2f} s")
+    return f"{'; '.join(parts)} · CPU {describe_cpu()}"
 
 
 def run_with_progress(items, retriever, engine, generate, *, curve_k: int, started: float):
@@ -84,12 +101,15 @@ def finish_report(report, out_dir: Path, fail_under: dict[str, float] | None,
                   started: float) -> None:
     """What `eval` and `bench` end with: the gate checked, the report written, the table
     printed; exits 1 when a threshold is missed."""
+    from app.services.cpu import describe_cpu
     from eval.gate import check_thresholds
     from eval.report_files import write_report
 
+    report.config.setdefault("cpu", describe_cpu())  # timings mean little without it
     gate = check_thresholds(report.metrics(), fail_under) if fail_under else None
     files = write_report(report, out_dir, gate)
     console.print(summary_table(report), width=max(console.width, 150))
+    console.print(timing_line(report), highlight=False)
     console.print(f"wrote {', '.join(files)} to {out_dir} "
                   f"({time.perf_counter() - started:.1f} s)", highlight=False)
     if gate is not None:

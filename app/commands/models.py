@@ -32,10 +32,14 @@ class Job:
 
 def jobs(s: Settings, every_builtin: bool) -> list[Job]:
     """The configured LLM and embedder; with `every_builtin`, each built-in LLM with both
-    backends instead of the configured LLM."""
+    backends instead of the configured LLM, and the converted built-in embedders too."""
     from generation.backends.builtin_models import BUILTIN_MODELS
+    from ingest.embedder import CONVERTED_EMBEDDERS
 
     out = [Job(f"embedder {s.ingest.embedder.embedding}", s, "embedder")]
+    if every_builtin:
+        out += [Job(f"embedder {name}", with_overrides(s, embedding=name), "embedder")
+                for name in CONVERTED_EMBEDDERS if name != s.ingest.embedder.embedding]
     if not every_builtin:
         spec = s.generation.model
         backend = "" if spec.llm_backend == "auto" else f" ({spec.llm_backend})"

@@ -34,6 +34,8 @@ from ingest.store import Location
 
 # History passed to the engine: enough for follow-ups, short enough for a small context window.
 HISTORY_TURNS = 4
+# An answer given below the usual confidence: shown, with a mark, rather than withheld.
+UNCERTAIN_BADGE = (":orange-badge[:material/help: Low confidence: check the source]")
 CURSOR = "▌"
 # The settings stored with each rating, so a rating can be traced to what produced the answer.
 FEEDBACK_SETTINGS = ("mode", "k", "reranker", "embedding", "llm", "temperature", "top_p",
@@ -145,6 +147,8 @@ def render_answer(turn: Turn, store: FeedbackStore | None) -> None:
     elif answer.short is not None:
         # The short answer first, then the sentence it was copied from, with its [n].
         st.markdown(f"**{show_answer_text(answer.short.text)}**")
+        if answer.uncertain:
+            st.markdown(UNCERTAIN_BADGE)
         st.markdown(show_answer_text(answer.text))
     else:
         st.markdown(show_answer_text(answer.text))

@@ -122,6 +122,37 @@ def tokenize(text: str, stem: bool = True) -> list[str]:
     return tokens
 
 
+# Sentence ends: CJK and Latin punctuation, a blank line, or a line break before a Markdown
+# heading, list item or table row. A single line break is not one: text files are often
+# wrapped in mid-sentence. A half-width period right after a CJK letter ends a sentence too
+# (text copied from the web often has "模型。" typed as "模型."), but "3.5" does not.
+SENTENCE_END = re.compile(rf"[。！？!?；;]|\.(?=\s)|(?<=[{CJK_LETTERS}])\.|\n\s*\n"
+                          r"|\n(?=\s*(?:#|[-*+|]\s|\d+[.)]\s))")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    r"""`(start, end)` of each sentence of `text`, the end mark included, surrounding white space
+    left out; empty sentences are skipped.
+
+    >>> t = "BM25 ranks words. 它很快。Dense retrieval\nreads meaning!"
+    >>> [t[a:b] for a, b in sentence_spans(t)]
+    ['BM25 ranks words.', '它很快。', 'Dense retrieval\nreads meaning!']
+    """
+    spans = []
+    left = 0
+    for m in [*SENTENCE_END.finditer(text), None]:
+        right = m.end() if m else len(text)
+        a, b = left, right
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            spans.append((a, b))
+        left = right
+    return spans
+
+
 # Citation markers as models write them: [1], [1, 2], [1，2], [1-3] and the full-width 【1】
 # that Chinese answers often use. Group 1 holds the numbers.
 CITATION_MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*(?:[,，、;；]|-|–)\s*\d+)*)\s*[\]】]")

@@ -17,8 +17,10 @@ nothing is committed before `finish`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+
+import psycopg
 
 from ingest.core.types import FileEntry
 from ingest.store.base import FileRecord, IndexLockedError, Manifest, redact
@@ -168,9 +170,11 @@ class PgTarget:
         """The index's advisory lock, held on this target's connection for the run; the
         server drops it when the connection ends, a killed process's included."""
         conn = connect(self.location)
+        locked = False
         try:
             key = lock_key(conn)
-            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
+            if not locked:
                 holder = conn.execute(
                     "SELECT string_agg(pid::text, ', ') FROM pg_locks WHERE locktype = "
                     "'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = %s",
@@ -182,6 +186,12 @@ class PgTarget:
             yield self
         finally:
             self._conn = None
+            if locked and not conn.closed:
+                # Released now, not when the server gets round to ending the backend: a
+                # writer that starts right after this one must find the lock free.
+                with suppress(psycopg.Error):  # closing drops it anyway
+                    conn.rollback()
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
             conn.close()
 
     def open_live(self) -> PgIndexReader | None:
