@@ -157,7 +157,7 @@ def main() -> None:
     never = float(np.mean([f if not fo else float(not a) for f, fo, a in
                            zip(f1_answered, forced, answerable, strict=True)])) * 100
 
-    print(f"{len(rows)} answers ({int(y.sum())} right) from {', '.join(n for n, _, _ in RUNS)}")
+    print(f"{len(rows)} answers ({int(y.sum())} right) from {', '.join(r.name for r in RUNS)}")
     print(f"AUC of P(right): train {auc(p_right, y):.3f}, 5-fold out-of-fold {auc(oof, y):.3f}")
     for name in sorted({r["set"] for r in rows}):
         m = np.array([r["set"] == name for r in rows])

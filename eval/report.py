@@ -111,6 +111,10 @@ class Report:
                 "mrr", "source_recall", "em", "f1", "answerable_em", "answerable_f1", "rouge1",
                 "rouge2", "rougeL", "abstention_accuracy", "false_abstention_rate", "ece",
                 "selective_auc")})
+            # The share of answerable questions answered: the false-abstention rate the other
+            # way round, so that `--fail-under` can gate it like every other figure.
+            values["answerable_answered"] = (None if g.false_abstention_rate is None
+                                             else 100.0 - g.false_abstention_rate)
             out.update({f"{prefix}{name.lower()}": v for name, v in values.items()})
         return out
 

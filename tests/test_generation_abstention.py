@@ -75,6 +75,7 @@ def test_the_shipped_model_loads_and_its_threshold_is_the_settings_default():
     model = NoAnswerModel.load()
     assert model.signals == SIGNALS
     assert GenerationSettings().no_answer_threshold == model.threshold
+    assert GenerationSettings().uncertain_threshold == model.uncertain
     assert model.provenance["script"] == "bench/train_no_answer.py"
     assert all(d["split"] == "tune" for d in model.provenance["data"])
 
