@@ -35,6 +35,11 @@ class PendingPreparation:
     what: str
     expected_s: float
 
+    @property
+    def expected_minutes(self) -> int:
+        """The usual time in whole minutes, at least 1: what a waiting person is told."""
+        return max(1, round(self.expected_s / 60))
+
 
 def pending_preparation(spec: LLMSettings) -> PendingPreparation | None:
     """The one-time work loading `spec` would do first; None when there is none (a prepared

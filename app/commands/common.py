@@ -59,7 +59,7 @@ def load_announced(s: Settings, load: Callable[[], T]) -> T:
     pending = None if llm_is_loaded(s) else pending_preparation(llm_spec(s))
     if pending is not None:
         console.print(f"preparing {pending.what} for this computer, once: usually about "
-                      f"{max(1, round(pending.expected_s / 60))} min (`ragqa models` does it "
+                      f"{pending.expected_minutes} min (`ragqa models` does it "
                       "ahead of time)", highlight=False)
     with console.status(f"loading {llm}…"):
         return load()

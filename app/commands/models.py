@@ -101,7 +101,7 @@ def register(cli: typer.Typer) -> None:
                 pending = (pending_preparation(llm_spec(job.settings))
                            if job.kind == "llm" else None)
                 doing = (f"preparing {pending.what} (one time, usually about "
-                         f"{pending.expected_s / 60:.0f} min)" if pending else
+                         f"{pending.expected_minutes} min)" if pending else
                          f"checking {job.label}")
                 progress.update(overall, description=doing)
                 started = time.perf_counter()

@@ -63,7 +63,7 @@ class ModelLoad:
         if self.pending is not None:
             return (f"Preparing the language model {self.pending.what} for this computer: a "
                     f"one-time step that usually takes about "
-                    f"{max(1, round(self.pending.expected_s / 60))} min "
+                    f"{self.pending.expected_minutes} min "
                     f"({waited:.0f} s so far). Your question is kept and answered as soon as "
                     "the model is ready.")
         return f"Loading the language model {self.llm} (usually a few seconds; {waited:.0f} s)…"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from generation.prompts import render_plain
-from generation.types import DecodingParams, Generation, Messages, Stream
+from generation.types import DecodingParams, Generation, GenerationError, Messages, Stream
 
 R = TypeVar("R")
 _DONE = object()  # the end of a decoding thread's text
@@ -62,6 +62,13 @@ class LocalModel:
 
     def generate(self, messages: Messages, params: DecodingParams) -> Generation:
         return self.stream(messages, params).result()
+
+
+def refuse_constrained(params: DecodingParams, backend: str) -> None:
+    """Constrained decoding (`copy_from`) masks logits, which only transformers exposes."""
+    if params.copy_from:
+        raise GenerationError(f"constrained decoding needs the transformers backend, not "
+                              f"{backend}; use grounding = snap")
 
 
 def decode_in_thread(decode: Callable[[Callable[[str], None], threading.Event], R]

@@ -21,6 +21,7 @@ from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+from generation.backends.base import refuse_constrained
 from generation.types import DecodingParams, Generation, GenerationError, Messages, Stream
 from ingest.core.text import count_cjk
 
@@ -100,9 +101,7 @@ class OpenAIBackend:
 
     def _stream(self, messages: Messages,
                 params: DecodingParams) -> Generator[str, None, Generation]:
-        if params.copy_from:
-            raise GenerationError(f"constrained decoding needs the transformers backend, not "
-                                  f"{self.name}; use grounding = snap")
+        refuse_constrained(params, self.name)
         start = time.perf_counter()
         first: float | None = None
         pieces: list[str] = []

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 
-from generation.backends.base import LocalModel, decode_in_thread
+from generation.backends.base import LocalModel, decode_in_thread, refuse_constrained
 from generation.types import DecodingParams, Generation, GenerationError, Messages, Stream
 
 # Prefill a prompt in one chunk: openvino_genai's default (256 tokens) splits a 3-passage
@@ -89,9 +89,7 @@ class OpenVINOBackend(LocalModel):
 
     def _stream(self, messages: Messages,
                 params: DecodingParams) -> Generator[str, None, Generation]:
-        if params.copy_from:
-            raise GenerationError(f"constrained decoding needs the transformers backend, not "
-                                  f"{self.name}; use grounding = snap")
+        refuse_constrained(params, self.name)
         start = time.perf_counter()
         inputs = self._ov_tokenizer.encode(self.format_prompt(messages),
                                            add_special_tokens=False)
