@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/train_no_answer.py                 # answers the tune halves, fits
     .venv/bin/python bench/train_no_answer.py --reuse         # fits on the reports already made
+    .venv/bin/python bench/train_no_answer.py --reader extractive   # the extractive reader's
 
 Step 1 answers a seeded sample of each public set's *tune* half with `ragqa bench`, the
 classifier switched off (`--no-answer-threshold 1.01`) so that every answer and its signals
@@ -14,6 +15,12 @@ the lowest that declines at most 15% of the answerable questions (the decline th
 the SQuAD 2.0 scorer's best (above it an answer is marked uncertain). It writes the model with
 its provenance. The test halves are never read. Prints 5-fold out-of-fold AUC so that
 over-fitting shows.
+
+With `--reader extractive` the answers are the trained span reader's and the model goes to
+`generation/no_answer_model_extractive.json`, over the reader's own scores (`reader_margin`,
+`reader_span_prob`, `reader_null_prob`) and the signals that do not come from an LLM. Questions
+the reader was trained on (bench/train_reader.py: three quarters of the DRCD and SQuAD tune
+halves) are left out of the fit: the reader is surer of them than of a user's.
 """
 
 from __future__ import annotations
@@ -30,10 +37,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from app.services.cpu import describe_cpu  # noqa: E402
 from generation.abstention import (  # noqa: E402
-    MODEL_FILE,
+    NO_ANSWER_MODELS,
     SIGNALS,
     NoAnswerModel,
     best_threshold,
@@ -47,6 +55,7 @@ CORRECT_F1 = 0.5
 # than a marked, uncertain answer.
 FALSE_ABSTENTION_CAP = 0.15
 SHARED = ROOT.parent / "shared" / "data"
+DEFAULT_OUT = ROOT / "reports/train_no_answer"
 
 
 @dataclass(frozen=True)
@@ -74,23 +83,39 @@ RUNS = (Run(ROOT / "data/bench/cmrc2018_dev_tune.json", 0.3, 300, "clean"),
 SEED = 1
 
 
-def run_benches(out: Path) -> None:
+# The signals of each reader's model: an extractive answer has no log-probability, is never
+# declined by the model and is always an exact span.
+READER_SIGNALS = {
+    "llm": tuple(s for s in SIGNALS if not s.startswith("reader_")),
+    "extractive": tuple(s for s in SIGNALS
+                        if s not in ("declined", "match", "logprob", "has_logprob"))}
+
+
+def run_benches(out: Path, reader: str) -> None:
     ragqa = Path(sys.executable).with_name("ragqa")
     for run in RUNS:
         cmd = [str(ragqa), "bench", str(run.file), "--split", "tune", "--render", run.render,
                "--absent", str(run.absent), "--sample", str(run.sample), "--seed", str(SEED),
-               "--no-answer-threshold", "1.01", "--out", str(out / run.name)]
+               "--reader", reader, "--no-answer-threshold", "1.01", "--out",
+               str(out / run.name)]
         print("+", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
 
 
-def load_rows(out: Path) -> list[dict]:
+def trained_ids() -> set[str]:
+    """The questions the extractive reader was trained on."""
+    from train_reader import datasets
+
+    return {e.id for e in datasets()[0]}
+
+
+def load_rows(out: Path, skip: set[str] = frozenset()) -> list[dict]:
     rows = []
     for run in RUNS:
         path = out / run.name / "predictions.jsonl"
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            if row["answer"] is not None and row["signals"]:
+            if row["answer"] is not None and row["signals"] and row["id"] not in skip:
                 row["set"] = run.name
                 rows.append(row)
     return rows
@@ -111,16 +136,21 @@ def predict(x: np.ndarray, mean, scale, w, b) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "reports/train_no_answer")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--reuse", action="store_true", help="fit on existing reports in --out")
     ap.add_argument("--l2", type=float, default=1.0)
-    ap.add_argument("--model", type=Path, default=MODEL_FILE)
+    ap.add_argument("--reader", choices=sorted(NO_ANSWER_MODELS), default="llm")
+    ap.add_argument("--model", type=Path, help="default: the reader's shipped model file")
     args = ap.parse_args()
+    args.model = args.model or NO_ANSWER_MODELS[args.reader]
+    signals = READER_SIGNALS[args.reader]
+    if args.out == DEFAULT_OUT and args.reader != "llm":
+        args.out = DEFAULT_OUT.with_name(f"{DEFAULT_OUT.name}-{args.reader}")
     print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
     if not args.reuse:
-        run_benches(args.out)
-    rows = load_rows(args.out)
-    x = np.array([[r["signals"][s] for s in SIGNALS] for r in rows], dtype=float)
+        run_benches(args.out, args.reader)
+    rows = load_rows(args.out, trained_ids() if args.reader == "extractive" else set())
+    x = np.array([[r["signals"][s] for s in signals] for r in rows], dtype=float)
     y = np.array([float(r["answerable"] and (r["f1"] or 0) >= CORRECT_F1) for r in rows])
     forced = np.array([r["signals"]["declined"] == 1 or r["signals"]["grounded"] == 0
                        for r in rows])
@@ -168,16 +198,17 @@ def main() -> None:
               f"declined); mark uncertain from {uncertain[lang]:.4f} (best F1 "
               f"{best_f1[lang]:.2f})")
     print(f"without the classifier: F1 {never:.2f} on all of them")
-    for s, wi in sorted(zip(SIGNALS, w, strict=True), key=lambda t: -abs(t[1])):
+    for s, wi in sorted(zip(signals, w, strict=True), key=lambda t: -abs(t[1])):
         print(f"  {s:20s} {wi:+.3f}")
 
     model = NoAnswerModel(
-        signals=SIGNALS, mean=tuple(map(float, mean)), scale=tuple(map(float, scale)),
+        signals=signals, mean=tuple(map(float, mean)), scale=tuple(map(float, scale)),
         weights=tuple(map(float, w)), bias=b,
         threshold={k: round(float(v), 4) for k, v in thresholds.items()},
         uncertain={k: round(float(v), 4) for k, v in uncertain.items()},
         provenance={
-            "script": "bench/train_no_answer.py", "date": datetime.date.today().isoformat(),
+            "script": "bench/train_no_answer.py", "reader": args.reader,
+            "date": datetime.date.today().isoformat(),
             "data": [{"file": r.file.name, "split": "tune", "render": r.render,
                       "absent": r.absent, "sample": r.sample, "seed": SEED} for r in RUNS],
             "licence": "CMRC 2018 and SQuAD 2.0, CC BY-SA 4.0 (data/bench/README.md); DRCD, "
@@ -187,8 +218,8 @@ def main() -> None:
             "auc_train": round(auc(p_right, y), 4), "auc_out_of_fold": round(auc(oof, y), 4),
             "f1_at_threshold": {k: round(v, 2) for k, v in best_f1.items()}})
     model.save(args.model)
-    print(f"wrote {args.model}; set NO_ANSWER_THRESHOLD = {model.threshold} and "
-          f"UNCERTAIN_THRESHOLD = {model.uncertain} in generation/settings.py")
+    print(f"wrote {args.model}: decline from {model.threshold}, uncertain from "
+          f"{model.uncertain}")
 
 
 def _share(flags: list[bool], among: list[bool]) -> float:

@@ -27,16 +27,22 @@ from pathlib import Path
 
 import numpy as np
 
+from generation.reader.decoding import Reading
 from generation.spans import Span, evidence_bounds
 from ingest.core.errors import RagqaError
 from ingest.core.text import ENGLISH_STOP_WORDS, detect_language, has_cjk, tokenize, word_units
 from retrieval.types import Hit
 
 MODEL_FILE = Path(__file__).with_name("no_answer_model.json")
+# One model per reader: the LLM's answers and the extractive reader's differ in what they
+# give (a log-probability, a span margin) and in how often they are right.
+NO_ANSWER_MODELS = {"llm": MODEL_FILE,
+                    "extractive": Path(__file__).with_name("no_answer_model_extractive.json")}
 SIGNALS = ("grounded", "declined", "match", "logprob", "has_logprob", "relevance_top",
            "relevance_margin", "evidence_rank", "evidence_relevance", "q_cover_passage",
            "q_cover_window", "q_cover_sentence", "q_names_missing", "answer_in_question",
-           "answer_units", "type_match", "zh")
+           "answer_units", "type_match", "zh", "reader_margin", "reader_span_prob",
+           "reader_null_prob")
 # Question words carry no content to look for in a passage.
 _QUESTION_WORDS = frozenset("什么哪谁几多少吗呢是的了在有和与为请问何时候怎么样").union(
     ENGLISH_STOP_WORDS)
@@ -75,7 +81,8 @@ def answer_signals(question: str, hits: Sequence[Hit], shown: Sequence[Hit], spa
          "relevance_margin": top - second, "evidence_rank": 0.0, "evidence_relevance": 0.0,
          "q_cover_passage": 0.0, "q_cover_window": 0.0, "q_cover_sentence": 0.0,
          "q_names_missing": 0.0, "answer_in_question": 0.0, "answer_units": 0.0,
-         "type_match": 0.5, "zh": float(lang == "zh"), "cross_lingual": 0.0}
+         "type_match": 0.5, "zh": float(lang == "zh"), "cross_lingual": 0.0,
+         "reader_margin": 0.0, "reader_span_prob": 0.0, "reader_null_prob": 0.0}
     if shown:
         s["cross_lingual"] = float(detect_language(shown[0].chunk.text) != lang)
     if span is None:
@@ -100,6 +107,15 @@ def answer_signals(question: str, hits: Sequence[Hit], shown: Sequence[Hit], spa
              answer_units=math.log1p(len(a_units)),
              type_match=_type_match(question, span.text))
     return s
+
+
+def reader_signals(reading: Reading) -> dict[str, float]:
+    """What the extractive reader's own scores say (generation.reader.decoding.Reading): how
+    far its best span beats "no answer", and the two probabilities."""
+    margin = reading.margin if np.isfinite(reading.margin) else -30.0
+    return {"reader_margin": float(np.clip(margin, -30.0, 30.0)),
+            "reader_span_prob": reading.span_probability,
+            "reader_null_prob": reading.null_probability}
 
 
 def _missing(names: set[str], text: str) -> float:

@@ -23,10 +23,12 @@ from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import replace
 
-from generation.abstention import NoAnswerModel, answer_signals
+from generation.abstention import NO_ANSWER_MODELS, NoAnswerModel, answer_signals, reader_signals
 from generation.backends.base import LLMBackend
 from generation.citations import snippet
 from generation.prompts import ABSTAIN, PromptPlan, build_prompt, is_abstention
+from generation.reader.decoding import span_text
+from generation.reader.model import ExtractiveReader
 from generation.rewrite import rewrite_question
 from generation.settings import GenerationSettings
 from generation.spans import Span, evidence_bounds, quote_evidence, snap_to_passages
@@ -61,17 +63,33 @@ class AnswerEngine:
     - the decoding fields, `max_prompt_tokens` and `batch_size` (prompts per batch on a GPU).
     The retriever decides how many passages come back (its own `k`); all of them are kept on
     the Answer as the closest passages.
-    `no_answer_model` defaults to the shipped one (`generation/no_answer_model.json`).
+    `no_answer_model` defaults to the shipped one of the reader (`NO_ANSWER_MODELS`).
+    `llm` is a backend, or a function that loads one when it is first needed; `reader` the
+    extractive reader (`settings.reader = "extractive"`; loaded here when not given).
     """
 
-    def __init__(self, retriever: Retriever, llm: LLMBackend,
+    def __init__(self, retriever: Retriever, llm: LLMBackend | Callable[[], LLMBackend],
                  settings: GenerationSettings | None = None,
-                 no_answer_model: NoAnswerModel | None = None) -> None:
+                 no_answer_model: NoAnswerModel | None = None,
+                 reader: ExtractiveReader | None = None) -> None:
         settings = settings or GenerationSettings()
-        self.no_answer_model = no_answer_model or NoAnswerModel.load()
+        self.no_answer_model = no_answer_model or NoAnswerModel.load(
+            NO_ANSWER_MODELS[settings.reader])
+        if reader is None and settings.reader == "extractive":
+            reader = ExtractiveReader.load(settings.model.cache_dir,
+                                           threads=settings.model.threads)
+        self.reader = reader
         self.retriever = retriever
-        self.llm = llm
+        self._llm = llm
         self.settings = settings
+
+    @property
+    def llm(self) -> LLMBackend:
+        """The LLM; given as a loader, it is loaded when an answer first needs it (the
+        extractive reader answers factoid questions without it)."""
+        if not hasattr(self._llm, "generate"):
+            self._llm = self._llm()
+        return self._llm
 
     def ask(self, question: str, history: History | None = None) -> Answer:
         """The complete Answer (the stream, consumed)."""
@@ -94,6 +112,10 @@ class AnswerEngine:
         if not self._passes_gate(hits):
             yield ABSTAIN[lang]
             return self._gated(question, standalone, hits, lang, retrieve_ms, start)
+        if self.settings.reader == "extractive":
+            answer = self._read(question, standalone, hits, lang, retrieve_ms, start)
+            yield answer.text
+            return answer
         plan = self._plan(question, hits)
         with closing(self.llm.stream(plan.messages, self._decoding(plan))) as decoded:
             generation = decoded.result()
@@ -108,7 +130,7 @@ class AnswerEngine:
     def ask_many(self, questions: list[str],
                  progress: Callable[[int, int], None] | None = None) -> list[Answer]:
         """Answers in input order; prompts go to the LLM in batches where batching pays."""
-        if not self.llm.prefers_batching:
+        if self.settings.reader == "extractive" or not self.llm.prefers_batching:
             answers = []
             for i, q in enumerate(questions):
                 answers.append(self.ask(q))
@@ -198,14 +220,39 @@ class AnswerEngine:
         span = None if in_window is None else _in_hit(in_window, plan.windows[in_window.passage])
         signals = answer_signals(standalone, hits, hits, span, declined=declined,
                                  mean_logprob=gen.mean_logprob, lang=plan.lang)
-        confidence = self.no_answer_model.prob_right(signals)
-        threshold = self.settings.threshold_for(plan.lang)
         timings = Timings(retrieve_ms, first_ms, (time.perf_counter() - start) * 1000)
+        return self._conclude(question, standalone, hits, span, signals, plan.lang, timings,
+                              proposed=text)
+
+    def _read(self, question: str, standalone: str, hits: list[Hit], lang: str,
+              retrieve_ms: float, start: float) -> Answer:
+        """The extractive reader's answer: the best span of the windows it reads."""
+        g = self.settings
+        windows = select_windows(standalone, hits, count=g.reader_windows,
+                                 max_chars=g.window_chars, from_hits=g.window_hits)
+        texts = [w.text for w in windows]
+        reading = self.reader.read(standalone, texts)
+        text, left, right = span_text(texts, reading)
+        span = None if not text else _in_hit(Span(reading.window, left, right, text, 1.0),
+                                             windows[reading.window])
+        signals = answer_signals(standalone, hits, hits, span, declined=False, mean_logprob=None,
+                                 lang=lang) | reader_signals(reading)
+        total = (time.perf_counter() - start) * 1000
+        # The whole answer comes at once: its first token is its end.
+        return self._conclude(question, standalone, hits, span, signals, lang,
+                              Timings(retrieve_ms, total, total), proposed=text)
+
+    def _conclude(self, question: str, standalone: str, hits: list[Hit], span: Span | None,
+                  signals: dict[str, float], lang: str, timings: Timings, *,
+                  proposed: str) -> Answer:
+        """Abstains, or answers `span` (a span of `hits[span.passage]`) quoting its sentence."""
+        confidence = self.no_answer_model.prob_right(signals)
+        threshold = self.settings.threshold_for(lang, self.no_answer_model.threshold)
         common = dict(question=question, confidence=confidence, timings=timings, hits=hits,
-                      standalone_question=standalone, signals=signals, proposed=text)
+                      standalone_question=standalone, signals=signals, proposed=proposed)
         if span is None or (threshold is not None and 1.0 - confidence >= threshold):
-            return Answer(text=ABSTAIN[plan.lang], abstained=True, citations=[], **common)
-        mark = self.settings.uncertain_for(plan.lang)
+            return Answer(text=ABSTAIN[lang], abstained=True, citations=[], **common)
+        mark = self.settings.uncertain_for(lang, self.no_answer_model.uncertain)
         common["uncertain"] = mark is not None and 1.0 - confidence >= mark
         chunk, n = hits[span.passage].chunk, span.passage + 1
         left, right = evidence_bounds(chunk.text, span.start, span.end)

@@ -9,6 +9,7 @@ moving a decoding slider never reloads the model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,13 +18,6 @@ from pydantic import Field
 from generation.types import DecodingParams, DecodingSettings
 from ingest.core.text import Lang
 from ingest.settings import RuntimeSettings
-
-# Both from bench/train_no_answer.py on the tune halves of the public sets (they are also in
-# generation/no_answer_model.json; a test checks that they agree). Declining: the lowest
-# threshold that declines at most 15% of the answerable tune questions of the language.
-# Marking an answer uncertain: the SQuAD 2.0 scorer's best threshold.
-NO_ANSWER_THRESHOLD = {"en": 0.9503, "zh": 0.8885}
-UNCERTAIN_THRESHOLD = {"en": 0.3961, "zh": 0.6706}
 
 
 class LLMSettings(RuntimeSettings):
@@ -59,6 +53,11 @@ class GenerationSettings(DecodingSettings):
     min_relevance: float | None = Field(
         0.2, ge=-1, le=1, description="abstain without calling the LLM when no hit's cosine "
         "relevance reaches this (None: never gate)")
+    reader: Literal["extractive", "llm"] = Field(
+        "llm", description="who finds the short answer in the evidence: the trained extractive "
+        "reader (an encoder with a span head, generation.reader) or the LLM")
+    reader_windows: int = Field(3, gt=0, description="windows the extractive reader reads "
+                                "(it is not distracted by more, as the 0.5B LLM is)")
     few_shot: bool = Field(True, description="three example turns (two answered, one "
                            "declined) before the question")
     # One passage measured best with the 0.5B model on the tune halves: more passages
@@ -81,26 +80,30 @@ class GenerationSettings(DecodingSettings):
         "snap", description="how the short answer is tied to a passage: snap the generated "
         "text to its best-matching span (every backend), or constrained decoding that can "
         "only copy (the transformers backend)")
-    no_answer_threshold: dict[Lang, Annotated[float, Field(ge=0, le=1.01)]] | Annotated[
-        float, Field(ge=0, le=1.01)] | None = Field(
-        NO_ANSWER_THRESHOLD, description="abstain when the no-answer probability reaches this: "
-        "one number, or one per language ({en = 0.4, zh = 0.7}); above 1 or None: only when "
-        "the model declines or its answer is in no passage")
+    # "auto": the thresholds the reader's abstention model was fitted with
+    # (bench/train_no_answer.py; declining at most 15% of the answerable tune questions of a
+    # language, and marking uncertain from the SQuAD 2.0 scorer's best threshold).
+    no_answer_threshold: Literal["auto"] | dict[Lang, Annotated[float, Field(ge=0, le=1.01)]] \
+        | Annotated[float, Field(ge=0, le=1.01)] | None = Field(
+            "auto", description="abstain when the no-answer probability reaches this: auto "
+            "(the abstention model's own, per language), one number, or one per language "
+            "({en = 0.4, zh = 0.7}); above 1 or None: only when the model declines or its "
+            "answer is in no passage")
 
-    uncertain_threshold: dict[Lang, Annotated[float, Field(ge=0, le=1.01)]] | Annotated[
-        float, Field(ge=0, le=1.01)] | None = Field(
-        UNCERTAIN_THRESHOLD, description="mark an answer as uncertain when its no-answer "
-        "probability reaches this (one number, or one per language); None: never")
+    uncertain_threshold: Literal["auto"] | dict[Lang, Annotated[float, Field(ge=0, le=1.01)]] \
+        | Annotated[float, Field(ge=0, le=1.01)] | None = Field(
+            "auto", description="mark an answer as uncertain when its no-answer probability "
+            "reaches this: auto (the abstention model's own), one number, or one per "
+            "language; None: never")
 
-    def uncertain_for(self, lang: str) -> float | None:
-        """The no-answer probability from which an answer in `lang` is marked uncertain."""
-        t = self.uncertain_threshold
-        return t.get(lang) if isinstance(t, dict) else t
+    def uncertain_for(self, lang: str, auto: Mapping[str, float]) -> float | None:
+        """The no-answer probability from which an answer in `lang` is marked uncertain
+        (`auto`: the abstention model's marks)."""
+        return _per_language(self.uncertain_threshold, lang, auto)
 
-    def threshold_for(self, lang: str) -> float | None:
-        """The no-answer threshold of answers in `lang`."""
-        t = self.no_answer_threshold
-        return t.get(lang) if isinstance(t, dict) else t
+    def threshold_for(self, lang: str, auto: Mapping[str, float]) -> float | None:
+        """The no-answer threshold of answers in `lang` (`auto`: the abstention model's)."""
+        return _per_language(self.no_answer_threshold, lang, auto)
     rewrite: Literal["llm", "heuristic", "off"] = Field(
         "llm", description="how follow-ups become standalone questions")
     max_prompt_tokens: int | None = Field(None, ge=64)
@@ -110,3 +113,9 @@ class GenerationSettings(DecodingSettings):
     def decoding(self) -> DecodingParams:
         return DecodingParams(**{name: getattr(self, name)
                                  for name in DecodingSettings.model_fields})
+
+
+def _per_language(value, lang: str, auto: Mapping[str, float]) -> float | None:
+    if value == "auto":
+        return auto.get(lang)
+    return value.get(lang) if isinstance(value, dict) else value

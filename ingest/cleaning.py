@@ -5,6 +5,14 @@
     >>> clean_text("检索增强生成把搜索和\\n语言模型结合起来。", rejoin_lines=True)
     '检索增强生成把搜索和语言模型结合起来。'
 
+Text copied from a web page or an e-mail is often hard-wrapped at a fixed width, mid-sentence
+(`rejoin_wrapped_lines`, for text and Markdown files): only long lines are joined, so table
+cells, menus and headings, one per short line, keep their lines.
+
+    >>> rejoin_wrapped_lines("训练通常分为预训练、有监督微调和基于人类反馈的强化\\n"
+    ...                      "学习。\\n项目\\n内容")
+    '训练通常分为预训练、有监督微调和基于人类反馈的强化学习。\\n项目\\n内容'
+
 Full-width punctuation is kept as it is (no NFKC): the chunker splits Chinese on 。！？；.
 """
 
@@ -56,6 +64,38 @@ def rejoin_broken_lines(text: str) -> str:
             out[-1] = prev + joiner + line
         else:
             out.append(line)
+    return "\n".join(out)
+
+
+# A hard-wrapped line is at least this wide (a CJK character takes two columns): wraps fall at
+# 60-80 columns, while the short lines of tables, menus and tables of contents stay apart.
+WRAP_MIN_COLUMNS = 50
+_BLOCK_LINE_RE = re.compile(r"^(?:#{1,6}\s|\||>|```|~~~)")
+
+
+def _columns(line: str) -> int:
+    return sum(2 if is_cjk(ch) else 1 for ch in line)
+
+
+def rejoin_wrapped_lines(text: str) -> str:
+    """Joins a long line that ends mid-sentence to the next, as a fixed-width hard wrap has
+    it; never inside a fenced code block, nor into a Markdown heading, table row, quote, or
+    list item."""
+    out: list[str] = []
+    fenced, joinable = False, False
+    for line in text.split("\n"):
+        if line.startswith(("```", "~~~")):
+            fenced = not fenced
+        starts_block = bool(_BLOCK_LINE_RE.match(line) or _LIST_ITEM_RE.match(line))
+        if joinable and line and not fenced and not starts_block:
+            prev = out[-1]
+            out[-1] = prev + ("" if is_cjk(prev[-1]) or is_cjk(line[0]) else " ") + line
+        else:
+            out.append(line)
+        last = out[-1]
+        joinable = (not fenced and bool(last) and last[-1] not in _SENTENCE_END
+                    and not _BLOCK_LINE_RE.match(last)
+                    and _columns(line) >= WRAP_MIN_COLUMNS)
     return "\n".join(out)
 
 

@@ -96,7 +96,6 @@ class OpenVINOEncoder:
 
 
 def _export(st_model, folder: Path) -> None:
-    import openvino
     import torch
 
     transformer = st_model[0].auto_model.eval()
@@ -113,20 +112,30 @@ def _export(st_model, folder: Path) -> None:
             return self.transformer(input_ids=input_ids, attention_mask=attention_mask,
                                     token_type_ids=token_type_ids).last_hidden_state
 
+    export_module(LastHidden(), dict(example), folder / "encoder.xml",
+                  {"source": str(transformer.name_or_path)})
+
+
+def export_module(module, example: dict, xml: Path, meta: dict) -> None:
+    """Converts a torch module whose inputs are (batch, length) token tensors into
+    `xml`'s folder (any batch size and length), published in one rename with `META`."""
+    import openvino
+    import torch
+
+    folder = xml.parent
     folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".encoder-", dir=folder.parent))
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
         # Tracing warns about Python branches on tensor values (mask handling): the inputs
-        # always carry an attention mask, and the test checks the vectors against torch's.
+        # always carry an attention mask, and the tests check the outputs against torch's.
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            converted = openvino.convert_model(LastHidden(), example_input=dict(example))
+            converted = openvino.convert_model(module.eval(), example_input=example)
         for port in converted.inputs:  # any batch size and length
             port.get_node().set_partial_shape(openvino.PartialShape([-1, -1]))
         converted.validate_nodes_and_infer_types()
-        openvino.save_model(converted, str(work / "encoder.xml"), compress_to_fp16=False)
-        atomic_write_json(work / META, {"format": EXPORT_FORMAT,
-                                        "source": str(transformer.name_or_path),
+        openvino.save_model(converted, str(work / xml.name), compress_to_fp16=False)
+        atomic_write_json(work / META, {"format": EXPORT_FORMAT, **meta,
                                         "openvino": openvino.__version__})
         publish_dir(work, folder)
     finally:

@@ -71,11 +71,13 @@ def test_signals_read_grounding_retrieval_and_question_cover():
     assert none["grounded"] == 0 and none["declined"] == 1
 
 
-def test_the_shipped_model_loads_and_its_threshold_is_the_settings_default():
+def test_the_shipped_model_loads_and_its_thresholds_are_the_settings_default():
     model = NoAnswerModel.load()
-    assert model.signals == SIGNALS
-    assert GenerationSettings().no_answer_threshold == model.threshold
-    assert GenerationSettings().uncertain_threshold == model.uncertain
+    assert set(model.signals) <= set(SIGNALS)
+    s = GenerationSettings()
+    for lang in ("en", "zh"):
+        assert s.threshold_for(lang, model.threshold) == model.threshold[lang]
+        assert s.uncertain_for(lang, model.uncertain) == model.uncertain[lang]
     assert model.provenance["script"] == "bench/train_no_answer.py"
     assert all(d["split"] == "tune" for d in model.provenance["data"])
 
@@ -131,13 +133,18 @@ def test_word_overlap_does_not_count_against_a_question_in_another_language():
 def test_the_threshold_is_per_language_or_one_number():
     from app.config import load_settings
 
+    auto = {"en": 0.25, "zh": 0.75}
     s = GenerationSettings()
-    assert set(s.no_answer_threshold) == {"en", "zh"}
-    assert s.threshold_for("zh") == NoAnswerModel.load().threshold["zh"]
+    assert s.no_answer_threshold == "auto" and s.threshold_for("zh", auto) == 0.75
     one = load_settings(None, {"no_answer_threshold": 0.7}, environ={}).generation
-    assert one.threshold_for("en") == one.threshold_for("zh") == 0.7
+    assert one.threshold_for("en", auto) == one.threshold_for("zh", auto) == 0.7
+    per = load_settings(None, {"no_answer_threshold": {"en": 0.3, "zh": 0.6}},
+                        environ={}).generation
+    assert per.threshold_for("en", auto) == 0.3 and per.threshold_for("zh", auto) == 0.6
     env = load_settings(None, {}, environ={"RAGQA_NO_ANSWER_THRESHOLD": "0.5"}).generation
-    assert env.threshold_for("en") == 0.5
+    assert env.threshold_for("en", auto) == 0.5
+    env = load_settings(None, {}, environ={"RAGQA_NO_ANSWER_THRESHOLD": "auto"}).generation
+    assert env.threshold_for("en", auto) == 0.25
     with pytest.raises(Exception, match="no_answer_threshold"):
         load_settings(None, {"no_answer_threshold": 3}, environ={})
 

@@ -111,6 +111,30 @@ def test_markdown_keeps_its_lines(tmp_path):
     assert page.text == "# Title\n\n- one\n- two\n\nEnd here."
 
 
+def test_text_copied_from_a_web_page_gets_its_hard_wrapped_sentences_back(tmp_path):
+    from eval.messy import Mess, Paragraph, render_messy
+
+    zh = ("大语言模型的训练通常分为预训练、有监督微调和基于人类反馈的强化学习三个阶段，其中预训练"
+          "阶段使用海量无标注文本，让模型学习语言的统计规律和世界知识。")
+    en = ("LoRA freezes the pretrained weights and injects trainable low-rank matrices into "
+          "each layer of the Transformer, which greatly reduces the trainable parameters.")
+    wrapped = render_messy("模型", [Paragraph(zh), Paragraph(en)], seed=0,
+                           mess=Mess(kinds=("wraps", "table", "nav")))
+    assert zh not in wrapped and en not in wrapped  # the renderer broke both mid-sentence
+    (page,) = load_file(write(tmp_path / "copied.txt", wrapped))
+    assert zh in page.text and en in page.text
+    # The short lines of the flattened table and the menu keep theirs.
+    assert "\n目录\n" in page.text and "\n项目\n内容\n" in page.text
+
+
+def test_markdown_structure_is_never_joined_into_a_wrapped_line(tmp_path):
+    long = "This line is long enough to be a hard wrap but it is followed by"
+    text = (f"{long}\n# A heading\n{long}\n| a | b |\n{long}\n- an item\n```\n{long}\n"
+            "code()\n```\n")
+    (page,) = load_file(write(tmp_path / "n.md", text))
+    assert page.text == text.strip()
+
+
 def test_html_gives_only_visible_text(tmp_path):
     (page,) = load_file(write(tmp_path / "s.html", HTML_DOC))
     assert page.text.startswith("Serving guide")

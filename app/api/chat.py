@@ -193,8 +193,12 @@ def _index_answer(state: ServerState, body: ChatRequest, settings: GenerationSet
     question, history = body.question, body.history()
 
     def start() -> Stream[Answer]:  # on the LLM thread
-        llm = MeteredLLM(state.llm(), usage, state.metrics)
-        engine = AnswerEngine(state.retriever(body.model), llm, settings)
+        # Loaded when the answer needs it: the extractive reader answers factoids without it.
+        def llm() -> MeteredLLM:
+            return MeteredLLM(state.llm(), usage, state.metrics)
+
+        engine = AnswerEngine(state.retriever(body.model), llm, settings,
+                              reader=state.reader(settings))
         return engine.stream(question, history)
 
     return start

@@ -68,6 +68,12 @@ class ServerState:
                 self._llm = build.make_llm(self.settings)
             return self._llm
 
+    @staticmethod
+    def reader(generation):
+        """The extractive reader when `generation.reader` asks for it (loaded once per
+        process), else None."""
+        return build.make_reader(generation)
+
     @property
     def llm_loaded(self) -> bool:
         return self._llm is not None

@@ -30,6 +30,7 @@ from app.commands.common import (
     LlmOption,
     MaxNewTokensOption,
     ModeOption,
+    ReaderOption,
     TemperatureOption,
     TopKOption,
     TopPOption,
@@ -84,6 +85,7 @@ def register(cli: typer.Typer) -> None:
         mode: str | None = ModeOption,
         llm: str | None = LlmOption,
         llm_backend: str | None = LlmBackendOption,
+        reader: str | None = ReaderOption,
         base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible API "
                                             "root for openai:MODEL, e.g. "
                                             "http://localhost:8000/v1."),
@@ -103,7 +105,8 @@ def register(cli: typer.Typer) -> None:
         """Answer a question from the indexed documents, citing them as [1], [2]; or answer
         every question of a JSONL file (--input/--output)."""
         s = settings(config, index=index, k=k, mode=mode, llm=llm, llm_backend=llm_backend,
-                     base_url=base_url, temperature=temperature, top_p=top_p, top_k=top_k,
+                     reader=reader, base_url=base_url, temperature=temperature, top_p=top_p,
+                     top_k=top_k,
                      max_new_tokens=max_new_tokens, stream=stream)
         batch = question_or_batch(question, input_file, output, writes="answers")
 

@@ -23,6 +23,7 @@ from app.commands.common import (
     LlmOption,
     MaxNewTokensOption,
     ModeOption,
+    ReaderOption,
     console,
     load_announced,
     settings,
@@ -55,6 +56,7 @@ def register(cli: typer.Typer) -> None:
         mode: str | None = ModeOption,
         llm: str | None = LlmOption,
         llm_backend: str | None = LlmBackendOption,
+        reader: str | None = ReaderOption,
         max_new_tokens: int | None = MaxNewTokensOption,
         no_answer_threshold: float | None = typer.Option(
             None, "--no-answer-threshold", help="Abstain when the no-answer probability "
@@ -72,7 +74,7 @@ def register(cli: typer.Typer) -> None:
         from eval.report import build_report
 
         started = time.perf_counter()
-        s = settings(config, mode=mode, llm=llm, llm_backend=llm_backend,
+        s = settings(config, mode=mode, llm=llm, llm_backend=llm_backend, reader=reader,
                      max_new_tokens=max_new_tokens, no_answer_threshold=no_answer_threshold,
                      fail_under=parse_thresholds(fail_under) if fail_under else None)
         bench_set = load_bench(qa_file, split=split, absent=absent)  # type: ignore[arg-type]
@@ -97,7 +99,7 @@ def register(cli: typer.Typer) -> None:
         g = s.generation
         cfg = {"index": str(index_dir), "mode": s.retrieval.mode, "k": s.retrieval.k,
                "reranker": s.retrieval.reranker, "embedding": s.ingest.embedder.embedding,
-               "llm": g.model.llm, "llm_backend": g.model.llm_backend,
+               "llm": g.model.llm, "llm_backend": g.model.llm_backend, "reader": g.reader,
                "temperature": g.temperature, "max_new_tokens": g.max_new_tokens,
                "context_passages": g.context_passages,
                "no_answer_threshold": g.no_answer_threshold, "split": split,

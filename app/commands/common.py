@@ -40,6 +40,8 @@ LlmOption = typer.Option(None, "--llm", help="builtin:qwen2.5-0.5b (default), "
 LlmBackendOption = typer.Option(None, "--llm-backend", help="auto (default: OpenVINO int8 for "
                                 "the built-in models on a CPU, else transformers), openvino "
                                 "or transformers.")
+ReaderOption = typer.Option(None, "--reader", help="Who finds the short answer: extractive "
+                            "(the trained span reader) or llm (default: extractive).")
 TemperatureOption = typer.Option(None, "--temperature", help="0 = greedy (default: 0).")
 TopPOption = typer.Option(None, "--top-p", help="Nucleus sampling mass, with --temperature > 0 "
                           "(default: 1.0).")
@@ -56,6 +58,9 @@ def load_announced(s: Settings, load: Callable[[], T]) -> T:
     from generation.preparation import pending_preparation
 
     llm = s.generation.model.llm
+    if s.generation.reader == "extractive":  # the LLM waits until an answer needs it
+        with console.status("loading the reader…"):
+            return load()
     pending = None if llm_is_loaded(s) else pending_preparation(llm_spec(s))
     if pending is not None:
         console.print(f"preparing {pending.what} for this computer, once: usually about "

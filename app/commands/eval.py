@@ -23,6 +23,7 @@ from app.commands.common import (
     LlmOption,
     MaxNewTokensOption,
     ModeOption,
+    ReaderOption,
     RerankerOption,
     TemperatureOption,
     TopKOption,
@@ -145,6 +146,7 @@ def register(cli: typer.Typer) -> None:
         reranker: str | None = RerankerOption,
         llm: str | None = LlmOption,
         llm_backend: str | None = LlmBackendOption,
+        reader: str | None = ReaderOption,
         temperature: float | None = TemperatureOption,
         top_p: float | None = TopPOption,
         top_k: int | None = TopKOption,
@@ -160,7 +162,8 @@ def register(cli: typer.Typer) -> None:
         from eval.runner import stratified_sample
 
         s = settings(config, index=index, k=k, mode=mode, reranker=reranker, llm=llm,
-                     llm_backend=llm_backend, temperature=temperature, top_p=top_p, top_k=top_k,
+                     llm_backend=llm_backend, reader=reader, temperature=temperature,
+                     top_p=top_p, top_k=top_k,
                      max_new_tokens=max_new_tokens, device=device,
                      eval_generate_sample=generate_sample,
                      fail_under=parse_thresholds(fail_under) if fail_under else None)

@@ -23,6 +23,7 @@ from app.commands.common import (
     LlmBackendOption,
     LlmOption,
     MaxNewTokensOption,
+    ReaderOption,
     console,
     load_announced,
     settings,
@@ -108,6 +109,7 @@ def register(cli: typer.Typer) -> None:
                                              "take, waiting included; then 504 (default 120)."),
         llm: str | None = LlmOption,
         llm_backend: str | None = LlmBackendOption,
+        reader: str | None = ReaderOption,
         base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible API "
                                             "root for --llm openai:MODEL."),
         max_new_tokens: int | None = MaxNewTokensOption,
@@ -117,5 +119,6 @@ def register(cli: typer.Typer) -> None:
         uploads, health and Prometheus metrics (Ctrl-C stops it)."""
         s = settings(config, api_host=host, api_port=port, api_keys_file=keys_file,
                      api_queue_size=queue_size, api_timeout_s=timeout, llm=llm,
-                     llm_backend=llm_backend, base_url=base_url, max_new_tokens=max_new_tokens)
+                     llm_backend=llm_backend, reader=reader, base_url=base_url,
+                     max_new_tokens=max_new_tokens)
         start(s, list(index) if index else [s.index])

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings, with_overrides
-from generation.settings import LLMSettings
+from generation.settings import GenerationSettings, LLMSettings
 from ingest.embedder import Embedder
 from ingest.settings import EmbedderSettings
 from ingest.store import (
@@ -147,6 +147,18 @@ def make_llm(settings: Settings):
     return MODELS.get(("llm", spec), lambda: load_llm(llm_spec(settings)))
 
 
+def make_reader(g: GenerationSettings):
+    """The extractive reader when `g.reader` asks for it (else None), loaded once per
+    process."""
+    if g.reader != "extractive":
+        return None
+    from generation.reader.model import ExtractiveReader
+
+    key = ("reader", g.model.cache_dir, g.model.threads)
+    return MODELS.get(key, lambda: ExtractiveReader.load(g.model.cache_dir,
+                                                         threads=g.model.threads))
+
+
 def default_exporter() -> Path | None:
     """The OpenVINO exporter `make install` builds: `.venv-export` beside the environment
     ragqa runs in (None when there is none: only a finished export can then be used)."""
@@ -154,12 +166,17 @@ def default_exporter() -> Path | None:
     return python if python.is_file() else None
 
 
-def make_engine(settings: Settings, retriever: Retriever | None = None):
-    """An AnswerEngine over `make_retriever(settings)` (or `retriever`) and the cached LLM."""
+def make_engine(settings: Settings, retriever: Retriever | None = None, llm=None):
+    """An AnswerEngine over `make_retriever(settings)` (or `retriever`) and the cached models.
+    With the extractive reader the LLM (or `llm`, a backend or a function returning one) is
+    loaded only when an answer needs it: a factoid question is answered without it."""
     from generation import AnswerEngine
 
-    return AnswerEngine(make_retriever(settings) if retriever is None else retriever,
-                        make_llm(settings), settings.generation)
+    g = settings.generation
+    if llm is None:
+        llm = (lambda: make_llm(settings)) if g.reader == "extractive" else make_llm(settings)
+    return AnswerEngine(make_retriever(settings) if retriever is None else retriever, llm, g,
+                        reader=make_reader(g))
 
 
 def make_ingestor(settings: Settings, directory: Location | None = None):

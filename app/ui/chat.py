@@ -103,11 +103,16 @@ def ask(question: str, turns: list[Turn], s: Settings, index_dir: Location) -> T
     placeholder = st.empty()
     start = time.perf_counter()
     try:
-        # The model may still be loading (or being prepared, the first time): say so at once,
-        # keep the question, and answer it when the model is ready.
-        resources.wait_for_llm(s, lambda message: placeholder.info(
-            message, icon=resources.WAIT_ICON), retry_failed=True)
-        engine = resources.answer_engine(s, index_dir)
+        # The LLM may still be loading (or being prepared, the first time): say so at once,
+        # keep the question, and answer it when the model is ready. The extractive reader
+        # answers without it; the engine waits only if the answer needs the LLM.
+        def llm():
+            return resources.wait_for_llm(s, lambda message: placeholder.info(
+                message, icon=resources.WAIT_ICON), retry_failed=True)
+
+        if s.generation.reader == "llm":
+            llm()
+        engine = resources.answer_engine(s, index_dir, llm=llm)
         placeholder.markdown("*Searching the documents…*")
         with resources.generation_slot(
             on_wait=lambda: placeholder.markdown("*Waiting for another answer to finish…*")

@@ -102,11 +102,12 @@ def wait_for_llm(s: Settings, show: Callable[[str], None], retry_failed: bool = 
             show(load.message())
 
 
-def answer_engine(s: Settings, directory: Location):
-    """An AnswerEngine over the index at `directory` and the shared models."""
+def answer_engine(s: Settings, directory: Location, llm=None):
+    """An AnswerEngine over the index at `directory` and the shared models (`llm`: the LLM or
+    a function that waits for it, see `build.make_engine`)."""
     with st.spinner("Preparing retrieval…"):
         retriever = build.make_retriever(s, index=get_index(directory))
-    return build.make_engine(s, retriever=retriever)
+    return build.make_engine(s, retriever=retriever, llm=llm)
 
 
 def make_ingestor(s: Settings, directory: Location):

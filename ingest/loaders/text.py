@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from ingest.cleaning import clean_text
+from ingest.cleaning import clean_text, rejoin_wrapped_lines
 from ingest.core.text import is_cjk
 from ingest.core.types import PageText
 from ingest.loaders.common import LoadError
@@ -26,7 +26,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 def load_text(data: bytes, source: str) -> list[PageText]:
-    text = clean_text(decode_text(data), rejoin_lines=False)
+    text = rejoin_wrapped_lines(clean_text(decode_text(data), rejoin_lines=False))
     if not text:
         raise LoadError("no text in the file")
     return [PageText(source=source, page=None, text=text)]

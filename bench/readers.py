@@ -1,0 +1,93 @@
+"""The extractive reader and the LLM reader side by side on every public set's test half.
+
+    .venv/bin/python bench/readers.py                      # runs `ragqa bench` per set and reader
+    .venv/bin/python bench/readers.py --reuse              # tabulates the reports already made
+
+For each set (CMRC 2018, SQuAD 2.0, DRCD; clean, and web-copied with 30% of the Chinese
+articles absent so that some questions cannot be answered) and each reader, one `ragqa bench
+--split test --sample 200 --seed 2` (the sample the wave-3 figures used), then one table:
+EM, F1, answerable F1, answerable declined, unanswerable declined, hit@5, answer p50/p95 and
+first token p50, with the CPU class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.services.cpu import describe_cpu  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+SETS = {  # name: (file, render, absent)
+    "cmrc-clean": (ROOT / "data/bench/cmrc2018_dev_tune.json", "clean", 0.0),
+    "cmrc-messy-absent": (ROOT / "data/bench/cmrc2018_dev_tune.json", "messy", 0.3),
+    "squad-clean": (ROOT / "data/bench/squad2_tune_en.json", "clean", 0.0),
+    "squad-messy": (ROOT / "data/bench/squad2_tune_en.json", "messy", 0.0),
+    "drcd-clean": (SHARED / "drcd_dev_tune.json", "clean", 0.0),
+    "drcd-messy-absent": (SHARED / "drcd_dev_tune.json", "messy", 0.3),
+}
+READERS = ("extractive", "llm")
+
+
+def run(out: Path, sets: list[str], readers: list[str], sample: int, seed: int) -> None:
+    ragqa = Path(sys.executable).with_name("ragqa")
+    for name in sets:
+        file, render, absent = SETS[name]
+        for reader in readers:
+            cmd = [str(ragqa), "bench", str(file), "--split", "test", "--render", render,
+                   "--absent", str(absent), "--sample", str(sample), "--seed", str(seed),
+                   "--reader", reader, "--out", str(out / f"{name}-{reader}")]
+            print("+", " ".join(cmd), flush=True)
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def _fmt(value, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def table(out: Path, sets: list[str], readers: list[str]) -> str:
+    head = ("| set | reader | EM | F1 | answerable F1 | ans. declined % | unans. declined % | "
+            "hit@5 | answer p50 / p95 ms | first token p50 ms |")
+    lines = [head, "|" + "---|" * 10]
+    cpu = None
+    for name in sets:
+        for reader in readers:
+            path = out / f"{name}-{reader}" / "report.json"
+            if not path.is_file():
+                continue
+            r = json.loads(path.read_text("utf-8"))
+            m, lat, g = r["metrics"], r["latency"], r["groups"]["all"]
+            cpu = r["config"].get("cpu", cpu)
+            unans = g.get("abstention_accuracy")
+            lines.append(
+                f"| {name} | {reader} | {_fmt(m['em'])} | {_fmt(m['f1'])} | "
+                f"{_fmt(m.get('answerable_f1'))} | {_fmt(m.get('false_abstention_rate'))} | "
+                f"{_fmt(unans)} | {_fmt(m['hit@5'])} | "
+                f"{_fmt(lat['answer_total']['p50'], 0)} / {_fmt(lat['answer_total']['p95'], 0)}"
+                f" | {_fmt(lat['first_token']['p50'], 0)} |")
+    return "\n".join(lines) + f"\n\nCPU: {cpu or describe_cpu()}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "reports/readers")
+    ap.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
+    ap.add_argument("--readers", nargs="*", default=list(READERS), choices=list(READERS))
+    ap.add_argument("--sample", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--reuse", action="store_true")
+    args = ap.parse_args()
+    print(f"CPU: {describe_cpu()}", flush=True)
+    if not args.reuse:
+        run(args.out, args.sets, args.readers, args.sample, args.seed)
+    print(table(args.out, args.sets, args.readers))
+
+
+if __name__ == "__main__":
+    main()

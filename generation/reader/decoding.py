@@ -1,0 +1,91 @@
+"""The span head's logits back to a verbatim answer, SQuAD 2.0 style.
+
+Each piece scores every span (start token i, end token j >= i, at most `max_answer_tokens`)
+by start_logit[i] + end_logit[j], and "no answer" by the same sum at `<s>`. The best span over
+all pieces is the answer; its margin over the smallest no-answer score of any piece is what
+abstention reads (`Reading.margin`), as the SQuAD 2.0 baselines do. The probabilities are the
+softmax of each piece's start and end logits over `<s>` and the window's tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from generation.reader.encoding import Piece
+
+MAX_ANSWER_TOKENS = 40
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The reader's answer over all the windows it was given."""
+
+    window: int  # which window the span is in (-1: no span could be read)
+    start: int  # characters [start, end) of that window; the text is window[start:end]
+    end: int
+    span_score: float  # start + end logit of the best span
+    null_score: float  # the smallest no-answer score (<s> start + end logit) of any piece
+    span_probability: float  # P(start) * P(end) of the best span within its piece
+    null_probability: float  # P(<s>) * P(<s>) in the piece most sure there is an answer
+
+    @property
+    def margin(self) -> float:
+        """How far the best span beats "no answer" (> 0: the span is preferred)."""
+        return self.span_score - self.null_score
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def best_span(pieces: list[Piece], start_logits: np.ndarray, end_logits: np.ndarray,
+              max_answer_tokens: int = MAX_ANSWER_TOKENS) -> Reading:
+    """The best span of all `pieces` (logits: one row per piece, padded rows ignored past the
+    piece's length)."""
+    best = (-np.inf, -1, 0, 0, 0.0)  # score, window, start char, end char, probability
+    null, null_p = np.inf, 1.0
+    for k, piece in enumerate(pieces):
+        n = len(piece.input_ids)
+        context = np.array([off is not None and off[1] > off[0] for off in piece.offsets])
+        s, e = start_logits[k, :n], end_logits[k, :n]
+        if s[0] + e[0] < null:
+            null = float(s[0] + e[0])
+        # Probabilities over <s> and the window's tokens only (not the question's).
+        allowed = context.copy()
+        allowed[0] = True
+        ps, pe = np.zeros(n), np.zeros(n)
+        ps[allowed], pe[allowed] = _softmax(s[allowed]), _softmax(e[allowed])
+        null_p = min(null_p, float(ps[0] * pe[0]))
+        idx = np.flatnonzero(context)
+        if not len(idx):
+            continue
+        # All (i, j) pairs with i <= j < i + max_answer_tokens, as a masked score matrix.
+        scores = s[idx][:, None] + e[idx][None, :]
+        gap = idx[None, :] - idx[:, None]
+        scores = np.where((gap >= 0) & (gap < max_answer_tokens), scores, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        if scores[i, j] > best[0]:
+            ti, tj = idx[i], idx[j]
+            best = (float(scores[i, j]), piece.window, piece.offsets[ti][0],
+                    piece.offsets[tj][1], float(ps[ti] * pe[tj]))
+    score, window, start, end, prob = best
+    if window < 0:
+        return Reading(-1, 0, 0, -np.inf, null, 0.0, null_p)
+    return Reading(window, start, end, score, null, prob, null_p)
+
+
+def span_text(windows: list[str], reading: Reading) -> tuple[str, int, int]:
+    """The answer text and its characters in its window, without the surrounding spaces a
+    SentencePiece token carries ("▁word" covers the space before the word)."""
+    if reading.window < 0:
+        return "", 0, 0
+    text = windows[reading.window]
+    start, end = reading.start, reading.end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return text[start:end], start, end

@@ -1,0 +1,103 @@
+"""The extractive reader: encoding with sliding pieces, span decoding, and the trained weights
+reading real passages in English, Simplified and Traditional Chinese."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from generation_fixtures import CACHE_DIR, HITS, FixedRetriever, ScriptedLLM
+
+from generation import AnswerEngine, GenerationSettings
+from generation.reader.decoding import best_span, span_text
+from generation.reader.encoding import MAX_LENGTH, encode, token_span
+from generation.reader.model import ExtractiveReader, base_model
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return base_model(CACHE_DIR)[1]
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return ExtractiveReader.load(CACHE_DIR)
+
+
+def test_every_token_of_a_window_maps_back_to_its_characters(tokenizer):
+    window = "低秩适配（LoRA）在2021年提出。It adds two small matrices."
+    (piece,) = encode(tokenizer, "LoRA是哪一年提出的？", [window])
+    spans = [off for off in piece.offsets if off is not None]
+    assert spans and all(0 <= a < b <= len(window) for a, b in spans)
+    start = window.index("2021")
+    first, last = token_span(piece, start, start + 4)
+    assert window[piece.offsets[first][0]:piece.offsets[last][1]].strip() == "2021"
+    # The question's own tokens are never part of a span.
+    assert piece.offsets[1] is None
+
+
+def test_a_long_window_slides_so_an_answer_at_a_boundary_is_whole_in_a_piece(tokenizer):
+    filler = "这是一段没有答案的填充文字，用来把窗口拉长。" * 40
+    for cut in range(300, 700, 37):  # the answer lands at many positions, boundaries included
+        window = filler[:cut] + "答案是北京大学图书馆。" + filler[cut:]
+        pieces = encode(tokenizer, "答案是什么？", [window])
+        assert len(pieces) > 1 and all(len(p.input_ids) <= MAX_LENGTH for p in pieces)
+        start = window.index("北京大学图书馆")
+        assert any(token_span(p, start, start + 7) is not None for p in pieces), cut
+
+
+def test_the_best_span_is_chosen_across_pieces_and_compared_with_no_answer(tokenizer):
+    windows = ["The tower is 330 metres tall.", "Paris has two million inhabitants."]
+    pieces = encode(tokenizer, "How tall?", windows)
+    n = max(len(p.input_ids) for p in pieces)
+    start, end = np.full((2, n), -5.0), np.full((2, n), -5.0)
+    target = windows[0].index("330")
+    s, e = token_span(pieces[0], target, target + len("330 metres"))
+    start[0, s], end[0, e] = 4.0, 4.0
+    start[:, 0], end[:, 0] = 1.0, 1.0  # "no answer" scores 2 in both pieces
+    reading = best_span(pieces, start, end)
+    assert span_text(windows, reading)[0] == "330 metres"
+    assert reading.margin == pytest.approx(6.0) and reading.window == 0
+    assert 0 < reading.span_probability < 1 and 0 < reading.null_probability < 1
+    empty = best_span([], np.zeros((0, 0)), np.zeros((0, 0)))
+    assert empty.window == -1 and span_text(windows, empty) == ("", 0, 0)
+
+
+@pytest.mark.parametrize("question,window,answer", [
+    ("How tall is the Eiffel Tower?",
+     "Paris is the capital of France. The Eiffel Tower is 330 metres tall and was completed in "
+     "1889. It was designed by Gustave Eiffel's company.", "330 metres"),
+    ("埃菲尔铁塔是哪一年建成的？",
+     "埃菲尔铁塔位于巴黎战神广场，高330米，于1889年建成，由古斯塔夫·埃菲尔的公司设计。", "1889年"),
+    ("臺北101大樓有多少層？",
+     "臺北101是位於臺灣臺北市信義區的摩天大樓，樓高508公尺，地上101層、地下5層，於2004年落成。",
+     "101層"),
+])
+def test_the_trained_reader_reads_a_verbatim_span_in_three_scripts(reader, question, window,
+                                                                   answer):
+    reading = reader.read(question, ["一段无关的文字。Nothing to see here.", window])
+    text, start, end = span_text(["一段无关的文字。Nothing to see here.", window], reading)
+    assert reading.window == 1 and window[start:end] == text
+    assert answer in text and len(text) <= len(answer) + 4
+    assert reading.margin > 0
+
+
+def test_the_reader_prefers_no_answer_when_the_window_does_not_hold_one(reader):
+    window = "The Eiffel Tower is 330 metres tall and was completed in 1889."
+    answered = reader.read("When was the Eiffel Tower completed?", [window])
+    unanswerable = reader.read("Who is the mayor of Berlin?", [window])
+    assert answered.margin > 0 > unanswerable.margin
+
+
+def test_the_engine_answers_with_the_extractive_reader_and_cites_the_hit(reader):
+    llm = ScriptedLLM("never asked")
+    engine = AnswerEngine(FixedRetriever(HITS), llm,
+                          GenerationSettings(reader="extractive", no_answer_threshold=None),
+                          reader=reader)
+    answer = engine.ask("How tall is the Eiffel Tower?")
+    assert not answer.abstained and answer.short.text == "330 metres"
+    chunk = HITS[answer.short.n - 1].chunk
+    assert chunk.text[answer.short.start:answer.short.end] == "330 metres"
+    assert answer.citations[0].source == "kb/tower.pdf" and answer.citations[0].page == 3
+    assert answer.signals["reader_margin"] > 0 and answer.confidence is not None
+    assert llm.calls == []
+
