@@ -26,6 +26,13 @@ from dataclasses import replace
 from generation.abstention import NO_ANSWER_MODELS, NoAnswerModel, answer_signals, reader_signals
 from generation.backends.base import LLMBackend
 from generation.citations import snippet
+from generation.explain.form import Form, answer_form
+from generation.explain.writer import (
+    SentenceSplitter,
+    check_sentence,
+    quoted_evidence,
+    shown_text,
+)
 from generation.prompts import ABSTAIN, PromptPlan, build_prompt, is_abstention
 from generation.reader.decoding import span_text
 from generation.reader.model import ExtractiveReader
@@ -112,6 +119,9 @@ class AnswerEngine:
         if not self._passes_gate(hits):
             yield ABSTAIN[lang]
             return self._gated(question, standalone, hits, lang, retrieve_ms, start)
+        if self._form(standalone) == "explained":
+            return (yield from self._explain(question, standalone, hits, lang, retrieve_ms,
+                                             start))
         if self.settings.reader == "extractive":
             answer = self._read(question, standalone, hits, lang, retrieve_ms, start)
             yield answer.text
@@ -130,7 +140,8 @@ class AnswerEngine:
     def ask_many(self, questions: list[str],
                  progress: Callable[[int, int], None] | None = None) -> list[Answer]:
         """Answers in input order; prompts go to the LLM in batches where batching pays."""
-        if self.settings.reader == "extractive" or not self.llm.prefers_batching:
+        if self.settings.reader == "extractive" or self.settings.answer_form != "short" \
+                or not self.llm.prefers_batching:
             answers = []
             for i, q in enumerate(questions):
                 answers.append(self.ask(q))
@@ -173,6 +184,76 @@ class AnswerEngine:
                                           llm=self.llm if self.settings.rewrite == "llm" else None)
         hits = self.retriever.retrieve(standalone)
         return standalone, hits, (time.perf_counter() - t0) * 1000
+
+    def _form(self, question: str) -> Form:
+        form = self.settings.answer_form
+        return answer_form(question) if form == "auto" else form
+
+    def _explain(self, question: str, standalone: str, hits: list[Hit], lang: str,
+                 retrieve_ms: float, start: float) -> Generator[str, None, Answer]:
+        """One to five sentences, each shown once it is checked against its passage."""
+        g = self.settings
+        windows = select_windows(standalone, hits, count=g.explain_windows,
+                                 max_chars=g.window_chars, from_hits=g.window_hits)
+        plan = build_prompt(question, hits, windows=windows, count_tokens=self.llm.count_tokens,
+                            window=self.llm.context_window,
+                            max_new_tokens=g.explain_max_new_tokens,
+                            max_prompt_tokens=g.max_prompt_tokens, explained=True)
+        params = g.decoding.model_copy(update={"max_new_tokens": g.explain_max_new_tokens})
+        splitter, shown, checks = SentenceSplitter(), [], []
+        first_ms = None
+        with closing(self.llm.stream(plan.messages, params)) as decoded:
+            for piece in decoded:
+                for written in splitter.feed(piece):
+                    checks.append(check_sentence(written, plan.windows, hits,
+                                                 g.support_threshold))
+                    sentence = checks[-1].sentence
+                    if sentence is None or any(s.text == sentence.text for s in shown):
+                        continue
+                    if first_ms is None:
+                        first_ms = (time.perf_counter() - start) * 1000
+                    yield ("" if not shown or lang == "zh" else " ") + shown_text(sentence,
+                                                                                 lang)
+                    shown.append(sentence)
+                if len(shown) >= g.explain_max_sentences:
+                    break
+            else:
+                for written in splitter.flush():
+                    checks.append(check_sentence(written, plan.windows, hits,
+                                                 g.support_threshold))
+                    sentence = checks[-1].sentence
+                    if sentence is not None and len(shown) < g.explain_max_sentences:
+                        yield ("" if not shown or lang == "zh" else " ") + shown_text(sentence,
+                                                                                     lang)
+                        shown.append(sentence)
+        written = decoded.text()
+        declined = is_abstention(written)
+        signals = answer_signals(standalone, hits, hits, None, declined=declined,
+                                 mean_logprob=None, lang=lang)
+        signals["written_sentences"] = float(len(checks))
+        signals["shown_sentences"] = float(len(shown))
+        if not shown and not declined and signals["q_cover_passage"] >= 0.5 and plan.windows:
+            # Nothing written held, but the best passage is about the question: quote it.
+            shown.append(quoted_evidence(plan.windows[0], hits))
+            yield shown_text(shown[0], lang)
+        total = (time.perf_counter() - start) * 1000
+        timings = Timings(retrieve_ms, first_ms if first_ms is not None else total, total)
+        common = dict(question=question, timings=timings, hits=hits,
+                      standalone_question=standalone, signals=signals, proposed=written,
+                      form="explained")
+        if not shown:
+            yield ABSTAIN[lang]
+            return Answer(text=ABSTAIN[lang], abstained=True, citations=[], confidence=None,
+                          **common)
+        cited = sorted({s.n for s in shown})
+        return Answer(text=("" if lang == "zh" else " ").join(shown_text(s, lang)
+                                                               for s in shown),
+                      abstained=False, confidence=None, sentences=shown,
+                      citations=[Citation(n=n, source=hits[n - 1].chunk.source,
+                                          page=hits[n - 1].chunk.page,
+                                          chunk_id=hits[n - 1].chunk.chunk_id,
+                                          snippet=snippet(hits[n - 1].chunk.text))
+                                 for n in cited], **common)
 
     def _decoding(self, plan: PromptPlan) -> DecodingParams:
         """The decoding settings; with constrained grounding, the passages to copy from."""

@@ -42,6 +42,23 @@ SYSTEM = {
     ),
 }
 
+# Explained answers (generation.explain): a few sentences, each ending with its source's [n],
+# so that every sentence can be checked against the passage it cites.
+EXPLAIN_SYSTEM = {
+    "en": (
+        "You answer questions from the numbered context passages. Write 1 to 5 short "
+        "sentences in English that answer the question, using only facts stated in the "
+        "passages, and end every sentence with the number of the passage it comes from, like "
+        "[1]. Do not add anything the passages do not say. If they do not answer the "
+        f"question, reply only: {DECLINE['en']}"
+    ),
+    "zh": (
+        "你根据下面编号的资料回答问题。用中文写1到5个简短的句子回答问题，只使用资料中写明的内容，"
+        "每个句子末尾标注它所依据的资料编号，例如[1]。不要添加资料中没有的内容。"
+        f"如果资料中没有答案，只输出：{DECLINE['zh']}"
+    ),
+}
+
 _LABELS = {
     "en": {"context": "Context", "question": "Question", "page": "page"},
     "zh": {"context": "资料", "question": "问题", "page": "第{}页"},
@@ -111,8 +128,12 @@ class PromptPlan:
 def build_prompt(question: str, hits: list[Hit], *, count_tokens: Callable[[str], int],
                  window: int, max_new_tokens: int, lang: Lang | None = None,
                  few_shot: bool = False, max_prompt_tokens: int | None = None,
-                 windows: Sequence[Window] | None = None) -> PromptPlan:
+                 windows: Sequence[Window] | None = None,
+                 explained: bool = False) -> PromptPlan:
     """Numbers the passages best first and keeps as many as fit the window.
+
+    `explained` asks for a few cited sentences (`EXPLAIN_SYSTEM`, no examples) rather than
+    the shortest span.
 
     The passages are `windows` (slices of `hits`, `generation.windows`), or the whole hits.
 
@@ -125,8 +146,9 @@ def build_prompt(question: str, hits: list[Hit], *, count_tokens: Callable[[str]
     budget = window - max_new_tokens
     if max_prompt_tokens is not None:
         budget = min(budget, max_prompt_tokens)
-    messages: Messages = [{"role": "system", "content": SYSTEM[lang]}]
-    if few_shot:
+    messages: Messages = [{"role": "system",
+                           "content": (EXPLAIN_SYSTEM if explained else SYSTEM)[lang]}]
+    if few_shot and not explained:
         for user, assistant in FEW_SHOT[lang]:
             messages += [{"role": "user", "content": user},
                          {"role": "assistant", "content": assistant}]

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from generation.explain.support import SUPPORT_THRESHOLD
 from generation.types import DecodingParams, DecodingSettings
 from ingest.core.text import Lang
 from ingest.settings import RuntimeSettings
@@ -58,6 +59,17 @@ class GenerationSettings(DecodingSettings):
         "reader (an encoder with a span head, generation.reader) or the LLM")
     reader_windows: int = Field(3, gt=0, description="windows the extractive reader reads "
                                 "(it is not distracted by more, as the 0.5B LLM is)")
+    answer_form: Literal["auto", "short", "explained"] = Field(
+        "auto", description="short: a span and its sentence; explained: one to five written "
+        "sentences, each checked against the passage it cites; auto: explained for why / how "
+        "/ what is / compare / steps / lists (generation.explain.form)")
+    explain_windows: int = Field(2, gt=0, description="windows an explained answer is "
+                                 "written from")
+    explain_max_new_tokens: int = Field(200, gt=0, description="token budget of an explained "
+                                        "answer")
+    explain_max_sentences: int = Field(5, gt=0)
+    support_threshold: float = Field(SUPPORT_THRESHOLD, ge=0, le=1, description="the share "
+                                     "of a written sentence's content its passage must hold")
     few_shot: bool = Field(True, description="three example turns (two answered, one "
                            "declined) before the question")
     # One passage measured best with the 0.5B model on the tune halves: more passages

@@ -114,6 +114,21 @@ class ShortAnswer:
 
 
 @dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of an explained answer, checked against the passage [n] it cites
+    (`generation.explain.support`): `support` is the share of its content the passage holds."""
+
+    text: str
+    n: int
+    chunk_id: str
+    support: float
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "n": self.n, "chunk_id": self.chunk_id,
+                "support": self.support}
+
+
+@dataclass(frozen=True)
 class Evidence:
     """The sentence around the short answer, `hit.chunk.text[start:end]` of passage [n] (quoted in
     `Answer.text`)."""
@@ -170,6 +185,10 @@ class Answer:
     # Answered, but with a no-answer probability at or above the language's "uncertain" mark:
     # shown with a visible low-confidence mark rather than hidden.
     uncertain: bool = False
+    # "short" (a span and its sentence) or "explained" (`sentences`, each verified against
+    # the passage it cites).
+    form: str = "short"
+    sentences: list[AnswerSentence] = field(default_factory=list)
 
     @property
     def no_answer_prob(self) -> float | None:
@@ -188,6 +207,8 @@ class Answer:
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "no_answer_prob": (None if self.no_answer_prob is None
                                else round(self.no_answer_prob, 4)),
+            "form": self.form,
+            "sentences": [x.to_json() for x in self.sentences],
             "short_answer": None if self.short is None else self.short.to_json(),
             "evidence": None if self.evidence is None else self.evidence.to_json(),
             "proposed": self.proposed,

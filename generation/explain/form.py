@@ -1,0 +1,50 @@
+"""Which form a question's answer takes: a short span ("when", "who", "how many") or a few
+explained sentences ("why", "how", "what is", "compare", steps, lists, pros and cons).
+
+    >>> answer_form("How many tokens was Kestrel-7B pretrained on?")
+    'short'
+    >>> answer_form("Explain how the data cleaning pipeline works.")
+    'explained'
+    >>> answer_form("LoRA的原理是什么？"), answer_form("LoRA是哪一年提出的？")
+    ('explained', 'short')
+
+A rule, not a model: the cue words are few and unambiguous in both languages, and
+bench/answer_form.py measures it on a labelled set (bench/answer_forms.jsonl).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+Form = Literal["short", "explained"]
+
+# Questions after a fact: these win over an explanatory cue ("为什么" never comes with them,
+# "how many" is a count, "什么时候" a date).
+_FACT_EN = re.compile(r"\bhow (many|much|long|old|far|tall|large|big|often)\b|"
+                      r"\b(when|who|whom|whose|where|which)\b|\bwhat (year|date|time|day|"
+                      r"percent|percentage|number|size|name)\b", re.I)
+_FACT_ZH = re.compile(r"多少|几[个年月日天次种位岁名]|哪[一个年里位家国天月座所条部]|谁|何时|"
+                      r"什么时候|什么地方|多[久长大高重远宽深]")
+_EXPLAIN_EN = re.compile(
+    r"^\s*(why|explain|describe|compare|summari[sz]e|outline)\b|\bhow (do|does|did|is|are|"
+    r"was|were|can|could|should|would|to)\b|^\s*how\b(?! (many|much|long|old|far|tall|large|"
+    r"big|often))|\b(difference|differences|differ|advantages?|disadvantages?|pros and cons|"
+    r"benefits?|drawbacks?|steps?|principle|purpose|the role of|mechanism|work)\b|"
+    r"^\s*what (is|are) (an? )?[\w-]+( [\w-]+)?\s*\??\s*$|^\s*(list|name) (the|all)\b", re.I)
+_EXPLAIN_ZH = re.compile(r"为什么|为何|怎么|怎样|如何|什么是|是什么意思|区别|不同之处|差异|原理|"
+                         r"步骤|流程|过程|有哪些|优缺点|优点|缺点|好处|作用|意义|介绍|解释|说明|"
+                         r"比较|对比|机制|原因|定义|^[^的]{1,8}是什么[？?]?\s*$")
+
+
+def answer_form(question: str) -> Form:
+    """'explained' when the question asks why, how, what something is, for a comparison, the
+    steps, a list or pros and cons; else 'short'."""
+    q = question.strip()
+    has_zh = bool(re.search(r"[\u4e00-\u9fff]", q))
+    explain, fact = (_EXPLAIN_ZH, _FACT_ZH) if has_zh else (_EXPLAIN_EN, _FACT_EN)
+    if has_zh and re.search(r"为什么|为何|怎么|如何|区别|原理|优缺点", q):
+        return "explained"  # no fact word turns "why" into "when"
+    if explain.search(q) and not fact.search(q):
+        return "explained"
+    return "short"

@@ -1,0 +1,77 @@
+"""Is a written sentence supported by the window it cites? Checked before it is shown.
+
+    >>> window = "Kestrel-7B was pretrained on 2.4 trillion tokens, 17% of them source code."
+    >>> support("Kestrel-7B saw 2.4 trillion tokens in pretraining.", window).missing
+    ()
+    >>> support("Kestrel-7B saw 3 trillion tokens.", window).missing
+    ('3',)
+
+A sentence holds when every number and name in it is in the window and at least
+`SUPPORT_THRESHOLD` of its content units are: stemmed English words without stop words, and
+Chinese character pairs (a paraphrase keeps most of the pairs of the words it copies; a claim
+the window does not make shares few). The threshold was measured on sentences labelled by hand
+(bench/explained.py, docs/architecture.md "Explained answers").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.core.text import ENGLISH_STOP_WORDS, has_cjk, tokenize
+
+SUPPORT_THRESHOLD = 0.5
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Names: Latin words with a capital or a digit inside or after the first letter ("LoRA",
+# "Kestrel-7B", "PPO"), or capitalised words that do not start the sentence.
+_NAME = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+[A-Z0-9][A-Za-z0-9-]*|"
+                   r"(?<=[^\s.!?。！？]\s)[A-Z][a-z][A-Za-z0-9-]*")
+
+
+@dataclass(frozen=True)
+class Support:
+    score: float  # the share of the sentence's content units the window holds (0-1)
+    missing: tuple[str, ...]  # numbers and names of the sentence that the window lacks
+
+    def holds(self, threshold: float = SUPPORT_THRESHOLD) -> bool:
+        return not self.missing and self.score >= threshold
+
+
+def content_units(text: str) -> set[str]:
+    """Stemmed English content words and Chinese character pairs."""
+    return {t for t in tokenize(text)
+            if (len(t) == 2 if has_cjk(t) else t not in ENGLISH_STOP_WORDS and len(t) > 1)}
+
+
+def _facts(sentence: str) -> set[str]:
+    numbers = {n.replace(",", "") for n in _NUMBER.findall(sentence)}
+    names = {n.lower() for n in _NAME.findall(sentence)}
+    return numbers | {n for n in names if n not in ENGLISH_STOP_WORDS}
+
+
+def support(sentence: str, window: str) -> Support:
+    """How well `window` supports `sentence`."""
+    units = content_units(sentence)
+    held = content_units(window)
+    score = sum(u in held for u in units) / len(units) if units else 0.0
+    flat = window.replace(",", "").lower()
+    missing = tuple(sorted(f for f in _facts(sentence) if f not in flat))
+    return Support(round(score, 4), missing)
+
+
+def best_citation(sentence: str, windows: list[str], cited: int | None,
+                  threshold: float = SUPPORT_THRESHOLD) -> tuple[int | None, Support]:
+    """(the window that supports `sentence`, its support): the cited one (an index into
+    `windows`) when it holds, else the best other that holds (a re-citation), else None with
+    the best support found."""
+    checks = {n: support(sentence, w) for n, w in enumerate(windows)}
+    if cited is not None and cited in checks and checks[cited].holds(threshold):
+        return cited, checks[cited]
+    holding = [n for n, s in checks.items() if s.holds(threshold)]
+    if holding:
+        best = max(holding, key=lambda n: checks[n].score)
+        return best, checks[best]
+    if not checks:
+        return None, Support(0.0, ())
+    best = max(checks, key=lambda n: (not checks[n].missing, checks[n].score))
+    return None, checks[best]

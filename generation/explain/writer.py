@@ -1,0 +1,95 @@
+"""Explained answers, sentence by sentence: each sentence the LLM writes is cut from the
+stream as soon as it ends, checked against the passage it cites (`support`), re-cited or
+dropped, and only then shown, so streamed text is never withdrawn.
+
+    splitter = SentenceSplitter()
+    splitter.feed("LoRA冻结权重[1]。它只训练低秩")   # ['LoRA冻结权重[1]。']
+    splitter.flush()                                  # ['它只训练低秩']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from generation.explain.support import SUPPORT_THRESHOLD, Support, best_citation, content_units
+from generation.types import AnswerSentence
+from generation.windows import Window
+from ingest.core.text import citation_numbers, sentence_spans, strip_citations
+from retrieval.types import Hit
+
+# A sentence ends at 。！？!? or at a period that is not inside a number ("2.4").
+_END = re.compile(r"[。！？!?]|\.(?!\d)")
+_MARKS = re.compile(r"(?:\s*\[[\d\s,，、-]*\])*")
+
+
+class SentenceSplitter:
+    """Cuts streamed text into sentences; a sentence's trailing [n] markers stay with it."""
+
+    def __init__(self) -> None:
+        self.buffer = ""
+
+    def feed(self, piece: str) -> list[str]:
+        self.buffer += piece
+        out = []
+        while (cut := self._cut()) is not None:
+            sentence, self.buffer = self.buffer[:cut].strip(), self.buffer[cut:]
+            if sentence:
+                out.append(sentence)
+        return out
+
+    def flush(self) -> list[str]:
+        rest, self.buffer = self.buffer.strip(), ""
+        return [rest] if rest else []
+
+    def _cut(self) -> int | None:
+        end = _END.search(self.buffer)
+        if end is None:
+            return None
+        after = _MARKS.match(self.buffer, end.end()).end()
+        # The markers may go on in the next piece ("。[" or "。[1"): wait for more text.
+        if after >= len(self.buffer.rstrip()) or self.buffer[after:].lstrip().startswith("["):
+            return None
+        return after
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A written sentence and what the check made of it."""
+
+    written: str
+    sentence: AnswerSentence | None  # None: dropped (no shown passage supports it)
+    support: Support
+    recited: bool  # supported by another passage than the one it cited
+
+
+def check_sentence(written: str, windows: list[Window], hits: list[Hit],
+                   threshold: float = SUPPORT_THRESHOLD) -> Checked:
+    """`written` (with its [n], numbered as the prompt's passages = `windows`) checked against
+    the window it cites; the result cites the hit that window was cut from."""
+    text = strip_citations(written).strip()
+    cited = [n - 1 for n in citation_numbers(written) if 0 < n <= len(windows)]
+    if len(content_units(text)) < 2:  # a fragment ("[1]", "是的。") says nothing to check
+        return Checked(written, None, Support(0.0, ()), False)
+    index, support = best_citation(text, [w.text for w in windows],
+                                   cited[0] if cited else None, threshold)
+    if index is None:
+        return Checked(written, None, support, False)
+    window = windows[index]
+    chunk = hits[window.rank].chunk
+    return Checked(written, AnswerSentence(text=text, n=window.rank + 1,
+                                           chunk_id=chunk.chunk_id, support=support.score),
+                   support, bool(cited) and index != cited[0])
+
+
+def quoted_evidence(window: Window, hits: list[Hit], max_sentences: int = 2) -> AnswerSentence:
+    """The fallback when no written sentence holds: the window's first sentences, quoted."""
+    spans = sentence_spans(window.text)[:max_sentences] or [(0, len(window.text))]
+    text = window.text[spans[0][0]:spans[-1][1]].strip()
+    chunk = hits[window.rank].chunk
+    return AnswerSentence(text=text, n=window.rank + 1, chunk_id=chunk.chunk_id, support=1.0)
+
+
+def shown_text(sentence: AnswerSentence, lang: str) -> str:
+    """A sentence as shown, with its citation."""
+    return f"{sentence.text}[{sentence.n}]" if lang == "zh" else f"{sentence.text} [{sentence.n}]"

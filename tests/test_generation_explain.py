@@ -1,0 +1,80 @@
+"""Explained answers: the form chosen per question, and every shown sentence checked against
+the passage it cites (the engine's logic, with a scripted LLM; the real model in the slow
+test at the end)."""
+
+from __future__ import annotations
+
+import pytest
+from generation_fixtures import HITS, FixedRetriever, ScriptedLLM
+
+from generation import AnswerEngine, GenerationSettings
+from generation.explain.form import answer_form
+from generation.explain.support import support
+from generation.explain.writer import SentenceSplitter
+
+
+def engine(reply, **settings) -> AnswerEngine:
+    return AnswerEngine(FixedRetriever(HITS), ScriptedLLM(reply),
+                        GenerationSettings(**({"answer_form": "explained"} | settings)))
+
+
+@pytest.mark.parametrize("question,form", [
+    ("How tall is the Eiffel Tower?", "short"), ("Why was the tower built?", "explained"),
+    ("What is RLHF?", "explained"), ("What is the capital of France?", "short"),
+    ("为什么大模型要基于Transformer？", "explained"), ("知识蒸馏和量化有什么区别？", "explained"),
+    ("埃菲尔铁塔是哪一年建成的？", "short"), ("铁塔有多高？", "short"),
+])
+def test_the_answer_form_follows_the_question(question, form):
+    assert answer_form(question) == form
+
+
+def test_streamed_sentences_are_cut_with_their_citations():
+    splitter = SentenceSplitter()
+    out = []
+    for piece in ["It is 330", " metres tall. [", "1] It was completed in 1", "889.", " [1]"]:
+        out += splitter.feed(piece)
+    assert out == ["It is 330 metres tall. [1]"]
+    assert splitter.flush() == ["It was completed in 1889. [1]"]
+
+
+def test_a_supported_sentence_is_shown_and_an_unsupported_one_dropped():
+    answer = engine("The Eiffel Tower is 330 metres tall. [1] It was painted red in 1850. [1] "
+                    "Gustave Eiffel's company built the tower. [1]").ask("Explain the tower.")
+    assert not answer.abstained and answer.form == "explained"
+    texts = [s.text for s in answer.sentences]
+    assert texts == ["The Eiffel Tower is 330 metres tall.",
+                     "Gustave Eiffel's company built the tower."]
+    # The third sentence cited [1] but comes from passage [2]: it is re-cited.
+    assert [s.n for s in answer.sentences] == [1, 2]
+    assert answer.text == ("The Eiffel Tower is 330 metres tall. [1] Gustave Eiffel's company "
+                           "built the tower. [2]")
+    assert {c.source for c in answer.citations} == {"kb/tower.pdf", "kb/eiffel.md"}
+    assert all(s.support >= 0.5 for s in answer.sentences)
+    row = answer.to_json("q1")
+    assert row["form"] == "explained" and row["sentences"][1]["n"] == 2
+
+
+def test_the_stream_shows_only_verified_text_and_never_withdraws_it():
+    stream = engine("The Eiffel Tower is 330 metres tall. [1] It was painted red in 1850. [1]"
+                    ).stream("Explain the tower.")
+    pieces = list(stream)
+    answer = stream.result()
+    assert "".join(pieces) == answer.text == "The Eiffel Tower is 330 metres tall. [1]"
+
+
+def test_a_decline_with_nothing_supported_abstains():
+    answer = engine("unanswerable").ask("Why did the painters strike?")
+    assert answer.abstained and answer.sentences == []
+
+
+def test_numbers_and_names_must_be_in_the_cited_passage():
+    passage = HITS[0].chunk.text
+    assert support("The Eiffel Tower is 330 metres tall.", passage).holds()
+    assert not support("The Eiffel Tower is 300 metres tall.", passage).holds()
+    assert not support("The Eiffel Tower in Lyon is 330 metres tall.", passage).holds()
+
+
+def test_forcing_the_short_form_keeps_the_factoid_path():
+    answer = engine("330 metres", answer_form="short", no_answer_threshold=None).ask(
+        "Explain how tall the tower is.")
+    assert answer.form == "short" and answer.short.text == "330 metres"
