@@ -49,3 +49,18 @@ def test_the_cited_card_marks_the_short_answer_inside_its_sentence():
     assert card.evidence == evidence.text
     # Escaped as text, the answer inside <mark>: model or document text is never markup.
     assert card.evidence_html() == ("Invoices are archived for <mark>&lt;seven&gt; years</mark>.")
+
+
+def test_an_explained_answer_shows_each_sentence_with_its_source_on_hover():
+    from app.ui.chat import explained_html
+    from generation.types import Answer, AnswerSentence, Timings
+    from ingest.core.types import Chunk
+    from retrieval.types import Hit
+
+    hit = Hit(Chunk("c1", "Invoices are archived for seven years.", "kb/policy.pdf", 4, 0), 0.9)
+    answer = Answer(question="Why?", text="", abstained=False, citations=[], confidence=None,
+                    timings=Timings(1.0, 2.0, 3.0), hits=[hit], form="explained",
+                    sentences=[AnswerSentence("Invoices are kept <7> years.", 1, "c1", 0.75)])
+    out = explained_html(answer)
+    assert "Invoices are kept &lt;7&gt; years." in out
+    assert 'title="policy.pdf, page 4 · 75% of this sentence is in the passage">[1]</sup>' in out

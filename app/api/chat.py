@@ -143,8 +143,9 @@ def answer_extra(answer: Answer) -> dict:
     (`Answer.to_json`), with citations that carry their snippets."""
     row = answer.to_json("")
     return {"citations": [asdict(c) for c in answer.citations],
-            **{k: row[k] for k in ("abstained", "confidence", "no_answer_prob", "short_answer",
-                                   "evidence", "standalone_question", "timings_ms")}}
+            **{k: row[k] for k in ("abstained", "uncertain", "confidence", "no_answer_prob",
+                                   "form", "sentences", "short_answer", "evidence",
+                                   "standalone_question", "timings_ms")}}
 
 
 def decoding_for(base: GenerationSettings, body: ChatRequest) -> GenerationSettings:

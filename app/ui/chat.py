@@ -155,6 +155,10 @@ def render_answer(turn: Turn, store: FeedbackStore | None) -> None:
         if answer.uncertain:
             st.markdown(UNCERTAIN_BADGE)
         st.markdown(show_answer_text(answer.text))
+    elif answer.sentences:
+        # Each sentence with its [n]; hovering the [n] names the passage and how much of the
+        # sentence it holds (every shown sentence was checked against it).
+        st.html(f'<p class="ragqa-explained">{explained_html(answer)}</p>')
     else:
         st.markdown(show_answer_text(answer.text))
     if answer.standalone_question and answer.standalone_question.strip() != turn.question.strip():
@@ -163,6 +167,22 @@ def render_answer(turn: Turn, store: FeedbackStore | None) -> None:
     st.caption(timing_line(turn))
     if store is not None:
         render_feedback(turn, store)
+
+
+def explained_html(answer) -> str:
+    """An explained answer's sentences, HTML-escaped, each followed by its [n] whose tooltip
+    names the cited passage and the sentence's support."""
+    sources = {h.chunk.chunk_id: h.chunk for h in answer.hits}
+    parts = []
+    for sentence in answer.sentences:
+        chunk = sources.get(sentence.chunk_id)
+        where = "" if chunk is None else Path(chunk.source).name + (
+            f", page {chunk.page}" if chunk.page is not None else "")
+        tip = html.escape(f"{where} · {round(100 * sentence.support)}% of this sentence is in "
+                          "the passage", quote=True)
+        parts.append(f'{html.escape(sentence.text)}<sup class="ragqa-cite" title="{tip}">'
+                     f"[{sentence.n}]</sup>")
+    return " ".join(parts)
 
 
 @dataclass(frozen=True)
