@@ -205,7 +205,7 @@ class AnswerEngine:
         with closing(self.llm.stream(plan.messages, params)) as decoded:
             for piece in decoded:
                 for written in splitter.feed(piece):
-                    checks.append(check_sentence(written, plan.windows, hits,
+                    checks.append(check_sentence(written, plan.windows, hits, standalone,
                                                  g.support_threshold))
                     sentence = checks[-1].sentence
                     if sentence is None or any(s.text == sentence.text for s in shown):
@@ -219,7 +219,7 @@ class AnswerEngine:
                     break
             else:
                 for written in splitter.flush():
-                    checks.append(check_sentence(written, plan.windows, hits,
+                    checks.append(check_sentence(written, plan.windows, hits, standalone,
                                                  g.support_threshold))
                     sentence = checks[-1].sentence
                     if sentence is not None and len(shown) < g.explain_max_sentences:
@@ -232,10 +232,11 @@ class AnswerEngine:
                                  mean_logprob=None, lang=lang)
         signals["written_sentences"] = float(len(checks))
         signals["shown_sentences"] = float(len(shown))
-        if not shown and not declined and signals["q_cover_passage"] >= 0.5 and plan.windows:
-            # Nothing written held, but the best passage is about the question: quote it.
-            shown.append(quoted_evidence(plan.windows[0], hits))
-            yield shown_text(shown[0], lang)
+        quote = None if shown or declined else quoted_evidence(standalone, hits, g.window_hits)
+        if quote is not None:
+            # Nothing written held, but the documents are about the question: quote them.
+            shown.append(quote)
+            yield shown_text(quote, lang)
         total = (time.perf_counter() - start) * 1000
         timings = Timings(retrieve_ms, first_ms if first_ms is not None else total, total)
         common = dict(question=question, timings=timings, hits=hits,

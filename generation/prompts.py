@@ -42,19 +42,19 @@ SYSTEM = {
     ),
 }
 
-# Explained answers (generation.explain): a few sentences, each ending with its source's [n],
-# so that every sentence can be checked against the passage it cites.
+# Explained answers (generation.explain): a few sentences from the passages. The model is not
+# asked to cite: every sentence is checked against each passage and cites the one that holds
+# it (the 0.5B model, asked for [n] markers, often wrote only "[1]").
 EXPLAIN_SYSTEM = {
     "en": (
         "You answer questions from the numbered context passages. Write 1 to 5 short "
         "sentences in English that answer the question, using only facts stated in the "
-        "passages, and end every sentence with the number of the passage it comes from, like "
-        "[1]. Do not add anything the passages do not say. If they do not answer the "
-        f"question, reply only: {DECLINE['en']}"
+        "passages, in the passages' own words where you can. Do not add anything the "
+        f"passages do not say. If they do not answer the question, reply only: {DECLINE['en']}"
     ),
     "zh": (
         "你根据下面编号的资料回答问题。用中文写1到5个简短的句子回答问题，只使用资料中写明的内容，"
-        "每个句子末尾标注它所依据的资料编号，例如[1]。不要添加资料中没有的内容。"
+        "尽量使用资料原文的说法，不要添加资料中没有的内容。"
         f"如果资料中没有答案，只输出：{DECLINE['zh']}"
     ),
 }

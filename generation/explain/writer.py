@@ -14,13 +14,16 @@ from dataclasses import dataclass
 
 from generation.explain.support import SUPPORT_THRESHOLD, Support, best_citation, content_units
 from generation.types import AnswerSentence
-from generation.windows import Window
-from ingest.core.text import citation_numbers, sentence_spans, strip_citations
+from generation.windows import Window, select_windows
+from ingest.cleaning import remove_cjk_spaces
+from ingest.core.text import citation_numbers, has_cjk, strip_citations
 from retrieval.types import Hit
 
 # A sentence ends at 。！？!? or at a period that is not inside a number ("2.4").
 _END = re.compile(r"[。！？!?]|\.(?!\d)")
 _MARKS = re.compile(r"(?:\s*\[[\d\s,，、-]*\])*")
+QUOTE_CHARS = 240  # the quoted fallback: the best sentence and its neighbours, about this long
+QUOTE_COVER = 0.5  # ... holding at least this share of the question's content units
 
 
 class SentenceSplitter:
@@ -63,13 +66,16 @@ class Checked:
     recited: bool  # supported by another passage than the one it cited
 
 
-def check_sentence(written: str, windows: list[Window], hits: list[Hit],
+def check_sentence(written: str, windows: list[Window], hits: list[Hit], question: str = "",
                    threshold: float = SUPPORT_THRESHOLD) -> Checked:
-    """`written` (with its [n], numbered as the prompt's passages = `windows`) checked against
-    the window it cites; the result cites the hit that window was cut from."""
+    """`written` (with any [n], numbered as the prompt's passages = `windows`) checked against
+    the window it cites, else the others; the result cites the hit that window was cut from.
+    A fragment ("[1]", "是的。") or a sentence that only repeats the question says nothing and
+    is dropped."""
     text = strip_citations(written).strip()
     cited = [n - 1 for n in citation_numbers(written) if 0 < n <= len(windows)]
-    if len(content_units(text)) < 2:  # a fragment ("[1]", "是的。") says nothing to check
+    units = content_units(text)
+    if len(units) < 3 or units <= content_units(question):
         return Checked(written, None, Support(0.0, ()), False)
     index, support = best_citation(text, [w.text for w in windows],
                                    cited[0] if cited else None, threshold)
@@ -82,12 +88,24 @@ def check_sentence(written: str, windows: list[Window], hits: list[Hit],
                    support, bool(cited) and index != cited[0])
 
 
-def quoted_evidence(window: Window, hits: list[Hit], max_sentences: int = 2) -> AnswerSentence:
-    """The fallback when no written sentence holds: the window's first sentences, quoted."""
-    spans = sentence_spans(window.text)[:max_sentences] or [(0, len(window.text))]
-    text = window.text[spans[0][0]:spans[-1][1]].strip()
+def quoted_evidence(question: str, hits: list[Hit], from_hits: int,
+                    max_chars: int = QUOTE_CHARS) -> AnswerSentence | None:
+    """The fallback when no written sentence holds: the sentences of the hits that best match
+    the question, quoted (None when they hold under half of the question's content: the
+    documents are not about it)."""
+    best = select_windows(question, hits, count=1, max_chars=max_chars, from_hits=from_hits)
+    if not best:
+        return None
+    window = best[0]
+    asked = content_units(question)
+    if not asked or len(asked & content_units(window.text)) < QUOTE_COVER * len(asked):
+        return None
     chunk = hits[window.rank].chunk
-    return AnswerSentence(text=text, n=window.rank + 1, chunk_id=chunk.chunk_id, support=1.0)
+    # Markdown headings are the document's structure, not what it says; lines are joined.
+    lines = [line.strip() for line in window.text.splitlines()]
+    text = " ".join(line for line in lines if line and not line.startswith("#"))
+    return AnswerSentence(text=remove_cjk_spaces(text) if has_cjk(text) else text,
+                          n=window.rank + 1, chunk_id=chunk.chunk_id, support=1.0)
 
 
 def shown_text(sentence: AnswerSentence, lang: str) -> str:
