@@ -14,8 +14,8 @@ import typer
 
 from ingest.core.errors import RagqaError
 
-COMMANDS = ("models", "ingest", "info", "migrate", "retrieve", "ask", "eval", "bench", "score",
-            "app", "serve", "api_key")
+COMMANDS = ("models", "ingest", "docs", "info", "migrate", "retrieve", "ask", "eval", "bench",
+            "score", "app", "serve", "api_key")
 
 cli = typer.Typer(
     name="ragqa",

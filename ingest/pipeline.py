@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +47,10 @@ from ingest.store import (
 )
 
 Progress = Callable[[str, int, int], None]
+
+
+class DocumentNotFoundError(IngestError):
+    """A document named for removal is not in the index."""
 
 
 class StrictIngestError(IngestError):
@@ -152,10 +156,11 @@ class Ingestor:
         self.batch_size = int(getattr(embedder, "batch_size", 64))
 
     def ingest(self, paths: Sequence[Path], sync: bool = False, strict: bool = False,
-               progress: Progress | None = None) -> IngestReport:
+               progress: Progress | None = None, force: bool = False) -> IngestReport:
         """Adds new files, replaces changed ones, skips unchanged ones; `sync` also drops
         indexed files not found under `paths`. `strict`: stop at the first failing file and
-        write nothing (raises StrictIngestError). Returns what happened."""
+        write nothing (raises StrictIngestError). `force`: load the files under `paths` again
+        even when unchanged. Returns what happened."""
         started = time.perf_counter()
         report = IngestReport()
         tick = progress or (lambda stage, done, total: None)
@@ -164,15 +169,50 @@ class Ingestor:
             try:
                 if old is not None:
                     old.check_embedder(self.embedder)
-                self._run(old, paths, sync, strict, report, tick)
+                self._run(old, paths, sync, strict, report, tick, force)
             finally:
                 if old is not None:
                     old.close()
         report.seconds = time.perf_counter() - started
         return report
 
+    def remove(self, sources: Sequence[str]) -> IngestReport:
+        """Drops indexed files (their chunks, vectors and postings) in one commit: a reader
+        sees the index with them or without them, never half. Raises DocumentNotFoundError
+        (nothing changed) when one of `sources` is not in the index."""
+        started = time.perf_counter()
+        report = IngestReport()
+        with self.target.lock():
+            old = self.target.open_live()
+            if old is None:
+                raise DocumentNotFoundError(f"{self.target.location}: no index here yet")
+            try:
+                records = {r.source: r for r in old.files()}
+                unknown = [s for s in sources if s not in records]
+                if unknown:
+                    raise DocumentNotFoundError(
+                        f"{unknown[0]} is not in the index {self.target.location}; "
+                        "`ragqa docs list` shows what is")
+                # The index's own manifest, not this Ingestor's settings: removing needs no
+                # embedder (it may be None) and changes neither chunking nor index type.
+                template = replace(old.manifest, updated_at=_now(), num_files=0, num_chunks=0,
+                                   generation="")
+                session = self.target.begin(old, template, True)
+                try:
+                    session.keep([r for s, r in records.items() if s not in set(sources)])
+                    session.finish(template, list(sources))
+                except BaseException:
+                    session.abort()
+                    raise
+            finally:
+                old.close()
+        report.removed = sorted(sources)
+        report.chunks_removed = sum(records[s].num_chunks for s in sources)
+        report.seconds = time.perf_counter() - started
+        return report
+
     def _run(self, old: IndexStore | None, paths: Sequence[Path], sync: bool, strict: bool,
-             report: IngestReport, tick: Progress) -> None:
+             report: IngestReport, tick: Progress, force: bool = False) -> None:
         files, report.failed = discover(paths, exclude=self.target.exclude())
         if strict and report.failed:
             raise StrictIngestError(self._strict_message(report.failed[0]), report)
@@ -196,7 +236,8 @@ class Ingestor:
             tick("scan", i, len(files))
         plan = plan_ingest(old_files, hashes, [f.source for f in report.failed],
                            rechunk=rechunk, sync=sync,
-                           retry=self.settings.ocr != "off")  # scans left out: read them now
+                           retry=self.settings.ocr != "off",  # scans left out: read them now
+                           force=set(hashes) if force else ())
         report.unchanged = sorted(r.source for r in plan.unchanged)
         if not plan.todo and (old is None or (
                 not plan.gone and old.manifest.index_type == self.settings.index_type)):

@@ -37,7 +37,7 @@ class IngestPlan:
 
 def plan_ingest(indexed: Mapping[str, FileRecord], scanned: Mapping[str, str],
                 unreadable: Collection[str], *, rechunk: bool, sync: bool,
-                retry: bool) -> IngestPlan:
+                retry: bool, force: Collection[str] = ()) -> IngestPlan:
     """Sorts every file of a run into an `IngestPlan`.
 
     Args:
@@ -49,9 +49,11 @@ def plan_ingest(indexed: Mapping[str, FileRecord], scanned: Mapping[str, str],
             loaded again.
         sync: drop indexed files that are not among this run's files.
         retry: load again a file whose parts were left out last time (OCR is not off).
+        force: load these again even when their bytes are the same (`ragqa docs reingest`).
     """
     unchanged = [r for s, r in indexed.items()
-                 if not rechunk and scanned.get(s) == r.sha256 and not (retry and r.skipped)]
+                 if not rechunk and scanned.get(s) == r.sha256 and not (retry and r.skipped)
+                 and s not in force]
     same = {r.source for r in unchanged}
     todo = [s for s in scanned if s not in same]
     new = [s for s in todo if s not in indexed]

@@ -93,6 +93,32 @@ def test_a_read_only_key_cannot_upload_and_a_read_write_key_can(secured):
         assert r.json()["ingested"][0].endswith("note.md")
 
 
+def test_documents_are_listed_for_readers_and_deleted_only_with_a_read_write_key(secured):
+    with secured.client(secured.keys["writer"]) as http:
+        assert http.post("/v1/indexes/kb/documents", files={
+            "files": ("heron.md", b"# Heron\n\nThe grey heron nests in the reed bed by the "
+                      b"old mill.", "text/markdown")}).status_code == 200
+    with secured.client(secured.keys["reader"]) as http:
+        docs = http.get("/v1/indexes/kb/documents").json()["documents"]
+        heron = next(d for d in docs if d["source"].endswith("heron.md"))
+        assert heron["kind"] == "md" and heron["chunks"] >= 1
+        assert http.get(f"/v1/indexes/kb/documents/{heron['id']}").json() == heron
+        r = http.delete(f"/v1/indexes/kb/documents/{heron['id']}")
+        assert r.status_code == 403 and error(r)["code"] == "read_only_key"
+        assert http.get("/v1/indexes/kb/documents/0000000000000000").status_code == 404
+    with secured.client(secured.keys["outsider"]) as http:
+        assert http.get("/v1/indexes/kb/documents").status_code == 403
+    with secured.client(secured.keys["writer"]) as http:
+        r = http.delete(f"/v1/indexes/kb/documents/{heron['id']}")
+        assert r.status_code == 200, r.text
+        assert r.json()["chunks_removed"] == heron["chunks"]
+        left = http.get("/v1/indexes/kb/documents").json()["documents"]
+        assert heron["id"] not in {d["id"] for d in left} and len(left) == len(docs) - 1
+        hits = http.post("/v1/retrieve", json={"index": "kb", "question": "grey heron reed bed",
+                                               "k": 5}).json()["hits"]
+        assert not any(h["source"].endswith("heron.md") for h in hits)
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ('[[keys]]\nhash = "sha256:abc"\nindexes = ["kb"]\n', r"key 1: hash"),
     ('[[keys]]\nhash = "sha256:' + "a" * 64 + '"\nindexes = ["kb"]\naccess = "admin"\n',

@@ -165,6 +165,9 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
             zh = ask_and_watch(page, QUESTION_ZH)
             expect(zh["message"].get_by_test_id("stExpander").first).to_contain_text(
                 re.compile(r"\[\d+\] "))
+            # "什么是…" is answered in sentences, each [n] naming its passage on hover.
+            cite = zh["message"].locator(".ragqa-explained sup.ragqa-cite").first
+            expect(cite).to_have_attribute("title", re.compile(r"zh_\w+\.(md|txt|pdf)"))
             other_answer = assistant_messages(other).first
             expect(other_answer).to_contain_text("answered in", timeout=180_000)
             expect(other_answer.get_by_test_id("stExpander").first).to_contain_text(
@@ -198,13 +201,13 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
 
 def test_first_question_on_a_cold_model_cache_says_what_is_loading(chromium, tmp_path,
                                                                    tmp_path_factory, embedder):
-    """A new user's first question: the model is not prepared yet. The page says so within
-    seconds, keeps the question, and answers it once the model is ready."""
+    """A new user's first question to the LLM reader: the model is not prepared yet. The page
+    says so within seconds, keeps the question, and answers it once the model is ready."""
     from playwright.sync_api import expect
 
     index = sample_index_copy(tmp_path_factory, embedder, tmp_path / "indexes" / "sample")
     cold_cache = tmp_path / "empty-model-cache"  # nothing prepared: the app must do it
-    config = write_config(tmp_path / "ragqa.toml", llm="builtin:smollm2-135m",
+    config = write_config(tmp_path / "ragqa.toml", llm="builtin:smollm2-135m", reader="llm",
                           cache_dir=cold_cache, max_new_tokens=16,
                           feedback_db=tmp_path / "feedback.sqlite3")
     with AppServer(config, index, log=tmp_path / "server.log") as server:
@@ -235,3 +238,31 @@ def test_first_question_on_a_cold_model_cache_says_what_is_loading(chromium, tmp
             page.close()
     assert seen_s < 5, f"the loading message came {seen_s:.1f} s after the question"
     assert list((cold_cache / "models").glob("*-openvino*")), "the app prepared nothing"
+
+
+def test_a_factoid_is_answered_without_the_llm(chromium, tmp_path, tmp_path_factory, embedder):
+    """With the extractive reader (the default) a factoid question never waits for the LLM:
+    here the LLM cannot even load, the sidebar says why, and the answer still comes."""
+    from playwright.sync_api import expect
+
+    index = sample_index_copy(tmp_path_factory, embedder, tmp_path / "indexes" / "sample")
+    config = write_config(tmp_path / "ragqa.toml", llm=str(tmp_path / "no-such-llm"),
+                          feedback_db=tmp_path / "feedback.sqlite3")
+    with AppServer(config, index, log=tmp_path / "server.log") as server:
+        page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+        try:
+            page.goto(server.url)
+            box = page.get_by_test_id("stChatInputTextArea")
+            expect(box).to_be_editable(timeout=30_000)
+            box.fill(QUESTION_EN)
+            box.press("Enter")
+            reply = assistant_messages(page).first
+            expect(reply).to_contain_text("answered in", timeout=120_000)
+            expect(reply.locator("strong").first).to_contain_text("Apache")
+            expect(page.get_by_test_id("stSidebar")).to_contain_text("no-such-llm")
+        except Exception:
+            page.screenshot(path=str(REPORT_DIR / "no-llm-failure.png"), full_page=True)
+            print(server.log_text())
+            raise
+        finally:
+            page.close()

@@ -176,3 +176,65 @@ def test_missing_index_for_info_and_bad_index_folder_for_ingest(tmp_path, comman
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and err.strip().splitlines()[-1].startswith("error: ")
     assert expected in err and "Loading weights" not in err  # refused before the model loads
+
+
+def test_docs_list_show_rm_and_reingest(tmp_path):
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    write(docs / "a.md", "# Alpha\n\nThe alpha plant opened in 2019 in Hangzhou.")
+    write(docs / "b.txt", "The beta plant makes 40,000 bicycles a year.")
+    assert ragqa("ingest", docs, "--index", index)[0] == 0
+    code, output = ragqa("docs", "list", "--index", index, "--json")
+    listed = json.loads(output)
+    assert code == 0 and sorted(Path(d["source"]).name for d in listed) == ["a.md", "b.txt"]
+    code, output = ragqa("docs", "show", "b.txt", "--index", index)
+    assert code == 0 and json.loads(output)["kind"] == "txt"
+    code, output = ragqa("docs", "reingest", "a.md", "--index", index)
+    assert code == 0 and "re-ingested" in output and "a.md" in output
+    code, output = ragqa("docs", "rm", "a.md", "--index", index)
+    assert code == 0 and "removed:" in output and "a.md" in output
+    code, output = ragqa("docs", "list", "--index", index, "--json")
+    assert [Path(d["source"]).name for d in json.loads(output)] == ["b.txt"]
+
+
+def test_docs_rm_of_an_unknown_document_is_a_one_line_error(tmp_path):
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    write(docs / "b.txt", "The beta plant makes 40,000 bicycles a year.")
+    assert ragqa("ingest", docs, "--index", index)[0] == 0
+    proc = ragqa_process("docs", "rm", "nope.md", "--index", index)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "no document 'nope.md'" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_ingest_watch_follows_the_folder_until_interrupted(tmp_path):
+    import threading
+
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    write(docs / "a.md", "The alpha plant opened in 2019 in Hangzhou.")
+    proc = ragqa_process("ingest", docs, "--index", index, "--watch", "--watch-interval", "0.3")
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(map(str.strip, proc.stdout)),
+                              daemon=True)
+    reader.start()
+
+    def wait_for(prefix: str, seconds: float) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            found = [line for line in list(lines) if line.startswith(prefix)]
+            if found:
+                return found[-1]
+            assert proc.poll() is None, (lines, proc.stderr.read())
+            time.sleep(0.05)
+        raise AssertionError(f"no {prefix!r} line within {seconds} s: {lines}")
+
+    try:
+        wait_for("watching", 180)  # the first ingest loads the embedder
+        write(docs / "b.md", "The beta plant makes 40,000 bicycles a year.")
+        assert wait_for("added:", 5).endswith("b.md")
+        (docs / "a.md").unlink()
+        assert wait_for("removed:", 5).endswith("a.md")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        reader.join(5)
+    assert "stopped watching" in lines and proc.returncode == 0

@@ -13,6 +13,8 @@ retrieval, uploads, index info, health and metrics.
 | `POST /v1/retrieve` | `{"index", "question", "k"?, "mode"?, "filters"?}` -> hits | read |
 | `GET /v1/indexes/{name}` | manifest, size and files | read |
 | `POST /v1/indexes/{name}/documents` | multipart upload -> ingest report | read-write |
+| `GET /v1/indexes/{name}/documents[/{id}]` | the documents (id, file, kind, chunks, ...) | read |
+| `DELETE /v1/indexes/{name}/documents/{id}` | remove one, in one commit | read-write |
 
 Blocking work never runs on the event loop: generation on the one LLM thread
 (`app.api.queue`), retrieval and ingestion on worker threads (at most
@@ -36,7 +38,9 @@ from app.api.errors import ApiError, install_error_handlers
 from app.api.metrics import RequestMetrics
 from app.api.schemas import ChatRequest, RetrieveRequest
 from app.api.state import ServerState
+from app.services.documents import list_documents, remover
 from app.services.indexes import index_info
+from ingest.store import IndexLockedError
 
 
 def create_app(state: ServerState) -> FastAPI:
@@ -111,6 +115,40 @@ def create_app(state: ServerState) -> FastAPI:
         key.require(name, write=True)
         return await upload_documents(state, name, request)
 
+    @app.get("/v1/indexes/{name}/documents")
+    async def document_list(name: str, key: ApiKey = Depends(caller)) -> dict:
+        directory = state.index_dir(name)
+        key.require(name)
+        if not state.has_documents(name):
+            return {"index": name, "documents": []}
+        docs = await _in_thread(state, lambda: list_documents(directory))
+        return {"index": name, "documents": [d.to_json() for d in docs]}
+
+    @app.get("/v1/indexes/{name}/documents/{doc_id}")
+    async def document_show(name: str, doc_id: str, key: ApiKey = Depends(caller)) -> dict:
+        directory = state.index_dir(name)
+        key.require(name)
+        state.require_documents(name)
+        docs = await _in_thread(state, lambda: list_documents(directory))
+        return _one_document(docs, doc_id).to_json()
+
+    @app.delete("/v1/indexes/{name}/documents/{doc_id}")
+    async def document_delete(name: str, doc_id: str, key: ApiKey = Depends(caller)) -> dict:
+        directory = state.index_dir(name)
+        key.require(name, write=True)
+        state.require_documents(name)
+        doc = _one_document(await _in_thread(state, lambda: list_documents(directory, False)),
+                            doc_id)
+
+        def remove():
+            return remover(directory, state.settings.ingest).remove([doc.source])
+
+        try:
+            report = await anyio.to_thread.run_sync(remove)
+        except IndexLockedError as exc:
+            raise ApiError(409, str(exc), code="index_locked") from None
+        return {"index": name, "removed": doc.to_json(), "chunks_removed": report.chunks_removed}
+
     return app
 
 
@@ -125,6 +163,15 @@ async def _in_thread(state: ServerState, work):
     except TimeoutError:
         raise ApiError(504, f"the request took longer than the server's limit of {timeout:g} "
                        "s", code="timeout") from None
+
+
+def _one_document(docs, doc_id: str):
+    """The document of id `doc_id` (ids only: a path in a URL is ambiguous); 404 otherwise."""
+    for doc in docs:
+        if doc.id == doc_id:
+            return doc
+    raise ApiError(404, f"no document {doc_id!r} in this index; GET .../documents lists them",
+                   code="document_not_found")
 
 
 def _index_model(state: ServerState, name: str) -> dict:

@@ -14,7 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.commands.common import ConfigOption, console, settings
+from app.commands.common import ConfigOption, console, out, settings
 from ingest.core.types import IngestReport
 
 _STAGES = {"scan": "hashing files", "files": "reading files", "embed": "embedding chunks"}
@@ -85,6 +85,12 @@ def register(cli: typer.Typer) -> None:
                                   "under PATH any more."),
         strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, write nothing) if "
                                     "any file cannot be ingested."),
+        watch: bool = typer.Option(False, "--watch", help="Then keep the index in step with "
+                                   "PATH (new, changed and removed files) until stopped "
+                                   "(Ctrl-C), a line per change."),
+        interval: float = typer.Option(1.0, "--watch-interval", min=0.1, help="With --watch: "
+                                       "seconds between looks at PATH; a change is ingested "
+                                       "once PATH stays the same this long."),
         config: Path | None = ConfigOption,
     ) -> None:
         """Ingest documents into an index: new files are added, changed ones replaced,
@@ -120,3 +126,20 @@ def register(cli: typer.Typer) -> None:
             raise typer.Exit(1)
         if strict and report.failed:
             raise typer.Exit(1)
+        if watch:
+            _watch(ingestor, paths, interval)
+
+
+def _watch(ingestor, paths: list[Path], interval: float) -> None:
+    import threading
+
+    from app.services.watch import change_lines, watch
+
+    out.print(f"watching {', '.join(map(str, paths))} (Ctrl-C stops)", highlight=False,
+                  soft_wrap=True)
+    try:
+        for report in watch(ingestor, paths, threading.Event(), interval, interval):
+            for line in change_lines(report) or ["no change to the index"]:
+                out.print(line, highlight=False, soft_wrap=True)
+    except KeyboardInterrupt:
+        out.print("stopped watching", highlight=False)

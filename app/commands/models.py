@@ -27,7 +27,7 @@ class Job:
 
     label: str
     settings: Settings
-    kind: str  # "llm" or "embedder"
+    kind: str  # "llm", "embedder" or "reader"
 
 
 def jobs(s: Settings, every_builtin: bool) -> list[Job]:
@@ -37,6 +37,8 @@ def jobs(s: Settings, every_builtin: bool) -> list[Job]:
     from ingest.embedder import CONVERTED_EMBEDDERS
 
     out = [Job(f"embedder {s.ingest.embedder.embedding}", s, "embedder")]
+    if every_builtin or s.generation.reader == "extractive":
+        out.append(Job("extractive reader", with_overrides(s, reader="extractive"), "reader"))
     if every_builtin:
         out += [Job(f"embedder {name}", with_overrides(s, embedding=name), "embedder")
                 for name in CONVERTED_EMBEDDERS if name != s.ingest.embedder.embedding]
@@ -60,6 +62,10 @@ def prepare(job: Job) -> str:
     if job.kind == "embedder":
         embedder = make_embedder(job.settings.ingest.embedder)
         return f"{embedder.backend} on {embedder.device}"
+    if job.kind == "reader":
+        from app.services.build import make_reader
+
+        return f"{make_reader(job.settings.generation).backend}"
     try:
         folder = prepare_llm(llm_spec(job.settings))
     except OpenVINOUnavailable as exc:

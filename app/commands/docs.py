@@ -1,0 +1,87 @@
+"""`ragqa docs list|show|rm|reingest --index DIR|URL`: the documents of an index.
+
+    ragqa docs list --index indexes/sample
+    ragqa docs show zh_distillation.md
+    ragqa docs rm 3f2a9c01d4e5b6a7            # an id, a path, or a file name only one has
+    ragqa docs reingest en_pretraining.md      # load, chunk and embed it again
+
+Removing a document drops its chunks, vectors and BM25 postings in one commit, on the folder
+store and on PostgreSQL alike (`app.services.documents`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from app.commands.common import ConfigOption, IndexOption, console, out, settings
+
+docs_cli = typer.Typer(help="List, show, remove and re-ingest the documents of an index.",
+                       no_args_is_help=True)
+
+
+@docs_cli.command("list")
+def list_docs(index: str | None = IndexOption,
+              as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
+              config: Path | None = ConfigOption) -> None:
+    """Every document: id, kind, pages, chunks, when it was ingested, OCR, what was left out."""
+    from app.services.documents import list_documents
+
+    docs = list_documents(settings(config, index=index).index)
+    if as_json:
+        typer.echo(json.dumps([d.to_json() for d in docs], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{len(docs)} documents", title_justify="left")
+    for name in ("id", "file", "kind", "pages", "chunks", "ingested at", "OCR"):
+        table.add_column(name, overflow="fold" if name == "file" else "ellipsis")
+    for d in docs:
+        table.add_row(d.id, d.source, d.kind, str(d.pages), str(d.chunks), d.ingested_at,
+                      "yes" if d.ocr else "")
+    out.print(table)
+
+
+@docs_cli.command("show")
+def show(ref: str = typer.Argument(..., help="Id, path or file name of the document."),
+         index: str | None = IndexOption, config: Path | None = ConfigOption) -> None:
+    """One document's record, as JSON."""
+    from app.services.documents import find_document, list_documents
+
+    doc = find_document(list_documents(settings(config, index=index).index), ref)
+    typer.echo(json.dumps(doc.to_json(), ensure_ascii=False, indent=2))
+
+
+@docs_cli.command("rm")
+def remove(refs: list[str] = typer.Argument(..., help="Ids, paths or file names."),
+           index: str | None = IndexOption, config: Path | None = ConfigOption) -> None:
+    """Remove documents from the index (the files themselves are not touched)."""
+    from app.services.documents import remove_documents, remover
+
+    s = settings(config, index=index)
+    report = remove_documents(remover(s.index, s.ingest), refs)
+    for source in report.removed:
+        out.print(f"removed: {source}", highlight=False)
+    out.print(f"{report.chunks_removed} chunks removed", highlight=False)
+
+
+@docs_cli.command("reingest")
+def reingest(ref: str = typer.Argument(..., help="Id, path or file name."),
+             index: str | None = IndexOption, config: Path | None = ConfigOption) -> None:
+    """Load, chunk and embed one document again from its file."""
+    from app.services.build import make_ingestor
+    from app.services.documents import reingest_document
+
+    s = settings(config, index=index)
+    report = reingest_document(make_ingestor(s), ref)
+    for failure in report.failed:
+        console.print(f"failed: {failure.source}: {failure.reason}", style="red",
+                      highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    out.print(f"re-ingested: {', '.join(report.ingested)} ({report.chunks_added} chunks)",
+              highlight=False)
+
+
+def register(cli: typer.Typer) -> None:
+    cli.add_typer(docs_cli, name="docs")
