@@ -177,6 +177,21 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
             assert assistant_messages(page).count() == 2
             other.close()
 
+            # 5. The uploaded file answers a question; removed from the sidebar (with a
+            #    confirmation), the same question is declined.
+            lighthouse = "灯塔项目的预算是多少？"
+            before = ask_and_watch(page, lighthouse)
+            expect(before["message"].locator("strong").first).to_contain_text("42")
+            sidebar.get_by_text("Files (14)").click()
+            row = sidebar.get_by_test_id("stHorizontalBlock").filter(has_text="灯塔 项目.md")
+            row.get_by_role("button").click()
+            expect(sidebar).to_contain_text("Remove 灯塔 项目.md from the knowledge base?")
+            sidebar.get_by_role("button", name="Remove", exact=True).click()
+            expect(sidebar).to_contain_text("Removed 灯塔 项目.md", timeout=60_000)
+            expect(sidebar).to_contain_text("13 documents")
+            after = ask_and_watch(page, lighthouse)
+            expect(after["message"]).to_contain_text("No answer found in the documents")
+
             # Tall enough to show both conversations and most of the sidebar in one picture.
             page.set_viewport_size({"width": 1440, "height": 2200})
             wait_idle(page)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from app.config import Settings, with_overrides
 from app.services.cpu import describe_cpu
+from app.services.documents import remover
 from app.services.uploads import (
     Upload,
     UploadPolicy,
@@ -79,8 +80,9 @@ def _open_typed_path() -> None:
         st.session_state["index_path"] = ""
 
 
-def index_info(index_dir: Location) -> None:
-    """Documents, chunks and the embedding model of the index, or that it is still empty."""
+def index_info(s: Settings, index_dir: Location) -> None:
+    """Documents, chunks and the embedding model of the index, or that it is still empty; each
+    file with a remove button (and a confirmation)."""
     if not index_exists(index_dir):
         st.info("New knowledge base: upload files below to create it.")
         return
@@ -89,9 +91,35 @@ def index_info(index_dir: Location) -> None:
     st.markdown(f"**{m.num_files}** documents · **{m.num_chunks}** chunks")
     st.caption(f"Embedding: {m.embedding_model} · chunk {m.chunk_size}/{m.chunk_overlap} · "
                f"{m.index_type} · updated {m.updated_at}")
-    with st.expander(f"Files ({m.num_files})"):
-        for f in index.files():
-            st.caption(f"{Path(f.source).name} — {f.num_chunks} chunks")
+    state = st.session_state
+    removed = state.pop("last_removed", None)
+    if removed:
+        st.success(f"Removed {Path(removed).name} from the knowledge base.")
+    with st.expander(f"Files ({m.num_files})", expanded=bool(state.get("confirm_remove"))):
+        for i, f in enumerate(index.files()):
+            name, remove = st.columns([5, 1], vertical_alignment="center")
+            name.caption(f"{Path(f.source).name} — {f.num_chunks} chunks")
+            if remove.button(":material/delete:", key=f"remove-{i}", help=f"Remove "
+                             f"{Path(f.source).name} from the knowledge base"):
+                state["confirm_remove"] = f.source
+        pending = state.get("confirm_remove")
+        if pending:
+            uploaded = Path(pending).parent == uploads_dir_for(index_dir).resolve()
+            st.warning(f"Remove **{escape_md(Path(pending).name)}** from the knowledge base? "
+                       "Its answers go with it" + (", and the uploaded copy is deleted."
+                                                   if uploaded else
+                                                   " (the file itself stays where it is)."))
+            yes, no = st.columns(2)
+            if yes.button("Remove", type="primary", key="confirm-remove"):
+                state.pop("confirm_remove")
+                remover(index_dir, s.ingest).remove([pending])
+                if uploaded:  # an upload made by mistake should not come back
+                    Path(pending).unlink(missing_ok=True)
+                state["last_removed"] = pending
+                st.rerun()
+            if no.button("Cancel", key="cancel-remove"):
+                state.pop("confirm_remove")
+                st.rerun()
 
 
 def upload_panel(s: Settings, index_dir: Location) -> None:

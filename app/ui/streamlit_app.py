@@ -33,7 +33,7 @@ def main() -> None:
     with st.sidebar:
         with chat.errors_shown("Opening the knowledge base"):
             index_dir = sidebar.choose_index(base)
-            sidebar.index_info(index_dir)
+            sidebar.index_info(base, index_dir)
         with chat.errors_shown("Uploading"):
             sidebar.upload_panel(base, index_dir)
         with chat.errors_shown("Reading the controls"):
