@@ -232,6 +232,15 @@ class AnswerEngine:
                                  mean_logprob=None, lang=lang)
         signals["written_sentences"] = float(len(checks))
         signals["shown_sentences"] = float(len(shown))
+        # The reader's short span, when it is sure of one: kept with the explanation (a
+        # "why" asked of a benchmark is scored on it), or the answer when nothing written held.
+        factoid = None if self.reader is None else self._read(question, standalone, hits, lang,
+                                                              retrieve_ms, start)
+        if factoid is not None and factoid.abstained:
+            factoid = None
+        if not shown and factoid is not None:
+            yield factoid.text
+            return factoid
         quote = None if shown or declined else quoted_evidence(standalone, hits, g.window_hits)
         if quote is not None:
             # Nothing written held, but the documents are about the question: quote them.
@@ -247,9 +256,13 @@ class AnswerEngine:
             return Answer(text=ABSTAIN[lang], abstained=True, citations=[], confidence=None,
                           **common)
         cited = sorted({s.n for s in shown})
+        if factoid is not None:
+            common.update(short=factoid.short, evidence=factoid.evidence,
+                          uncertain=factoid.uncertain)
         return Answer(text=("" if lang == "zh" else " ").join(shown_text(s, lang)
                                                                for s in shown),
-                      abstained=False, confidence=None, sentences=shown,
+                      abstained=False, sentences=shown,
+                      confidence=None if factoid is None else factoid.confidence,
                       citations=[Citation(n=n, source=hits[n - 1].chunk.source,
                                           page=hits[n - 1].chunk.page,
                                           chunk_id=hits[n - 1].chunk.chunk_id,
