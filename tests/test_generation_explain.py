@@ -15,7 +15,8 @@ from generation.explain.writer import SentenceSplitter
 
 def engine(reply, **settings) -> AnswerEngine:
     return AnswerEngine(FixedRetriever(HITS), ScriptedLLM(reply),
-                        GenerationSettings(**({"answer_form": "explained"} | settings)))
+                        GenerationSettings(**({"answer_form": "explained", "reader": "llm"}
+                                                | settings)))
 
 
 @pytest.mark.parametrize("question,form", [
