@@ -20,6 +20,14 @@ CACHE_DIR = load_settings(None, {}).generation.model.cache_dir
 EXPORTER = Path(__file__).resolve().parents[1] / ".venv-export" / "bin" / "python"
 
 
+def llm_settings(**values):
+    """GenerationSettings with the LLM as the reader: what the engine's LLM path is tested
+    with (the default reader is the extractive one)."""
+    from generation.settings import GenerationSettings
+
+    return GenerationSettings(reader="llm", **values)
+
+
 HITS = [
     Hit(Chunk("tower.pdf#3:0", "The Eiffel Tower is 330 metres tall and was completed in 1889.",
               "kb/tower.pdf", 3, 0), 0.9, relevance=0.71),

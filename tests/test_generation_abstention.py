@@ -8,7 +8,7 @@ import random
 
 import numpy as np
 import pytest
-from generation_fixtures import HITS, FixedRetriever, ScriptedLLM
+from generation_fixtures import HITS, FixedRetriever, ScriptedLLM, llm_settings
 
 from generation.abstention import (
     MODEL_FILE,
@@ -175,12 +175,12 @@ def test_the_capped_threshold_declines_at_most_the_cap_of_answerable_questions()
 def test_an_answer_above_the_uncertain_mark_is_given_and_marked():
     model = NoAnswerModel.load()
     llm = ScriptedLLM("330 metres")
-    settings = GenerationSettings(no_answer_threshold=1.01, uncertain_threshold=0.0)
+    settings = llm_settings(no_answer_threshold=1.01, uncertain_threshold=0.0)
     answer = AnswerEngine(FixedRetriever(HITS), llm, settings, model).ask(
         "How tall is the Eiffel Tower?")
     assert not answer.abstained and answer.uncertain
     assert answer.to_json("1")["uncertain"] is True
     sure = AnswerEngine(FixedRetriever(HITS), ScriptedLLM("330 metres"),
-                        GenerationSettings(no_answer_threshold=1.01, uncertain_threshold=1.01),
+                        llm_settings(no_answer_threshold=1.01, uncertain_threshold=1.01),
                         model).ask("How tall is the Eiffel Tower?")
     assert not sure.uncertain

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from generation_fixtures import CACHE_DIR
+from generation_fixtures import CACHE_DIR, llm_settings
 from pydantic import ValidationError
 from retrieval_fixtures import small_index  # noqa: F401  (module fixture: a real index)
 
@@ -17,7 +17,7 @@ from generation.backends.builtin_models import (
     assemble_gguf,
     converted_model,
 )
-from generation.settings import GenerationSettings, LLMSettings
+from generation.settings import LLMSettings
 from ingest.core.errors import ModelUnavailableError
 from ingest.store.local.reader import open_index
 from retrieval import build_retriever
@@ -30,7 +30,7 @@ def retriever(small_index, embedder):  # noqa: F811
 
 
 def test_the_default_model_answers_from_the_indexed_pdf_and_cites_real_sources(retriever, qwen):
-    engine = AnswerEngine(retriever, qwen, GenerationSettings(max_new_tokens=40))
+    engine = AnswerEngine(retriever, qwen, llm_settings(max_new_tokens=40))
     answer = engine.ask("What does the solar panel warranty cover?")
     assert not answer.abstained
     assert "manufacturing defects" in answer.short.text
@@ -43,7 +43,7 @@ def test_the_default_model_answers_from_the_indexed_pdf_and_cites_real_sources(r
 
 
 def test_an_off_topic_question_is_gated_on_the_real_cosine_relevance(retriever, smollm2):
-    engine = AnswerEngine(retriever, smollm2, GenerationSettings(min_relevance=0.3))
+    engine = AnswerEngine(retriever, smollm2, llm_settings(min_relevance=0.3))
     answer = engine.ask("Who won the 1998 football world cup?")
     assert max(h.relevance for h in answer.hits) < 0.3
     assert answer.abstained and answer.timings.first_token_ms is None

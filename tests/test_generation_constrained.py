@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from generation_fixtures import HITS, FixedRetriever
+from generation_fixtures import HITS, FixedRetriever, llm_settings
 
 from generation import AnswerEngine, DecodingParams
 from generation.backends.constrained import SubstringConstraint
-from generation.settings import GenerationSettings
 
 PASSAGE = "The Eiffel Tower is 330 metres tall and was completed in 1889."
 
@@ -58,7 +57,7 @@ def test_smollm2_under_constraint_writes_a_verbatim_substring(smollm2):
 @pytest.mark.parametrize("question", ["How tall is the Eiffel Tower?", "埃菲尔铁塔有多高？"])
 def test_the_engine_with_constrained_grounding_answers_from_the_passage(smollm2, question):
     engine = AnswerEngine(FixedRetriever(HITS), smollm2,
-                          GenerationSettings(grounding="constrained", max_new_tokens=16,
+                          llm_settings(grounding="constrained", max_new_tokens=16,
                                              no_answer_threshold=None))
     answer = engine.ask(question)
     if not answer.abstained:

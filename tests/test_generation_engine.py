@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from generation_fixtures import HITS, FixedRetriever, ScriptedLLM
+from generation_fixtures import HITS, FixedRetriever, ScriptedLLM, llm_settings
 
 from generation import Answer, AnswerEngine, DecodingParams
 from generation.prompts import ABSTAIN
 from generation.rewrite import heuristic_rewrite, is_follow_up, rewrite_question
-from generation.settings import GenerationSettings
 
 
 def _low(hits, relevance):
@@ -24,7 +23,7 @@ def _with_text(hit, text):
 def test_abstains_without_calling_the_llm_when_no_hit_is_relevant_enough():
     llm = ScriptedLLM("The tower is 330 metres tall [1].")
     engine = AnswerEngine(FixedRetriever(_low(HITS, 0.05)), llm,
-                          GenerationSettings(min_relevance=0.2))
+                          llm_settings(min_relevance=0.2))
     answer = engine.ask("How tall is the Eiffel Tower?")
     assert llm.calls == []  # the LLM was never asked
     assert answer.abstained and answer.text == ABSTAIN["en"]
@@ -36,7 +35,7 @@ def test_abstains_without_calling_the_llm_when_no_hit_is_relevant_enough():
 def test_the_gate_answers_a_chinese_question_in_chinese_and_streams_the_phrase():
     llm = ScriptedLLM("unused")
     engine = AnswerEngine(FixedRetriever(_low(HITS, 0.1)), llm,
-                          GenerationSettings(min_relevance=0.3))
+                          llm_settings(min_relevance=0.3))
     stream = engine.stream("埃菲尔铁塔有多高？")
     assert list(stream) == [ABSTAIN["zh"]]
     assert stream.result().abstained and llm.calls == []
@@ -45,14 +44,14 @@ def test_the_gate_answers_a_chinese_question_in_chinese_and_streams_the_phrase()
 def test_no_hits_at_all_abstains_without_the_llm():
     llm = ScriptedLLM("unused")
     answer = AnswerEngine(FixedRetriever([]), llm,
-                          GenerationSettings(min_relevance=None)).ask("Anything?")
+                          llm_settings(min_relevance=None)).ask("Anything?")
     assert answer.abstained and llm.calls == []
 
 
 def test_hits_without_a_known_relevance_are_not_gated():
     llm = ScriptedLLM("330 metres tall")
     answer = AnswerEngine(FixedRetriever(_low(HITS, None)), llm,
-                          GenerationSettings(min_relevance=0.9,
+                          llm_settings(min_relevance=0.9,
                                              no_answer_threshold=None)).ask("Tall?")
     assert len(llm.calls) == 1 and not answer.abstained
 
@@ -62,7 +61,7 @@ def test_one_relevant_hit_is_enough_to_call_the_llm():
     hits[2] = dataclasses.replace(hits[2], relevance=0.5)
     llm = ScriptedLLM("two million")
     answer = AnswerEngine(FixedRetriever(hits), llm,
-                          GenerationSettings(min_relevance=0.2, evidence="passages",
+                          llm_settings(min_relevance=0.2, evidence="passages",
                                              context_passages=3, no_answer_threshold=None)
                           ).ask("Population?")
     assert len(llm.calls) == 1 and not answer.abstained
@@ -73,7 +72,8 @@ def test_one_relevant_hit_is_enough_to_call_the_llm():
                                   "documents. [1]", "无法回答"])
 def test_a_model_that_declines_is_an_abstention_without_citations(said):
     llm = ScriptedLLM(said)
-    answer = AnswerEngine(FixedRetriever(HITS), llm).ask("Who painted it?")
+    answer = AnswerEngine(FixedRetriever(HITS), llm, llm_settings()).ask(
+        "Who painted it?")
     assert len(llm.calls) == 1
     assert answer.abstained and answer.citations == [] and answer.short is None
     assert answer.proposed == said and answer.signals["declined"] == 1.0
@@ -85,7 +85,7 @@ def test_an_answer_found_in_no_passage_is_an_abstention():
     # Seen with the 0.5B model on CMRC 2018: it answered with the few-shot example's date.
     llm = ScriptedLLM("1968年12月29日")
     answer = AnswerEngine(FixedRetriever(HITS), llm,
-                          GenerationSettings(no_answer_threshold=None)).ask("塔是哪一年建成的？")
+                          llm_settings(no_answer_threshold=None)).ask("塔是哪一年建成的？")
     assert answer.abstained and answer.citations == [] and answer.short is None
     assert answer.signals["grounded"] == 0.0
 
@@ -94,7 +94,7 @@ def test_a_document_about_the_example_subject_is_still_answered():
     hits = [_with_text(HITS[0], "The Sydney Harbour Bridge arch spans 503 metres in all.")]
     llm = ScriptedLLM("503 metres")
     answer = AnswerEngine(FixedRetriever(hits), llm,
-                          GenerationSettings(no_answer_threshold=None)).ask("How long?")
+                          llm_settings(no_answer_threshold=None)).ask("How long?")
     assert not answer.abstained and [c.n for c in answer.citations] == [1]
 
 
@@ -103,7 +103,7 @@ def test_the_short_answer_is_a_verbatim_span_and_the_text_quotes_its_sentence():
                        "metres tall and was completed in 1889. It was painted.")]
     llm = ScriptedLLM("The 330 Metres [1].")
     answer = AnswerEngine(FixedRetriever(hits), llm,
-                          GenerationSettings(no_answer_threshold=None)).ask("How tall?")
+                          llm_settings(no_answer_threshold=None)).ask("How tall?")
     short, ev = answer.short, answer.evidence
     assert short.text == "330 metres" == hits[0].chunk.text[short.start:short.end]
     assert (short.n, short.chunk_id) == (1, "tower.pdf#3:0")
@@ -123,12 +123,12 @@ def test_the_short_answer_is_a_verbatim_span_and_the_text_quotes_its_sentence():
 def test_the_no_answer_threshold_decides_between_answering_and_abstaining():
     llm = ScriptedLLM("330 metres")
     engine = AnswerEngine(FixedRetriever(HITS), llm,
-                          GenerationSettings(no_answer_threshold=None))
+                          llm_settings(no_answer_threshold=None))
     answered = engine.ask("How tall is the Eiffel Tower?")
     p = answered.no_answer_prob
     assert not answered.abstained and 0 < p < 1
     strict = AnswerEngine(FixedRetriever(HITS), ScriptedLLM("330 metres"),
-                          GenerationSettings(no_answer_threshold=p - 1e-6))
+                          llm_settings(no_answer_threshold=p - 1e-6))
     declined = strict.ask("How tall is the Eiffel Tower?")
     assert declined.abstained and declined.no_answer_prob == pytest.approx(p)
     assert declined.text == ABSTAIN["en"] and declined.proposed == "330 metres"
@@ -137,7 +137,7 @@ def test_the_no_answer_threshold_decides_between_answering_and_abstaining():
 def test_stream_yields_the_grounded_text_then_holds_the_answer():
     llm = ScriptedLLM("330 metres tall")
     stream = AnswerEngine(FixedRetriever(HITS), llm,
-                          GenerationSettings(no_answer_threshold=None)).stream("How tall?")
+                          llm_settings(no_answer_threshold=None)).stream("How tall?")
     pieces = list(stream)
     answer = stream.result()
     assert isinstance(answer, Answer) and answer.short.text == "330 metres tall"
@@ -147,7 +147,7 @@ def test_stream_yields_the_grounded_text_then_holds_the_answer():
 
 
 def test_streaming_a_real_model_matches_its_final_answer(smollm2):
-    engine = AnswerEngine(FixedRetriever(HITS), smollm2, GenerationSettings(max_new_tokens=24))
+    engine = AnswerEngine(FixedRetriever(HITS), smollm2, llm_settings(max_new_tokens=24))
     stream = engine.stream("How tall is the Eiffel Tower?")
     pieces = list(stream)
     answer = stream.result()
@@ -161,7 +161,7 @@ def test_streaming_a_real_model_matches_its_final_answer(smollm2):
 def test_ask_many_batches_where_it_pays_and_keeps_the_input_order():
     hits = FixedRetriever(HITS)
     llm = ScriptedLLM(["330 metres", "Gustave Eiffel's company"], prefers_batching=True)
-    engine = AnswerEngine(hits, llm, GenerationSettings(batch_size=2, evidence="passages",
+    engine = AnswerEngine(hits, llm, llm_settings(batch_size=2, evidence="passages",
                                                         context_passages=3,
                                                         no_answer_threshold=None))
     answers = engine.ask_many(["first?", "second?", "third?"])
@@ -173,7 +173,8 @@ def test_ask_many_batches_where_it_pays_and_keeps_the_input_order():
 
 def test_ask_many_gates_per_question():
     llm = ScriptedLLM("unused", prefers_batching=True)
-    answers = AnswerEngine(FixedRetriever(_low(HITS, 0.0)), llm).ask_many(["a?", "b?"])
+    answers = AnswerEngine(FixedRetriever(_low(HITS, 0.0)), llm,
+                           llm_settings()).ask_many(["a?", "b?"])
     assert all(a.abstained for a in answers) and llm.calls == []
 
 
@@ -203,7 +204,7 @@ def test_heuristic_rewrite_swaps_the_year_or_appends_the_fragment():
 def test_the_engine_retrieves_with_the_rewritten_follow_up():
     retriever = FixedRetriever(HITS)
     llm = ScriptedLLM("It was 14 million [1].")
-    engine = AnswerEngine(retriever, llm, GenerationSettings(rewrite="heuristic"))
+    engine = AnswerEngine(retriever, llm, llm_settings(rewrite="heuristic"))
     answer = engine.ask("and in 2020?", history=[("What was the revenue in 2019?", "12 M")])
     assert retriever.questions == ["What was the revenue in 2020?"]
     assert answer.standalone_question == "What was the revenue in 2020?"
@@ -229,9 +230,9 @@ def test_the_llm_rewrite_is_used_when_plausible_and_the_heuristic_when_not():
 
 def test_generation_and_decoding_settings_are_validated_when_made():
     with pytest.raises(ValueError, match="min_relevance"):
-        GenerationSettings(min_relevance=3)
+        llm_settings(min_relevance=3)
     with pytest.raises(ValueError, match="batch_size"):
-        GenerationSettings(batch_size=0)
+        llm_settings(batch_size=0)
     with pytest.raises(ValueError, match="top_p"):
         DecodingParams(top_p=0)
     with pytest.raises(ValueError, match="temperature"):

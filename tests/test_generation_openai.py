@@ -18,12 +18,12 @@ from api_fixtures import (
     small_index,
     write_keys,
 )
-from generation_fixtures import HITS, FixedRetriever
+from generation_fixtures import HITS, FixedRetriever, llm_settings
 
 from app.api.state import ServerState
 from generation import AnswerEngine, DecodingParams, Generation, GenerationError, load_llm
 from generation.backends.openai_backend import OpenAIBackend, request_options
-from generation.settings import GenerationSettings, LLMSettings
+from generation.settings import LLMSettings
 
 MESSAGES = [{"role": "user", "content": "Name three colours."}]
 
@@ -86,7 +86,7 @@ def test_request_options_send_sampling_knobs_only_when_sampling():
 @pytest.mark.slow
 def test_the_engine_answers_through_the_server_with_citations(serve):
     engine = AnswerEngine(FixedRetriever(HITS), backend(serve),
-                          GenerationSettings(max_new_tokens=24))
+                          llm_settings(max_new_tokens=24))
     stream = engine.stream("How tall is the Eiffel Tower?")
     pieces = list(stream)
     answer = stream.result()

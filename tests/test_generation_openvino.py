@@ -8,13 +8,12 @@ import shutil
 import threading
 
 import pytest
-from generation_fixtures import CACHE_DIR, EXPORTER, HITS, FixedRetriever
+from generation_fixtures import CACHE_DIR, EXPORTER, HITS, FixedRetriever, llm_settings
 
 from generation import AnswerEngine, DecodingParams, GenerationError, LLMSettings, load_llm
 from generation.backends.builtin_models import BUILTIN_MODELS
 from generation.backends.openvino_backend import OpenVINOBackend
 from generation.backends.openvino_export import META, openvino_model
-from generation.settings import GenerationSettings
 
 SMOL = "builtin:smollm2-135m"
 
@@ -41,7 +40,7 @@ def test_the_engine_answers_from_the_passages_in_english_and_chinese(qwen):
     zh = [dataclasses.replace(HITS[0], chunk=dataclasses.replace(
         HITS[0].chunk, text="埃菲尔铁塔高330米，于1889年建成，由埃菲尔公司设计。"))]
     for question, hits in (("How tall is the Eiffel Tower?", HITS), ("埃菲尔铁塔有多高？", zh)):
-        engine = AnswerEngine(FixedRetriever(hits), qwen, GenerationSettings(max_new_tokens=32))
+        engine = AnswerEngine(FixedRetriever(hits), qwen, llm_settings(max_new_tokens=32))
         answer = engine.ask(question)
         assert not answer.abstained and "330" in answer.short.text
         assert answer.timings.first_token_ms is not None and answer.confidence is not None

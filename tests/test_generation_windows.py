@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from generation_fixtures import FixedRetriever, ScriptedLLM
+from generation_fixtures import FixedRetriever, ScriptedLLM, llm_settings
 
-from generation import AnswerEngine, GenerationSettings
+from generation import AnswerEngine
 from generation.windows import select_windows
 from ingest.core.text import sentence_spans
 from ingest.core.types import Chunk
@@ -98,7 +98,7 @@ def test_the_engine_cites_the_hit_and_its_offsets_of_an_answer_found_in_a_window
     # the hit's own text with the hit's number.
     llm = ScriptedLLM("2.4 trillion tokens")
     engine = AnswerEngine(FixedRetriever([OTHER, EN]), llm,
-                          GenerationSettings(window_count=2, window_chars=120,
+                          llm_settings(window_count=2, window_chars=120,
                                              no_answer_threshold=None))
     answer = engine.ask("How many tokens was Kestrel-7B pretrained on?")
     assert not answer.abstained
