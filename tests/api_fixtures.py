@@ -51,9 +51,11 @@ def write_keys(path: Path, *grants: tuple[str, list[str], str]) -> dict[str, str
 
 
 def api_settings(embedder=None, **flat) -> Settings:
-    """Settings for a test server: the fast LLM on the CPU with torch, short answers. With
-    `embedder` (the session's), the server's model cache gets it instead of loading another."""
-    values = {"llm": FAST_LLM, "llm_backend": "transformers", "device": "cpu",
+    """Settings for a test server: the fast LLM on the CPU with torch, short answers, and the
+    LLM as the reader (these tests are about the LLM's streaming and usage; the extractive
+    reader's API answers are tested on their own). With `embedder` (the session's), the
+    server's model cache gets it instead of loading another."""
+    values = {"llm": FAST_LLM, "llm_backend": "transformers", "device": "cpu", "reader": "llm",
               "max_new_tokens": 32, "cache_dir": CACHE_DIR, **flat}
     settings = load_settings(None, values, environ={})
     if embedder is not None:

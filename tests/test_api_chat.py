@@ -45,8 +45,9 @@ def client(server):
 
 
 def check_extra(extra: dict, num_hits: int) -> None:
-    assert set(extra) == {"citations", "abstained", "confidence", "no_answer_prob",
-                          "short_answer", "evidence", "standalone_question", "timings_ms"}
+    assert set(extra) == {"citations", "abstained", "uncertain", "confidence", "no_answer_prob",
+                          "form", "sentences", "short_answer", "evidence",
+                          "standalone_question", "timings_ms"}
     short = extra["short_answer"]
     if extra["abstained"]:
         assert short is None and extra["evidence"] is None
@@ -89,6 +90,18 @@ def test_a_streamed_answer_in_chinese_ends_with_the_extra_field_and_usage(client
     check_extra(last.model_extra["ragqa"], num_hits=2)
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
     assert len({c.id for c in chunks}) == 1
+
+
+def test_the_extractive_reader_answers_a_factoid_without_llm_tokens(kb, embedder, smollm2):
+    with start_server(kb, embedder, smollm2, reader="extractive") as running:
+        client = openai.OpenAI(base_url=running.base_url, api_key="unused", max_retries=0)
+        reply = client.chat.completions.create(
+            model="kb", messages=[{"role": "user", "content": EN_QUESTION}])
+    extra = reply.model_extra["ragqa"]
+    check_extra(extra, num_hits=2)
+    assert not extra["abstained"] and extra["form"] == "short"
+    assert extra["short_answer"]["text"] in reply.choices[0].message.content
+    assert reply.usage.completion_tokens == 0  # no LLM token was decoded
 
 
 def test_a_follow_up_uses_the_conversation(client):

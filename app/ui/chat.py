@@ -149,16 +149,18 @@ def render_answer(turn: Turn, store: FeedbackStore | None) -> None:
     answer = turn.answer
     if answer.abstained:
         st.warning("**No answer found in the documents.**  \n" + show_answer_text(answer.text))
-    elif answer.short is not None:
-        # The short answer first, then the sentence it was copied from, with its [n].
-        st.markdown(f"**{show_answer_text(answer.short.text)}**")
-        if answer.uncertain:
-            st.markdown(UNCERTAIN_BADGE)
-        st.markdown(show_answer_text(answer.text))
-    elif answer.sentences:
-        # Each sentence with its [n]; hovering the [n] names the passage and how much of the
-        # sentence it holds (every shown sentence was checked against it).
-        st.html(f'<p class="ragqa-explained">{explained_html(answer)}</p>')
+    elif answer.short is not None or answer.sentences:
+        # The short answer first, then the sentence it was copied from with its [n], or the
+        # explanation: each sentence with its [n], whose tooltip names the passage and how
+        # much of the sentence it holds (every shown sentence was checked against it).
+        if answer.short is not None:
+            st.markdown(f"**{show_answer_text(answer.short.text)}**")
+            if answer.uncertain:
+                st.markdown(UNCERTAIN_BADGE)
+        if answer.sentences:
+            st.html(f'<p class="ragqa-explained">{explained_html(answer)}</p>')
+        else:
+            st.markdown(show_answer_text(answer.text))
     else:
         st.markdown(show_answer_text(answer.text))
     if answer.standalone_question and answer.standalone_question.strip() != turn.question.strip():
