@@ -37,7 +37,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/generation.py is no package
 
 from app.services.cpu import describe_cpu  # noqa: E402
 from generation.abstention import (  # noqa: E402
@@ -115,7 +115,9 @@ def load_rows(out: Path, skip: set[str] = frozenset()) -> list[dict]:
         path = out / run.name / "predictions.jsonl"
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            if row["answer"] is not None and row["signals"] and row["id"] not in skip:
+            # Explained answers (a "why" of the trial set) are not short answers: left out.
+            if row["answer"] is not None and row["signals"] and row["id"] not in skip \
+                    and "written_sentences" not in row["signals"]:
                 row["set"] = run.name
                 rows.append(row)
     return rows

@@ -54,9 +54,11 @@ class GenerationSettings(DecodingSettings):
     min_relevance: float | None = Field(
         0.2, ge=-1, le=1, description="abstain without calling the LLM when no hit's cosine "
         "relevance reaches this (None: never gate)")
+    # The extractive reader won on every tune half (bench/readers.py; README "Wave 3,
+    # session 2") and needs no LLM: a factoid is answered in a fraction of a second.
     reader: Literal["extractive", "llm"] = Field(
-        "llm", description="who finds the short answer in the evidence: the trained extractive "
-        "reader (an encoder with a span head, generation.reader) or the LLM")
+        "extractive", description="who finds the short answer in the evidence: the trained "
+        "extractive reader (an encoder with a span head, generation.reader) or the LLM")
     reader_windows: int = Field(3, gt=0, description="windows the extractive reader reads "
                                 "(it is not distracted by more, as the 0.5B LLM is)")
     answer_form: Literal["auto", "short", "explained"] = Field(
