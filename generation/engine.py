@@ -324,7 +324,7 @@ class AnswerEngine:
         """The extractive reader's answer: the best span of the windows it reads."""
         g = self.settings
         windows = select_windows(standalone, hits, count=g.reader_windows,
-                                 max_chars=g.window_chars, from_hits=g.window_hits)
+                                 max_chars=g.reader_window_chars, from_hits=g.window_hits)
         texts = [w.text for w in windows]
         reading = self.reader.read(standalone, texts)
         text, left, right = span_text(texts, reading)
