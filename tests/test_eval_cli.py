@@ -157,7 +157,7 @@ def test_eval_answers_a_stratified_sample_with_a_real_llm(eval_index, small_qa, 
     out_dir = tmp_path / "report"
     code, _, err = ragqa(monkeypatch, capsys, "eval", "--qa", small_qa, "--index", eval_index,
                          "--out", out_dir, "--llm", "builtin:smollm2-135m", "--device", "cpu",
-                         "--generate-sample", "2", "--max-new-tokens", "24")
+                         "--reader", "llm", "--generate-sample", "2", "--max-new-tokens", "24")
     assert code == 0, err
     report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
     assert report["retrieval_only"] is False

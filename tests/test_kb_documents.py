@@ -116,8 +116,10 @@ def test_watch_follows_a_new_a_changed_and_a_removed_file(tmp_path, docs, embedd
     lines: list[str] = []
     watcher = ingestor(index, embedder)
 
+    runs = watch(watcher, [docs], stop, interval=0.2, debounce=0.3)  # lists the folder now
+
     def run():
-        for report in watch(watcher, [docs], stop, interval=0.2, debounce=0.3):
+        for report in runs:
             lines.extend(change_lines(report))
 
     thread = threading.Thread(target=run, daemon=True)

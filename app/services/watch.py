@@ -36,9 +36,15 @@ def listing(paths: Sequence[Path], exclude: Path | None = None) -> dict[str, tup
 
 def watch(ingestor, paths: Sequence[Path], stop: threading.Event, interval: float = 1.0,
           debounce: float = 1.0) -> Iterator[IngestReport]:
-    """Yields the report of each run that a change of the folder caused, until `stop`."""
+    """The report of each run that a change of the folder causes, until `stop`. The folder
+    is listed now, when this is called: a change made after the call is seen."""
     exclude = ingestor.target.exclude()
-    seen = listing(paths, exclude)
+    return _runs(ingestor, paths, stop, interval, debounce, exclude, listing(paths, exclude))
+
+
+def _runs(ingestor, paths: Sequence[Path], stop: threading.Event, interval: float,
+          debounce: float, exclude: Path | None,
+          seen: dict[str, tuple[int, int]]) -> Iterator[IngestReport]:
     while not stop.wait(interval):
         now = listing(paths, exclude)
         if now == seen:
