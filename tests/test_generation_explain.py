@@ -79,3 +79,13 @@ def test_forcing_the_short_form_keeps_the_factoid_path():
     answer = engine("330 metres", answer_form="short", no_answer_threshold=None).ask(
         "Explain how tall the tower is.")
     assert answer.form == "short" and answer.short.text == "330 metres"
+
+
+def test_when_no_written_sentence_holds_the_best_evidence_is_quoted():
+    answer = engine("It was painted red in 1850 by the mayor. [1]").ask(
+        "Why is the Eiffel Tower 330 metres tall?")
+    assert not answer.abstained and len(answer.sentences) == 1
+    quote = answer.sentences[0]
+    assert quote.support == 1.0 and quote.n == 1
+    assert quote.text in HITS[0].chunk.text and "330 metres" in quote.text
+    assert "1850" not in answer.text
