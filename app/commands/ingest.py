@@ -131,15 +131,19 @@ def register(cli: typer.Typer) -> None:
 
 
 def _watch(ingestor, paths: list[Path], interval: float) -> None:
+    import sys
     import threading
 
     from app.services.watch import change_lines, watch
 
-    out.print(f"watching {', '.join(map(str, paths))} (Ctrl-C stops)", highlight=False,
-                  soft_wrap=True)
+    def say(line: str) -> None:
+        out.print(line, highlight=False, soft_wrap=True)
+        sys.stdout.flush()  # a line per change as it happens, also into a pipe or a log
+
+    say(f"watching {', '.join(map(str, paths))} (Ctrl-C stops)")
     try:
         for report in watch(ingestor, paths, threading.Event(), interval, interval):
             for line in change_lines(report) or ["no change to the index"]:
-                out.print(line, highlight=False, soft_wrap=True)
+                say(line)
     except KeyboardInterrupt:
-        out.print("stopped watching", highlight=False)
+        say("stopped watching")
