@@ -131,6 +131,7 @@ def register(cli: typer.Typer) -> None:
 
 
 def _watch(ingestor, paths: list[Path], interval: float) -> None:
+    import signal
     import sys
     import threading
 
@@ -140,6 +141,10 @@ def _watch(ingestor, paths: list[Path], interval: float) -> None:
         out.print(line, highlight=False, soft_wrap=True)
         sys.stdout.flush()  # a line per change as it happens, also into a pipe or a log
 
+    # Ctrl-C or a SIGTERM stops the watch, even when this process was started with SIGINT
+    # ignored (a background job of a non-interactive shell is).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     say(f"watching {', '.join(map(str, paths))} (Ctrl-C stops)")
     try:
         for report in watch(ingestor, paths, threading.Event(), interval, interval):
