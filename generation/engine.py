@@ -203,29 +203,24 @@ class AnswerEngine:
         splitter, shown, checks = SentenceSplitter(), [], []
         first_ms = None
         with closing(self.llm.stream(plan.messages, params)) as decoded:
-            for piece in decoded:
-                for written in splitter.feed(piece):
-                    checks.append(check_sentence(written, plan.windows, hits, standalone,
-                                                 g.support_threshold))
-                    sentence = checks[-1].sentence
-                    if sentence is None or any(s.text == sentence.text for s in shown):
-                        continue
-                    if first_ms is None:
-                        first_ms = (time.perf_counter() - start) * 1000
-                    yield ("" if not shown or lang == "zh" else " ") + shown_text(sentence,
-                                                                                 lang)
-                    shown.append(sentence)
+            def written_sentences():
+                for piece in decoded:
+                    yield from splitter.feed(piece)
+                yield from splitter.flush()
+
+            # One check per sentence as it ends; decoding stops once enough are shown.
+            for written in written_sentences():
                 if len(shown) >= g.explain_max_sentences:
                     break
-            else:
-                for written in splitter.flush():
-                    checks.append(check_sentence(written, plan.windows, hits, standalone,
-                                                 g.support_threshold))
-                    sentence = checks[-1].sentence
-                    if sentence is not None and len(shown) < g.explain_max_sentences:
-                        yield ("" if not shown or lang == "zh" else " ") + shown_text(sentence,
-                                                                                     lang)
-                        shown.append(sentence)
+                checks.append(check_sentence(written, plan.windows, hits, standalone,
+                                             g.support_threshold))
+                sentence = checks[-1].sentence
+                if sentence is None or any(s.text == sentence.text for s in shown):
+                    continue
+                if first_ms is None:
+                    first_ms = (time.perf_counter() - start) * 1000
+                yield ("" if not shown or lang == "zh" else " ") + shown_text(sentence, lang)
+                shown.append(sentence)
         written = decoded.text()
         declined = is_abstention(written)
         signals = answer_signals(standalone, hits, hits, None, declined=declined,
