@@ -259,11 +259,7 @@ class AnswerEngine:
                                                                for s in shown),
                       abstained=False, sentences=shown,
                       confidence=None if factoid is None else factoid.confidence,
-                      citations=[Citation(n=n, source=hits[n - 1].chunk.source,
-                                          page=hits[n - 1].chunk.page,
-                                          chunk_id=hits[n - 1].chunk.chunk_id,
-                                          snippet=snippet(hits[n - 1].chunk.text))
-                                 for n in cited], **common)
+                      citations=[_citation(n, hits[n - 1]) for n in cited], **common)
 
     def _decoding(self, plan: PromptPlan) -> DecodingParams:
         """The decoding settings; with constrained grounding, the passages to copy from."""
@@ -350,13 +346,19 @@ class AnswerEngine:
         quote = quote_evidence(chunk.text, left, right)
         return Answer(
             text=f"{quote} [{n}]", abstained=False,
-            citations=[Citation(n=n, source=chunk.source, page=chunk.page, chunk_id=chunk.chunk_id,
-                                snippet=snippet(chunk.text))],
+            citations=[_citation(n, hits[span.passage])],
             short=ShortAnswer(text=span.text, n=n, chunk_id=chunk.chunk_id, start=span.start,
                               end=span.end, match=span.match),
             evidence=Evidence(n=n, source=chunk.source, page=chunk.page, chunk_id=chunk.chunk_id,
                               start=left, end=right, text=quote),
             **common)
+
+
+def _citation(n: int, hit: Hit) -> Citation:
+    """Passage [n] of an answer: the hit's source, page, chunk and snippet."""
+    c = hit.chunk
+    return Citation(n=n, source=c.source, page=c.page, chunk_id=c.chunk_id,
+                    snippet=snippet(c.text))
 
 
 def _in_hit(span: Span, window: Window) -> Span:
