@@ -18,7 +18,9 @@ throwaway server the bench starts with the `pgserver` wheel; rows through `PgWri
 then the HNSW index built once, as `CREATE INDEX` on a loaded table does it fastest). Queries
 are embedded ahead of time (a lookup embedder), so the latencies are search + fusion + hit
 assembly through the real retrievers (`build_retriever`, k=10, hygiene, one read snapshot per
-question), without the question's embedding, measured once with all-MiniLM-L6-v2.
+question), without the question's embedding, measured once with all-MiniLM-L6-v2. Then the
+same modes with a metadata filter admitting 10% and 1% of the chunks (`--filter team=t3`,
+`project=p7`), pushed down into each store.
 """
 
 from __future__ import annotations
@@ -107,8 +109,13 @@ def entries(docs: list[np.ndarray], vecs: np.ndarray, words: list[str]):
         tokens = [[words[t] for t in docs[r]] for r in rows]
         chunks = [Chunk(f"c{r}", " ".join(t), f"/bench/doc{f}.txt", None, 0)
                   for r, t in zip(rows, tokens, strict=True)]
+        # Metadata to filter on: a team of ten (10% of the chunks each), a project of a hundred
+        # (1%), as front matter or a sidecar would give them.
+        metadata = {"path": [f"/bench/doc{f}.txt"], "kind": ["txt"], "language": ["en"],
+                    "ingested": ["2025-01-01"], "team": [f"t{f % 10}"],
+                    "project": [f"p{f % 100}"]}
         batch.append(FileEntry(f"/bench/doc{f}.txt", f"{f:064x}", "2025-01-01T00:00:00+00:00",
-                               chunks, vecs[rows.start:rows.stop], tokens))
+                               chunks, vecs[rows.start:rows.stop], tokens, None, metadata))
         if len(batch) == 100:
             yield batch
             batch = []
@@ -125,7 +132,8 @@ def build_folder(where: Path, batches, n: int, index_type: str) -> IndexReader:
     writer = GenerationWriter(where, "gen-000001", DIM, index_type)
     for batch in batches:
         for e in batch:
-            writer.add_file(e.source, e.sha256, e.ingested_at, e.chunks, e.vectors, e.tokens)
+            writer.add_file(e.source, e.sha256, e.ingested_at, e.chunks, e.vectors, e.tokens,
+                            e.skipped, e.metadata)
     m = manifest(n, index_type)
     writer.commit(Manifest(**{**m.to_json(), "num_files": writer.num_files}))
     return IndexReader(where)
@@ -230,6 +238,19 @@ def run_size(label: str, n: int, num_queries: int, pg_url: str, seed: int) -> No
             ratio = (remote[0] / folder[0], remote[1] / folder[1])
             print(f"  {mode:<8} {folder[0]:>10.2f} {folder[1]:>8.2f} {remote[0]:>13.2f} "
                   f"{remote[1]:>8.2f} {ratio[0]:>9.1f}x {ratio[1]:>9.1f}x")
+        print(f"  filtered (metadata pushed down; exact search over the admitted rows):\n"
+              f"  {'mode, filter':<26} {'folder p50':>10} {'p95':>8} {'postgres p50':>13} "
+              f"{'p95':>8}")
+        for mode in ("dense", "bm25", "hybrid"):
+            for filters, share in ((("team=t3",), "10%"), (("project=p7",), "1%")):
+                settings = RetrievalSettings(mode=mode, k=10, filters=filters)
+                timed = time_queries({"folder": build_retriever(hnsw, emb, settings),
+                                      "postgres": build_retriever(pg, emb, settings)},
+                                     questions)
+                folder, remote = timed["folder"], timed["postgres"]
+                name = f"{mode}, {filters[0]} ({share})"
+                print(f"  {name:<26} {folder[0]:>10.2f} {folder[1]:>8.2f} {remote[0]:>13.2f} "
+                      f"{remote[1]:>8.2f}")
         print(f"  HNSW recall@10 vs exact (ef 128): folder {recall_at_10(flat, hnsw, qvecs):.3f},"
               f" postgres {recall_at_10(flat, pg, qvecs):.3f}  (the modes above use HNSW)")
         print_sizes(n, Path(tmp), pg_url)

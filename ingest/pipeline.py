@@ -30,6 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from ingest.chunking import Chunker
+from ingest.core.metadata import (
+    MetadataError,
+    document_metadata,
+    is_sidecar,
+    read_sidecar,
+    sidecar_path,
+)
 from ingest.core.text import tokenize
 from ingest.core.types import Chunk, FileEntry, FileFailure, IngestError, IngestReport
 from ingest.loaders import LoadError, Tesseract, load_document, read_bytes
@@ -84,6 +91,8 @@ def discover(paths: Iterable[Path], exclude: Path | None = None
                     continue
                 if exclude and f.is_relative_to(exclude):
                     continue  # never ingest the index into itself
+                if is_sidecar(f):
+                    continue  # a document's metadata, read with the document
                 found[f.resolve()] = None
         elif path.exists():
             missing.append(FileFailure(str(path), "unreadable: not a regular file"))
@@ -93,11 +102,28 @@ def discover(paths: Iterable[Path], exclude: Path | None = None
 
 
 def sha256_file(path: Path) -> str:
+    """The file's fingerprint (`fingerprint`), reading it in blocks."""
     try:
         with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
+            digest = hashlib.file_digest(fh, "sha256")
     except OSError as exc:
         raise LoadError(f"unreadable: {exc.strerror or exc}") from None
+    return _with_sidecar(digest, path)
+
+
+def fingerprint(data: bytes, path: Path) -> str:
+    """SHA-256 of the file's bytes, and of its sidecar NAME.meta.json's when it has one, so that
+    editing the sidecar re-ingests the file (its metadata changed)."""
+    return _with_sidecar(hashlib.sha256(data), path)
+
+
+def _with_sidecar(digest, path: Path) -> str:
+    try:
+        side = sidecar_path(Path(path)).read_bytes()
+    except OSError:  # none (or unreadable: reported when the file loads)
+        return digest.hexdigest()
+    digest.update(b"\0ragqa sidecar\0" + side)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -109,6 +135,7 @@ class _Loaded:
     chunks: list[Chunk]
     tokens: list[list[str]] = field(default_factory=list)
     skipped: str | None = None  # parts left out (scanned pages without OCR), and why
+    custom: dict[str, list[str]] = field(default_factory=dict)  # front matter, sidecar
 
 
 @dataclass
@@ -308,18 +335,22 @@ class Ingestor:
         """Reads, parses and chunks one file; a failure is recorded in `report`, not raised."""
         try:
             data = read_bytes(Path(source))
-            sha = hashlib.sha256(data).hexdigest()  # the bytes parsed, even if it just changed
+            sha = fingerprint(data, Path(source))  # the bytes parsed, even if it just changed
             document = load_document(data, source, self.settings.ocr, self.tesseract)
+            custom = document.metadata | read_sidecar(Path(source))  # the sidecar has the say
             chunks = self.chunker.split_pages(document.pages, sha)
             if not chunks:
                 raise LoadError("no text in the file")
         except LoadError as exc:
             report.failed.append(FileFailure(source, exc.reason))
             return None
+        except MetadataError as exc:
+            report.failed.append(FileFailure(source, str(exc)))
+            return None
         skipped = "; ".join(document.skipped) or None
         if skipped:
             report.partial.append(FileFailure(source, skipped))
-        return _Loaded(source, sha, chunks, [tokenize(c.text) for c in chunks], skipped)
+        return _Loaded(source, sha, chunks, [tokenize(c.text) for c in chunks], skipped, custom)
 
     def _flush(self, batch: _Batch, session: WriteSession, report: IngestReport,
                counts: dict[str, int], tick: Progress) -> None:
@@ -346,8 +377,11 @@ class Ingestor:
         entries, offset, ingested_at = [], 0, _now()
         for item in batch.loaded:
             n = len(item.chunks)
+            metadata = document_metadata(item.source, ingested_at,
+                                         [c.text for c in item.chunks], item.custom)
             entries.append(FileEntry(item.source, item.sha256, ingested_at, item.chunks,
-                                     vectors[offset:offset + n], item.tokens, item.skipped))
+                                     vectors[offset:offset + n], item.tokens, item.skipped,
+                                     metadata))
             offset += n
         session.write_batch(entries + batch.resumed)
         for e in entries + batch.resumed:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from ingest.store.filters import MetadataFilter
 from retrieval.bm25 import BM25Retriever
 from retrieval.dense import DenseRetriever
 from retrieval.hits import RetrievalError
@@ -47,7 +48,8 @@ def build_retriever(index, embedder, settings: RetrievalSettings | None = None,
             no cosine `relevance`).
         settings: `mode` (dense, bm25, hybrid), `k` hits per question, `min_score` (drop hits
             whose cosine relevance, raw score without one, is below it), `source_glob` (keep
-            only sources matching it, like `*.pdf`), `reranker` and `rerank_candidates`.
+            only sources matching it, like `*.pdf`), `filters` (metadata conditions, searched
+            inside the store), `reranker` and `rerank_candidates`.
         reranker: a loaded `CrossEncoder` to use instead of loading `settings.reranker`.
     """
     settings = settings or RetrievalSettings()
@@ -56,12 +58,13 @@ def build_retriever(index, embedder, settings: RetrievalSettings | None = None,
         raise RetrievalError(f"retrieval mode must be one of {', '.join(MODES)}, not {mode!r}")
     if embedder is None and mode != "bm25":
         raise RetrievalError(f"retrieval mode {mode!r} needs the index's embedder")
+    where = MetadataFilter.parse(settings.filters) or None
     if mode == "dense":
-        base: Retriever = DenseRetriever(index, embedder, k=k)
+        base: Retriever = DenseRetriever(index, embedder, k=k, where=where)
     elif mode == "bm25":
-        base = BM25Retriever(index, k=k, embedder=embedder)
+        base = BM25Retriever(index, k=k, embedder=embedder, where=where)
     else:
-        base = HybridRetriever(index, embedder, k=k)
+        base = HybridRetriever(index, embedder, k=k, where=where)
     reranker = reranker if reranker is not None else settings.reranker
     if reranker is not None:
         base = CrossEncoderReranker(reranker, base, k=k, candidates=settings.rerank_candidates,

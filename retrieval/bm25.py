@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ingest.core.text import tokenize
+from ingest.store.filters import MetadataFilter
 from retrieval.hits import check_positive, cosines, hits_for_rows
 from retrieval.types import Hit
 
@@ -26,19 +27,24 @@ class BM25Retriever:
         index: an opened index, either store; it ranks the tokens by BM25.
         k: hits returned when `retrieve` is called without `k`.
         embedder: optional; the index's embedder, used only to fill `Hit.relevance`.
+        where: only chunks of the documents this metadata filter admits.
     """
 
-    def __init__(self, index, k: int = 5, embedder=None) -> None:
+    def __init__(self, index, k: int = 5, embedder=None,
+                 where: MetadataFilter | None = None) -> None:
         check_positive("k", k)
         if embedder is not None:
             index.check_embedder(embedder)
         self.index = index
         self.k = k
         self.embedder = embedder
+        self.where = where or None
 
     def search(self, question: str, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the `depth` best-scoring chunks (score > 0 only), best first, and scores."""
-        return self.index.search_lexical(tokenize(question), depth)
+        if self.where is None:
+            return self.index.search_lexical(tokenize(question), depth)
+        return self.index.search_lexical(tokenize(question), depth, where=self.where)
 
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         k = self.k if k is None else k

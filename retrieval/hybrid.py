@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ingest.core.text import cjk_share
+from ingest.store.filters import MetadataFilter
 from retrieval.bm25 import BM25Retriever
 from retrieval.dense import DEFAULT_EF_SEARCH, DenseRetriever
 from retrieval.hits import RetrievalError, check_positive, cosines, hits_for_rows
@@ -106,18 +107,20 @@ class HybridRetriever:
             small one lets a clear first place count (1-3 measured best, 10+ worse).
         weights: `FusionWeights` for English and CJK questions.
         ef_search: HNSW beam width for the dense side.
+        where: only chunks of the documents this metadata filter admits, on both sides.
     """
 
     def __init__(self, index, embedder, k: int = 5, depth: int = 50, rrf_k: float = 2.0,
                  weights: FusionWeights | None = None,
-                 ef_search: int = DEFAULT_EF_SEARCH) -> None:
+                 ef_search: int = DEFAULT_EF_SEARCH,
+                 where: MetadataFilter | None = None) -> None:
         check_positive("k", k)
         check_positive("depth", depth)
         if rrf_k < 0:
             raise RetrievalError(f"rrf_k must be 0 or greater, not {rrf_k}")
         self.weights = FusionWeights() if weights is None else weights
-        self.dense = DenseRetriever(index, embedder, k=k, ef_search=ef_search)
-        self.bm25 = BM25Retriever(index, k=k)
+        self.dense = DenseRetriever(index, embedder, k=k, ef_search=ef_search, where=where)
+        self.bm25 = BM25Retriever(index, k=k, where=where)
         self.index = index
         self.k, self.depth, self.rrf_k = k, depth, rrf_k
 

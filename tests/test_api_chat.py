@@ -104,6 +104,25 @@ def test_the_extractive_reader_answers_a_factoid_without_llm_tokens(kb, embedder
     assert reply.usage.completion_tokens == 0  # no LLM token was decoded
 
 
+def test_chat_filters_keep_the_answer_to_the_documents_they_admit(kb, embedder, smollm2):
+    with start_server(kb, embedder, smollm2, reader="extractive") as running:
+        client = openai.OpenAI(base_url=running.base_url, api_key="unused", max_retries=0)
+        ask = [{"role": "user", "content": EN_QUESTION}]
+        zh_only = client.chat.completions.create(
+            model="kb", messages=ask, extra_body={"filters": {"metadata": ["language=zh"]}})
+        en_only = client.chat.completions.create(
+            model="kb", messages=ask, extra_body={"filters": {"metadata": ["language=en"]}})
+    # The answer is in an English document only: filtered to Chinese ones, no English source
+    # may be cited (it declines, or cites Chinese passages).
+    assert all(c["source"].rsplit("/", 1)[-1].startswith("zh_")
+               for c in zh_only.model_extra["ragqa"]["citations"])
+    assert "2.4 trillion" not in zh_only.choices[0].message.content
+    assert "2.4 trillion" in en_only.choices[0].message.content
+    extra = en_only.model_extra["ragqa"]
+    assert not extra["abstained"]
+    assert all(c["source"].rsplit("/", 1)[-1].startswith("en_") for c in extra["citations"])
+
+
 def test_a_follow_up_uses_the_conversation(client):
     reply = client.chat.completions.create(model="kb", max_tokens=16, messages=[
         {"role": "system", "content": "ignored: ragqa writes its own prompt"},

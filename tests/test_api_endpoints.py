@@ -79,6 +79,17 @@ def test_retrieve_mode_and_filters(http):
     assert all(h["source"].endswith("en_serving.md") for h in body["hits"])
 
 
+def test_retrieve_metadata_filters_and_a_bad_one(http):
+    body = http.post("/v1/retrieve", json={
+        "index": "kb", "question": "Kestrel tokens training data", "k": 5,
+        "filters": {"metadata": ["language=zh", "kind=md"]}}).json()
+    assert body["hits"] and all(h["source"].rsplit("/", 1)[-1].startswith("zh_")
+                                for h in body["hits"])
+    bad = http.post("/v1/retrieve", json={"index": "kb", "question": "x",
+                                          "filters": {"metadata": ["language"]}})
+    assert bad.status_code == 422 and "KEY=VALUE" in error(bad)["message"]
+
+
 def test_retrievals_run_concurrently_and_all_answer(server):
     import concurrent.futures
 

@@ -38,7 +38,7 @@ def test_first_ingest_builds_a_complete_index(tmp_path, corpus, ingestor, embedd
     assert report.failed == [] and report.unchanged == []
     index = open_index(tmp_path / "index", embedder=embedder)
     m = index.manifest
-    assert (m.format_version, m.embedding_model, m.dimension) == (2, "builtin:minilm", 384)
+    assert (m.format_version, m.embedding_model, m.dimension) == (3, "builtin:minilm", 384)
     assert (m.chunk_size, m.chunk_overlap, m.index_type) == (200, 30, "flat")
     assert m.num_files == len(corpus) and m.num_chunks == report.chunks_added == index.num_chunks
     assert index.vectors.ntotal == index.lexical.num_docs == m.num_chunks

@@ -1,5 +1,6 @@
-"""Index format 2 (chunk locator, OCR flag, partly ingested files): it is stored and read
-back, and a format-1 index built before it still opens and is upgraded by the next ingest."""
+"""Index formats 2 (chunk locator, OCR flag, partly ingested files) and 3 (document metadata):
+stored and read back; a format-1 index built before them still opens, its documents carry the
+metadata their paths and dates tell, and the next ingest upgrades it."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def test_locator_and_ocr_flag_are_stored_with_each_chunk(tmp_path, embedder):
     Ingestor(tmp_path / "index", embedder, SETTINGS).ingest([deck])
     index = open_index(tmp_path / "index")
     chunks = index.get_chunks(range(index.num_chunks))
-    assert index.manifest.format_version == FORMAT_VERSION == 2
+    assert index.manifest.format_version == FORMAT_VERSION == 3
     assert [(c.page, c.locator, c.ocr) for c in chunks] == [
         (1, "slide 1", False), (2, "slide 2", False), (3, "slide 3", False)]
     assert [f.skipped for f in index.files()] == [None]
@@ -78,6 +79,10 @@ def test_a_format_1_index_opens_and_the_next_ingest_upgrades_it(tmp_path, embedd
     chunks = index.get_chunks(range(index.num_chunks))
     assert all(c.locator is None and c.ocr is False for c in chunks)
     assert all(f.skipped is None for f in index.files())
+    assert sorted(f.metadata["kind"] for f in index.files()) == [["md"], ["pdf"]]
+    (pdf_hit,) = build_retriever(index, embedder, RetrievalSettings(
+        k=1, filters=("kind=pdf",))).retrieve("What does BM25 rank chunks by?")
+    assert pdf_hit.chunk.source.endswith(".pdf")
     (hit,) = build_retriever(index, embedder, RetrievalSettings(k=1)).retrieve(
         "What does BM25 rank chunks by?")
     assert hit.chunk.source.endswith("notes.md") and hit.chunk.locator is None
@@ -88,7 +93,7 @@ def test_a_format_1_index_opens_and_the_next_ingest_upgrades_it(tmp_path, embedd
     assert sorted(report.unchanged) == sorted(str(p) for p in old_files)
     assert report.ingested == [str(deck)]
     index = open_index(tmp_path / "index")
-    assert index.manifest.format_version == 2
+    assert index.manifest.format_version == 3
     chunks = index.get_chunks(range(index.num_chunks))
     copied = [c for c in chunks if not c.source.endswith("deck.pptx")]
     assert sorted(c.chunk_id for c in copied) == sorted(ids)  # carried over, same ids
@@ -104,5 +109,5 @@ def test_an_index_of_an_unknown_format_says_to_re_ingest(tmp_path, embedder):
     manifest["format_version"] = 99
     (tmp_path / "index" / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(IndexOpenError, match="index format 99 is not one this ragqa reads "
-                                             r"\(1, 2\); re-ingest into a new index"):
+                                             r"\(1, 2, 3\); re-ingest into a new index"):
         open_index(tmp_path / "index")

@@ -59,6 +59,18 @@ def test_source_glob_flag_filters_the_sources(small_index, monkeypatch, capsys):
     assert sources and sources <= {"zh_tea.txt", "zh_trains.md"}
 
 
+def test_filter_flags_keep_documents_meeting_every_condition(small_index, monkeypatch,  # noqa: F811
+                                                             capsys):
+    code, out, err = ragqa(monkeypatch, capsys, "retrieve", "returns and refunds", "--index",
+                           str(small_index), "--filter", "language=zh", "--filter", "kind=txt",
+                           "--k", "5", "--json")
+    assert code == 0, err
+    assert {Path(h["source"]).name for h in json.loads(out)["hits"]} == {"zh_tea.txt"}
+    code, _, err = ragqa(monkeypatch, capsys, "retrieve", "tea", "--index", str(small_index),
+                         "--filter", "language")
+    assert code != 0 and "KEY=VALUE" in err and "Traceback" not in err
+
+
 def test_reranker_flag_loads_a_local_cross_encoder(small_index, tmp_path,  # noqa: F811
                                                    monkeypatch, capsys):
     model = save_tiny_cross_encoder(tmp_path)

@@ -198,7 +198,8 @@ def _index_answer(state: ServerState, body: ChatRequest, settings: GenerationSet
         def llm() -> MeteredLLM:
             return MeteredLLM(state.llm(), usage, state.metrics)
 
-        engine = AnswerEngine(state.retriever(body.model), llm, settings,
+        filters = body.filters.settings() if body.filters else {}
+        engine = AnswerEngine(state.retriever(body.model, **filters), llm, settings,
                               reader=state.reader(settings))
         return engine.stream(question, history)
 

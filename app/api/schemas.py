@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ingest.store.filters import FilterError, MetadataFilter
 from retrieval.settings import Mode
 
 
@@ -44,6 +45,31 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+class RetrieveFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source_glob: str | None = Field(None, description="only sources matching this glob")
+    min_score: float | None = Field(None, description="drop hits whose cosine (raw score "
+                                    "without one) is below this")
+    metadata: list[str] = Field([], description="conditions on the documents' metadata, all "
+                                "of which must hold: kind=pdf, language=zh, "
+                                "ingested>=2026-01-01, team=infra,ml")
+
+    @field_validator("metadata")
+    @classmethod
+    def _parsable(cls, conditions: list[str]) -> list[str]:
+        try:
+            MetadataFilter.parse(conditions)
+        except FilterError as exc:
+            raise ValueError(str(exc)) from None
+        return conditions
+
+    def settings(self) -> dict:
+        """The flat-named retrieval settings these filters set (None: not given)."""
+        return {"source_glob": self.source_glob, "min_score": self.min_score,
+                "filters": tuple(self.metadata) or None}
+
+
 class ChatRequest(BaseModel):
     """`model` names an index (answered from its documents, with citations) or the server's
     LLM itself (the messages go to it as they are)."""
@@ -62,6 +88,8 @@ class ChatRequest(BaseModel):
     repetition_penalty: float | None = Field(None, gt=0)
     seed: int | None = None
     n: int = Field(1, ge=1, le=1, description="one answer per request")
+    filters: RetrieveFilters | None = Field(None, description="ragqa's own: which documents "
+                                            "the answer may come from")
 
     @field_validator("messages")
     @classmethod
@@ -89,14 +117,6 @@ class ChatRequest(BaseModel):
     @property
     def max_new_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
-
-
-class RetrieveFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source_glob: str | None = Field(None, description="only sources matching this glob")
-    min_score: float | None = Field(None, description="drop hits whose cosine (raw score "
-                                    "without one) is below this")
 
 
 class RetrieveRequest(BaseModel):

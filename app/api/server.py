@@ -90,8 +90,7 @@ def create_app(state: ServerState) -> FastAPI:
 
         def search():
             retriever = state.retriever(body.index, k=body.k, mode=body.mode,
-                                        source_glob=body.filters.source_glob,
-                                        min_score=body.filters.min_score)
+                                        **body.filters.settings())
             return retriever.retrieve(body.question)
 
         hits = await _in_thread(state, search)

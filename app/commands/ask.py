@@ -24,6 +24,7 @@ from rich.markup import escape
 from app.commands.batch import InputOption, question_or_batch
 from app.commands.common import (
     ConfigOption,
+    FilterOption,
     IndexOption,
     KOption,
     LlmBackendOption,
@@ -93,6 +94,7 @@ def register(cli: typer.Typer) -> None:
         top_p: float | None = TopPOption,
         top_k: int | None = TopKOption,
         max_new_tokens: int | None = MaxNewTokensOption,
+        filters: list[str] | None = FilterOption,
         stream: bool | None = typer.Option(None, "--stream/--no-stream", help="Print tokens "
                                            "as they are generated (default: stream)."),
         as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON "
@@ -107,7 +109,8 @@ def register(cli: typer.Typer) -> None:
         s = settings(config, index=index, k=k, mode=mode, llm=llm, llm_backend=llm_backend,
                      reader=reader, base_url=base_url, temperature=temperature, top_p=top_p,
                      top_k=top_k,
-                     max_new_tokens=max_new_tokens, stream=stream)
+                     max_new_tokens=max_new_tokens, stream=stream,
+                     filters=tuple(filters) if filters else None)
         batch = question_or_batch(question, input_file, output, writes="answers")
 
         from app.services.build import make_engine

@@ -42,6 +42,10 @@ LlmBackendOption = typer.Option(None, "--llm-backend", help="auto (default: Open
                                 "or transformers.")
 ReaderOption = typer.Option(None, "--reader", help="Who finds the short answer: extractive "
                             "(the trained span reader) or llm (default: extractive).")
+FilterOption = typer.Option(None, "--filter", help="Only documents whose metadata meet this "
+                            "condition (repeat: all must hold): kind=pdf, language=zh, "
+                            "ingested>=2026-01-01, or a front-matter/.meta.json key like "
+                            "team=infra,ml.")
 TemperatureOption = typer.Option(None, "--temperature", help="0 = greedy (default: 0).")
 TopPOption = typer.Option(None, "--top-p", help="Nucleus sampling mass, with --temperature > 0 "
                           "(default: 1.0).")

@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from app.commands.common import ConfigOption, IndexOption, console, out, settings
+from app.commands.common import ConfigOption, FilterOption, IndexOption, console, out, settings
 
 docs_cli = typer.Typer(help="List, show, remove and re-ingest the documents of an index.",
                        no_args_is_help=True)
@@ -25,21 +25,26 @@ docs_cli = typer.Typer(help="List, show, remove and re-ingest the documents of a
 
 @docs_cli.command("list")
 def list_docs(index: str | None = IndexOption,
+              filters: list[str] | None = FilterOption,
               as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
               config: Path | None = ConfigOption) -> None:
-    """Every document: id, kind, pages, chunks, when it was ingested, OCR, what was left out."""
+    """Every document (or those meeting --filter): id, kind, language, pages, chunks, when it
+    was ingested, OCR; --json adds its metadata and what was left out."""
     from app.services.documents import list_documents
+    from ingest.store.filters import MetadataFilter
 
-    docs = list_documents(settings(config, index=index).index)
+    where = MetadataFilter.parse(filters)
+    docs = [d for d in list_documents(settings(config, index=index).index)
+            if where.matches(d.metadata)]
     if as_json:
         typer.echo(json.dumps([d.to_json() for d in docs], ensure_ascii=False, indent=2))
         return
     table = Table(title=f"{len(docs)} documents", title_justify="left")
-    for name in ("id", "file", "kind", "pages", "chunks", "ingested at", "OCR"):
+    for name in ("id", "file", "kind", "language", "pages", "chunks", "ingested at", "OCR"):
         table.add_column(name, overflow="fold" if name == "file" else "ellipsis")
     for d in docs:
-        table.add_row(d.id, d.source, d.kind, str(d.pages), str(d.chunks), d.ingested_at,
-                      "yes" if d.ocr else "")
+        table.add_row(d.id, d.source, d.kind, ",".join(d.metadata.get("language", ["?"])),
+                      str(d.pages), str(d.chunks), d.ingested_at, "yes" if d.ocr else "")
     out.print(table)
 
 

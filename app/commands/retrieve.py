@@ -22,6 +22,7 @@ from rich.table import Table
 from app.commands.batch import InputOption, question_or_batch
 from app.commands.common import (
     ConfigOption,
+    FilterOption,
     IndexOption,
     KOption,
     ModeOption,
@@ -74,6 +75,7 @@ def register(cli: typer.Typer) -> None:
                                                "is below this."),
         source: str | None = typer.Option(None, "--source", help="Only chunks from sources "
                                           "matching this glob, like '*.pdf' or 'kb/zh_*'."),
+        filters: list[str] | None = FilterOption,
         as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON on stdout."),
         input_file: Path | None = InputOption,
         output: Path | None = typer.Option(None, "--output", help="hits.jsonl to write "
@@ -85,7 +87,8 @@ def register(cli: typer.Typer) -> None:
         from app.services.build import make_retriever
 
         s = settings(config, index=index, k=k, mode=mode, reranker=reranker,
-                     min_score=min_score, source_glob=source)
+                     min_score=min_score, source_glob=source,
+                     filters=tuple(filters) if filters else None)
         batch = question_or_batch(question, input_file, output, writes="hits")
 
         retriever = make_retriever(s)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ingest.core.metadata import kind_of
 from ingest.core.types import IngestReport
 from ingest.pipeline import DocumentNotFoundError, Ingestor
 from ingest.settings import IngestSettings
@@ -35,6 +36,7 @@ class DocumentInfo:
     ingested_at: str
     ocr: bool  # some of its text was read by OCR
     skipped: str | None  # parts left out at ingest, and why
+    metadata: dict[str, list[str]]  # `ingest.core.metadata`: what filters match on
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -58,9 +60,9 @@ def list_documents(location: Location, details: bool = True) -> list[DocumentInf
                     ocr = any(c.ocr for c in chunks)
                 out.append(DocumentInfo(
                     id=document_id(record.source), source=record.source,
-                    kind=Path(record.source).suffix.lstrip(".").lower() or "text", pages=pages,
-                    chunks=record.num_chunks, sha256=record.sha256,
-                    ingested_at=record.ingested_at, ocr=ocr, skipped=record.skipped))
+                    kind=kind_of(record.source), pages=pages, chunks=record.num_chunks,
+                    sha256=record.sha256, ingested_at=record.ingested_at, ocr=ocr,
+                    skipped=record.skipped, metadata=record.metadata))
             return out
     finally:
         store.close()

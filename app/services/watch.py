@@ -17,12 +17,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ingest.core.metadata import sidecar_path
 from ingest.core.types import IngestReport
 from ingest.pipeline import discover
 
 
-def listing(paths: Sequence[Path], exclude: Path | None = None) -> dict[str, tuple[int, int]]:
-    """(size, mtime_ns) of every file under `paths`."""
+def listing(paths: Sequence[Path], exclude: Path | None = None) -> dict[str, tuple[int, ...]]:
+    """(size, mtime_ns) of every file under `paths`, and of its sidecar NAME.meta.json (its
+    metadata: editing it re-ingests the file)."""
     files, _ = discover(paths, exclude=exclude)
     out = {}
     for f in files:
@@ -30,7 +32,11 @@ def listing(paths: Sequence[Path], exclude: Path | None = None) -> dict[str, tup
             st = f.stat()
         except OSError:  # removed while listing: the next listing tells
             continue
-        out[str(f)] = (st.st_size, st.st_mtime_ns)
+        try:
+            side = sidecar_path(f).stat()
+            out[str(f)] = (st.st_size, st.st_mtime_ns, side.st_size, side.st_mtime_ns)
+        except OSError:
+            out[str(f)] = (st.st_size, st.st_mtime_ns)
     return out
 
 
@@ -44,7 +50,7 @@ def watch(ingestor, paths: Sequence[Path], stop: threading.Event, interval: floa
 
 def _runs(ingestor, paths: Sequence[Path], stop: threading.Event, interval: float,
           debounce: float, exclude: Path | None,
-          seen: dict[str, tuple[int, int]]) -> Iterator[IngestReport]:
+          seen: dict[str, tuple[int, ...]]) -> Iterator[IngestReport]:
     while not stop.wait(interval):
         now = listing(paths, exclude)
         if now == seen:

@@ -24,6 +24,7 @@ from app.services.uploads import (
 from app.ui import resources
 from app.ui.chat import clear_chat, errors_shown, escape_md
 from ingest.store import Location, index_exists, is_postgres_url
+from ingest.store.filters import FilterError, MetadataFilter
 from retrieval.settings import MODES as RETRIEVAL_MODES
 
 # The default first: it is the one most people want.
@@ -186,6 +187,7 @@ def controls(base: Settings, index_dir: Location) -> Settings:
     if rerank:
         reranker = st.text_input("Reranker model", value=r.reranker or DEFAULT_RERANKER,
                                  key="reranker").strip() or None
+    filters = filter_controls(index_dir)
     st.subheader("Decoding")
     temperature = st.slider("Temperature (0 = greedy)", 0.0, 2.0, float(g.temperature), 0.05,
                             key="temperature")
@@ -194,11 +196,41 @@ def controls(base: Settings, index_dir: Location) -> Settings:
     max_new = st.slider("Max new tokens", 16, 2048, min(g.max_new_tokens, 2048), 16,
                         key="max_new_tokens")
     changes = dict(mode=mode, k=k, reranker=reranker, temperature=temperature, top_p=top_p,
-                   top_k=int(top_k), max_new_tokens=max_new, index=index_dir)
+                   top_k=int(top_k), max_new_tokens=max_new, index=index_dir,
+                   filters=filters)
     if index_exists(index_dir):
         # Questions must be embedded by the model the index was built with.
         changes["embedding"] = resources.get_index(index_dir).manifest.embedding_model
     return with_overrides(base, **changes)
+
+
+def filter_controls(index_dir: Location) -> tuple[str, ...]:
+    """Metadata conditions from the widgets (`ingest.store.filters`): the kinds and languages
+    the index holds, and any others typed as `team=infra; date>=2026-01-01`."""
+    if not index_exists(index_dir):
+        return ()
+    values: dict[str, set[str]] = {"kind": set(), "language": set()}
+    for record in resources.get_index(index_dir).files():
+        for key, found in values.items():
+            found.update(record.metadata.get(key, ()))
+    conditions = []
+    with st.expander("Only documents…"):
+        for key, label in (("kind", "Kinds"), ("language", "Languages")):
+            chosen = st.multiselect(label, sorted(values[key]), key=f"filter-{key}",
+                                    placeholder="all")
+            if chosen:
+                conditions.append(f"{key}={','.join(chosen)}")
+        typed = st.text_input("Other conditions", key="filter-other",
+                              placeholder="team=infra; ingested>=2026-01-01",
+                              help="Metadata from Markdown front matter or a NAME.meta.json "
+                              "beside the file; `;` between conditions, all must hold.")
+        extra = [c.strip() for c in typed.split(";") if c.strip()]
+        try:
+            MetadataFilter.parse(extra)
+            conditions += extra
+        except FilterError as exc:
+            st.error(str(exc))
+    return tuple(conditions)
 
 
 def model_info(s: Settings) -> None:

@@ -36,6 +36,8 @@ class Document:
 
     pages: list[PageText]
     skipped: list[str] = field(default_factory=list)  # "pages 2, 3: ..." in a user's words
+    # What the file says about itself (Markdown front matter), `ingest.core.metadata` form.
+    metadata: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class FileEntry:
     vectors: np.ndarray  # float32 (len(chunks), dimension), unit rows
     tokens: list[list[str]]  # `ingest.core.text.tokenize` of each chunk's text
     skipped: str | None = None  # parts of the file left out, and why
+    metadata: dict[str, list[str]] = field(default_factory=dict)  # `ingest.core.metadata`
 
 
 @dataclass(frozen=True)

@@ -35,14 +35,13 @@ from ingest.settings import OCR_MODES, OcrMode
 
 # Kinds read without OCR: suffix -> loader(data, source) -> records.
 _LOADERS = {
-    **dict.fromkeys(TEXT_SUFFIXES, load_text),
     **dict.fromkeys(HTML_SUFFIXES, load_html),
     **dict.fromkeys(DOCX_SUFFIXES, load_docx),
     **dict.fromkeys(PPTX_SUFFIXES, load_pptx),
     **dict.fromkeys(XLSX_SUFFIXES, load_xlsx),
     **dict.fromkeys(CSV_SUFFIXES, load_csv),
 }
-SUPPORTED_SUFFIXES = frozenset(_LOADERS) | PDF_SUFFIXES | IMAGE_SUFFIXES
+SUPPORTED_SUFFIXES = frozenset(_LOADERS) | TEXT_SUFFIXES | PDF_SUFFIXES | IMAGE_SUFFIXES
 
 __all__ = ["SUPPORTED_SUFFIXES", "LoadError", "Tesseract", "decode_text", "html_visible_text",
            "load_bytes", "load_document", "read_bytes"]
@@ -77,6 +76,8 @@ def load_document(data: bytes, source: str, ocr: OcrMode = "auto",
         raise LoadError(f"unsupported file type {suffix or '(no suffix)'!r} (supported: {kinds})")
     if not data.strip():
         raise LoadError("empty file")
+    if suffix in TEXT_SUFFIXES:
+        return load_text(data, source)  # with a Markdown file's front matter
     loader = _LOADERS.get(suffix)
     if loader is not None:
         return Document(loader(data, source))

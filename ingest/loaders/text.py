@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import codecs
 import re
+from pathlib import Path
 
 from ingest.cleaning import clean_text, rejoin_wrapped_lines
+from ingest.core.metadata import MetadataError, split_front_matter
 from ingest.core.text import is_cjk
-from ingest.core.types import PageText
+from ingest.core.types import Document, PageText
 from ingest.loaders.common import LoadError
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 
 _BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -25,11 +28,18 @@ _BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
-def load_text(data: bytes, source: str) -> list[PageText]:
-    text = rejoin_wrapped_lines(clean_text(decode_text(data), rejoin_lines=False))
+def load_text(data: bytes, source: str) -> Document:
+    """One record; a Markdown file's front matter becomes its metadata, not text."""
+    text, metadata = decode_text(data), {}
+    if Path(source).suffix.lower() in MARKDOWN_SUFFIXES:
+        try:
+            metadata, text = split_front_matter(text, Path(source).name)
+        except MetadataError as exc:
+            raise LoadError(str(exc)) from None
+    text = rejoin_wrapped_lines(clean_text(text, rejoin_lines=False))
     if not text:
         raise LoadError("no text in the file")
-    return [PageText(source=source, page=None, text=text)]
+    return Document([PageText(source=source, page=None, text=text)], metadata=metadata)
 
 
 def decode_text(data: bytes) -> str:

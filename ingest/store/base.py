@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -31,10 +31,12 @@ from ingest.core.types import Chunk, FileEntry, IndexOpenError, IngestError
 
 PG_SCHEMES = ("postgresql://", "postgres://")
 Location = Path | str  # a directory, or a postgresql:// URL (see parse_location)
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Format 1 lacks the columns chunks.locator, chunks.ocr and files.skipped; it reads as if they
-# were NULL, 0 and NULL, so an index built before them needs no re-ingest.
-READABLE_FORMATS = (1, 2)
+# were NULL, 0 and NULL, so an index built before them needs no re-ingest. Format 2 lacks
+# files.metadata: its files read with the metadata their path and date tell
+# (`ingest.core.metadata.legacy_metadata`: no language, no author keys) until re-ingested.
+READABLE_FORMATS = (1, 2, 3)
 HNSW_M = 32  # the HNSW graph's degree, in FAISS and in pgvector alike
 
 
@@ -118,6 +120,8 @@ class FileRecord:
     ingested_at: str
     first_row: int = 0
     skipped: str | None = None  # parts of the file left out last time, and why
+    # `ingest.core.metadata`: path, kind, language, ingested date, the author's own keys
+    metadata: dict[str, list[str]] = field(default_factory=dict)
 
 
 def check_embedder(manifest: Manifest, where: Path, model: str,

@@ -46,8 +46,10 @@ class LexicalIndex:
             bm25.index([list(d) if d else EMPTY_DOC for d in docs], show_progress=False)
         return cls(bm25, len(docs), k1, b)
 
-    def search(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The `k` best rows for the query, best first, and their BM25 scores (> 0 only)."""
+    def search(self, query_tokens: Sequence[str], k: int,
+               rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` best rows for the query, best first, and their BM25 scores (> 0 only);
+        `rows`: only among these (a metadata filter's)."""
         if k <= 0:
             raise ValueError(f"k must be greater than 0, not {k}")
         if self.num_docs == 0:
@@ -57,11 +59,16 @@ class LexicalIndex:
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores = self._bm25.get_scores_from_ids(ids)
+        if rows is not None:
+            scores = scores[rows]
         k = min(k, len(scores))
+        if k == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         keep = scores[top] > 0
-        return top[keep].astype(np.int64), scores[top][keep].astype(np.float32)
+        found = top[keep] if rows is None else rows[top[keep]]
+        return found.astype(np.int64), scores[top][keep].astype(np.float32)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

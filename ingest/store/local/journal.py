@@ -32,7 +32,8 @@ JOURNAL = ".resume.sqlite"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
-    source TEXT PRIMARY KEY, sha256 TEXT NOT NULL, ingested_at TEXT NOT NULL, skipped TEXT);
+    source TEXT PRIMARY KEY, sha256 TEXT NOT NULL, ingested_at TEXT NOT NULL, skipped TEXT,
+    metadata TEXT);
 CREATE TABLE IF NOT EXISTS chunks (
     source TEXT NOT NULL REFERENCES files(source) ON DELETE CASCADE, seq INTEGER NOT NULL,
     chunk_id TEXT NOT NULL, text TEXT NOT NULL, page INTEGER, start_char INTEGER NOT NULL,
@@ -54,6 +55,9 @@ class ResumeJournal:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(files)")}
+        if "metadata" not in columns:  # a journal left by a ragqa before metadata
+            self._db.execute("ALTER TABLE files ADD COLUMN metadata TEXT")
         wanted = json.dumps(stamp, sort_keys=True)
         row = self._db.execute("SELECT value FROM meta WHERE key = 'stamp'").fetchone()
         if row is None or row[0] != wanted:
@@ -66,8 +70,8 @@ class ResumeJournal:
 
     def get(self, source: str, sha256: str) -> FileEntry | None:
         """The journalled file, if its bytes were the same (`sha256`)."""
-        head = self._db.execute("SELECT ingested_at, skipped FROM files WHERE source = ? AND "
-                                "sha256 = ?", (source, sha256)).fetchone()
+        head = self._db.execute("SELECT ingested_at, skipped, metadata FROM files WHERE "
+                                "source = ? AND sha256 = ?", (source, sha256)).fetchone()
         if head is None:
             return None
         rows = self._db.execute(
@@ -77,15 +81,16 @@ class ResumeJournal:
                   for r in rows]
         vectors = np.stack([np.frombuffer(r[7], dtype="<f4") for r in rows]).astype(np.float32)
         return FileEntry(source, sha256, head[0], chunks, vectors,
-                         [r[6].split() for r in rows], head[1])
+                         [r[6].split() for r in rows], head[1], json.loads(head[2] or "{}"))
 
     def add(self, entries: Sequence[FileEntry]) -> None:
         """Journals whole files in one transaction (a file journalled before is replaced)."""
         with self._db:
             for e in entries:
                 self._db.execute("DELETE FROM files WHERE source = ?", (e.source,))
-                self._db.execute("INSERT INTO files VALUES (?, ?, ?, ?)",
-                                 (e.source, e.sha256, e.ingested_at, e.skipped))
+                self._db.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?)",
+                                 (e.source, e.sha256, e.ingested_at, e.skipped,
+                                  json.dumps(e.metadata, ensure_ascii=False)))
                 self._db.executemany(
                     "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     ((e.source, i, c.chunk_id, c.text, c.page, c.start_char, c.locator,

@@ -20,12 +20,18 @@ Layout (nothing is pickled; every file is JSON, SQLite, .npy or a faiss index):
 commits it by replacing manifest.json with `os.replace` (atomic on POSIX) after fsync; a crash
 before that leaves the previous generation live, and the next writer deletes the half-built one.
 
-Format 2 added the nullable columns chunks.locator, chunks.ocr and files.skipped. A format-1
-index still opens (those read as NULL, 0, NULL); the next ingest that changes it writes format 2.
+Format 2 added the nullable columns chunks.locator, chunks.ocr and files.skipped, format 3
+files.metadata. An older index still opens (those read as NULL, 0, NULL, and the metadata its
+paths and dates tell); the next ingest that changes it writes format 3.
+
+A metadata filter (`ingest.store.filters`) is pushed down: the files it admits are found in
+memory (a generation never changes, so they are read once), and only their rows are searched,
+exactly (their vectors are contiguous slices of vectors.npy) or through BM25's score array.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -35,8 +41,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.core.metadata import legacy_metadata
 from ingest.core.types import Chunk, FileEntry, IndexOpenError
 from ingest.store.base import READABLE_FORMATS, FileRecord, Manifest, check_embedder
+from ingest.store.filters import MetadataFilter
 from ingest.store.lexical import BM25_B, BM25_K1, EMPTY_DOC, LexicalIndex
 
 MANIFEST = "manifest.json"
@@ -55,7 +63,8 @@ CREATE TABLE files (
     num_chunks INTEGER NOT NULL,
     first_row INTEGER NOT NULL,       -- its chunks: rows first_row .. first_row+num_chunks-1
     ingested_at TEXT NOT NULL,
-    skipped TEXT                      -- parts left out (scans without OCR): retried next run
+    skipped TEXT,                     -- parts left out (scans without OCR): retried next run
+    metadata TEXT                     -- JSON {key: [values]} (ingest.core.metadata)
 );
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY,          -- row i <-> vector i <-> BM25 document i
@@ -160,9 +169,13 @@ class IndexReader:
         return nullcontext()
 
     def search_vectors(self, query_vector: np.ndarray, depth: int,
-                       ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       ef_search: int | None = None,
+                       where: MetadataFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the `depth` chunks nearest to the (unit) query, best first, and their
-        cosines. `ef_search`: the HNSW beam width (an HNSW index only; never below depth)."""
+        cosines. `ef_search`: the HNSW beam width (an HNSW index only; never below depth);
+        `where`: only chunks of the documents it admits, searched exactly."""
+        if where:
+            return self._search_vectors_in(self.row_ranges(where), query_vector, depth)
         depth = min(depth, int(self.vectors.ntotal))
         if depth <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -179,9 +192,43 @@ class IndexReader:
         keep = rows[0] >= 0  # FAISS pads with -1 when it finds fewer than asked
         return rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
 
-    def search_lexical(self, tokens: Sequence[str], depth: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of the `depth` best BM25 chunks for the query's tokens (score > 0), best first."""
-        return self.lexical.search(tokens, depth)
+    def _search_vectors_in(self, ranges: list[tuple[int, int]], query_vector: np.ndarray,
+                           depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact inner products over the rows in `ranges` (start, stop), best `depth` first."""
+        if not ranges or depth <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        rows = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in ranges])
+        scores = np.concatenate([self._embeddings[a:b] @ q for a, b in ranges])
+        return _top(rows, scores.astype(np.float32), depth)
+
+    def search_lexical(self, tokens: Sequence[str], depth: int,
+                       where: MetadataFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the `depth` best BM25 chunks for the query's tokens (score > 0), best first;
+        `where`: only chunks of the documents it admits."""
+        if not where:
+            return self.lexical.search(tokens, depth)
+        ranges = self.row_ranges(where)
+        rows = (np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in ranges])
+                if ranges else np.zeros(0, dtype=np.int64))
+        return self.lexical.search(tokens, depth, rows=rows)
+
+    @functools.cached_property
+    def _file_rows(self) -> list[tuple[int, int, dict]]:
+        """(first row, stop row, metadata) of every file, by first row: read once."""
+        return sorted((r.first_row, r.first_row + r.num_chunks, r.metadata)
+                      for r in self.files())
+
+    def row_ranges(self, where: MetadataFilter) -> list[tuple[int, int]]:
+        """The (start, stop) row ranges of the files `where` admits, adjacent ones merged."""
+        ranges: list[tuple[int, int]] = []
+        for start, stop, metadata in self._file_rows:
+            if stop > start and where.matches(metadata):
+                if ranges and ranges[-1][1] == start:
+                    ranges[-1] = (ranges[-1][0], stop)
+                else:
+                    ranges.append((start, stop))
+        return ranges
 
     def check_embedder(self, embedder) -> None:
         """Raises IndexOpenError unless `embedder` (.name, .dimension) built this index."""
@@ -211,12 +258,15 @@ class IndexReader:
         return [found[r] for r in wanted]
 
     def files(self) -> list[FileRecord]:
-        skipped = "skipped" if self.manifest.format_version >= 2 else "NULL"
+        version = self.manifest.format_version
+        skipped = "skipped" if version >= 2 else "NULL"
+        metadata = "metadata" if version >= 3 else "NULL"
         with self._db_lock:
             recs = self._db.execute(
-                f"SELECT source, sha256, num_chunks, ingested_at, first_row, {skipped} FROM files "
-                "ORDER BY source").fetchall()
-        return [FileRecord(*r) for r in recs]
+                f"SELECT source, sha256, num_chunks, ingested_at, first_row, {skipped}, "
+                f"{metadata} FROM files ORDER BY source").fetchall()
+        return [FileRecord(*r[:6], metadata=json.loads(r[6]) if r[6] is not None
+                           else legacy_metadata(r[0], r[3])) for r in recs]
 
     def vector(self, row: int) -> np.ndarray:
         """The stored (unit-length) embedding of chunk `row`."""
@@ -242,7 +292,8 @@ class IndexReader:
             source=record.source, sha256=record.sha256, ingested_at=record.ingested_at,
             chunks=[Chunk(*r[:6], ocr=bool(r[6])) for r in recs],
             vectors=np.array(self._embeddings[start:stop], dtype=np.float32),
-            tokens=[r[7].split() for r in recs], skipped=record.skipped)
+            tokens=[r[7].split() for r in recs], skipped=record.skipped,
+            metadata=record.metadata)
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.generation_dir.rglob("*") if p.is_file())
@@ -254,6 +305,16 @@ class IndexReader:
     def close(self) -> None:
         with self._db_lock:
             self._db.close()
+
+
+def _top(rows: np.ndarray, scores: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `depth` highest scores and their rows, best first (ties: the lower row)."""
+    depth = min(depth, len(scores))
+    if depth <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    top = np.argpartition(-scores, depth - 1)[:depth]
+    top = top[np.lexsort((rows[top], -scores[top]))]
+    return rows[top], scores[top]
 
 
 def open_index(directory: Path, embedder=None) -> IndexReader:

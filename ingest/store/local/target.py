@@ -115,7 +115,7 @@ class LocalWriteSession:
     def write_batch(self, entries: Sequence[FileEntry]) -> None:
         for e in entries:
             self.writer.add_file(e.source, e.sha256, e.ingested_at, e.chunks, e.vectors,
-                                 e.tokens, e.skipped)
+                                 e.tokens, e.skipped, e.metadata)
         if self.strict:
             return
         if self.journal is None:

@@ -13,6 +13,7 @@ The layout and the reader are in `ingest.store.local.reader`.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from collections.abc import Sequence
@@ -76,15 +77,17 @@ class GenerationWriter:
 
     def add_file(self, source: str, sha256: str, ingested_at: str, chunks: Sequence[Chunk],
                  vectors: np.ndarray, tokens: Sequence[Sequence[str]],
-                 skipped: str | None = None) -> None:
-        """`skipped`: the parts of the file left out, and why (the next run retries it)."""
+                 skipped: str | None = None, metadata: dict | None = None) -> None:
+        """`skipped`: the parts of the file left out, and why (the next run retries it);
+        `metadata`: `ingest.core.metadata` form."""
         if not len(chunks) == len(vectors) == len(tokens):
             raise ValueError("chunks, vectors and tokens must have the same length")
         first = self.num_rows
         cur = self._db.execute(
-            "INSERT INTO files (source, sha256, num_chunks, first_row, ingested_at, skipped) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (source, sha256, len(chunks), first, ingested_at, skipped))
+            "INSERT INTO files (source, sha256, num_chunks, first_row, ingested_at, skipped, "
+            "metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (source, sha256, len(chunks), first, ingested_at, skipped,
+             json.dumps(metadata or {}, ensure_ascii=False)))
         file_id = cur.lastrowid
         self._db.executemany(
             "INSERT INTO chunks (row, chunk_id, file_id, source, page, start_char, text, tokens, "
@@ -101,10 +104,10 @@ class GenerationWriter:
         """Carries an unchanged file's chunks and vectors over from the live generation."""
         first = self.num_rows
         cur = self._db.execute(
-            "INSERT INTO files (source, sha256, num_chunks, first_row, ingested_at, skipped) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO files (source, sha256, num_chunks, first_row, ingested_at, skipped, "
+            "metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (record.source, record.sha256, record.num_chunks, first, record.ingested_at,
-             record.skipped))
+             record.skipped, json.dumps(record.metadata, ensure_ascii=False)))
         with old._db_lock:
             recs = old._db.execute(
                 "SELECT row, chunk_id, source, page, start_char, text, tokens, "

@@ -17,9 +17,11 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from ingest.store.filters import MetadataFilter
 from ingest.store.lexical import BM25_B, BM25_K1, EMPTY_DOC
+from ingest.store.postgres.schema import FILE_METADATA
 
-QUERY = """
+QUERY_TEMPLATE = """
 WITH q(term, qtf) AS (SELECT * FROM unnest(%(terms)s::text[], %(qtf)s::int[])),
      d AS (SELECT p.term, count(*)::float8 AS df
            FROM ragqa_postings p JOIN q USING (term) GROUP BY p.term),
@@ -30,10 +32,12 @@ SELECT p.row_id,
        sum(q.qtf * ln(1 + (m.n - d.df + 0.5) / (d.df + 0.5))
            * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / m.avgdl))) AS score
 FROM ragqa_postings p JOIN q USING (term) JOIN d USING (term) CROSS JOIN m
+{where}
 GROUP BY p.row_id
 ORDER BY score DESC, p.row_id
 LIMIT %(depth)s
 """
+QUERY = QUERY_TEMPLATE.format(where="")  # unfiltered
 
 
 def document_terms(tokens: Sequence[str]) -> tuple[Counter, int]:
@@ -49,15 +53,23 @@ def postings(row_id: int, file_id: int, tokens: Sequence[str]) -> Iterator[tuple
         yield term, row_id, file_id, tf, dl
 
 
-def search_bm25(conn, tokens: Sequence[str], depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of the `depth` best chunks for the query's tokens, best first, and their scores."""
+def search_bm25(conn, tokens: Sequence[str], depth: int,
+                where: MetadataFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the `depth` best chunks for the query's tokens, best first, and their scores;
+    `where`: only chunks of the files it admits (df and avgdl stay the whole index's, as in the
+    folder store, so a filter does not change a chunk's score)."""
     if depth <= 0:
         raise ValueError(f"depth must be greater than 0, not {depth}")
     counts = Counter(tokens)
     if not counts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    found = conn.execute(QUERY, {"terms": list(counts), "qtf": list(counts.values()),
-                                 "k1": BM25_K1, "b": BM25_B, "depth": depth}).fetchall()
+    clause, params = "", {}
+    if where:
+        test, params = where.sql(FILE_METADATA)
+        clause = f"WHERE p.file_id IN (SELECT f.file_id FROM ragqa_files f WHERE {test})"
+    found = conn.execute(QUERY_TEMPLATE.format(where=clause), {
+        "terms": list(counts), "qtf": list(counts.values()), "k1": BM25_K1, "b": BM25_B,
+        "depth": depth, **params}).fetchall()
     rows = np.array([r[0] for r in found], dtype=np.int64)
     scores = np.array([r[1] for r in found], dtype=np.float32)
     keep = scores > 0

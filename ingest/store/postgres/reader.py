@@ -18,10 +18,19 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ingest.core.metadata import legacy_metadata
 from ingest.core.types import Chunk, FileEntry, IndexOpenError
 from ingest.store.base import FileRecord, Manifest, check_embedder, redact
+from ingest.store.filters import MetadataFilter
 from ingest.store.postgres.lexical import search_bm25
-from ingest.store.postgres.schema import TABLE_NAMES, connect, read_manifest_row, register_vector
+from ingest.store.postgres.schema import (
+    FILE_METADATA,
+    TABLE_NAMES,
+    connect,
+    has_metadata_column,
+    read_manifest_row,
+    register_vector,
+)
 
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
 CHUNK_COLUMNS = "row_id, chunk_id, text, source, page, start_char, locator, ocr"
@@ -59,6 +68,9 @@ class PgIndexReader:
         self._all: list = []
         self._lock = threading.Lock()
         self.manifest  # noqa: B018 - fails now, with its reason, if there is no index here
+        if not has_metadata_column(self._conn()):
+            raise IndexOpenError(f"{self.location} was written by an older ragqa: run `ragqa "
+                                 "ingest` on it once to add the documents' metadata column")
 
     @property
     def location(self) -> str:
@@ -99,28 +111,39 @@ class PgIndexReader:
         check_embedder(self.manifest, self.location, embedder.name, embedder.dimension)
 
     def search_vectors(self, query_vector: np.ndarray, depth: int,
-                       ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       ef_search: int | None = None,
+                       where: MetadataFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Rows and cosines of the nearest chunks: exact for index type "flat", through the
-        HNSW index (beam `ef_search`, at least `depth`) for "hnsw"."""
+        HNSW index (beam `ef_search`, at least `depth`) for "hnsw".
+
+        `where`: only chunks of the files it admits, searched exactly over those files' rows
+        (found through the file_id index). An HNSW scan would filter its `ef_search`
+        candidates afterwards and return too few rows for a selective filter (pgvector < 0.8
+        has no iterative scan)."""
         if depth <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         conn = self._conn()
         q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        clause, params = "", {}
+        if where:
+            test, params = where.sql(FILE_METADATA)
+            clause = f"WHERE file_id IN (SELECT f.file_id FROM ragqa_files f WHERE {test}) "
         with conn.transaction():
-            if self.manifest.index_type == "hnsw":
+            if self.manifest.index_type == "hnsw" and not where:
                 ef = min(max(ef_search or 40, depth), MAX_EF_SEARCH)
                 conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef)}")
             else:  # exact, as FAISS's flat index: no approximate index scan
                 conn.execute("SET LOCAL enable_indexscan = off")
             found = conn.execute(
-                "SELECT row_id, 1 - (embedding <=> %(q)s) FROM ragqa_chunks "
-                "ORDER BY embedding <=> %(q)s LIMIT %(depth)s", {"q": q, "depth": depth}
-            ).fetchall()
+                f"SELECT row_id, 1 - (embedding <=> %(q)s) FROM ragqa_chunks {clause}"
+                "ORDER BY embedding <=> %(q)s LIMIT %(depth)s",
+                {"q": q, "depth": depth, **params}).fetchall()
         return (np.array([r[0] for r in found], dtype=np.int64),
                 np.array([r[1] for r in found], dtype=np.float32))
 
-    def search_lexical(self, tokens: Sequence[str], depth: int) -> tuple[np.ndarray, np.ndarray]:
-        return search_bm25(self._conn(), tokens, depth)
+    def search_lexical(self, tokens: Sequence[str], depth: int,
+                       where: MetadataFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return search_bm25(self._conn(), tokens, depth, where)
 
     def get_chunks(self, rows: Sequence[int]) -> list[Chunk]:
         wanted = [int(r) for r in rows]
@@ -144,9 +167,10 @@ class PgIndexReader:
 
     def files(self) -> list[FileRecord]:
         recs = self._conn().execute(
-            "SELECT source, sha256, num_chunks, ingested_at, 0, skipped FROM ragqa_files "
-            "ORDER BY source").fetchall()
-        return [FileRecord(*r) for r in recs]
+            "SELECT source, sha256, num_chunks, ingested_at, 0, skipped, metadata "
+            "FROM ragqa_files ORDER BY source").fetchall()
+        return [FileRecord(*r[:6], metadata=r[6] if r[6] is not None
+                           else legacy_metadata(r[0], r[3])) for r in recs]
 
     def read_file(self, record: FileRecord) -> FileEntry:
         """One file's chunks, vectors and BM25 tokens (for copying it to another store)."""
@@ -166,7 +190,7 @@ class PgIndexReader:
             chunks=[Chunk(*r[1:7], ocr=bool(r[7])) for r in recs],
             vectors=np.stack([as_array(r[8]) for r in recs]),
             tokens=[[t for t in terms.get(r[0], []) if t] for r in recs],
-            skipped=record.skipped)
+            skipped=record.skipped, metadata=record.metadata)
 
     def size_bytes(self) -> int:
         return int(self._conn().execute(

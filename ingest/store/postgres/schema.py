@@ -3,7 +3,8 @@
     ragqa_manifest  one row: store version, ragqa's index format, embedder, dimension,
                     chunking, index type, counts (files, chunks, BM25 tokens), timestamps,
                     and a generation number that each committed batch increments
-    ragqa_files     file_id, source (resolved path), sha256, num_chunks, ingested_at, skipped
+    ragqa_files     file_id, source (resolved path), sha256, num_chunks, ingested_at, skipped,
+                    metadata (JSONB {key: [text, ...]}, `ingest.core.metadata`)
     ragqa_chunks    row_id, file_id, chunk_id, source, page, start_char, text, locator, ocr,
                     num_tokens, embedding vector(d) with an HNSW index (cosine)
     ragqa_postings  term, row_id, file_id, tf, dl: the BM25 inverted index of ragqa's own
@@ -52,8 +53,11 @@ CREATE TABLE IF NOT EXISTS ragqa_files (
     sha256 text NOT NULL,
     num_chunks integer NOT NULL,
     ingested_at text NOT NULL,
-    skipped text
+    skipped text,
+    metadata jsonb
 );
+-- Tables made before metadata existed get the column (NULL: read as path, kind and date).
+ALTER TABLE ragqa_files ADD COLUMN IF NOT EXISTS metadata jsonb;
 CREATE TABLE IF NOT EXISTS ragqa_chunks (
     row_id bigint PRIMARY KEY,
     file_id bigint NOT NULL REFERENCES ragqa_files (file_id),
@@ -82,6 +86,13 @@ CREATE INDEX IF NOT EXISTS ragqa_postings_file ON ragqa_postings (file_id);
 HNSW_INDEX = (f"CREATE INDEX IF NOT EXISTS ragqa_chunks_embedding ON ragqa_chunks USING hnsw "
               f"(embedding vector_cosine_ops) WITH (m = {HNSW_M}, "
               f"ef_construction = {HNSW_EF_CONSTRUCTION})")
+# A file's metadata for filters (alias f of ragqa_files): NULL in rows written before the
+# column existed reads as `ingest.core.metadata.legacy_metadata` does (path, kind, date).
+FILE_METADATA = ("coalesce(f.metadata, jsonb_build_object("
+                 "'path', jsonb_build_array(f.source), "
+                 "'kind', jsonb_build_array(coalesce(lower(substring(f.source from "
+                 "'\\.([^./]+)$')), 'none')), "
+                 "'ingested', jsonb_build_array(left(f.ingested_at, 10))))")
 TABLE_NAMES = ("ragqa_manifest", "ragqa_files", "ragqa_chunks", "ragqa_postings")
 
 
@@ -125,6 +136,13 @@ def lock_key(conn) -> int:
     """The advisory-lock key of the index in the connection's schema."""
     return conn.execute(
         "SELECT hashtextextended('ragqa index ' || current_schema(), 0)").fetchone()[0]
+
+
+def has_metadata_column(conn) -> bool:
+    """Whether ragqa_files has its metadata column (added by any ingest of this ragqa)."""
+    return conn.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = 'ragqa_files' AND column_name = 'metadata'").fetchone()[0] > 0
 
 
 def has_tables(conn) -> bool:

@@ -21,6 +21,7 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ingest.core.types import FileEntry
 from ingest.store.base import FileRecord, IndexLockedError, Manifest, redact
@@ -82,7 +83,7 @@ class PgWriteSession:
                 file_id = self.next_file
                 self.next_file += 1
                 files.append((file_id, e.source, e.sha256, len(e.chunks), e.ingested_at,
-                              e.skipped))
+                              e.skipped, Jsonb(e.metadata)))
                 for c, toks, vec in zip(e.chunks, e.tokens, e.vectors, strict=True):
                     row_id = self.next_row
                     self.next_row += 1
@@ -92,7 +93,9 @@ class PgWriteSession:
                                        c.start_char, c.text, c.locator, c.ocr, dl, vec))
                     posting_rows.extend(postings(row_id, file_id, toks))
             with self.conn.cursor() as cur:
-                cur.executemany("INSERT INTO ragqa_files VALUES (%s, %s, %s, %s, %s, %s)", files)
+                cur.executemany("INSERT INTO ragqa_files (file_id, source, sha256, num_chunks, "
+                                "ingested_at, skipped, metadata) VALUES (%s, %s, %s, %s, %s, "
+                                "%s, %s)", files)
                 with cur.copy("COPY ragqa_chunks (row_id, file_id, chunk_id, source, page, "
                               "start_char, text, locator, ocr, num_tokens, embedding) "
                               "FROM STDIN WITH (FORMAT BINARY)") as copy:
