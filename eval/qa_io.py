@@ -43,6 +43,10 @@ class QAItem:
     lang: Lang
     answerable: bool
     sources: tuple[str, ...] = ()
+    # An explanatory question (its JSONL line has `key_points`, empty when unanswerable) and
+    # the points a good answer names (eval.metrics_explained).
+    explanatory: bool = False
+    key_points: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,29 +96,36 @@ def _parse_jsonl(path: Path, text: str) -> list[QAItem]:
 def _item_from_json(obj: Any, where: str) -> QAItem:
     if not isinstance(obj, dict):
         raise QAFormatError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    for key in ("id", "question", "answers"):
+    for key in ("id", "question"):
         if key not in obj:
             raise QAFormatError(f"{where}: missing required field {key!r}")
+    if "answers" not in obj and "key_points" not in obj:
+        raise QAFormatError(f"{where}: missing required field 'answers' (or, for an "
+                            "explanatory question, 'key_points')")
     qid = obj["id"]
     if not isinstance(qid, str | int) or isinstance(qid, bool) or str(qid) == "":
         raise QAFormatError(f"{where}: 'id' must be a non-empty string or integer")
     question = obj["question"]
     if not isinstance(question, str) or not question.strip():
         raise QAFormatError(f"{where}: 'question' must be a non-empty string")
-    answers = _string_list(obj["answers"], "answers", where)
-    answerable = obj.get("answerable", bool(answers))
+    answers = _string_list(obj.get("answers", []), "answers", where)
+    key_points = _string_list(obj.get("key_points", []), "key_points", where)
+    answerable = obj.get("answerable", bool(answers or key_points))
     if not isinstance(answerable, bool):
         raise QAFormatError(f"{where}: 'answerable' must be true or false")
-    if answerable and not answers:
+    if answerable and "key_points" in obj and not key_points:
+        raise QAFormatError(f"{where}: 'key_points' is empty for an answerable question")
+    if answerable and not answers and not key_points:
         raise QAFormatError(f"{where}: 'answerable' is true but 'answers' is empty")
     if not answerable and answers:
         raise QAFormatError(f"{where}: 'answerable' is false but 'answers' is not empty")
-    lang = obj.get("lang") or detect_lang(answers, question)
+    lang = obj.get("lang") or detect_lang(answers or key_points, question)
     if lang not in ("en", "zh"):
         raise QAFormatError(f"{where}: 'lang' must be \"en\" or \"zh\", not {lang!r}")
     sources = _string_list(obj.get("sources") or [], "sources", where)
     return QAItem(id=str(qid), question=question, answers=tuple(answers), lang=lang,
-                  answerable=answerable, sources=tuple(sources))
+                  answerable=answerable, sources=tuple(sources),
+                  explanatory="key_points" in obj, key_points=tuple(key_points))
 
 
 def _string_list(value: Any, field: str, where: str) -> list[str]:

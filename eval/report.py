@@ -25,6 +25,13 @@ from eval.metrics_calibration import (
     reliability_bins,
     selective_auc,
 )
+from eval.metrics_explained import (
+    ExplainedMetrics,
+    ExplainedScore,
+    aggregate_explained,
+    score_explained,
+    written_sentences,
+)
 from eval.metrics_latency import LatencyStats, latency_summary
 from eval.metrics_retrieval import answer_rank, hit_at_k, mrr, source_recall
 from eval.qa_io import QASet
@@ -60,6 +67,9 @@ class ItemResult:
     citations: list[dict] = field(default_factory=list)
     proposed: str | None = None  # the model's own words before grounding
     signals: dict[str, float] = field(default_factory=dict)  # what abstention read
+    key_points: list[str] = field(default_factory=list)
+    form: str | None = None  # "short" or "explained"
+    explained: ExplainedScore | None = None  # an explanatory question's figures
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,7 @@ class GroupMetrics:
     selective_auc: float | None = None
     calibrated_count: int = 0  # answers that carried a confidence
     reliability: list[ReliabilityBin] = field(default_factory=list)
+    explained: ExplainedMetrics | None = None  # over the questions with key points
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,13 @@ class Report:
             # way round, so that `--fail-under` can gate it like every other figure.
             values["answerable_answered"] = (None if g.false_abstention_rate is None
                                              else 100.0 - g.false_abstention_rate)
+            if g.explained is not None:
+                e = g.explained
+                values.update({"key_point_recall": e.key_point_recall,
+                               "explained_rougeL": e.rouge_l,
+                               "supported_sentences": e.supported_sentences,
+                               "explained_declined": e.declined,
+                               "explained_unanswerable_declined": e.unanswerable_declined})
             out.update({f"{prefix}{name.lower()}": v for name, v in values.items()})
         return out
 
@@ -140,13 +158,22 @@ def _item_result(rec: QuestionRecord, k: int,
         return ItemResult(**base, answer=None, short_answer=None, abstained=None,
                           confidence=None, em=None, f1=None, rouge={}, timings_ms=None), None
     short = None if a.abstained else (a.short.text if a.short else strip_citations(a.text))
-    s = score_item(item, short or "", squad_version,
-                   sentence="" if a.abstained else strip_citations(a.text))
+    explained = None
+    if item.explanatory:
+        written = written_sentences(a.proposed) if a.form == "explained" else []
+        explained = score_explained(item.key_points, item.answers, item.answerable, a.abstained,
+                                    strip_citations(a.text), written,
+                                    len(a.sentences) if a.form == "explained" else 0)
+    # An explanatory question without gold spans has no short answer to score.
+    s = (None if item.explanatory and item.answerable and not item.answers else
+         score_item(item, short or "", squad_version,
+                    sentence="" if a.abstained else strip_citations(a.text)))
     return ItemResult(**base, answer=a.text, short_answer=short, abstained=a.abstained,
-                      confidence=a.confidence, em=s.em, f1=s.f1, rouge=s.rouge,
-                      timings_ms=a.timings.to_json(),
+                      confidence=a.confidence, em=s.em if s else None, f1=s.f1 if s else None,
+                      rouge=s.rouge if s else {}, timings_ms=a.timings.to_json(),
                       citations=[c.to_json() for c in a.citations], proposed=a.proposed,
-                      signals=dict(a.signals)), s
+                      signals=dict(a.signals), key_points=list(item.key_points), form=a.form,
+                      explained=explained), s
 
 
 def _group(results: Sequence[ItemResult], scores: Sequence[ItemScore | None],
@@ -160,12 +187,17 @@ def _group(results: Sequence[ItemResult], scores: Sequence[ItemScore | None],
                   else {},
                   mrr=100 * mrr(ranks) if ans else None,
                   source_recall=100 * sum(recalls) / len(recalls) if recalls else None)
+    explained = [r.explained for r in results if r.explained is not None]
+    if explained:
+        counts["explained"] = aggregate_explained(explained)
     scored = [s for s in scores if s is not None]  # questions that were answered
     if not scored:
-        return GroupMetrics(**counts)
+        return GroupMetrics(**counts, generated_count=sum(r.answer is not None
+                                                          for r in results))
     agg = aggregate(scored)
     pairs = [(r.confidence, (r.f1 or 0.0) >= CORRECT_F1) for r in results
-             if r.answer is not None and r.confidence is not None and not r.abstained]
+             if r.answer is not None and r.confidence is not None and not r.abstained
+             and (r.f1 is not None or not r.answerable)]
     return GroupMetrics(
         **counts, generated_count=agg.count, em=agg.em, f1=agg.f1, answerable_em=agg.answerable_em,
         answerable_f1=agg.answerable_f1, rouge1=agg.rouge1, rouge2=agg.rouge2, rougeL=agg.rougeL,

@@ -64,6 +64,19 @@ def render_markdown(report: Report, gate: GateResult | None = None,
               _pct(g.rougeL), _pct(g.abstention_accuracy), _pct(g.false_abstention_rate),
               _pct(g.ece), _pct(g.selective_auc)] for name, g in groups])
         lines.append("")
+    explained = [(name, g.explained) for name, g in groups if g.explained]
+    if explained:
+        lines += ["## Explanatory questions", "",
+                  "Questions with key points: the share of key points the answer covers "
+                  "(a decline covers none), ROUGE-L against the gold answer (else the key "
+                  "points), the share of written sentences shown (each passed its support "
+                  "check), and declines.", ""]
+        lines += _table(["group", "n", "key points covered", "ROUGE-L", "sentences shown",
+                         "answerable declined", "unanswerable declined"],
+                        [[name, str(e.count), _pct(e.key_point_recall), _pct(e.rouge_l),
+                          _pct(e.supported_sentences), _pct(e.declined),
+                          _pct(e.unanswerable_declined)] for name, e in explained])
+        lines.append("")
     ks = _hit_ks(report)
     lines += ["## Retrieval", "",
               "hit@k: a top-k passage contains a gold answer (answerable questions only).", ""]

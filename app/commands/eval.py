@@ -63,6 +63,25 @@ def summary_table(report) -> Table:
     return table
 
 
+def explained_table(report) -> Table | None:
+    """Explanatory questions (those with key points), when the QA file has any."""
+    rows = [(name, g.explained) for name, g in report.groups.items() if g.explained]
+    if not rows:
+        return None
+    table = Table(title="explanatory questions (with key points)", title_justify="left")
+    for col in ("group", "n", "key points covered", "ROUGE-L", "sentences shown of written",
+                "ans. declined", "unans. declined"):
+        table.add_column(col, justify="left" if col == "group" else "right")
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    for name, e in rows:
+        table.add_row(name, str(e.count), pct(e.key_point_recall), pct(e.rouge_l),
+                      pct(e.supported_sentences), pct(e.declined), pct(e.unanswerable_declined))
+    return table
+
+
 def timing_line(report) -> str:
     """Answer and first-token latency with the CPU they were measured on."""
     from app.services.cpu import describe_cpu
@@ -110,6 +129,9 @@ def finish_report(report, out_dir: Path, fail_under: dict[str, float] | None,
     gate = check_thresholds(report.metrics(), fail_under) if fail_under else None
     files = write_report(report, out_dir, gate)
     console.print(summary_table(report), width=max(console.width, 150))
+    explained = explained_table(report)
+    if explained is not None:
+        console.print(explained, width=max(console.width, 150))
     console.print(timing_line(report), highlight=False)
     console.print(f"wrote {', '.join(files)} to {out_dir} "
                   f"({time.perf_counter() - started:.1f} s)", highlight=False)
