@@ -6,11 +6,12 @@ The questions (bench/explained.jsonl, written for data/kb: 10 Chinese and 10 Eng
 how / what is" questions with the key points a good answer names, and 4 the documents do not
 answer) are answered in the explained form by the configured pipeline over an index of
 data/kb built in the model cache. A key point is covered when the answer holds it as the
-support check would hold a sentence (`generation.explain.support`: its numbers and names, and
-at least 60% of its content units). Prints key-point recall, the share of answerable and
-unanswerable questions declined, sentences written/shown, and first verified sentence and
-whole answer p50/p95 with the CPU class; writes every written sentence with its support to
-DIR/sentences.jsonl for labelling (bench/explained_labels.jsonl).
+support check would hold a sentence (`eval.metrics_explained`, as `ragqa eval` counts it;
+`ragqa eval --qa bench/explained.jsonl` gives the same figures with ROUGE-L). Prints
+key-point recall, the share of answerable and unanswerable questions declined, sentences
+written/shown, and first verified sentence and whole answer p50/p95 with the CPU class;
+writes every written sentence with its support to DIR/sentences.jsonl for labelling
+(bench/explained_labels.jsonl).
 """
 
 from __future__ import annotations
@@ -27,21 +28,9 @@ sys.path.insert(0, str(ROOT))
 from app.config import load_settings, with_overrides  # noqa: E402
 from app.services.build import make_engine, make_ingestor  # noqa: E402
 from app.services.cpu import describe_cpu  # noqa: E402
+from eval.metrics_explained import key_point_recall, written_sentences  # noqa: E402
 from generation.explain.support import support  # noqa: E402
-from generation.explain.writer import SentenceSplitter  # noqa: E402
 from ingest.core.text import strip_citations  # noqa: E402
-
-KEY_POINT_COVER = 0.6
-
-
-def split_all(text: str) -> list[str]:
-    splitter = SentenceSplitter()
-    return splitter.feed(text) + splitter.flush()
-
-
-def covered(point: str, answer: str) -> bool:
-    s = support(point, answer)
-    return not s.missing and s.score >= KEY_POINT_COVER
 
 
 def sweep(labels: Path) -> None:
@@ -90,14 +79,14 @@ def main() -> None:
             answer = engine.ask(row["question"])
             if row["answerable"]:
                 declined_ans.append(answer.abstained)
-                points = row["key_points"]
-                recalls.append(sum(covered(p, answer.text) for p in points) / len(points))
+                recalls.append(key_point_recall(row["key_points"],
+                                                "" if answer.abstained else answer.text))
             else:
                 declined_unans.append(answer.abstained)
             first.append(answer.timings.first_token_ms)
             total.append(answer.timings.total_ms)
             shown = {x.text for x in answer.sentences}
-            for written in split_all(answer.proposed or ""):
+            for written in written_sentences(answer.proposed):
                 text = strip_citations(written)
                 best = max((support(text, h.chunk.text) for h in answer.hits),
                            key=lambda x: x.score, default=None)
