@@ -23,6 +23,7 @@ from generation_fixtures import HITS, FixedRetriever, llm_settings
 from app.api.state import ServerState
 from generation import AnswerEngine, DecodingParams, Generation, GenerationError, load_llm
 from generation.backends.openai_backend import OpenAIBackend, request_options
+from generation.explain.support import support
 from generation.settings import LLMSettings
 
 MESSAGES = [{"role": "user", "content": "Name three colours."}]
@@ -93,6 +94,24 @@ def test_the_engine_answers_through_the_server_with_citations(serve):
     assert "".join(pieces) == answer.text and answer.text
     assert {c.source for c in answer.citations} <= {h.chunk.source for h in HITS}
     assert answer.timings.first_token_ms is not None
+
+
+@pytest.mark.slow
+def test_an_explained_answer_written_by_the_server_shows_only_checked_sentences(serve):
+    # The same prompts and checks as with a built-in model: each sentence the server's model
+    # writes is shown only if the passage it cites supports it (else the evidence is quoted).
+    engine = AnswerEngine(FixedRetriever(HITS), backend(serve),
+                          llm_settings(answer_form="explained", explain_max_new_tokens=32))
+    stream = engine.stream("Why was the Eiffel Tower built, and how tall is it?")
+    pieces = list(stream)
+    answer = stream.result()
+    assert answer.form == "explained" and answer.proposed  # the server wrote something
+    assert "".join(pieces) == answer.text
+    assert not answer.abstained and answer.sentences
+    for sentence in answer.sentences:
+        cited = HITS[sentence.n - 1].chunk.text
+        assert support(sentence.text, cited).holds() or sentence.text in cited
+        assert sentence.chunk_id == HITS[sentence.n - 1].chunk.chunk_id
 
 
 @pytest.mark.slow
