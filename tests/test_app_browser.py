@@ -168,6 +168,8 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
             # "什么是…" is answered in sentences, each [n] naming its passage on hover.
             cite = zh["message"].locator(".ragqa-explained sup.ragqa-cite").first
             expect(cite).to_have_attribute("title", re.compile(r"zh_\w+\.(md|txt|pdf)"))
+            # ... and its source card marks the passage sentence that supports it.
+            expect(zh["message"].locator(".ragqa-evidence mark").first).to_be_visible()
             other_answer = assistant_messages(other).first
             expect(other_answer).to_contain_text("answered in", timeout=180_000)
             expect(other_answer.get_by_test_id("stExpander").first).to_contain_text(

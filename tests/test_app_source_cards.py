@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from app.ui.chat import SourceCard, source_cards
-from generation.types import Citation, Evidence, ShortAnswer
+from generation.types import AnswerSentence, Citation, Evidence, ShortAnswer
 from ingest.core.types import Chunk
 from retrieval.types import Hit
 
@@ -64,3 +64,20 @@ def test_an_explained_answer_shows_each_sentence_with_its_source_on_hover():
     out = explained_html(answer)
     assert "Invoices are kept &lt;7&gt; years." in out
     assert 'title="policy.pdf, page 4 · 75% of this sentence is in the passage">[1]</sup>' in out
+
+
+def test_an_explained_answers_card_marks_the_passage_sentences_that_support_it():
+    text = ("Invoices are kept by finance. They are archived for seven years for audits. "
+            "After that they are shredded <securely>. Receipts follow other rules.")
+    hits = [Hit(Chunk("a", text, "/kb/policy.md", None, 0), 0.9)]
+    answer = SimpleNamespace(hits=hits, short=None, evidence=None, citations=[
+        Citation(1, "/kb/policy.md", None, "a", text)], sentences=[
+        AnswerSentence("Invoices are shredded securely after that.", 1, "a", 0.9),
+        AnswerSentence("They stay archived for seven years, for audits.", 1, "a", 1.0)])
+    (card,) = source_cards(answer)
+    # The two supporting sentences, in passage order, each marked whole; escaped as text.
+    assert card.evidence == ("They are archived for seven years for audits. … After that they "
+                             "are shredded <securely>.")
+    assert card.evidence_html() == (
+        "<mark>They are archived for seven years for audits.</mark> … <mark>After that they "
+        "are shredded &lt;securely&gt;.</mark>")

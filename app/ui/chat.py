@@ -29,7 +29,9 @@ from app.config import Settings, flat_value
 from app.ui import resources
 from app.ui.feedback import FeedbackEntry, FeedbackStore
 from generation.citations import snippet
+from generation.explain.support import support
 from ingest.core.errors import RagqaError
+from ingest.core.text import sentence_spans
 from ingest.store import Location
 
 # History passed to the engine: enough for follow-ups, short enough for a small context window.
@@ -201,20 +203,20 @@ class SourceCard:
     relevance: float | None = None
     locator: str | None = None  # "slide 3", "sheet Revenue, rows 2-14", a heading path
     ocr: bool = False  # the passage was read from a scan: its text may hold OCR errors
-    # The sentence that holds the short answer, and where the answer sits in it.
+    # The sentence that holds the short answer, and where the answer sits in it; for an
+    # explained answer, the passage's sentences that support the answer's, each marked whole.
     evidence: str | None = None
-    mark: tuple[int, int] | None = None
+    marks: tuple[tuple[int, int], ...] = ()
 
     def evidence_html(self) -> str | None:
-        """The evidence sentence, HTML-escaped, with the short answer inside <mark>."""
+        """The evidence, HTML-escaped, with the marked spans inside <mark>."""
         if self.evidence is None:
             return None
-        if self.mark is None:
-            return html.escape(self.evidence)
-        a, b = self.mark
-        e = self.evidence
-        return (html.escape(e[:a]) + "<mark>" + html.escape(e[a:b]) + "</mark>"
-                + html.escape(e[b:]))
+        e, out, at = self.evidence, [], 0
+        for a, b in self.marks:
+            out += [html.escape(e[at:a]), "<mark>", html.escape(e[a:b]), "</mark>"]
+            at = b
+        return "".join(out) + html.escape(e[at:])
 
     def label(self) -> str:
         label = f"[{self.n}] {Path(self.source).name}"
@@ -244,27 +246,46 @@ def source_cards(answer) -> list[SourceCard]:
         cards = []
         for c in answer.citations:
             hit = by_chunk.get(c.chunk_id)
-            evidence, mark = _evidence_of(answer, c.chunk_id)
+            evidence, marks = _evidence_of(answer, c.chunk_id)
+            if evidence is None and hit is not None:
+                evidence, marks = _support_of(answer, hit.chunk)
             cards.append(SourceCard(c.n, c.source, c.page, c.chunk_id, c.snippet, True,
                                     hit.score if hit else None, hit.relevance if hit else None,
                                     hit.chunk.locator if hit else None, bool(hit and hit.chunk.ocr),
-                                    evidence, mark))
+                                    evidence, marks))
         return cards
     return [SourceCard(n, h.chunk.source, h.chunk.page, h.chunk.chunk_id, snippet(h.chunk.text),
                        False, h.score, h.relevance, h.chunk.locator, h.chunk.ocr)
             for n, h in enumerate(answer.hits, 1)]
 
 
-def _evidence_of(answer, chunk_id: str) -> tuple[str | None, tuple[int, int] | None]:
+def _evidence_of(answer, chunk_id: str) -> tuple[str | None, tuple[tuple[int, int], ...]]:
     ev, short = answer.evidence, answer.short
     if ev is None or ev.chunk_id != chunk_id:
-        return None, None
+        return None, ()
     if short is None:
-        return ev.text, None
+        return ev.text, ()
     # The evidence is quoted with runs of whitespace collapsed: find the answer likewise.
     words = " ".join(short.text.split())
     at = ev.text.find(words)
-    return ev.text, None if at < 0 else (at, at + len(words))
+    return ev.text, () if at < 0 else ((at, at + len(words)),)
+
+
+def _support_of(answer, chunk) -> tuple[str | None, tuple[tuple[int, int], ...]]:
+    """For each explained sentence citing `chunk`, the passage sentence that supports it best
+    (`generation.explain.support`): those sentences in passage order, joined by "…", marked."""
+    cited = [s for s in getattr(answer, "sentences", ()) if s.chunk_id == chunk.chunk_id]
+    spans = sentence_spans(chunk.text)
+    if not cited or not spans:
+        return None, ()
+    best = sorted({max(spans, key=lambda sp: support(s.text, chunk.text[sp[0]:sp[1]]).score)
+                   for s in cited})
+    parts = [" ".join(chunk.text[a:b].split()) for a, b in best]
+    marks, at = [], 0
+    for part in parts:
+        marks.append((at, at + len(part)))
+        at += len(part) + 3  # " … "
+    return " … ".join(parts), tuple(marks)
 
 
 def render_sources(answer) -> None:
