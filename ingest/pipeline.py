@@ -266,13 +266,18 @@ class Ingestor:
                            retry=self.settings.ocr != "off",  # scans left out: read them now
                            force=set(hashes) if force else ())
         report.unchanged = sorted(r.source for r in plan.unchanged)
-        if not plan.todo and (old is None or (
-                not plan.gone and old.manifest.index_type == self.settings.index_type)):
+        if not plan.todo and (old is None or (not plan.gone and self._current(old))):
             return  # nothing changed: nothing written, nothing re-embedded
         committed = self._write(old, plan, hashes, old_files, report, strict, tick)
         if committed:
             report.removed = sorted(set(report.removed) | {r.source for r in plan.gone})
             report.chunks_removed += sum(r.num_chunks for r in plan.gone)
+
+    def _current(self, old: IndexStore) -> bool:
+        """The live index needs no rewrite of its unchanged files: same index type, and the
+        current format (an older one is upgraded: its files get their metadata)."""
+        return (old.manifest.index_type == self.settings.index_type
+                and old.manifest.format_version == FORMAT_VERSION)
 
     def _template(self, old: IndexStore | None) -> Manifest:
         """The manifest this run writes; the session fills in counts and generation."""
@@ -316,7 +321,7 @@ class Ingestor:
                 tick("files", done_files, total_files)
             self._flush(batch, session, report, counts, tick)
             if (old and not report.ingested and not report.removed and not plan.gone
-                    and old.manifest.index_type == self.settings.index_type):
+                    and self._current(old)):
                 session.abort()  # every changed file failed: the live state is still right
                 return False
             session.finish(template, [r.source for r in plan.gone])

@@ -94,6 +94,8 @@ def test_a_format_1_index_opens_and_the_next_ingest_upgrades_it(tmp_path, embedd
     assert report.ingested == [str(deck)]
     index = open_index(tmp_path / "index")
     assert index.manifest.format_version == 3
+    # Copied files get the language their text is in, as new ones do.
+    assert {f.metadata["language"][0] for f in index.files()} == {"en"}
     chunks = index.get_chunks(range(index.num_chunks))
     copied = [c for c in chunks if not c.source.endswith("deck.pptx")]
     assert sorted(c.chunk_id for c in copied) == sorted(ids)  # carried over, same ids
@@ -111,3 +113,15 @@ def test_an_index_of_an_unknown_format_says_to_re_ingest(tmp_path, embedder):
     with pytest.raises(IndexOpenError, match="index format 99 is not one this ragqa reads "
                                              r"\(1, 2, 3\); re-ingest into a new index"):
         open_index(tmp_path / "index")
+
+
+def test_an_unchanged_older_index_is_upgraded_by_the_next_ingest(tmp_path, embedder):
+    corpus = make_corpus(tmp_path / "docs")
+    Ingestor(tmp_path / "index", embedder, SETTINGS).ingest([corpus["md"]])
+    downgrade_to_format_1(tmp_path / "index")
+    report = Ingestor(tmp_path / "index", embedder, SETTINGS).ingest([corpus["md"]])
+    assert report.unchanged == [str(corpus["md"])] and report.chunks_embedded == 0
+    index = open_index(tmp_path / "index")
+    assert index.manifest.format_version == FORMAT_VERSION
+    assert index.files()[0].metadata["language"] == ["en"]
+    index.close()

@@ -116,19 +116,24 @@ def read_sidecar(path: Path) -> Metadata:
     return normalize(data, side.name)
 
 
-def document_metadata(source: str, ingested_at: str, texts: Sequence[str],
-                      custom: Metadata | None = None) -> Metadata:
-    """The built-in keys of the file `source`, then `custom` (front matter, sidecar) under them."""
+def language_of(texts: Sequence[str]) -> str:
+    """The language of a document from its texts (the first LANGUAGE_SAMPLE_CHARS of them)."""
     sample, size = [], 0
     for text in texts:
         sample.append(text[: LANGUAGE_SAMPLE_CHARS - size])
         size += len(sample[-1])
         if size >= LANGUAGE_SAMPLE_CHARS:
             break
+    return detect_language("\n".join(sample))
+
+
+def document_metadata(source: str, ingested_at: str, texts: Sequence[str],
+                      custom: Metadata | None = None) -> Metadata:
+    """The built-in keys of the file `source`, then `custom` (front matter, sidecar) under them."""
     builtin: Metadata = {
         "path": [source],
         "kind": [kind_of(source)],
-        "language": [detect_language("\n".join(sample))],
+        "language": [language_of(texts)],
         "ingested": [ingested_at[:10]],
     }
     extra = {k: v for k, v in (custom or {}).items() if k not in builtin}

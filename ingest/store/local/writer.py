@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.core.fileio import atomic_write_json, fsync_path
+from ingest.core.metadata import language_of
 from ingest.core.types import Chunk
 from ingest.settings import INDEX_TYPES
 from ingest.store.base import HNSW_M, FileRecord, Manifest
@@ -101,18 +102,22 @@ class GenerationWriter:
         self.num_files += 1
 
     def copy_file(self, old: IndexReader, record: FileRecord) -> None:
-        """Carries an unchanged file's chunks and vectors over from the live generation."""
+        """Carries an unchanged file's chunks and vectors over from the live generation (and
+        gives a file from an index before format 3 the language its text is in)."""
         first = self.num_rows
-        cur = self._db.execute(
-            "INSERT INTO files (source, sha256, num_chunks, first_row, ingested_at, skipped, "
-            "metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (record.source, record.sha256, record.num_chunks, first, record.ingested_at,
-             record.skipped, json.dumps(record.metadata, ensure_ascii=False)))
         with old._db_lock:
             recs = old._db.execute(
                 "SELECT row, chunk_id, source, page, start_char, text, tokens, "
                 f"{old.chunk_columns} FROM chunks WHERE row >= ? AND row < ? ORDER BY row",
                 (record.first_row, record.first_row + record.num_chunks)).fetchall()
+        metadata = record.metadata
+        if "language" not in metadata:
+            metadata = metadata | {"language": [language_of([r[5] for r in recs])]}
+        cur = self._db.execute(
+            "INSERT INTO files (source, sha256, num_chunks, first_row, ingested_at, skipped, "
+            "metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (record.source, record.sha256, record.num_chunks, first, record.ingested_at,
+             record.skipped, json.dumps(metadata, ensure_ascii=False)))
         shift = first - record.first_row
         self._db.executemany(
             "INSERT INTO chunks (row, chunk_id, file_id, source, page, start_char, text, tokens, "

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ingest.core.metadata import language_of
 from ingest.core.types import FileEntry
 from ingest.store.base import FileRecord, IndexLockedError, Manifest, redact
 from ingest.store.postgres.lexical import document_terms, postings
@@ -68,7 +69,17 @@ class PgWriteSession:
                 yield
 
     def keep(self, records: Sequence[FileRecord]) -> None:
-        """Unchanged files are simply left in their rows."""
+        """Unchanged files are simply left in their rows; one written before the metadata
+        column gets its metadata now (the language its text is in)."""
+        legacy = [r for r in records if "language" not in r.metadata]
+        for record in legacy:
+            texts = [t for (t,) in self.conn.execute(
+                "SELECT c.text FROM ragqa_chunks c JOIN ragqa_files f USING (file_id) "
+                "WHERE f.source = %s ORDER BY c.row_id", (record.source,))]
+            metadata = record.metadata | {"language": [language_of(texts)]}
+            with self._transaction():
+                self.conn.execute("UPDATE ragqa_files SET metadata = %s WHERE source = %s",
+                                  (Jsonb(metadata), record.source))
 
     def resumed(self, source: str, sha256: str) -> FileEntry | None:
         return None  # a killed run's batches are committed: their files count as unchanged
