@@ -26,6 +26,7 @@ from dataclasses import replace
 from generation.abstention import NO_ANSWER_MODELS, NoAnswerModel, answer_signals, reader_signals
 from generation.backends.base import LLMBackend
 from generation.citations import snippet
+from generation.crosslingual import OtherLanguages, translate_question
 from generation.explain.form import Form, answer_form
 from generation.explain.writer import (
     SentenceSplitter,
@@ -72,13 +73,16 @@ class AnswerEngine:
     the Answer as the closest passages.
     `no_answer_model` defaults to the shipped one of the reader (`NO_ANSWER_MODELS`).
     `llm` is a backend, or a function that loads one when it is first needed; `reader` the
-    extractive reader (`settings.reader = "extractive"`; loaded here when not given).
+    extractive reader (`settings.reader = "extractive"`; loaded here when not given);
+    `other_languages` the index's languages and a retriever per language, for questions whose
+    answer is in a document of another language (`generation.crosslingual`).
     """
 
     def __init__(self, retriever: Retriever, llm: LLMBackend | Callable[[], LLMBackend],
                  settings: GenerationSettings | None = None,
                  no_answer_model: NoAnswerModel | None = None,
-                 reader: ExtractiveReader | None = None) -> None:
+                 reader: ExtractiveReader | None = None,
+                 other_languages: OtherLanguages | None = None) -> None:
         settings = settings or GenerationSettings()
         self.no_answer_model = no_answer_model or NoAnswerModel.load(
             NO_ANSWER_MODELS[settings.reader])
@@ -89,6 +93,7 @@ class AnswerEngine:
         self.retriever = retriever
         self._llm = llm
         self.settings = settings
+        self.other_languages = other_languages if settings.cross_language == "auto" else None
 
     @property
     def llm(self) -> LLMBackend:
@@ -116,14 +121,19 @@ class AnswerEngine:
         start = time.perf_counter()
         standalone, hits, retrieve_ms = self._retrieve(question, history)
         lang = detect_language(question)
+        factoid = self._form(standalone) == "short"
         if not self._passes_gate(hits):
-            yield ABSTAIN[lang]
-            return self._gated(question, standalone, hits, lang, retrieve_ms, start)
-        if self._form(standalone) == "explained":
+            answer = self._gated(question, standalone, hits, lang, retrieve_ms, start)
+            if factoid and self.reader is not None:
+                answer = self._across_languages(answer, lang, retrieve_ms, start)
+            yield answer.text
+            return answer
+        if not factoid:
             return (yield from self._explain(question, standalone, hits, lang, retrieve_ms,
                                              start))
         if self.settings.reader == "extractive":
             answer = self._read(question, standalone, hits, lang, retrieve_ms, start)
+            answer = self._across_languages(answer, lang, retrieve_ms, start)
             yield answer.text
             return answer
         plan = self._plan(question, hits)
@@ -260,6 +270,26 @@ class AnswerEngine:
                       abstained=False, sentences=shown,
                       confidence=None if factoid is None else factoid.confidence,
                       citations=[_citation(n, hits[n - 1]) for n in cited], **common)
+
+    def _across_languages(self, answer: Answer, lang: str, retrieve_ms: float,
+                          start: float) -> Answer:
+        """`answer`, or when it declined and the index holds documents in another language,
+        the reader's answer to the question translated into that language, asked of those
+        documents only (`generation.crosslingual`)."""
+        if not answer.abstained or self.other_languages is None:
+            return answer
+        for target in self.other_languages.besides(lang):
+            translated = translate_question(answer.standalone_question or answer.question,
+                                            target, self.llm)
+            if translated is None:
+                continue
+            hits = self.other_languages.retriever_for(target).retrieve(translated)
+            if not self._passes_gate(hits):
+                continue
+            crossed = self._read(answer.question, translated, hits, target, retrieve_ms, start)
+            if not crossed.abstained:
+                return crossed
+        return answer
 
     def _decoding(self, plan: PromptPlan) -> DecodingParams:
         """The decoding settings; with constrained grounding, the passages to copy from."""

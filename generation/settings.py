@@ -125,6 +125,10 @@ class GenerationSettings(DecodingSettings):
         return _per_language(self.no_answer_threshold, lang, auto)
     rewrite: Literal["llm", "heuristic", "off"] = Field(
         "llm", description="how follow-ups become standalone questions")
+    cross_language: Literal["auto", "off"] = Field(
+        "auto", description="auto: a factoid question that finds no answer in its own "
+        "language is translated by the LLM and asked of the index's documents in its other "
+        "language (generation.crosslingual)")
     max_prompt_tokens: int | None = Field(None, ge=64)
     batch_size: int = Field(8, gt=0, description="prompts per batch where batching pays (GPU)")
 

@@ -200,7 +200,8 @@ def _index_answer(state: ServerState, body: ChatRequest, settings: GenerationSet
 
         filters = body.filters.settings() if body.filters else {}
         engine = AnswerEngine(state.retriever(body.model, **filters), llm, settings,
-                              reader=state.reader(settings))
+                              reader=state.reader(settings),
+                              other_languages=state.other_languages(body.model))
         return engine.stream(question, history)
 
     return start

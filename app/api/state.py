@@ -108,6 +108,10 @@ class ServerState:
         settings = with_overrides(self.settings, **given) if given else self.settings
         return build.make_retriever(settings, index=self.open_index(name))
 
+    def other_languages(self, name: str):
+        """Index `name`'s languages and a retriever per language (`generation.crosslingual`)."""
+        return build.other_languages(self.settings, self.open_index(name))
+
     def close(self) -> None:
         self.queue.close()
 

@@ -166,17 +166,37 @@ def default_exporter() -> Path | None:
     return python if python.is_file() else None
 
 
-def make_engine(settings: Settings, retriever: Retriever | None = None, llm=None):
+def make_engine(settings: Settings, retriever: Retriever | None = None, llm=None,
+                index: IndexStore | None = None):
     """An AnswerEngine over `make_retriever(settings)` (or `retriever`) and the cached models.
     With the extractive reader the LLM (or `llm`, a backend or a function returning one) is
-    loaded only when an answer needs it: a factoid question is answered without it."""
+    loaded only when an answer needs it: a factoid question is answered without it.
+    `index`: the one `retriever` reads (default `settings.index`), for questions across
+    languages."""
     from generation import AnswerEngine
 
     g = settings.generation
     if llm is None:
         llm = (lambda: make_llm(settings)) if g.reader == "extractive" else make_llm(settings)
-    return AnswerEngine(make_retriever(settings) if retriever is None else retriever, llm, g,
-                        reader=make_reader(g))
+    index = get_index(settings.index) if index is None else index
+    return AnswerEngine(make_retriever(settings, index) if retriever is None else retriever,
+                        llm, g, reader=make_reader(g),
+                        other_languages=other_languages(settings, index))
+
+
+def other_languages(settings: Settings, index: IndexStore):
+    """The index's document languages and a retriever over each one's documents (the same
+    retrieval settings plus `language=X`), for `generation.crosslingual`."""
+    from generation.crosslingual import OtherLanguages
+
+    def languages() -> list[str]:
+        return sorted({x for f in index.files() for x in f.metadata.get("language", ())})
+
+    def retriever_for(lang: str) -> Retriever:
+        filters = (*settings.retrieval.filters, f"language={lang}")
+        return make_retriever(with_overrides(settings, filters=filters), index)
+
+    return OtherLanguages(languages, retriever_for)
 
 
 def make_ingestor(settings: Settings, directory: Location | None = None):

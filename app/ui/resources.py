@@ -106,8 +106,9 @@ def answer_engine(s: Settings, directory: Location, llm=None):
     """An AnswerEngine over the index at `directory` and the shared models (`llm`: the LLM or
     a function that waits for it, see `build.make_engine`)."""
     with st.spinner("Preparing retrieval…"):
-        retriever = build.make_retriever(s, index=get_index(directory))
-    return build.make_engine(s, retriever=retriever, llm=llm)
+        index = get_index(directory)
+        retriever = build.make_retriever(s, index=index)
+    return build.make_engine(s, retriever=retriever, llm=llm, index=index)
 
 
 def make_ingestor(s: Settings, directory: Location):

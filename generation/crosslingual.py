@@ -1,0 +1,74 @@
+"""Questions across languages: an English question whose answer is in a Chinese document, and
+the reverse.
+
+    other = OtherLanguages(lambda: ("en", "zh"), retriever_for)  # retriever_for("zh"): zh docs
+    translate_question("Which license is Kestrel-7B released under?", "zh", llm)
+    # 'Kestrel-7B 以什么许可证发布？'
+
+The built-in embedder is English-only, BM25 cannot match an English question to Chinese text,
+and the extractive reader reads a question best in its passage's language. So when a question
+finds no answer in its own language and the index holds documents in another one, the LLM
+translates the question (two example turns keep a 0.5B model translating instead of
+answering), retrieval runs over that language's documents only (a metadata filter), and the
+reader answers from them; the short answer stays a verbatim span of the document, in the
+document's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from generation.types import DecodingParams
+from ingest.core.text import detect_language
+from retrieval.types import Retriever
+
+TRANSLATE_SYSTEM = {
+    "zh": ("You translate questions from English into Simplified Chinese. Never answer them. "
+           "Keep names, numbers and technical terms unchanged."),
+    "en": "你把中文问题翻译成英文问题。不要回答问题。人名、数字和技术术语保持原样。",
+}
+# Two example turns: without them the 0.5B model answered half of the questions instead of
+# translating them (bench/crosslingual_kb.jsonl, 16 questions).
+TRANSLATE_SHOTS = {
+    "zh": [("How many GPUs does each team get per week?", "每个团队每周有多少块 GPU？"),
+           ("Which optimizer was used for pretraining?", "预训练使用了哪个优化器？")],
+    "en": [("每个团队每周有多少块 GPU？", "How many GPUs does each team get per week?"),
+           ("预训练使用了哪个优化器？", "Which optimizer was used for pretraining?")],
+}
+MAX_TRANSLATION_TOKENS = 64
+
+
+def translation_messages(question: str, target: str) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": TRANSLATE_SYSTEM[target]}]
+    for source, translated in TRANSLATE_SHOTS[target]:
+        messages += [{"role": "user", "content": source},
+                     {"role": "assistant", "content": translated}]
+    return [*messages, {"role": "user", "content": question}]
+
+
+def translate_question(question: str, target: str, llm) -> str | None:
+    """`question` in `target` ("en" or "zh"), or None when the model's output is not a
+    plausible translation (another language, empty, far too long)."""
+    out = llm.generate(translation_messages(question, target),
+                       DecodingParams(max_new_tokens=MAX_TRANSLATION_TOKENS)).text
+    lines = [line.strip() for line in out.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    translated = lines[0].strip('"“”')
+    if detect_language(translated) != target or len(translated) > 3 * len(question) + 20:
+        return None
+    return translated
+
+
+@dataclass(frozen=True)
+class OtherLanguages:
+    """What the engine needs to look across languages: the languages the index's documents
+    are in (asked only when a question declined), and a retriever over one language's."""
+
+    languages: Callable[[], Sequence[str]]
+    retriever_for: Callable[[str], Retriever]
+
+    def besides(self, lang: str) -> list[str]:
+        """The index's languages other than `lang` that a question can be translated into."""
+        return [x for x in self.languages() if x != lang and x in TRANSLATE_SYSTEM]
