@@ -90,6 +90,8 @@ test-fast: install kb
 eval-gate: install kb
 	$(RAGQA) ingest $(KB) --index $(INDEX)
 	$(RAGQA) eval --qa $(QA) --index $(INDEX) --out reports/ci --config data/eval_gate.toml
+	$(RAGQA) eval --qa bench/crosslingual_kb.jsonl --index $(INDEX) --out reports/ci-crosslingual \
+	    --config data/eval_gate_crosslingual.toml
 
 bench: install
 	$(PY) bench/ingest.py

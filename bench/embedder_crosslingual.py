@@ -117,8 +117,8 @@ def main() -> None:
     cross = load_jsonl(ROOT / "bench" / "crosslingual_kb.jsonl")
     sets = {"kb en": [q for q in reference if q["lang"] == "en"],
             "kb zh": [q for q in reference if q["lang"] == "zh"],
-            "kb en->zh": [q for q in cross if q["lang"] == "en->zh"],
-            "kb zh->en": [q for q in cross if q["lang"] == "zh->en"]}
+            "kb en->zh": [q for q in cross if q["direction"] == "en->zh"],
+            "kb zh->en": [q for q in cross if q["direction"] == "zh->en"]}
     public = {"cmrc zh": SHARED / "cmrc2018_dev_tune.json",
               "squad en": SHARED / "squad2_tune_en.json"}
     public_sets = {name: public_items(path, args.sample, args.seed)
