@@ -161,3 +161,24 @@ def test_a_changed_sidecar_reingests_its_file_with_the_new_metadata(index_locati
         "cleaning.txt"}
     assert "cleaning.txt" not in hit_names(index_location, embedder, "数据清洗", ["team=ml"],
                                            "hybrid")
+
+
+def test_a_long_lived_postgres_reader_sees_a_document_move_between_filters(pg_url, kb,
+                                                                            embedder):
+    # The files a filter admits are kept per index generation: a reader (the API's) that
+    # outlives an ingest must not go on using the old ones.
+    ingest(pg_url, embedder, kb)
+    index = open_store(pg_url, embedder=embedder)
+    try:
+        def names(filters):
+            retriever = build_retriever(index, embedder, RetrievalSettings(
+                k=20, mode="dense", filters=filters))
+            return {Path(h.chunk.source).name for h in retriever.retrieve("数据清洗")}
+
+        assert names(("team=ml",)) == {"cleaning.txt", "memo.md"}
+        write(kb / "cleaning.txt.meta.json", json.dumps({"team": "data"}))
+        ingest(pg_url, embedder, kb)
+        assert names(("team=ml",)) == {"memo.md"}
+        assert names(("team=data",)) == {"cleaning.txt"}
+    finally:
+        index.close()

@@ -37,6 +37,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,7 @@ VECTORS_FAISS = "vectors.faiss"
 LEXICAL_DIR = "lexical"
 GEN_PREFIX = "gen-"
 HNSW_EF_SEARCH = 64
+ADMITTED_CACHE = 64  # filters whose admitted rows a reader keeps
 
 SCHEMA = """
 CREATE TABLE files (
@@ -80,6 +82,14 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_chunk_id ON chunks(chunk_id);
 """
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """The rows a metadata filter admits: as (start, stop) slices and as one array."""
+
+    ranges: tuple[tuple[int, int], ...]
+    rows: np.ndarray
 
 
 def has_index(directory: Path) -> bool:
@@ -138,6 +148,7 @@ class IndexReader:
             self._db = sqlite3.connect(f"file:{gen / CHUNKS_DB}?mode=ro&immutable=1", uri=True,
                                        check_same_thread=False)
             self._db_lock = threading.Lock()
+            self._admitted: dict[MetadataFilter, Admitted] = {}
             self._embeddings = np.load(gen / VECTORS_NPY, mmap_mode="r", allow_pickle=False)
             import faiss
 
@@ -175,7 +186,7 @@ class IndexReader:
         cosines. `ef_search`: the HNSW beam width (an HNSW index only; never below depth);
         `where`: only chunks of the documents it admits, searched exactly."""
         if where:
-            return self._search_vectors_in(self.row_ranges(where), query_vector, depth)
+            return self._search_vectors_in(self.admitted(where), query_vector, depth)
         depth = min(depth, int(self.vectors.ntotal))
         if depth <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -192,15 +203,14 @@ class IndexReader:
         keep = rows[0] >= 0  # FAISS pads with -1 when it finds fewer than asked
         return rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
 
-    def _search_vectors_in(self, ranges: list[tuple[int, int]], query_vector: np.ndarray,
+    def _search_vectors_in(self, admitted: Admitted, query_vector: np.ndarray,
                            depth: int) -> tuple[np.ndarray, np.ndarray]:
-        """Exact inner products over the rows in `ranges` (start, stop), best `depth` first."""
-        if not ranges or depth <= 0:
+        """Exact inner products over the admitted rows, best `depth` first."""
+        if not len(admitted.rows) or depth <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-        rows = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in ranges])
-        scores = np.concatenate([self._embeddings[a:b] @ q for a, b in ranges])
-        return _top(rows, scores.astype(np.float32), depth)
+        scores = np.concatenate([self._embeddings[a:b] @ q for a, b in admitted.ranges])
+        return _top(admitted.rows, scores.astype(np.float32), depth)
 
     def search_lexical(self, tokens: Sequence[str], depth: int,
                        where: MetadataFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -208,10 +218,7 @@ class IndexReader:
         `where`: only chunks of the documents it admits."""
         if not where:
             return self.lexical.search(tokens, depth)
-        ranges = self.row_ranges(where)
-        rows = (np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in ranges])
-                if ranges else np.zeros(0, dtype=np.int64))
-        return self.lexical.search(tokens, depth, rows=rows)
+        return self.lexical.search(tokens, depth, rows=self.admitted(where).rows)
 
     @functools.cached_property
     def _file_rows(self) -> list[tuple[int, int, dict]]:
@@ -219,16 +226,26 @@ class IndexReader:
         return sorted((r.first_row, r.first_row + r.num_chunks, r.metadata)
                       for r in self.files())
 
-    def row_ranges(self, where: MetadataFilter) -> list[tuple[int, int]]:
-        """The (start, stop) row ranges of the files `where` admits, adjacent ones merged."""
-        ranges: list[tuple[int, int]] = []
-        for start, stop, metadata in self._file_rows:
-            if stop > start and where.matches(metadata):
-                if ranges and ranges[-1][1] == start:
-                    ranges[-1] = (ranges[-1][0], stop)
-                else:
-                    ranges.append((start, stop))
-        return ranges
+    def admitted(self, where: MetadataFilter) -> Admitted:
+        """The rows of the files `where` admits: worked out once per filter (a generation
+        never changes), so a question pays only for searching them."""
+        found = self._admitted.get(where)
+        if found is None:
+            ranges: list[tuple[int, int]] = []
+            for start, stop, metadata in self._file_rows:
+                if stop > start and where.matches(metadata):
+                    if ranges and ranges[-1][1] == start:
+                        ranges[-1] = (ranges[-1][0], stop)  # adjacent files: one slice
+                    else:
+                        ranges.append((start, stop))
+            rows = (np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in ranges])
+                    if ranges else np.zeros(0, dtype=np.int64))
+            found = Admitted(tuple(ranges), rows)
+            with self._db_lock:
+                if len(self._admitted) >= ADMITTED_CACHE:
+                    self._admitted.clear()
+                self._admitted[where] = found
+        return found
 
     def check_embedder(self, embedder) -> None:
         """Raises IndexOpenError unless `embedder` (.name, .dimension) built this index."""

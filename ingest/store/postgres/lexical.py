@@ -17,9 +17,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from ingest.store.filters import MetadataFilter
 from ingest.store.lexical import BM25_B, BM25_K1, EMPTY_DOC
-from ingest.store.postgres.schema import FILE_METADATA
 
 QUERY_TEMPLATE = """
 WITH q(term, qtf) AS (SELECT * FROM unnest(%(terms)s::text[], %(qtf)s::int[])),
@@ -54,22 +52,19 @@ def postings(row_id: int, file_id: int, tokens: Sequence[str]) -> Iterator[tuple
 
 
 def search_bm25(conn, tokens: Sequence[str], depth: int,
-                where: MetadataFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
+                files: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the `depth` best chunks for the query's tokens, best first, and their scores;
-    `where`: only chunks of the files it admits (df and avgdl stay the whole index's, as in the
-    folder store, so a filter does not change a chunk's score)."""
+    `files`: only chunks of these file ids (a metadata filter's; df and avgdl stay the whole
+    index's, as in the folder store, so a filter does not change a chunk's score)."""
     if depth <= 0:
         raise ValueError(f"depth must be greater than 0, not {depth}")
     counts = Counter(tokens)
     if not counts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    clause, params = "", {}
-    if where:
-        test, params = where.sql(FILE_METADATA)
-        clause = f"WHERE p.file_id IN (SELECT f.file_id FROM ragqa_files f WHERE {test})"
+    clause = "" if files is None else "WHERE p.file_id = ANY(%(files)s)"
     found = conn.execute(QUERY_TEMPLATE.format(where=clause), {
         "terms": list(counts), "qtf": list(counts.values()), "k1": BM25_K1, "b": BM25_B,
-        "depth": depth, **params}).fetchall()
+        "depth": depth, "files": None if files is None else list(files)}).fetchall()
     rows = np.array([r[0] for r in found], dtype=np.int64)
     scores = np.array([r[1] for r in found], dtype=np.float32)
     keep = scores > 0

@@ -33,6 +33,7 @@ from ingest.store.postgres.schema import (
 )
 
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
+ADMITTED_CACHE = 64  # filters whose admitted files a reader keeps (per generation)
 CHUNK_COLUMNS = "row_id, chunk_id, text, source, page, start_char, locator, ocr"
 
 
@@ -67,6 +68,7 @@ class PgIndexReader:
         self._local = threading.local()
         self._all: list = []
         self._lock = threading.Lock()
+        self._admitted: dict[tuple[MetadataFilter, int], list[int]] = {}
         self.manifest  # noqa: B018 - fails now, with its reason, if there is no index here
         if not has_metadata_column(self._conn()):
             raise IndexOpenError(f"{self.location} was written by an older ragqa: run `ragqa "
@@ -126,8 +128,7 @@ class PgIndexReader:
         q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
         clause, params = "", {}
         if where:
-            test, params = where.sql(FILE_METADATA)
-            clause = f"WHERE file_id IN (SELECT f.file_id FROM ragqa_files f WHERE {test}) "
+            clause, params = "WHERE file_id = ANY(%(files)s) ", {"files": self.admitted(where)}
         with conn.transaction():
             if self.manifest.index_type == "hnsw" and not where:
                 ef = min(max(ef_search or 40, depth), MAX_EF_SEARCH)
@@ -143,7 +144,26 @@ class PgIndexReader:
 
     def search_lexical(self, tokens: Sequence[str], depth: int,
                        where: MetadataFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
-        return search_bm25(self._conn(), tokens, depth, where)
+        return search_bm25(self._conn(), tokens, depth,
+                           None if not where else self.admitted(where))
+
+    def admitted(self, where: MetadataFilter) -> list[int]:
+        """The ids of the files `where` admits (`MetadataFilter.sql` over ragqa_files), kept
+        per filter until the index's generation changes: the dense and the BM25 side of a
+        question, and later questions, pay for it once."""
+        conn = self._conn()
+        (generation,) = conn.execute(
+            "SELECT generation FROM ragqa_manifest WHERE id = 1").fetchone()
+        found = self._admitted.get((where, generation))
+        if found is None:
+            test, params = where.sql(FILE_METADATA)
+            found = [r[0] for r in conn.execute(
+                f"SELECT f.file_id FROM ragqa_files f WHERE {test}", params)]
+            with self._lock:
+                if len(self._admitted) >= ADMITTED_CACHE:
+                    self._admitted.clear()
+                self._admitted[(where, generation)] = found
+        return found
 
     def get_chunks(self, rows: Sequence[int]) -> list[Chunk]:
         wanted = [int(r) for r in rows]
