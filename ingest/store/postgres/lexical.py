@@ -52,19 +52,21 @@ def postings(row_id: int, file_id: int, tokens: Sequence[str]) -> Iterator[tuple
 
 
 def search_bm25(conn, tokens: Sequence[str], depth: int,
-                files: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                rows: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the `depth` best chunks for the query's tokens, best first, and their scores;
-    `files`: only chunks of these file ids (a metadata filter's; df and avgdl stay the whole
-    index's, as in the folder store, so a filter does not change a chunk's score)."""
+    `rows`: only these row ids, an int8multirange literal (a metadata filter's: a file's
+    chunks have consecutive row ids). The test reads row_id, which the postings key holds,
+    so the scan stays index-only (file_id would cost a heap fetch per posting). df and avgdl
+    stay the whole index's, as in the folder store: a filter does not change a score."""
     if depth <= 0:
         raise ValueError(f"depth must be greater than 0, not {depth}")
     counts = Counter(tokens)
     if not counts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    clause = "" if files is None else "WHERE p.file_id = ANY(%(files)s)"
+    clause = "" if rows is None else "WHERE p.row_id <@ %(rows)s::int8multirange"
     found = conn.execute(QUERY_TEMPLATE.format(where=clause), {
         "terms": list(counts), "qtf": list(counts.values()), "k1": BM25_K1, "b": BM25_B,
-        "depth": depth, "files": None if files is None else list(files)}).fetchall()
+        "depth": depth, "rows": rows}).fetchall()
     rows = np.array([r[0] for r in found], dtype=np.int64)
     scores = np.array([r[1] for r in found], dtype=np.float32)
     keep = scores > 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,6 +36,14 @@ from ingest.store.postgres.schema import (
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
 ADMITTED_CACHE = 64  # filters whose admitted files a reader keeps (per generation)
 CHUNK_COLUMNS = "row_id, chunk_id, text, source, page, start_char, locator, ocr"
+
+
+@dataclass(frozen=True)
+class PgAdmitted:
+    """What a metadata filter admits: file ids, and their rows as an int8multirange literal."""
+
+    files: list[int]
+    rows: str
 
 
 def as_array(value) -> np.ndarray:
@@ -68,7 +77,7 @@ class PgIndexReader:
         self._local = threading.local()
         self._all: list = []
         self._lock = threading.Lock()
-        self._admitted: dict[tuple[MetadataFilter, int], list[int]] = {}
+        self._admitted: dict[tuple[MetadataFilter, int], PgAdmitted] = {}
         self.manifest  # noqa: B018 - fails now, with its reason, if there is no index here
         if not has_metadata_column(self._conn()):
             raise IndexOpenError(f"{self.location} was written by an older ragqa: run `ragqa "
@@ -128,7 +137,8 @@ class PgIndexReader:
         q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
         clause, params = "", {}
         if where:
-            clause, params = "WHERE file_id = ANY(%(files)s) ", {"files": self.admitted(where)}
+            clause = "WHERE file_id = ANY(%(files)s) "
+            params = {"files": self.admitted(where).files}
         with conn.transaction():
             if self.manifest.index_type == "hnsw" and not where:
                 ef = min(max(ef_search or 40, depth), MAX_EF_SEARCH)
@@ -145,20 +155,29 @@ class PgIndexReader:
     def search_lexical(self, tokens: Sequence[str], depth: int,
                        where: MetadataFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
         return search_bm25(self._conn(), tokens, depth,
-                           None if not where else self.admitted(where))
+                           None if not where else self.admitted(where).rows)
 
-    def admitted(self, where: MetadataFilter) -> list[int]:
-        """The ids of the files `where` admits (`MetadataFilter.sql` over ragqa_files), kept
-        per filter until the index's generation changes: the dense and the BM25 side of a
-        question, and later questions, pay for it once."""
+    def admitted(self, where: MetadataFilter) -> PgAdmitted:
+        """The files `where` admits (`MetadataFilter.sql` over ragqa_files) and their rows,
+        kept per filter until the index's generation changes: the dense and the BM25 side of
+        a question, and later questions, pay for it once."""
         conn = self._conn()
         (generation,) = conn.execute(
             "SELECT generation FROM ragqa_manifest WHERE id = 1").fetchone()
         found = self._admitted.get((where, generation))
         if found is None:
             test, params = where.sql(FILE_METADATA)
-            found = [r[0] for r in conn.execute(
+            files = [r[0] for r in conn.execute(
                 f"SELECT f.file_id FROM ragqa_files f WHERE {test}", params)]
+            ranges: list[list[int]] = []
+            for (row,) in conn.execute("SELECT row_id FROM ragqa_chunks WHERE file_id = "
+                                       "ANY(%s) ORDER BY row_id", (files,)):
+                if ranges and ranges[-1][1] == row:
+                    ranges[-1][1] = row + 1
+                else:
+                    ranges.append([row, row + 1])
+            rows = "{" + ",".join(f"[{a},{b})" for a, b in ranges) + "}"
+            found = PgAdmitted(files, rows)
             with self._lock:
                 if len(self._admitted) >= ADMITTED_CACHE:
                     self._admitted.clear()
