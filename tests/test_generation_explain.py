@@ -1,6 +1,6 @@
 """Explained answers: the form chosen per question, and every shown sentence checked against
-the passage it cites (the engine's logic, with a scripted LLM; the real model in the slow
-test at the end)."""
+the passage it cites (the engine's logic, with a scripted LLM; real models write explained
+answers in tests/test_generation_openai.py, through `ragqa serve`, and in the browser test)."""
 
 from __future__ import annotations
 
