@@ -124,7 +124,7 @@ class AnswerEngine:
         factoid = self._form(standalone) == "short"
         if not self._passes_gate(hits):
             answer = self._gated(question, standalone, hits, lang, retrieve_ms, start)
-            if factoid and self.reader is not None:
+            if factoid:
                 answer = self._across_languages(answer, lang, retrieve_ms, start)
             yield answer.text
             return answer
@@ -275,8 +275,8 @@ class AnswerEngine:
                           start: float) -> Answer:
         """`answer`, or when it declined and the index holds documents in another language,
         the reader's answer to the question translated into that language, asked of those
-        documents only (`generation.crosslingual`)."""
-        if not answer.abstained or self.other_languages is None:
+        documents only (`generation.crosslingual`; the extractive reader answers)."""
+        if not answer.abstained or self.other_languages is None or self.reader is None:
             return answer
         for target in self.other_languages.besides(lang):
             translated = translate_question(answer.standalone_question or answer.question,

@@ -1,7 +1,8 @@
 """A document's metadata: what ragqa knows of every file, plus what its author wrote down.
 
-    meta = document_metadata("/kb/guide.md", "2026-12-02T10:00:00+00:00", pages,
-                             front_matter={"team": ["infra"]})
+    front, text = split_front_matter(markdown, "guide.md")    # ({'team': ['infra']}, ...)
+    meta = document_metadata("/kb/guide.md", "2026-12-02T10:00:00+00:00", [text],
+                             front | read_sidecar(Path("/kb/guide.md")))
     meta
     # {'path': ['/kb/guide.md'], 'kind': ['md'], 'language': ['en'],
     #  'ingested': ['2026-12-02'], 'team': ['infra']}
@@ -25,7 +26,6 @@ from pathlib import Path
 from ingest.core.text import detect_language
 
 Metadata = dict[str, list[str]]
-BUILTIN_KEYS = ("path", "kind", "language", "ingested")
 SIDECAR_SUFFIX = ".meta.json"
 LANGUAGE_SAMPLE_CHARS = 20_000  # of a document's text: enough to tell its language
 _KEY = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,63}$")

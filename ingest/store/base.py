@@ -17,7 +17,7 @@ would sit in shell history and process lists: libpq reads PGPASSWORD or ~/.pgpas
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -122,6 +122,18 @@ class FileRecord:
     skipped: str | None = None  # parts of the file left out last time, and why
     # `ingest.core.metadata`: path, kind, language, ingested date, the author's own keys
     metadata: dict[str, list[str]] = field(default_factory=dict)
+
+
+def merge_ranges(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(start, stop) row spans in ascending order, with adjacent ones joined: the rows a
+    metadata filter admits, as few slices as the files' consecutive rows allow."""
+    merged: list[tuple[int, int]] = []
+    for start, stop in spans:
+        if merged and merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], stop)
+        else:
+            merged.append((start, stop))
+    return merged
 
 
 def check_embedder(manifest: Manifest, where: Path, model: str,

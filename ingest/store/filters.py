@@ -52,9 +52,6 @@ class Condition:
         compare = {">=": str.__ge__, "<=": str.__le__, ">": str.__gt__, "<": str.__lt__}[self.op]
         return any(compare(v, w) for v in have for w in want)
 
-    def __str__(self) -> str:
-        return f"{self.key}{self.op}{','.join(self.values)}"
-
 
 @dataclass(frozen=True)
 class MetadataFilter:
@@ -64,9 +61,6 @@ class MetadataFilter:
 
     def __bool__(self) -> bool:
         return bool(self.conditions)
-
-    def __str__(self) -> str:
-        return " AND ".join(map(str, self.conditions))
 
     @classmethod
     def parse(cls, expressions: Sequence[str] | None) -> MetadataFilter:

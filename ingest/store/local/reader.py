@@ -44,7 +44,13 @@ import numpy as np
 
 from ingest.core.metadata import legacy_metadata
 from ingest.core.types import Chunk, FileEntry, IndexOpenError
-from ingest.store.base import READABLE_FORMATS, FileRecord, Manifest, check_embedder
+from ingest.store.base import (
+    READABLE_FORMATS,
+    FileRecord,
+    Manifest,
+    check_embedder,
+    merge_ranges,
+)
 from ingest.store.filters import MetadataFilter
 from ingest.store.lexical import BM25_B, BM25_K1, EMPTY_DOC, LexicalIndex
 
@@ -231,13 +237,8 @@ class IndexReader:
         never changes), so a question pays only for searching them."""
         found = self._admitted.get(where)
         if found is None:
-            ranges: list[tuple[int, int]] = []
-            for start, stop, metadata in self._file_rows:
-                if stop > start and where.matches(metadata):
-                    if ranges and ranges[-1][1] == start:
-                        ranges[-1] = (ranges[-1][0], stop)  # adjacent files: one slice
-                    else:
-                        ranges.append((start, stop))
+            ranges = merge_ranges((start, stop) for start, stop, metadata in self._file_rows
+                                  if stop > start and where.matches(metadata))
             rows = (np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in ranges])
                     if ranges else np.zeros(0, dtype=np.int64))
             found = Admitted(tuple(ranges), rows)

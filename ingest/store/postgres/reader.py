@@ -21,7 +21,7 @@ import numpy as np
 
 from ingest.core.metadata import legacy_metadata
 from ingest.core.types import Chunk, FileEntry, IndexOpenError
-from ingest.store.base import FileRecord, Manifest, check_embedder, redact
+from ingest.store.base import FileRecord, Manifest, check_embedder, merge_ranges, redact
 from ingest.store.filters import MetadataFilter
 from ingest.store.postgres.lexical import search_bm25
 from ingest.store.postgres.schema import (
@@ -169,13 +169,9 @@ class PgIndexReader:
             test, params = where.sql(FILE_METADATA)
             files = [r[0] for r in conn.execute(
                 f"SELECT f.file_id FROM ragqa_files f WHERE {test}", params)]
-            ranges: list[list[int]] = []
-            for (row,) in conn.execute("SELECT row_id FROM ragqa_chunks WHERE file_id = "
-                                       "ANY(%s) ORDER BY row_id", (files,)):
-                if ranges and ranges[-1][1] == row:
-                    ranges[-1][1] = row + 1
-                else:
-                    ranges.append([row, row + 1])
+            ranges = merge_ranges((row, row + 1) for (row,) in conn.execute(
+                "SELECT row_id FROM ragqa_chunks WHERE file_id = ANY(%s) ORDER BY row_id",
+                (files,)))
             rows = "{" + ",".join(f"[{a},{b})" for a, b in ranges) + "}"
             found = PgAdmitted(files, rows)
             with self._lock:
