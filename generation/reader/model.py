@@ -34,9 +34,10 @@ Backend = Literal["auto", "torch", "openvino"]
 Logits = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def base_model(cache_dir: Path) -> tuple[Any, Any]:
+def base_model(cache_dir: Path, **config: Any) -> tuple[Any, Any]:
     """The untrained span model on multilingual-e5-small (its head is random) and the
-    tokenizer: what training starts from and what the shipped weights are laid over."""
+    tokenizer: what training starts from and what the shipped weights are laid over. `config`
+    overrides the model's configuration (training: `attention_probs_dropout_prob=0.0`)."""
     import transformers
     from transformers import AutoTokenizer, BertForQuestionAnswering
 
@@ -46,7 +47,7 @@ def base_model(cache_dir: Path) -> tuple[Any, Any]:
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()  # the missing head is expected, not news
     try:
-        model = BertForQuestionAnswering.from_pretrained(str(folder))
+        model = BertForQuestionAnswering.from_pretrained(str(folder), **config)
     finally:
         transformers.logging.set_verbosity(verbosity)
     return model, AutoTokenizer.from_pretrained(str(folder))
