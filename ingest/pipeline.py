@@ -150,6 +150,11 @@ class _Batch:
         return len(self.loaded) + len(self.resumed)
 
 
+def sync_roots(paths: Sequence[Path]) -> list[str]:
+    """The roots under which `sync` may drop files: those given that exist now, resolved."""
+    return [str(Path(p).resolve()) for p in paths if Path(p).exists()]
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -262,7 +267,7 @@ class Ingestor:
                                             report) from None
             tick("scan", i, len(files))
         plan = plan_ingest(old_files, hashes, [f.source for f in report.failed],
-                           rechunk=rechunk, sync=sync,
+                           rechunk=rechunk, sync=sync, roots=sync_roots(paths),
                            retry=self.settings.ocr != "off",  # scans left out: read them now
                            force=set(hashes) if force else ())
         report.unchanged = sorted(r.source for r in plan.unchanged)

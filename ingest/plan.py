@@ -6,12 +6,21 @@
     ...                    rechunk=False, sync=True, retry=True)
     >>> [r.source for r in plan.unchanged], plan.new, [r.source for r in plan.gone]
     (['/kb/a.md'], ['/kb/c.md'], ['/kb/b.md'])
+
+`sync` drops only files under the run's roots: another folder's documents in the same index
+stay, and so do those of a root that has vanished (an unmounted disk is not a deletion).
+
+    >>> plan = plan_ingest(old, {"/kb/a.md": "aa"}, unreadable=(), rechunk=False, sync=True,
+    ...                    retry=True, roots=["/other"])
+    >>> [r.source for r in plan.gone], [r.source for r in plan.absent]
+    ([], ['/kb/b.md'])
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from ingest.store.base import FileRecord
 
@@ -37,7 +46,8 @@ class IngestPlan:
 
 def plan_ingest(indexed: Mapping[str, FileRecord], scanned: Mapping[str, str],
                 unreadable: Collection[str], *, rechunk: bool, sync: bool,
-                retry: bool, force: Collection[str] = ()) -> IngestPlan:
+                retry: bool, force: Collection[str] = (),
+                roots: Collection[str] | None = None) -> IngestPlan:
     """Sorts every file of a run into an `IngestPlan`.
 
     Args:
@@ -47,7 +57,9 @@ def plan_ingest(indexed: Mapping[str, FileRecord], scanned: Mapping[str, str],
             dropped by `sync`).
         rechunk: the index's chunks were cut with another size or overlap: every file is
             loaded again.
-        sync: drop indexed files that are not among this run's files.
+        sync: drop indexed files that are not among this run's files and lie under one of
+            `roots` (None: anywhere).
+        roots: the run's files and folders that exist now, as resolved paths.
         retry: load again a file whose parts were left out last time (OCR is not off).
         force: load these again even when their bytes are the same (`ragqa docs reingest`).
     """
@@ -65,9 +77,16 @@ def plan_ingest(indexed: Mapping[str, FileRecord], scanned: Mapping[str, str],
     for s, r in indexed.items():
         if s in scanned:
             continue
-        if rechunk or (sync and s not in given):
+        if rechunk or (sync and s not in given and _under(s, roots)):
             gone.append(r)
         else:
             absent.append(r)
     return IngestPlan(unchanged=unchanged, new=new, changed=changed, retried=retried,
                       absent=absent, gone=gone, todo=todo)
+
+
+def _under(source: str, roots: Collection[str] | None) -> bool:
+    if roots is None:
+        return True
+    path = PurePath(source)
+    return any(path == PurePath(r) or PurePath(r) in path.parents for r in roots)

@@ -211,7 +211,8 @@ def test_ingest_watch_follows_the_folder_until_interrupted(tmp_path):
 
     docs, index = tmp_path / "docs", tmp_path / "index"
     write(docs / "a.md", "The alpha plant opened in 2019 in Hangzhou.")
-    proc = ragqa_process("ingest", docs, "--index", index, "--watch", "--watch-interval", "0.3")
+    proc = ragqa_process("ingest", docs, "--index", index, "--watch", "--sync",
+                         "--watch-interval", "0.3")
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(map(str.strip, proc.stdout)),
                               daemon=True)

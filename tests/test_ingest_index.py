@@ -4,7 +4,10 @@ atomic generations, the lock, bad files, and no pickle anywhere."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +21,7 @@ from ingest.settings import IngestSettings
 from ingest.store import IndexLockedError
 from ingest.store.local.reader import MANIFEST, open_index
 from ingest.store.local.target import IndexLock
+from ingest.store.local.writer import STALE_GRACE_SECONDS
 
 
 @pytest.fixture
@@ -186,8 +190,62 @@ def test_half_built_generation_from_a_crash_is_cleaned_up(tmp_path, corpus, inge
     assert open_index(tmp_path / "index").manifest.generation == live  # readers ignore it
     ingestor.ingest([corpus["md"], corpus["gbk"]])
     assert not junk.exists()
-    gens = [p.name for p in (tmp_path / "index").iterdir() if p.name.startswith("gen-")]
-    assert gens == [open_index(tmp_path / "index").manifest.generation]
+    gens = sorted(p.name for p in (tmp_path / "index").iterdir() if p.name.startswith("gen-"))
+    # The superseded generation stays for its grace period (a reader may be opening it).
+    assert gens == [live, open_index(tmp_path / "index").manifest.generation]
+
+
+def test_a_superseded_generation_goes_once_its_grace_period_is_over(tmp_path, corpus,
+                                                                    ingestor):
+    ingestor.ingest([corpus["md"]])
+    first = open_index(tmp_path / "index").manifest.generation
+    ingestor.ingest([corpus["gbk"]])
+    assert (tmp_path / "index" / first).is_dir()
+    old = time.time() - STALE_GRACE_SECONDS - 1
+    os.utime(tmp_path / "index" / first, (old, old))
+    ingestor.ingest([corpus["html"]])
+    assert not (tmp_path / "index" / first).exists()
+
+
+@pytest.mark.parametrize("fault", [KeyboardInterrupt, OSError])
+def test_an_interrupt_after_the_commit_point_keeps_the_new_index(tmp_path, corpus, ingestor,
+                                                                 monkeypatch, fault):
+    """SIGTERM (--watch turns it into KeyboardInterrupt) or a failing disk while the journal
+    and old generations are cleaned up: the commit stands, nothing is deleted."""
+    from ingest.store.local import target
+
+    ingestor.ingest([corpus["md"]])
+
+    def fail(*args, **kwargs):
+        raise fault("during clean-up")
+
+    monkeypatch.setattr(target, "mark_superseded", fail)  # the first step after the commit point
+    if fault is KeyboardInterrupt:
+        with pytest.raises(KeyboardInterrupt):
+            ingestor.ingest([corpus["gbk"]])
+    else:
+        ingestor.ingest([corpus["gbk"]])  # logged; the next run cleans up
+    monkeypatch.undo()
+    index = open_index(tmp_path / "index")
+    assert sorted(Path(f.source).name for f in index.files()) == sorted(
+        [corpus["md"].name, corpus["gbk"].name])
+    assert index.vectors.ntotal == index.num_chunks > 0
+
+
+def test_a_reader_open_across_20_commits_reads_its_own_generation(tmp_path, ingestor):
+    docs = tmp_path / "docs"
+    write(docs / "fixed.md", "The harbour crane lifts forty tonnes. " * 4)
+    ingestor.ingest([docs])
+    reader = open_index(tmp_path / "index")
+    for i in range(20):
+        write(docs / "changing.md", f"Revision {i} of the ferry timetable. " * 4)
+        ingestor.ingest([docs])
+        assert "crane" in reader.get_chunks([0])[0].text
+        assert reader.vectors.ntotal == reader.num_chunks
+        fresh = open_index(tmp_path / "index")
+        assert f"Revision {i} " in " ".join(c.text for c in fresh.get_chunks(
+            list(range(fresh.num_chunks))))
+        fresh.close()
 
 
 def test_open_reader_survives_a_new_generation(tmp_path, corpus, ingestor):

@@ -3,7 +3,9 @@ list, show, remove, re-ingest; and a folder kept in sync by `watch`."""
 
 from __future__ import annotations
 
+import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -116,11 +118,11 @@ def test_watch_follows_a_new_a_changed_and_a_removed_file(tmp_path, docs, embedd
     lines: list[str] = []
     watcher = ingestor(index, embedder)
 
-    runs = watch(watcher, [docs], stop, interval=0.2, debounce=0.3)  # lists the folder now
+    runs = watch(watcher, [docs], stop, interval=0.2, debounce=0.3, sync=True)  # lists now
 
     def run():
-        for report in runs:
-            lines.extend(change_lines(report))
+        for one in runs:
+            lines.extend(change_lines(one))
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -144,3 +146,81 @@ def test_watch_follows_a_new_a_changed_and_a_removed_file(tmp_path, docs, embedd
     assert not thread.is_alive()
     names = sorted(Path(d.source).name for d in list_documents(index, details=False))
     assert names == ["garden.md", "lighthouse.md", "new.md"]
+
+
+def _watch_in_thread(runs, lines: list[str]) -> threading.Thread:
+    def run():
+        for one in runs:
+            lines.extend(change_lines(one))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _wait_for(lines: list[str], prefix: str, seconds: float = 5.0) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = [line for line in list(lines) if line.startswith(prefix)]
+        if found:
+            return found[-1]
+        time.sleep(0.05)
+    raise AssertionError(f"no {prefix!r} line within {seconds} s: {lines}")
+
+
+def test_watch_without_sync_keeps_vanished_files_and_other_folders_documents(tmp_path,
+                                                                                 embedder):
+    """Two folders in one index, one watched: nothing of the other is touched, a deleted file
+    is reported and kept, and a watched folder that disappears keeps its documents even with
+    --sync (an unmounted disk is not a deletion)."""
+    one, two, index = tmp_path / "one", tmp_path / "two", tmp_path / "index"
+    write(one / "a.md", "The alpha plant opened in 2019 in Hangzhou. " * 3)
+    write(one / "b.md", "The beta plant makes bicycles in Suzhou. " * 3)
+    write(two / "c.md", "The gamma office sells maps of the coast. " * 3)
+    ingestor(index, embedder).ingest([one, two])
+    names = lambda: sorted(Path(d.source).name for d in list_documents(index, details=False))  # noqa: E731
+    assert names() == ["a.md", "b.md", "c.md"]
+
+    stop, lines = threading.Event(), []
+    thread = _watch_in_thread(watch(ingestor(index, embedder), [one], stop, interval=0.2,
+                                    debounce=0.3), lines)
+    try:
+        (one / "a.md").unlink()
+        assert _wait_for(lines, "vanished").endswith("a.md")
+        write(one / "d.md", "The delta depot stores grain near the river. " * 3)
+        assert _wait_for(lines, "added").endswith("d.md")
+        assert names() == ["a.md", "b.md", "c.md", "d.md"]
+    finally:
+        stop.set()
+        thread.join(10)
+
+    stop, lines = threading.Event(), []
+    thread = _watch_in_thread(watch(ingestor(index, embedder), [one], stop, interval=0.2,
+                                    debounce=0.3, sync=True), lines)
+    try:
+        shutil.rmtree(one)
+        assert _wait_for(lines, "watched folder is gone").endswith(str(one))
+        assert not [line for line in lines if line.startswith("removed")]
+    finally:
+        stop.set()
+        thread.join(10)
+    assert names() == ["a.md", "b.md", "c.md", "d.md"]
+
+
+def test_watch_waits_while_another_writer_holds_the_index(tmp_path, docs, embedder):
+    from ingest.store.local.target import IndexLock
+
+    index = tmp_path / "index"
+    ingestor(index, embedder).ingest([docs])
+    stop, lines = threading.Event(), []
+    thread = _watch_in_thread(watch(ingestor(index, embedder), [docs], stop, interval=0.1,
+                                    debounce=0.2), lines)
+    try:
+        with IndexLock(index):  # an upload in the app, say
+            write(docs / "late.md", "The late ferry leaves at nine in the evening. " * 3)
+            time.sleep(1.5)
+            assert thread.is_alive() and not lines
+        assert _wait_for(lines, "added", 10).endswith("late.md")
+    finally:
+        stop.set()
+        thread.join(10)

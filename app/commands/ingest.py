@@ -81,13 +81,14 @@ def register(cli: typer.Typer) -> None:
                                        "pages without a text layer, and images), off, or force "
                                        "(every PDF page, for a garbled text layer) (default: "
                                        "auto)."),
-        sync: bool = typer.Option(False, "--sync", help="Also drop indexed files that are not "
-                                  "under PATH any more."),
+        sync: bool = typer.Option(False, "--sync", help="Also drop indexed files that were "
+                                  "under PATH and are not any more (with --watch too; a "
+                                  "PATH that is gone keeps its documents)."),
         strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, write nothing) if "
                                     "any file cannot be ingested."),
         watch: bool = typer.Option(False, "--watch", help="Then keep the index in step with "
-                                   "PATH (new, changed and removed files) until stopped "
-                                   "(Ctrl-C), a line per change."),
+                                   "PATH (new and changed files; removed ones with --sync) "
+                                   "until stopped (Ctrl-C), a line per change."),
         interval: float = typer.Option(1.0, "--watch-interval", min=0.1, help="With --watch: "
                                        "seconds between looks at PATH; a change is ingested "
                                        "once PATH stays the same this long."),
@@ -127,10 +128,10 @@ def register(cli: typer.Typer) -> None:
         if strict and report.failed:
             raise typer.Exit(1)
         if watch:
-            _watch(ingestor, paths, interval)
+            _watch(ingestor, paths, interval, sync)
 
 
-def _watch(ingestor, paths: list[Path], interval: float) -> None:
+def _watch(ingestor, paths: list[Path], interval: float, sync: bool) -> None:
     import signal
     import sys
     import threading
@@ -147,8 +148,8 @@ def _watch(ingestor, paths: list[Path], interval: float) -> None:
         signal.signal(sig, signal.default_int_handler)
     say(f"watching {', '.join(map(str, paths))} (Ctrl-C stops)")
     try:
-        for report in watch(ingestor, paths, threading.Event(), interval, interval):
-            for line in change_lines(report) or ["no change to the index"]:
+        for run in watch(ingestor, paths, threading.Event(), interval, interval, sync):
+            for line in change_lines(run) or ["no change to the index"]:
                 say(line)
     except KeyboardInterrupt:
         say("stopped watching")

@@ -15,6 +15,7 @@ files instead of embedding them again. The layout is in `ingest.store.local.read
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -23,10 +24,16 @@ from pathlib import Path
 from ingest.core.types import FileEntry, IngestError
 from ingest.store.base import FileRecord, IndexLockedError, Manifest
 from ingest.store.local.journal import JOURNAL, ResumeJournal
-from ingest.store.local.reader import GEN_PREFIX, MANIFEST, IndexReader
-from ingest.store.local.writer import GenerationWriter, next_generation, remove_stale_generations
+from ingest.store.local.reader import GEN_PREFIX, MANIFEST, IndexReader, read_manifest
+from ingest.store.local.writer import (
+    GenerationWriter,
+    mark_superseded,
+    next_generation,
+    remove_stale_generations,
+)
 
 LOCK_FILE = ".lock"
+log = logging.getLogger(__name__)
 
 
 class IndexLock:
@@ -123,18 +130,36 @@ class LocalWriteSession:
         self.journal.add(entries)
 
     def finish(self, manifest: Manifest, removed: Sequence[str]) -> None:
-        """`removed` files were simply not carried over; the manifest gets the counts."""
+        """`removed` files were simply not carried over; the manifest gets the counts.
+
+        Replacing manifest.json is the commit point: nothing after it can undo the commit.
+        The clean-up after it (the journal, superseded generations) that fails is logged
+        and done again by the next run."""
         self.writer.commit(replace(manifest, num_files=self.writer.num_files,
                                    num_chunks=self.writer.num_rows,
                                    generation=self.writer.generation))
-        if self.journal is not None:
-            self.journal.discard()
-        remove_stale_generations(self.index_dir, keep=self.writer.generation)
+        try:
+            mark_superseded(self.index_dir, self.live.manifest.generation if self.live else None)
+            if self.journal is not None:
+                self.journal.discard()
+            remove_stale_generations(self.index_dir, keep=self.writer.generation)
+        except Exception as exc:  # the commit stands; the next run cleans up
+            log.warning("%s: committed, but cleaning up failed (the next run retries): %s",
+                        self.index_dir, exc)
+
+    def committed(self) -> bool:
+        """Whether manifest.json names this session's generation (it is live)."""
+        try:
+            return read_manifest(self.index_dir).generation == self.writer.generation
+        except Exception:
+            return False
 
     def abort(self) -> None:
-        """Throws the generation away; the journal stays for the next run."""
+        """Throws the generation away, unless it is already live (an interrupt after the
+        commit point); the journal stays for the next run."""
         try:
-            self.writer.abort()
+            if not self.committed():
+                self.writer.abort()
         finally:
             if self.journal is not None:
                 self.journal.close()

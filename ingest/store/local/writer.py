@@ -14,8 +14,10 @@ The layout and the reader are in `ingest.store.local.reader`.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -198,8 +200,36 @@ def next_generation(index_dir: Path) -> str:
     return f"{GEN_PREFIX}{max(numbers, default=0) + 1:06d}"
 
 
-def remove_stale_generations(index_dir: Path, keep: str | None) -> None:
-    """Deletes every generation but `keep` (half-built ones from a crash, superseded ones)."""
+# A superseded generation stays this long after the commit that replaced it: a reader that
+# read the old manifest a moment before may still be opening its files.
+STALE_GRACE_SECONDS = 120.0
+
+
+def _number(path: Path) -> int:
+    tail = path.name[len(GEN_PREFIX):]
+    return int(tail) if tail.isdigit() else -1
+
+
+def mark_superseded(index_dir: Path, generation: str | None) -> None:
+    """Stamps the generation a commit replaced: its grace period starts now."""
+    if generation and (index_dir / generation).is_dir():
+        os.utime(index_dir / generation)
+
+
+def remove_stale_generations(index_dir: Path, keep: str | None,
+                             grace: float = STALE_GRACE_SECONDS) -> None:
+    """Deletes every generation but `keep`: at once the half-built ones a crash left (newer
+    than `keep`, or any when nothing is live), superseded ones once `grace` seconds have
+    passed since they were replaced (`mark_superseded`). A failure is left for the next run."""
+    live = _number(index_dir / keep) if keep else None
+    now = time.time()
     for path in generation_dirs(index_dir):
-        if path.name != keep:
-            shutil.rmtree(path, ignore_errors=True)
+        if path.name == keep:
+            continue
+        superseded = live is not None and 0 <= _number(path) < live
+        try:
+            if superseded and now - path.stat().st_mtime < grace:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
