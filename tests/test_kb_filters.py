@@ -182,3 +182,28 @@ def test_a_long_lived_postgres_reader_sees_a_document_move_between_filters(pg_ur
         assert names(("team=data",)) == {"cleaning.txt"}
     finally:
         index.close()
+
+
+def test_a_requests_filters_bind_the_api_fallback_to_the_other_language(tmp_path, embedder):
+    """The leaking direction: an English question filtered to team=infra declines in English
+    and falls back to the Chinese documents; that fallback must not reach team=ml's."""
+    from api_fixtures import api_settings
+    from app_fixtures import build_index
+
+    from app.api.state import ServerState
+
+    root = tmp_path / "kb"
+    files = [write(root / "gpu.md", GPU), write(root / "memo.md", MEMO * 3),
+             write(root / "infra_zh.md", "---\nteam: infra\n---\n" + CLEANING)]
+    build_index(files, tmp_path / "index", embedder)
+    state = ServerState(api_settings(embedder), [tmp_path / "index"])
+    try:
+        question = "模型评测多久进行一次？"
+        unfiltered = state.other_languages("index").retriever_for("zh").retrieve(question)
+        assert "memo.md" in {Path(h.chunk.source).name for h in unfiltered}
+        filtered = state.other_languages("index", filters=("team=infra",))
+        assert filtered.besides("en") == ["zh"]
+        hits = filtered.retriever_for("zh").retrieve(question)
+        assert {Path(h.chunk.source).name for h in hits} == {"infra_zh.md"}
+    finally:
+        state.close()

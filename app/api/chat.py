@@ -201,7 +201,7 @@ def _index_answer(state: ServerState, body: ChatRequest, settings: GenerationSet
         filters = body.filters.settings() if body.filters else {}
         engine = AnswerEngine(state.retriever(body.model, **filters), llm, settings,
                               reader=state.reader(settings),
-                              other_languages=state.other_languages(body.model))
+                              other_languages=state.other_languages(body.model, **filters))
         return engine.stream(question, history)
 
     return start

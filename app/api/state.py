@@ -104,13 +104,17 @@ class ServerState:
     def retriever(self, name: str, **flat):
         """A retriever over index `name`, with flat-named retrieval settings changed
         (`k=3`, `mode="bm25"`, `source_glob=...`)."""
-        given = {k: v for k, v in flat.items() if v is not None}
-        settings = with_overrides(self.settings, **given) if given else self.settings
-        return build.make_retriever(settings, index=self.open_index(name))
+        return build.make_retriever(self._with(flat), index=self.open_index(name))
 
-    def other_languages(self, name: str):
-        """Index `name`'s languages and a retriever per language (`generation.crosslingual`)."""
-        return build.other_languages(self.settings, self.open_index(name))
+    def other_languages(self, name: str, **flat):
+        """Index `name`'s languages and a retriever per language (`generation.crosslingual`),
+        bound by the same flat-named settings as `retriever` (a request's filters hold for
+        the fallback to the other language's documents too)."""
+        return build.other_languages(self._with(flat), self.open_index(name))
+
+    def _with(self, flat: dict) -> Settings:
+        given = {k: v for k, v in flat.items() if v is not None}
+        return with_overrides(self.settings, **given) if given else self.settings
 
     def close(self) -> None:
         self.queue.close()
