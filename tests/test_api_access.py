@@ -156,3 +156,27 @@ def test_ragqa_serve_refuses_0_0_0_0_without_keys_in_one_line(tmp_path):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "refusing to listen on 0.0.0.0 without API keys" in lines[0]
     assert "Traceback" not in out.stderr
+
+
+def test_a_keyless_server_answers_only_requests_addressed_to_loopback(tmp_path_factory,
+                                                                      embedder):
+    """DNS rebinding: a page's script reaches 127.0.0.1 under its own name; its Host header
+    gives it away. With keys the check is not needed (every request needs a key)."""
+    import httpx
+
+    kb = small_index(tmp_path_factory, embedder, tmp_path_factory.mktemp("hosts") / "kb")
+    with ThreadServer(ServerState(api_settings(embedder), [kb])) as running:
+        port = running.base_url.split(":")[2].split("/")[0]
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"):
+            ok = httpx.get(running.base_url + "/models", headers={"Host": host})
+            assert ok.status_code == 200, host
+        bad = httpx.delete(running.base_url + "/indexes/kb/documents/x.md",
+                           headers={"Host": f"evil.example:{port}"})
+    assert bad.status_code == 403
+    assert error(bad)["code"] == "host_not_allowed" and "evil.example" in error(bad)["message"]
+
+
+def test_a_server_with_keys_takes_any_host_name(secured):
+    reply = openai.OpenAI(base_url=secured.base_url, api_key=secured.keys["reader"],
+                          max_retries=0, default_headers={"Host": "ragqa.team.example"})
+    assert [m.id for m in reply.models.list().data] == ["kb"]

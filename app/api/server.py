@@ -35,6 +35,7 @@ from app.api.auth import ApiKey
 from app.api.chat import chat_completion
 from app.api.documents import upload_documents
 from app.api.errors import ApiError, install_error_handlers
+from app.api.hosts import LoopbackHostOnly
 from app.api.metrics import RequestMetrics
 from app.api.schemas import ChatRequest, RetrieveRequest
 from app.api.state import ServerState
@@ -53,6 +54,8 @@ def create_app(state: ServerState) -> FastAPI:
     app = FastAPI(title="ragqa", summary="Question answering over your own documents",
                   docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.ragqa = state
+    if not state.keys:  # see app.api.hosts: no browser page may drive a keyless server
+        app.add_middleware(LoopbackHostOnly)
     app.add_middleware(RequestMetrics, metrics=state.metrics)
     install_error_handlers(app)
 
