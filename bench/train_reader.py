@@ -236,14 +236,14 @@ def _item(ex: Example) -> QAItem:
 
 
 def score_reader(reader: ExtractiveReader, calibration: list[Example], limit: int | None,
-                 log=print) -> dict:
+                 log=print, rules: bool = True) -> dict:
     """F1/EM per calibration set with the gold paragraph, never abstaining, and the margins."""
     rows = {}
     for source in ("cmrc_dev", "drcd", "squad"):
         exs = [e for e in calibration if e.source == source][:limit]
         scores, margins = [], []
         for ex in exs:
-            reading = reader.read(ex.question, [ex.context])
+            reading = reader.read(ex.question, [ex.context], rules)
             text, _, _ = span_text([ex.context], reading)
             scores.append(score_item(_item(ex), text))
             margins.append((reading.margin, ex.answer_start >= 0, scores[-1].f1))
@@ -316,12 +316,13 @@ def train(out: Path, init: Path | None, device: str, squad_sample: int, limit: i
     return record
 
 
-def evaluate(weights: Path, limit: int | None, backend: str = "torch") -> dict:
+def evaluate(weights: Path, limit: int | None, backend: str = "torch",
+             rules: bool = True) -> dict:
     """F1/EM per calibration set with the gold paragraph, and the margins (for abstention)."""
     reader = ExtractiveReader.load(RuntimeSettings().cache_dir, weights, backend=backend)
     _, calibration = datasets()
     t0 = time.time()
-    rows = score_reader(reader, calibration, limit)
+    rows = score_reader(reader, calibration, limit, rules=rules)
     print(f"{time.time() - t0:.0f} s on {describe_cpu()}")
     return rows
 
@@ -373,12 +374,14 @@ def main() -> None:
                     "(evaluate, export): a quick run")
     ap.add_argument("--backend", default="torch", choices=["torch", "openvino", "auto"],
                     help="evaluate: how the reader runs (checkpoints: torch, no export)")
+    ap.add_argument("--no-rules", action="store_true", help="evaluate: any span the scores "
+                    "prefer (generation.reader.span_rules off)")
     args = ap.parse_args()
     if args.command == "train":
         settings = TrainingSettings(lr=args.lr, epochs=args.epochs, seed=SEED)
         train(args.out, args.init, args.device, args.squad, args.limit, settings)
     elif args.command == "evaluate":
-        evaluate(args.weights, args.limit, args.backend)
+        evaluate(args.weights, args.limit, args.backend, not args.no_rules)
     else:
         export(args.out, limit=args.limit or 300)
 

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from generation.reader.encoding import Piece
+from generation.reader.span_rules import SpanRules, token_flags
 
 MAX_ANSWER_TOKENS = 40
+# Marks a token can carry after the answer's last word ("退役。"); never part of an answer.
+_TRAILING_MARKS = frozenset("。，、；：！？,;:")
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,13 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 def best_span(pieces: list[Piece], start_logits: np.ndarray, end_logits: np.ndarray,
-              max_answer_tokens: int = MAX_ANSWER_TOKENS) -> Reading:
+              max_answer_tokens: int = MAX_ANSWER_TOKENS, windows: list[str] | None = None,
+              rules: SpanRules | None = None) -> Reading:
     """The best span of all `pieces` (logits: one row per piece, padded rows ignored past the
-    piece's length)."""
+    piece's length). With the `windows`' text, only spans a person would write
+    (`generation.reader.span_rules`) are considered."""
+    if rules is not None and rules.max_tokens:
+        max_answer_tokens = min(max_answer_tokens, rules.max_tokens)
     best = (-np.inf, -1, 0, 0, 0.0)  # score, window, start char, end char, probability
     null, null_p = np.inf, 1.0
     for k, piece in enumerate(pieces):
@@ -65,9 +72,18 @@ def best_span(pieces: list[Piece], start_logits: np.ndarray, end_logits: np.ndar
         # All (i, j) pairs with i <= j < i + max_answer_tokens, as a masked score matrix.
         scores = s[idx][:, None] + e[idx][None, :]
         gap = idx[None, :] - idx[:, None]
-        scores = np.where((gap >= 0) & (gap < max_answer_tokens), scores, -np.inf)
+        valid = (gap >= 0) & (gap < max_answer_tokens)
+        if windows is not None:
+            content, stops = token_flags(windows[piece.window], piece.offsets)
+            valid &= content[idx][:, None] & content[idx][None, :]
+            if rules is not None and rules.single_sentence:
+                # No sentence end in tokens i..j-1 (the span's last token may end it).
+                before = np.concatenate([[0], np.cumsum(stops[idx])])
+                inside = before[None, :len(idx)] - before[:len(idx), None]
+                valid &= inside <= 0
+        scores = np.where(valid, scores, -np.inf)
         i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
-        if scores[i, j] > best[0]:
+        if np.isfinite(scores[i, j]) and scores[i, j] > best[0]:
             ti, tj = idx[i], idx[j]
             best = (float(scores[i, j]), piece.window, piece.offsets[ti][0],
                     piece.offsets[tj][1], float(ps[ti] * pe[tj]))
@@ -86,6 +102,6 @@ def span_text(windows: list[str], reading: Reading) -> tuple[str, int, int]:
     start, end = reading.start, reading.end
     while start < end and text[start].isspace():
         start += 1
-    while end > start and text[end - 1].isspace():
+    while end > start and (text[end - 1].isspace() or text[end - 1] in _TRAILING_MARKS):
         end -= 1
     return text[start:end], start, end

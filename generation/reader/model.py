@@ -24,6 +24,7 @@ import numpy as np
 
 from generation.reader.decoding import Reading, best_span
 from generation.reader.encoding import MAX_LENGTH, STRIDE, encode
+from generation.reader.span_rules import SpanRules
 from ingest.core.errors import ModelUnavailableError
 
 WEIGHTS_DIR = Path(__file__).with_name("reader_weights")
@@ -167,9 +168,14 @@ class ExtractiveReader:
         with self._lock:
             return self._logits(ids, mask)
 
-    def read(self, question: str, windows: list[str]) -> Reading:
+    def read(self, question: str, windows: list[str], rules: bool = True) -> Reading:
+        """The best span of `windows` for `question`; `rules`: only spans a person would
+        write (`generation.reader.span_rules`), else any span the scores prefer."""
         pieces = encode(self.tokenizer, question, windows, self.max_length, self.stride)
         if not pieces:
             return best_span([], np.zeros((0, 0)), np.zeros((0, 0)))
         start, end = self.logits([p.input_ids for p in pieces])
-        return best_span(pieces, start, end)
+        if not rules:
+            return best_span(pieces, start, end)
+        return best_span(pieces, start, end, windows=windows,
+                         rules=SpanRules.for_question(question))
