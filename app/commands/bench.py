@@ -108,7 +108,7 @@ def register(cli: typer.Typer) -> None:
         report = build_report(run, bench_set.qa, k=s.retrieval.k, config=cfg)
         suffix = "" if render == "clean" else f"-{rendering}"
         finish_report(report, out_dir or Path("reports/bench") / f"{qa_file.stem}-{split}{suffix}",
-                      s.eval.fail_under, started)
+                      s.eval.fail_under, started, config)
 
 
 def _rendering_name(render: str, strength: float) -> str:

@@ -118,9 +118,11 @@ def run_with_progress(items, retriever, engine, generate, *, curve_k: int, start
 
 
 def finish_report(report, out_dir: Path, fail_under: dict[str, float] | None,
-                  started: float) -> None:
+                  started: float, config: Path | None = None) -> None:
     """What `eval` and `bench` end with: the gate checked, the report written, the table
-    printed; exits 1 when a threshold is missed."""
+    printed; exits 1 when a threshold is missed. A `config` file with floors in the
+    `gate_floors.toml` beside it is a ratcheted gate (`eval.gate`): its moved thresholds are
+    printed, and one lowered without a CHANGELOG entry fails the run."""
     from app.services.cpu import describe_cpu
     from eval.gate import check_thresholds
     from eval.report_files import write_report
@@ -136,10 +138,31 @@ def finish_report(report, out_dir: Path, fail_under: dict[str, float] | None,
     console.print(f"wrote {', '.join(files)} to {out_dir} "
                   f"({time.perf_counter() - started:.1f} s)", highlight=False)
     if gate is not None:
+        _check_ratchet(config, fail_under or {})
         if not gate.passed:
             out.print(f"FAIL: {gate.message()}", highlight=False)
             raise typer.Exit(1)
         out.print(f"gate passed: {gate.message()}", highlight=False)
+
+
+def _check_ratchet(config: Path | None, thresholds: dict[str, float]) -> None:
+    from eval.gate import load_floors, moved_thresholds, ratchet_violations
+
+    floors_file = config.parent / "gate_floors.toml" if config is not None else None
+    if floors_file is None or not floors_file.is_file():
+        return
+    floors = load_floors(floors_file)
+    # The project's CHANGELOG.md: beside the gate file or in a folder above it.
+    found = [d / "CHANGELOG.md" for d in [config.parent, *config.resolve().parents]
+             if (d / "CHANGELOG.md").is_file()]
+    text = found[0].read_text("utf-8") if found else ""
+    moved = moved_thresholds(config.name, thresholds, floors)
+    out.print(f"thresholds moved from their floors ({floors_file}): "
+              f"{'; '.join(moved) if moved else 'none'}", highlight=False)
+    violations = ratchet_violations(config.name, thresholds, floors, text)
+    if violations:
+        out.print("FAIL: " + "; ".join(violations), highlight=False)
+        raise typer.Exit(1)
 
 
 def register(cli: typer.Typer) -> None:
@@ -210,4 +233,4 @@ def register(cli: typer.Typer) -> None:
                        top_k=g.top_k, max_new_tokens=g.max_new_tokens,
                        generate_sample=e.eval_generate_sample)
         report = build_report(run, qa_set, k=r.k, config=cfg)
-        finish_report(report, out_dir, e.fail_under, started)
+        finish_report(report, out_dir, e.fail_under, started, config)
