@@ -21,6 +21,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/generation.py is no package
+
+from shared_data import SHARED_DATA  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -32,7 +36,7 @@ from ingest.pipeline import Ingestor  # noqa: E402
 from ingest.store.local.reader import open_index  # noqa: E402
 from retrieval import RetrievalSettings, build_retriever  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = SHARED_DATA
 DEFAULT_SETS = [SHARED / "cmrc2018_dev_tune.json", SHARED / "squad2_tune_en.json",
                 SHARED / "cmrc2018_trial.json"]
 

@@ -18,6 +18,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/generation.py is no package
+
+from shared_data import SHARED_DATA  # noqa: E402
 
 from app.services.cpu import describe_cpu  # noqa: E402
 from ingest.chunking import Chunker  # noqa: E402
@@ -26,7 +29,7 @@ from ingest.core.types import PageText  # noqa: E402
 from ingest.loaders import load_document, read_bytes  # noqa: E402
 from ingest.settings import IngestSettings  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = SHARED_DATA
 
 
 def documents(kb: Path, squad: list[Path]):

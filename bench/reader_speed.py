@@ -21,6 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/generation.py is no package
+
+from shared_data import SHARED_DATA  # noqa: E402
 
 from app.services.cpu import describe_cpu  # noqa: E402
 from generation.reader.decoding import span_text  # noqa: E402
@@ -33,7 +36,7 @@ from generation.reader.model import (  # noqa: E402
 )
 from ingest.settings import RuntimeSettings  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = SHARED_DATA
 
 
 def cases(n: int, windows: int, chars: int, seed: int = 0) -> list[tuple[str, list[str]]]:

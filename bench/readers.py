@@ -20,10 +20,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/generation.py is no package
+
+from shared_data import SHARED_DATA  # noqa: E402
 
 from app.services.cpu import describe_cpu  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = SHARED_DATA
 SETS = {  # name: (file, render, absent)
     "cmrc-clean": (ROOT / "data/bench/cmrc2018_dev_tune.json", "clean", 0.0),
     "cmrc-messy-absent": (ROOT / "data/bench/cmrc2018_dev_tune.json", "messy", 0.3),

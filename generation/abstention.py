@@ -10,7 +10,7 @@ an AUC of 0.49 on SQuAD 2.0), so the probability comes from a logistic regressio
 signals that every backend can give: whether the answer was found in a passage and how
 exactly, the answer's mean token log-probability, retrieval scores and margins, how much of
 the question the evidence covers, and whether the answer merely repeats the question.
-`bench/train_no_answer.py` fits it on the tune halves of the public sets and writes
+`training/train_no_answer.py` fits it on the tune halves of the public sets and writes
 `no_answer_model.json` with its provenance; its thresholds are the SQuAD 2.0 scorer's best
 threshold on those halves, one per language (English from SQuAD 2.0, Chinese from CMRC 2018
 with absent articles), and the settings default (`no_answer_threshold`) repeats them.
@@ -176,7 +176,7 @@ class NoAnswerModel:
                         uncertain={k: float(v) for k, v in data.get("uncertain", {}).items()})
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise NoAnswerModelError(f"cannot read the abstention model {path}: {exc}; "
-                                     "re-create it with bench/train_no_answer.py") from exc
+                                     "re-create it with training/train_no_answer.py") from exc
         sizes = {len(model.signals), len(model.mean), len(model.scale), len(model.weights)}
         if sizes != {len(model.signals)} or set(model.signals) - set(SIGNALS):
             raise NoAnswerModelError(f"{path}: signals, mean, scale and weights disagree or "

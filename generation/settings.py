@@ -100,7 +100,7 @@ class GenerationSettings(DecodingSettings):
         "text to its best-matching span (every backend), or constrained decoding that can "
         "only copy (the transformers backend)")
     # "auto": the thresholds the reader's abstention model was fitted with
-    # (bench/train_no_answer.py; declining at most 15% of the answerable tune questions of a
+    # (training/train_no_answer.py; declining at most 15% of the answerable tune questions of a
     # language, and marking uncertain from the SQuAD 2.0 scorer's best threshold).
     no_answer_threshold: Literal["auto"] | dict[Lang, Annotated[float, Field(ge=0, le=1.01)]] \
         | Annotated[float, Field(ge=0, le=1.01)] | None = Field(

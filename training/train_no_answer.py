@@ -1,8 +1,8 @@
 """Fits the abstention model (generation/no_answer_model.json) on the tune halves.
 
-    .venv/bin/python bench/train_no_answer.py                 # answers the tune halves, fits
-    .venv/bin/python bench/train_no_answer.py --reuse         # fits on the reports already made
-    .venv/bin/python bench/train_no_answer.py --reader extractive   # the extractive reader's
+    .venv/bin/python training/train_no_answer.py                 # answers the tune halves, fits
+    .venv/bin/python training/train_no_answer.py --reuse         # fits on the reports already made
+    .venv/bin/python training/train_no_answer.py --reader extractive   # the extractive reader's
 
 Step 1 answers a seeded sample of each public set's *tune* half with `ragqa bench`, the
 classifier switched off (`--no-answer-threshold 1.01`) so that every answer and its signals
@@ -19,7 +19,7 @@ over-fitting shows.
 With `--reader extractive` the answers are the trained span reader's and the model goes to
 `generation/no_answer_model_extractive.json`, over the reader's own scores (`reader_margin`,
 `reader_span_prob`, `reader_null_prob`) and the signals that do not come from an LLM. Questions
-the reader was trained on (bench/train_reader.py: three quarters of the DRCD and SQuAD tune
+the reader was trained on (training/train_reader.py: three quarters of the DRCD and SQuAD tune
 halves) are left out of the fit: the reader is surer of them than of a user's.
 """
 
@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/generation.py is no package
 
+from shared_data import SHARED_DATA  # noqa: E402
+
 from app.services.cpu import describe_cpu  # noqa: E402
 from generation.abstention import (  # noqa: E402
     NO_ANSWER_MODELS,
@@ -54,7 +56,7 @@ CORRECT_F1 = 0.5
 # questions are mostly answerable, and an "I don't know" to one of them costs the user more
 # than a marked, uncertain answer.
 FALSE_ABSTENTION_CAP = 0.15
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = SHARED_DATA
 DEFAULT_OUT = ROOT / "reports/train_no_answer"
 
 
@@ -209,7 +211,7 @@ def main() -> None:
         threshold={k: round(float(v), 4) for k, v in thresholds.items()},
         uncertain={k: round(float(v), 4) for k, v in uncertain.items()},
         provenance={
-            "script": "bench/train_no_answer.py", "reader": args.reader,
+            "script": "training/train_no_answer.py", "reader": args.reader,
             "date": datetime.date.today().isoformat(),
             "data": [{"file": r.file.name, "split": "tune", "render": r.render,
                       "absent": r.absent, "sample": r.sample, "seed": SEED} for r in RUNS],

@@ -1,8 +1,8 @@
 """Trains the extractive reader (generation/reader/reader_weights/), seeded and reproducible.
 
-    .venv/bin/python bench/train_reader.py train [--device cuda]   # resumes where it stopped
-    .venv/bin/python bench/train_reader.py evaluate --weights CHECKPOINT   # the calibration sets
-    .venv/bin/python bench/train_reader.py export # the run's weights and record -> reader_weights/
+    .venv/bin/python training/train_reader.py train [--device cuda]   # resumes where it stopped
+    .venv/bin/python training/train_reader.py evaluate --weights CHECKPOINT   # the calibration sets
+    .venv/bin/python training/train_reader.py export  # the run's weights -> reader_weights/
 
 CHECKPOINT: ~/.cache/ragqa/reader-train/checkpoint.safetensors (`--out`), written every 50
 steps with the optimizer's state: `train` run again continues the run (generation.reader.training).
@@ -47,6 +47,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/generation.py is no package
+
+from shared_data import SHARED_DATA  # noqa: E402
 
 from app.services.cpu import cpu_info, describe_cpu  # noqa: E402
 from eval.messy import Paragraph, Span, render_messy  # noqa: E402
@@ -70,7 +73,7 @@ from generation.reader.training import (  # noqa: E402
 )
 from ingest.settings import RuntimeSettings  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = SHARED_DATA
 DATA = {"squad11": SHARED / "train" / "squad1.1_train.json",
         "squad2_train": SHARED / "train" / "squad2_dev_train_16articles.json",
         "cmrc_train": SHARED / "train" / "cmrc2018_train.json",
@@ -348,9 +351,9 @@ def export(run_dir: Path, out: Path = WEIGHTS, limit: int = 300) -> None:
                 "paragraphs); Chinese hard negatives; a messy-rendered share",
         "licence": "CC BY-SA 4.0 (trained on CC BY-SA data: CMRC 2018, SQuAD 1.1 and 2.0 CC "
                    "BY-SA 4.0; DRCD CC BY-SA 3.0)",
-        "script": "bench/train_reader.py",
+        "script": "training/train_reader.py",
         "calibration": {
-            "command": f"bench/train_reader.py evaluate --limit {limit} (torch, float16 "
+            "command": f"training/train_reader.py evaluate --limit {limit} (torch, float16 "
                        "weights, the gold paragraph, never abstaining)",
             **{name: {"questions": r["count"], "em": r["em"], "f1": r["f1"],
                       "answerable_f1": r["answerable_f1"]} for name, r in rows.items()}}})
