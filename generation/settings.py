@@ -54,8 +54,9 @@ class GenerationSettings(DecodingSettings):
     min_relevance: float | None = Field(
         0.2, ge=-1, le=1, description="abstain without calling the LLM when no hit's cosine "
         "relevance reaches this (None: never gate)")
-    # The extractive reader won on every tune half (bench/readers.py; README "Wave 3,
-    # session 2") and needs no LLM: a factoid is answered in a fraction of a second.
+    # The extractive reader scored above the LLM on the CMRC and DRCD test halves and below it
+    # on SQuAD 2.0's (bench/readers.py; CHANGELOG, wave 3) and needs no LLM: a factoid is
+    # answered in a fraction of a second.
     reader: Literal["extractive", "llm"] = Field(
         "extractive", description="who finds the short answer in the evidence: the trained "
         "extractive reader (an encoder with a span head, generation.reader) or the LLM")
@@ -64,6 +65,9 @@ class GenerationSettings(DecodingSettings):
     # two of 1,500 60.4 / 63.2, three of 600 55.1 / 55.8: spans of other windows outscore the
     # right one (the head was trained on one paragraph at a time).
     reader_windows: int = Field(1, gt=0, description="windows the extractive reader reads")
+    reader_weights: Path | None = Field(
+        None, description="the extractive reader's weights (a .safetensors file made by "
+        "training/train_reader.py; default: the ones shipped with ragqa)")
     reader_window_chars: int = Field(1500, ge=40, description="characters per window the "
                                      "extractive reader reads (read in overlapping pieces)")
     answer_form: Literal["auto", "short", "explained"] = Field(

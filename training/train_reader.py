@@ -66,6 +66,7 @@ from generation.reader.model import (  # noqa: E402
     torch_logits,
 )
 from generation.reader.training import (  # noqa: E402
+    CHECKPOINT,
     SpanInput,
     TrainingRun,
     TrainingSettings,
@@ -336,9 +337,16 @@ def export(run_dir: Path, out: Path = WEIGHTS, limit: int = 300) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    weights = run_dir / "weights.safetensors"
     record = json.loads((run_dir / "checkpoint.json").read_text("utf-8"))
-    state = {k: v.to(torch.float16).contiguous() for k, v in load_file(str(weights)).items()}
+    weights = run_dir / "weights.safetensors"
+    if weights.is_file():
+        state = load_file(str(weights))
+    else:  # a run stopped before its end: its last checkpoint (`train` resumes it later)
+        state = {k[len("model."):]: v for k, v in load_file(str(run_dir / CHECKPOINT)).items()
+                 if k.startswith("model.")}
+        print(f"exporting the checkpoint of step {record['step']} of {record['steps']}")
+    record["finished"] = record["step"] == record["steps"]
+    state = {k: v.to(torch.float16).contiguous() for k, v in state.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out), metadata={"format": "pt"})
     rows = evaluate(out, limit)

@@ -152,10 +152,11 @@ def make_reader(g: GenerationSettings):
     process."""
     if g.reader != "extractive":
         return None
-    from generation.reader.model import ExtractiveReader
+    from generation.reader.model import WEIGHTS, ExtractiveReader
 
-    key = ("reader", g.model.cache_dir, g.model.threads)
-    return MODELS.get(key, lambda: ExtractiveReader.load(g.model.cache_dir,
+    weights = g.reader_weights or WEIGHTS
+    key = ("reader", g.model.cache_dir, g.model.threads, str(weights))
+    return MODELS.get(key, lambda: ExtractiveReader.load(g.model.cache_dir, weights,
                                                          threads=g.model.threads))
 
 
