@@ -61,3 +61,23 @@ def test_eval_strips_every_citation_form_that_generation_reads(marker, numbers):
 def test_citation_numbers_keep_first_mention_order_without_repeats():
     assert citation_numbers("Built in 1889 [1][3], by Eiffel [2, 1]. See [9].") == [1, 3, 2, 9]
     assert citation_numbers("In 2024 [sic] the year [a] is not cited.") == []
+
+
+def test_page_furniture_is_dropped_from_text_files_and_answers_stay(tmp_path):
+    """A web page copied to a .txt file: breadcrumb, share line, table of contents, the title
+    repeated as a page header, "返回顶部" go; the prose, the headings and code stay."""
+    from ingest.loaders import load_document
+
+    page = "\n".join([
+        "首页 > 技术 > 大模型入门", "大模型入门", "分享到：微信 微博 QQ空间", "", "目录",
+        "1. 发展历程", "2. 训练方法", "", "1. 发展历程", "",
+        "ChatGPT于2022年11月30日发布，引发了大模型的热潮。", "大模型入门", "",
+        "2. 训练方法", "", "预训练之后是有监督微调。", "大模型入门", "", "```", "print(1)",
+        "print(1)", "print(1)", "```", "Next, install the package:", "返回顶部"])
+    doc = load_document(page.encode("utf-8"), str(tmp_path / "page.txt"), "off", None)
+    text = doc.pages[0].text
+    for gone in ("首页 >", "分享到", "目录", "返回顶部"):
+        assert gone not in text
+    assert text.count("大模型入门") == 1 and text.count("1. 发展历程") == 1
+    assert "ChatGPT于2022年11月30日发布" in text and "预训练之后是有监督微调。" in text
+    assert text.count("print(1)") == 3 and "Next, install the package:" in text

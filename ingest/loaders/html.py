@@ -10,6 +10,7 @@ import re
 
 from ingest.cleaning import clean_text
 from ingest.core.types import PageText
+from ingest.furniture import drop_furniture
 from ingest.loaders.common import LoadError
 from ingest.loaders.text import decode_text
 
@@ -22,7 +23,7 @@ _BLOCK_TAGS = ("p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3",
 
 
 def load_html(data: bytes, source: str) -> list[PageText]:
-    text = clean_text(html_visible_text(decode_text(data)), rejoin_lines=False)
+    text = drop_furniture(clean_text(html_visible_text(decode_text(data)), rejoin_lines=False))
     if not text:
         raise LoadError("no text in the file")
     return [PageText(source=source, page=None, text=text)]

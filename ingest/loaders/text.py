@@ -14,6 +14,7 @@ from ingest.cleaning import clean_text, rejoin_wrapped_lines
 from ingest.core.metadata import MetadataError, split_front_matter
 from ingest.core.text import is_cjk
 from ingest.core.types import Document, PageText
+from ingest.furniture import drop_furniture
 from ingest.loaders.common import LoadError
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
@@ -36,7 +37,7 @@ def load_text(data: bytes, source: str) -> Document:
             metadata, text = split_front_matter(text, Path(source).name)
         except MetadataError as exc:
             raise LoadError(str(exc)) from None
-    text = rejoin_wrapped_lines(clean_text(text, rejoin_lines=False))
+    text = rejoin_wrapped_lines(drop_furniture(clean_text(text, rejoin_lines=False)))
     if not text:
         raise LoadError("no text in the file")
     return Document([PageText(source=source, page=None, text=text)], metadata=metadata)

@@ -1,0 +1,100 @@
+"""Page furniture: the lines a web page or a copied article carries that are no one's answer.
+
+    >>> page = "\\n".join(["首页 > 技术 > 大模型", "LLM 入门", "分享到：微信 微博", "目录",
+    ...                    "1. 简介", "2. 训练", "1. 简介", "大模型在2022年兴起。", "返回顶部"])
+    >>> print(drop_furniture(page))
+    LLM 入门
+    1. 简介
+    大模型在2022年兴起。
+
+Dropped, each only as a short line of its own (a sentence that mentions them stays):
+- breadcrumbs: "首页 > 百科 > 条目", "Home › Docs › Install" (three or more short parts);
+- share, print and navigation lines: "分享到：微信 微博", "Share: Twitter Facebook",
+  "返回顶部", "Back to top", "上一篇 下一篇", "← Previous | Next →";
+- a table of contents: a "目录" / "Contents" line and the short numbered or heading-like lines
+  under it (up to a blank line, a line of prose, or an entry met a second time);
+- a short line of plain text repeated three times or more (a page header or the title on
+  every page) after its first appearance; never a Markdown heading, table row or list item.
+Nothing inside a fenced code block is touched.
+These lead answers when left in ("目录 1 LLM基础知识 1.1 LLM介绍 …" quoted as an explanation).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from ingest.core.text import is_cjk
+
+SHORT_COLUMNS = 40  # a line this narrow (a CJK character counts two) can be furniture
+_BREADCRUMB_SPLIT = re.compile(r"\s*(?:>|›|»|→|/|\\)\s*")
+# A navigation line is made of these words only (and separators), or starts with one of the
+# labels below and a colon ("上一篇：…", "Share: …"); a sentence that uses them is prose.
+_NAV_WORD_LIST = (
+    "分享到 分享 收藏 打印 举报 评论 点赞 微信 微博 朋友圈 qq qq空间 豆瓣 知乎 返回顶部 回到顶部 "
+    "返回首页 返回 上一篇 下一篇 上一页 下一页 相关阅读 相关文章 推荐阅读 share this on twitter "
+    "facebook linkedin email reddit x weibo wechat back to top print page previous next prev "
+    "related reading articles posts ← → ↑ « » |")
+_NAV_WORDS = frozenset(_NAV_WORD_LIST.split())
+_NAV_LABEL_RE = re.compile(r"^(?:分享到|分享|上一篇|下一篇|相关阅读|相关文章|推荐阅读|"
+                           r"share(?: this)?|related (?:reading|articles|posts))\s*[:：]", re.I)
+_NAV_SPLIT_RE = re.compile(r"[\s|/·,，:：、]+")
+_CONTENTS_RE = re.compile(r"^(?:目录|文章目录|本文目录|contents|table of contents|on this page)"
+                          r"\s*[:：]?$", re.I)
+# Markdown structure (headings, table rows, quotes, list items) repeats by design.
+_MARKUP_RE = re.compile(r"^(?:#|\||>|[-*+]\s|\d+[.)]\s)")
+_ENTRY_RE = re.compile(r"^(?:[\d一二三四五六七八九十]+(?:[.、)）]|\.\d+)*\s*\S|[-*•·]\s*\S|#)")
+
+
+def _columns(line: str) -> int:
+    return sum(2 if is_cjk(ch) else 1 for ch in line)
+
+
+def _is_breadcrumb(line: str) -> bool:
+    """Three or more short parts joined by ">", "›" or "»" (not "/": paths are content)."""
+    parts = [p for p in _BREADCRUMB_SPLIT.split(line) if p]
+    return (len(parts) >= 3 and any(sep in line for sep in ">›»")
+            and all(_columns(p) <= 24 for p in parts))
+
+
+def _is_nav(line: str) -> bool:
+    words = [w for w in _NAV_SPLIT_RE.split(line.lower()) if w]
+    return bool(words) and (all(w in _NAV_WORDS for w in words) or bool(_NAV_LABEL_RE.match(line)))
+
+
+def drop_furniture(text: str) -> str:
+    """`text` without the lines the module docstring lists; everything else untouched."""
+    lines = text.split("\n")
+    stripped = [line.strip() for line in lines]
+    short = Counter(s for s in stripped if s and _columns(s) <= SHORT_COLUMNS)
+    seen: set[str] = set()
+    out: list[str] = []
+    in_contents, entries, fenced = False, set(), False
+    for line, s in zip(lines, stripped, strict=True):
+        if s.startswith(("```", "~~~")):
+            fenced = not fenced
+        if fenced or s.startswith(("```", "~~~")):  # code is never furniture
+            out.append(line)
+            continue
+        if in_contents:
+            # The contents end at a blank line, a line of prose, or the first heading that
+            # repeats one of its entries (the text itself begins).
+            if s and _columns(s) <= SHORT_COLUMNS and _ENTRY_RE.match(s) and s not in entries:
+                entries.add(s)
+                continue
+            in_contents = False
+        if not s:
+            out.append(line)
+            continue
+        narrow = _columns(s) <= SHORT_COLUMNS
+        if narrow and _CONTENTS_RE.match(s):
+            in_contents, entries = True, set()
+            continue
+        if narrow and (_is_breadcrumb(s) or _is_nav(s)):
+            continue
+        if narrow and short[s] >= 3 and s in seen and not _MARKUP_RE.match(s) \
+                and any(ch.isalpha() for ch in s):
+            continue
+        seen.add(s)
+        out.append(line)
+    return "\n".join(out)
