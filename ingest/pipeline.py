@@ -51,6 +51,7 @@ from ingest.store import (
     Manifest,
     WriteSession,
     index_target,
+    updated_failures,
 )
 
 Progress = Callable[[str, int, int], None]
@@ -202,6 +203,10 @@ class Ingestor:
             finally:
                 if old is not None:
                     old.close()
+            # What failed stays on record (docs list shows it) until a run ingests it.
+            self.target.record_failures(updated_failures(
+                self.target.failures(), {f.source: f.reason for f in report.failed},
+                [*report.ingested, *report.unchanged, *report.removed], utc_now()))
         report.seconds = time.perf_counter() - started
         return report
 

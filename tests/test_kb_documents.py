@@ -224,3 +224,26 @@ def test_watch_waits_while_another_writer_holds_the_index(tmp_path, docs, embedd
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_a_failed_file_is_on_record_with_its_reason_until_a_run_ingests_it(
+        index_location, docs, embedder, capsys, monkeypatch):
+    """Both stores: the reason is shown by `docs list` and the API's listing (same service)."""
+    from cli_helpers import ragqa
+
+    from ingest.store import failed_files
+
+    index = index_location
+    write(docs / "broken.pdf", b"%PDF-1.4 this is no PDF")
+    write(docs / "empty.txt", "   \n")
+    ingestor(index, embedder).ingest([docs])
+    failed = {Path(f.source).name: f.reason for f in failed_files(index)}
+    assert set(failed) == {"broken.pdf", "empty.txt"} and all(failed.values())
+    code, out, _ = ragqa(monkeypatch, capsys, "docs", "list", "--index", index)
+    assert code == 0 and "2 files could not be ingested" in out and "broken.pdf" in out
+
+    write(docs / "empty.txt", "The ferry leaves at nine in the evening. " * 3)  # fixed
+    (docs / "broken.pdf").unlink()  # gone: no longer a failure to report
+    ingestor(index, embedder).ingest([docs])
+    assert failed_files(index) == []
+    assert "empty.txt" in {Path(d.source).name for d in list_documents(index, details=False)}

@@ -41,7 +41,7 @@ from app.api.schemas import ChatRequest, RetrieveRequest
 from app.api.state import ServerState
 from app.services.documents import list_documents, remover
 from app.services.indexes import index_info
-from ingest.store import IndexLockedError
+from ingest.store import IndexLockedError, failed_files
 
 
 def create_app(state: ServerState) -> FastAPI:
@@ -124,7 +124,10 @@ def create_app(state: ServerState) -> FastAPI:
         if not state.has_documents(name):
             return {"index": name, "documents": []}
         docs = await _in_thread(state, lambda: list_documents(directory))
-        return {"index": name, "documents": [d.to_json() for d in docs]}
+        failed = await _in_thread(state, lambda: failed_files(directory))
+        return {"index": name, "documents": [d.to_json() for d in docs],
+                "failed": [{"source": f.source, "reason": f.reason, "failed_at": f.failed_at}
+                           for f in failed]}
 
     @app.get("/v1/indexes/{name}/documents/{doc_id}")
     async def document_show(name: str, doc_id: str, key: ApiKey = Depends(caller)) -> dict:

@@ -29,15 +29,21 @@ def list_docs(index: str | None = IndexOption,
               as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
               config: Path | None = ConfigOption) -> None:
     """Every document (or those meeting --filter): id, kind, language, pages, chunks, when it
-    was ingested, OCR; --json adds its metadata and what was left out."""
+    was ingested, OCR; --json adds its metadata and what was left out. Then the files that
+    could not be ingested, with the reason."""
     from app.services.documents import list_documents
+    from ingest.store import failed_files
     from ingest.store.filters import MetadataFilter
 
     where = MetadataFilter.parse(filters)
-    docs = [d for d in list_documents(settings(config, index=index).index)
-            if where.matches(d.metadata)]
+    location = settings(config, index=index).index
+    docs = [d for d in list_documents(location) if where.matches(d.metadata)]
+    failed = failed_files(location)
     if as_json:
-        typer.echo(json.dumps([d.to_json() for d in docs], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps([d.to_json() for d in docs]
+                              + [{"source": f.source, "failed": f.reason,
+                                  "failed_at": f.failed_at} for f in failed],
+                              ensure_ascii=False, indent=2))
         return
     table = Table(title=f"{len(docs)} documents", title_justify="left")
     for name in ("id", "file", "kind", "language", "pages", "chunks", "ingested at", "OCR"):
@@ -46,6 +52,14 @@ def list_docs(index: str | None = IndexOption,
         table.add_row(d.id, d.source, d.kind, ",".join(d.metadata.get("language", ["?"])),
                       str(d.pages), str(d.chunks), d.ingested_at, "yes" if d.ocr else "")
     out.print(table)
+    if failed:  # not in the index: the next ingest tries them again
+        bad = Table(title=f"{len(failed)} files could not be ingested (the next ingest retries "
+                    "them)", title_justify="left")
+        for name in ("file", "reason", "failed at"):
+            bad.add_column(name, overflow="fold")
+        for f in failed:
+            bad.add_row(f.source, f.reason, f.failed_at)
+        out.print(bad)
 
 
 @docs_cli.command("show")

@@ -23,7 +23,7 @@ from app.services.uploads import (
 )
 from app.ui import resources
 from app.ui.chat import clear_chat, errors_shown, escape_md
-from ingest.store import Location, index_exists, is_postgres_url
+from ingest.store import Location, failed_files, index_exists, is_postgres_url
 from ingest.store.filters import FilterError, MetadataFilter
 from retrieval.settings import MODES as RETRIEVAL_MODES
 
@@ -121,6 +121,11 @@ def index_info(s: Settings, index_dir: Location) -> None:
             if no.button("Cancel", key="cancel-remove"):
                 state.pop("confirm_remove")
                 st.rerun()
+    failed = failed_files(index_dir)
+    if failed:  # not in the index: the next ingest tries them again
+        with st.expander(f"Could not be ingested ({len(failed)})"):
+            for f in failed:
+                st.caption(f"{escape_md(Path(f.source).name)} — {escape_md(f.reason)}")
 
 
 def upload_panel(s: Settings, index_dir: Location) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ingest.store.base import (
     FORMAT_VERSION,
+    FailedFile,
     FileRecord,
     IndexLocationError,
     IndexLockedError,
@@ -27,14 +28,19 @@ from ingest.store.base import (
     is_postgres_url,
     parse_location,
     redact,
+    updated_failures,
 )
 from ingest.store.local.reader import IndexReader, commit_stamp, has_index, read_manifest
+from ingest.store.local.reader import read_failures as read_local_failures
 from ingest.store.local.target import LocalTarget
 from ingest.store.postgres.reader import PgIndexReader, has_manifest, read_pg_manifest
+from ingest.store.postgres.reader import read_failures as read_pg_failures
+from ingest.store.postgres.schema import connect
 from ingest.store.postgres.writer import PgTarget
 
 __all__ = [
     "FORMAT_VERSION",
+    "FailedFile",
     "FileRecord",
     "IndexLocationError",
     "IndexLockedError",
@@ -45,6 +51,7 @@ __all__ = [
     "WriteSession",
     "check_embedder",
     "commit_stamp",
+    "failed_files",
     "index_exists",
     "index_target",
     "is_postgres_url",
@@ -52,6 +59,7 @@ __all__ = [
     "parse_location",
     "read_store_manifest",
     "redact",
+    "updated_failures",
 ]
 
 
@@ -66,6 +74,18 @@ def open_store(location: Location, embedder=None) -> IndexStore:
     if embedder is not None:
         store.check_embedder(embedder)
     return store
+
+
+def failed_files(location: Location) -> list[FailedFile]:
+    """The files the runs into `location` could not ingest, with their reasons."""
+    location = parse_location(location)
+    if is_postgres_url(location):
+        conn = connect(location)
+        try:
+            return read_pg_failures(conn)
+        finally:
+            conn.close()
+    return read_local_failures(location)
 
 
 def index_target(location: Location) -> IndexTarget:

@@ -17,7 +17,7 @@ would sit in shell history and process lists: libpq reads PGPASSWORD or ~/.pgpas
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -204,10 +204,41 @@ class WriteSession(Protocol):
     def abort(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class FailedFile:
+    """A file the last run that met it could not ingest, and why (the next run retries it)."""
+
+    source: str
+    reason: str
+    failed_at: str
+
+
+def updated_failures(old: Mapping[str, FailedFile], failed: Mapping[str, str],
+                     cleared: Iterable[str], at: str) -> dict[str, FailedFile]:
+    """The failure records after a run: `cleared` sources (ingested, unchanged, removed)
+    and files that no longer exist drop out; `failed` ones (source -> reason) are added.
+
+    >>> old = {"/kb/a.pdf": FailedFile("/kb/a.pdf", "encrypted", "2026-12-01")}
+    >>> new = updated_failures(old, {"/kb/b.txt": "no text"}, ["/kb/a.pdf"], "2026-12-06")
+    >>> sorted(new), new["/kb/b.txt"].reason
+    (['/kb/b.txt'], 'no text')
+    """
+    gone = set(cleared)
+    out = {s: f for s, f in old.items() if s not in gone and Path(s).exists()}
+    out.update({s: FailedFile(s, reason, at) for s, reason in failed.items()})
+    return out
+
+
 class IndexTarget(Protocol):
     """The write side of a store: its lock, its live state, its write sessions."""
 
     location: Location
+
+    def failures(self) -> dict[str, FailedFile]:
+        """The files that failed to ingest, by source (held under the lock)."""
+
+    def record_failures(self, failures: Mapping[str, FailedFile]) -> None:
+        """Replaces the failure records, atomically (under the lock)."""
 
     def check_writable(self) -> None:
         """Raises now (before a slow model load) when a run could not write here."""

@@ -46,6 +46,7 @@ from ingest.core.metadata import legacy_metadata
 from ingest.core.types import Chunk, FileEntry, IndexOpenError
 from ingest.store.base import (
     READABLE_FORMATS,
+    FailedFile,
     FileRecord,
     Manifest,
     check_embedder,
@@ -55,6 +56,7 @@ from ingest.store.filters import MetadataFilter
 from ingest.store.lexical import BM25_B, BM25_K1, EMPTY_DOC, LexicalIndex
 
 MANIFEST = "manifest.json"
+FAILURES = "failures.json"  # files that failed to ingest, beside the manifest
 CHUNKS_DB = "chunks.sqlite"
 VECTORS_NPY = "vectors.npy"
 VECTORS_FAISS = "vectors.faiss"
@@ -109,6 +111,17 @@ def commit_stamp(directory: Path) -> int:
         return (Path(directory) / MANIFEST).stat().st_mtime_ns
     except OSError:
         return 0
+
+
+def read_failures(directory: Path) -> list[FailedFile]:
+    """The files the index's last runs could not ingest (`failures.json`; none if absent)."""
+    path = Path(directory) / FAILURES
+    try:
+        rows = json.loads(path.read_text("utf-8")) if path.is_file() else []
+        return [FailedFile(**row) for row in rows]
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexOpenError(f"{path} is damaged ({exc}); delete it: the next ingest "
+                             "records the failures again") from None
 
 
 def read_manifest(directory: Path) -> Manifest:

@@ -17,14 +17,22 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 
+from ingest.core.fileio import atomic_write_json
 from ingest.core.types import FileEntry, IngestError
-from ingest.store.base import FileRecord, IndexLockedError, Manifest
+from ingest.store.base import FailedFile, FileRecord, IndexLockedError, Manifest
 from ingest.store.local.journal import JOURNAL, ResumeJournal
-from ingest.store.local.reader import GEN_PREFIX, MANIFEST, IndexReader, read_manifest
+from ingest.store.local.reader import (
+    FAILURES,
+    GEN_PREFIX,
+    MANIFEST,
+    IndexReader,
+    read_failures,
+    read_manifest,
+)
 from ingest.store.local.writer import (
     GenerationWriter,
     mark_superseded,
@@ -81,7 +89,7 @@ def refuse_foreign_folder(index_dir: Path) -> None:
         return
     # A crash can leave a generation being built, the manifest's temporary file or the
     # resume journal behind.
-    ours = (GEN_PREFIX, f".{MANIFEST}.", LOCK_FILE, JOURNAL)
+    ours = (GEN_PREFIX, f".{MANIFEST}.", LOCK_FILE, JOURNAL, FAILURES, f".{FAILURES}.")
     strangers = sorted(p.name for p in index_dir.iterdir() if not p.name.startswith(ours))
     if strangers:
         raise IngestError(f"{index_dir} is not a ragqa index and not empty (it holds "
@@ -194,3 +202,13 @@ class LocalTarget:
 
     def exclude(self) -> Path:
         return self.location
+
+    def failures(self) -> dict[str, FailedFile]:
+        return {f.source: f for f in read_failures(self.location)}
+
+    def record_failures(self, failures: Mapping[str, FailedFile]) -> None:
+        path = self.location / FAILURES
+        if not failures and not path.exists():
+            return
+        atomic_write_json(path, [asdict(f) for f in sorted(failures.values(),
+                                                            key=lambda f: f.source)])

@@ -21,7 +21,14 @@ import numpy as np
 
 from ingest.core.metadata import legacy_metadata
 from ingest.core.types import Chunk, FileEntry, IndexOpenError
-from ingest.store.base import FileRecord, Manifest, check_embedder, merge_ranges, redact
+from ingest.store.base import (
+    FailedFile,
+    FileRecord,
+    Manifest,
+    check_embedder,
+    merge_ranges,
+    redact,
+)
 from ingest.store.filters import MetadataFilter
 from ingest.store.postgres.lexical import search_bm25
 from ingest.store.postgres.schema import (
@@ -237,3 +244,18 @@ class PgIndexReader:
             for conn in self._all:
                 conn.close()
             self._all.clear()
+
+
+# Files that failed to ingest: outside the index's generations (a failure changes no chunk).
+FAILURES_TABLE = """CREATE TABLE IF NOT EXISTS ragqa_failures (
+    source text PRIMARY KEY, reason text NOT NULL, failed_at text NOT NULL)"""
+
+
+def read_failures(conn) -> list[FailedFile]:
+    """The failure records on `conn`'s database (none before the first is written)."""
+    (exists,) = conn.execute("SELECT to_regclass('ragqa_failures') IS NOT NULL").fetchone()
+    if not exists:
+        return []
+    rows = conn.execute("SELECT source, reason, failed_at FROM ragqa_failures "
+                        "ORDER BY source").fetchall()
+    return [FailedFile(*row) for row in rows]

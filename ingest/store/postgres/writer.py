@@ -16,7 +16,7 @@ nothing is committed before `finish`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager, suppress
 
 import psycopg
@@ -25,9 +25,9 @@ from psycopg.types.json import Jsonb
 from ingest.core.clock import utc_now
 from ingest.core.metadata import language_of
 from ingest.core.types import FileEntry
-from ingest.store.base import FileRecord, IndexLockedError, Manifest, redact
+from ingest.store.base import FailedFile, FileRecord, IndexLockedError, Manifest, redact
 from ingest.store.postgres.lexical import document_terms, postings
-from ingest.store.postgres.reader import PgIndexReader
+from ingest.store.postgres.reader import FAILURES_TABLE, PgIndexReader, read_failures
 from ingest.store.postgres.schema import (
     STORE_VERSION,
     connect,
@@ -218,3 +218,15 @@ class PgTarget:
 
     def exclude(self) -> None:
         return None
+
+    def failures(self) -> dict[str, FailedFile]:
+        return {f.source: f for f in read_failures(self._conn)}
+
+    def record_failures(self, failures: Mapping[str, FailedFile]) -> None:
+        conn = self._conn
+        with conn.transaction():
+            conn.execute(FAILURES_TABLE)
+            conn.execute("DELETE FROM ragqa_failures")
+            for f in failures.values():
+                conn.execute("INSERT INTO ragqa_failures (source, reason, failed_at) "
+                             "VALUES (%s, %s, %s)", (f.source, f.reason, f.failed_at))
