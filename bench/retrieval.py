@@ -269,7 +269,7 @@ ORDER BY c.relname
 def print_sizes(n: int, folders: Path, pg_url: str) -> None:
     """Bytes on disk per chunk: each PostgreSQL table (heap + TOAST) and index, the BM25
     postings per chunk and per posting, and the index folders' files: the figures the
-    README's 10M-chunk estimate scales up."""
+    10M-chunk estimate (docs/architecture.md) scales up."""
     import psycopg
 
     with psycopg.connect(pg_url, autocommit=True) as conn:

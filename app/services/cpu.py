@@ -6,7 +6,7 @@
 `describe_cpu()` gives the line printed beside timings, e.g. "AVX2 · 2 cores · AMD EPYC 7R13".
 
 The same prompt prefills about 8x slower on an AVX2-only CPU (most laptops) than on one with
-AVX-512 bf16 (README, "Speed"), so a timing without its CPU class says little. The class is
+AVX-512 bf16 (CHANGELOG.md, wave 3), so a timing without its CPU class says little. The class is
 read from the instruction-set flags the kernel reports (/proc/cpuinfo); elsewhere it is
 "unknown". ONEDNN_MAX_CPU_ISA, when set, caps what oneDNN-based runtimes use, and is shown.
 """
