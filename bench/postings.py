@@ -1,5 +1,6 @@
 """BM25 postings per chunk of real text, by language: what the PostgreSQL store's BM25 table
-holds per chunk (one row per distinct term of a chunk), for the 10M-chunk estimate in docs/architecture.md.
+holds per chunk (one row per distinct term of a chunk), for the 10M-chunk estimate in
+docs/architecture.md.
 
     $ .venv/bin/python bench/postings.py        # data/kb + ../shared/data's CMRC and SQuAD
 
