@@ -138,6 +138,9 @@ class TrainingRun:
         self.model.to(self.device).train()
         t0, done = time.time() - record["seconds"], record["step"]
         for step in range(done, steps):
+            # Dropout's random numbers depend on the step alone: a resumed run draws the
+            # same ones as a run that never stopped.
+            torch.manual_seed(s.seed * 100_003 + step)
             batch = self._tensor_batch(inputs, plan[step])
             with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16,
                                 enabled=self.bf16):
