@@ -17,9 +17,10 @@ document's language.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from generation.types import DecodingParams
+from generation.policy import Asked
+from generation.types import Answer, DecodingParams
 from ingest.core.text import detect_language
 from retrieval.types import Retriever
 
@@ -72,3 +73,32 @@ class OtherLanguages:
     def besides(self, lang: str) -> list[str]:
         """The index's languages other than `lang` that a question can be translated into."""
         return [x for x in self.languages() if x != lang and x in TRANSLATE_SYSTEM]
+
+
+class CrossLanguageFallback:
+    """A declined factoid asked again in the index's other languages: translated by the LLM,
+    retrieved from that language's documents only, and read by `read` (the extractive
+    reader); the first answer found wins, else the decline stands."""
+
+    def __init__(self, languages: OtherLanguages, llm: Callable[[], object],
+                 passes_gate: Callable[[list], bool],
+                 read: Callable[[Asked], Answer]) -> None:
+        self.languages, self._llm = languages, llm
+        self.passes_gate, self.read = passes_gate, read
+
+    def apply(self, answer: Answer, asked: Asked) -> Answer:
+        if not answer.abstained:
+            return answer
+        for target in self.languages.besides(asked.lang):
+            translated = translate_question(answer.standalone_question or answer.question,
+                                            target, self._llm())
+            if translated is None:
+                continue
+            hits = self.languages.retriever_for(target).retrieve(translated)
+            if not self.passes_gate(hits):
+                continue
+            crossed = self.read(replace(asked, question=answer.question,
+                                        standalone=translated, hits=hits, lang=target))
+            if not crossed.abstained:
+                return crossed
+        return answer

@@ -1,0 +1,107 @@
+"""Explained answers: one to five sentences for a "why" or "how", each shown once it is
+checked against its passage (`generation.explain`).
+
+    explainer = Explainer(lambda: backend, settings)
+    stream = explainer.explain(asked, factoid=reader.answer)   # a generator of shown text
+    answer = (yield from stream)                                # then the Answer
+
+The LLM writes from sentence-bounded windows around the question's words; a sentence that no
+passage supports is dropped. When nothing written holds, the best evidence is quoted, or the
+reader's short span is the answer; with neither, the question is declined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from contextlib import closing
+
+from generation.abstention import answer_signals
+from generation.backends.base import LLMBackend
+from generation.explain.writer import (
+    SentenceSplitter,
+    check_sentence,
+    quoted_evidence,
+    shown_text,
+)
+from generation.policy import Asked, citation
+from generation.prompts import ABSTAIN, build_prompt, is_abstention
+from generation.settings import GenerationSettings
+from generation.types import Answer, Timings
+from generation.windows import select_windows
+
+
+class Explainer:
+    def __init__(self, llm: Callable[[], LLMBackend], settings: GenerationSettings) -> None:
+        self._llm, self.settings = llm, settings
+
+    def explain(self, asked: Asked, factoid: Callable[[Asked], Answer] | None
+                ) -> Generator[str, None, Answer]:
+        """Shown text as each sentence is checked; returns the Answer. `factoid` reads the
+        short span that goes with the explanation (None: no extractive reader)."""
+        g, llm = self.settings, self._llm()
+        question, standalone, hits, lang = asked.question, asked.standalone, asked.hits, \
+            asked.lang
+        windows = select_windows(standalone, hits, count=g.explain_windows,
+                                 max_chars=g.window_chars, from_hits=g.window_hits)
+        plan = build_prompt(question, hits, windows=windows, count_tokens=llm.count_tokens,
+                            window=llm.context_window, max_new_tokens=g.explain_max_new_tokens,
+                            max_prompt_tokens=g.max_prompt_tokens, explained=True)
+        params = g.decoding.model_copy(update={"max_new_tokens": g.explain_max_new_tokens})
+        splitter, shown, checks = SentenceSplitter(), [], []
+        first_ms = None
+        with closing(llm.stream(plan.messages, params)) as decoded:
+            def written_sentences():
+                for piece in decoded:
+                    yield from splitter.feed(piece)
+                yield from splitter.flush()
+
+            # One check per sentence as it ends; decoding stops once enough are shown.
+            for written in written_sentences():
+                if len(shown) >= g.explain_max_sentences:
+                    break
+                checks.append(check_sentence(written, plan.windows, hits, standalone,
+                                             g.support_threshold))
+                sentence = checks[-1].sentence
+                if sentence is None or any(s.text == sentence.text for s in shown):
+                    continue
+                if first_ms is None:
+                    first_ms = asked.elapsed_ms()
+                yield ("" if not shown or lang == "zh" else " ") + shown_text(sentence, lang)
+                shown.append(sentence)
+        written = decoded.text()
+        declined = is_abstention(written)
+        signals = answer_signals(standalone, hits, hits, None, declined=declined,
+                                 mean_logprob=None, lang=lang)
+        signals["written_sentences"] = float(len(checks))
+        signals["shown_sentences"] = float(len(shown))
+        # The reader's short span, when it is sure of one: kept with the explanation (a
+        # "why" asked of a benchmark is scored on it), or the answer when nothing written held.
+        short = None if factoid is None else factoid(asked)
+        if short is not None and short.abstained:
+            short = None
+        quote = None if shown or declined else quoted_evidence(standalone, hits, g.window_hits)
+        if quote is not None:
+            # Nothing written held, but the documents are about the question: quote them
+            # (bench/explained.py: key-point recall 52% quoting, 48% with the span instead).
+            shown.append(quote)
+            yield shown_text(quote, lang)
+        elif not shown and short is not None:
+            yield short.text
+            return short
+        total = asked.elapsed_ms()
+        timings = Timings(asked.retrieve_ms, first_ms if first_ms is not None else total, total)
+        common = dict(question=question, timings=timings, hits=hits,
+                      standalone_question=standalone, signals=signals, proposed=written,
+                      form="explained")
+        if not shown:
+            yield ABSTAIN[lang]
+            return Answer(text=ABSTAIN[lang], abstained=True, citations=[], confidence=None,
+                          **common)
+        cited = sorted({s.n for s in shown})
+        if short is not None:
+            common.update(short=short.short, evidence=short.evidence, uncertain=short.uncertain)
+        return Answer(text=("" if lang == "zh" else " ").join(shown_text(s, lang)
+                                                               for s in shown),
+                      abstained=False, sentences=shown,
+                      confidence=None if short is None else short.confidence,
+                      citations=[citation(n, hits[n - 1]) for n in cited], **common)

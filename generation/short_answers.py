@@ -1,0 +1,122 @@
+"""The two readers of a short answer, behind one protocol: `answer(asked) -> Answer`.
+
+    reader = ExtractiveAnswerer(ExtractiveReader.load(cache_dir), settings, policy)
+    llm = LLMAnswerer(lambda: backend, settings, policy)
+    reader.answer(asked)     # the best span of the evidence window, in milliseconds, no LLM
+    llm.answer(asked)        # the LLM asked for the shortest phrase, found in the passages
+
+Both end in `AbstentionPolicy.conclude`: the span (always verbatim from a hit) and the
+signals the no-answer model reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import replace
+from typing import Protocol
+
+from generation.abstention import answer_signals, reader_signals
+from generation.backends.base import LLMBackend
+from generation.policy import AbstentionPolicy, Asked, in_hit
+from generation.prompts import PromptPlan, build_prompt, is_abstention
+from generation.reader.decoding import span_text
+from generation.reader.model import ExtractiveReader
+from generation.settings import GenerationSettings
+from generation.spans import Span, snap_to_passages
+from generation.types import Answer, DecodingParams, Generation, Timings
+from generation.windows import select_windows, whole_hit
+
+
+class ShortAnswerer(Protocol):
+    def answer(self, asked: Asked) -> Answer:
+        """The short answer to `asked` from its hits, or a decline."""
+
+
+class ExtractiveAnswerer:
+    """The trained span reader (`generation.reader`) over the evidence window(s)."""
+
+    def __init__(self, reader: ExtractiveReader, settings: GenerationSettings,
+                 policy: AbstentionPolicy) -> None:
+        self.reader, self.settings, self.policy = reader, settings, policy
+
+    def answer(self, asked: Asked) -> Answer:
+        g = self.settings
+        windows = select_windows(asked.standalone, asked.hits, count=g.reader_windows,
+                                 max_chars=g.reader_window_chars, from_hits=g.window_hits)
+        texts = [w.text for w in windows]
+        reading = self.reader.read(asked.standalone, texts)
+        text, left, right = span_text(texts, reading)
+        span = None if not text else in_hit(Span(reading.window, left, right, text, 1.0),
+                                            windows[reading.window])
+        signals = answer_signals(asked.standalone, asked.hits, asked.hits, span, declined=False,
+                                 mean_logprob=None, lang=asked.lang) | reader_signals(reading)
+        total = asked.elapsed_ms()
+        # The whole answer comes at once: its first token is its end.
+        return self.policy.conclude(asked, span, signals,
+                                    Timings(asked.retrieve_ms, total, total), proposed=text)
+
+
+class LLMAnswerer:
+    """The LLM asked for the shortest exact phrase of the passages; what it writes is found
+    in them (`generation.spans`). `llm` returns the backend (loaded when first needed)."""
+
+    def __init__(self, llm: Callable[[], LLMBackend], settings: GenerationSettings,
+                 policy: AbstentionPolicy) -> None:
+        self._llm, self.settings, self.policy = llm, settings, policy
+
+    def answer(self, asked: Asked) -> Answer:
+        plan = self.plan(asked.question, asked.hits)
+        with closing(self._llm().stream(plan.messages, self.decoding(plan))) as decoded:
+            generation = decoded.result()
+        first_ms = None if generation.first_token_ms is None else \
+            asked.retrieve_ms + generation.first_token_ms
+        text = decoded.text().strip() or generation.text
+        return self.grounded(asked, plan, generation, first_ms, text=text)
+
+    def answer_many(self, asked: list[Asked]) -> list[Answer]:
+        """The answers to several questions, their prompts decoded as one batch where the
+        backend batches (constrained grounding decodes one prompt at a time)."""
+        plans = [self.plan(a.question, a.hits) for a in asked]
+        llm = self._llm()
+        gens = [llm.generate(p.messages, self.decoding(p)) for p in plans] \
+            if self.settings.grounding == "constrained" else \
+            llm.generate_batch([p.messages for p in plans], self.settings.decoding)
+        # A batch has no per-question first token: report when the batch's began.
+        return [self.grounded(a, p, gen, None if gen.first_token_ms is None
+                              else a.retrieve_ms + gen.first_token_ms, text=gen.text)
+                for a, p, gen in zip(asked, plans, gens, strict=True)]
+
+    def plan(self, question: str, hits) -> PromptPlan:
+        g, llm = self.settings, self._llm()
+        if g.evidence == "windows":
+            windows = select_windows(question, hits, count=g.window_count,
+                                     max_chars=g.window_chars, from_hits=g.window_hits)
+        else:
+            windows = [whole_hit(rank, hit) for rank, hit in
+                       enumerate(hits[:g.context_passages])]
+        return build_prompt(question, hits, windows=windows, count_tokens=llm.count_tokens,
+                            window=llm.context_window, max_new_tokens=g.max_new_tokens,
+                            few_shot=g.few_shot, max_prompt_tokens=g.max_prompt_tokens)
+
+    def decoding(self, plan: PromptPlan) -> DecodingParams:
+        """The decoding settings; with constrained grounding, the passages to copy from."""
+        if self.settings.grounding != "constrained":
+            return self.settings.decoding
+        return self.settings.decoding.model_copy(
+            update={"copy_from": tuple(w.text for w in plan.windows)})
+
+    def grounded(self, asked: Asked, plan: PromptPlan, gen: Generation,
+                 first_ms: float | None, *, text: str) -> Answer:
+        # Passage [n] of the prompt is plan.windows[n - 1], a slice of hits[window.rank]: the
+        # span found in a window is moved to its hit, whose number the answer cites.
+        asked = replace(asked, lang=plan.lang)
+        declined = is_abstention(text)
+        in_window = None if declined else snap_to_passages(text, [w.text for w in plan.windows])
+        span = None if in_window is None else in_hit(in_window,
+                                                     plan.windows[in_window.passage])
+        signals = answer_signals(asked.standalone, asked.hits, asked.hits, span,
+                                 declined=declined, mean_logprob=gen.mean_logprob,
+                                 lang=plan.lang)
+        timings = Timings(asked.retrieve_ms, first_ms, asked.elapsed_ms())
+        return self.policy.conclude(asked, span, signals, timings, proposed=text)
