@@ -51,7 +51,7 @@ sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/generation.py is no pa
 
 from shared_data import SHARED_DATA  # noqa: E402
 
-from app.services.cpu import cpu_info, describe_cpu  # noqa: E402
+from app.services.cpu import describe_cpu  # noqa: E402
 from eval.messy import Paragraph, Span, render_messy  # noqa: E402
 from eval.public_sets import load_bench, split_titles  # noqa: E402
 from eval.qa_io import QAItem  # noqa: E402
@@ -72,6 +72,7 @@ from generation.reader.training import (  # noqa: E402
     TrainingSettings,
     trainable_state,
 )
+from ingest.core.cpu import native_bf16  # noqa: E402
 from ingest.settings import RuntimeSettings  # noqa: E402
 
 SHARED = SHARED_DATA
@@ -291,7 +292,7 @@ def train(out: Path, init: Path | None, device: str, squad_sample: int, limit: i
     log(f"{len(examples)} examples {by_source} -> {len(inputs)} inputs "
         f"({time.time() - t0:.0f} s)")
     if device == "cpu":
-        bf16 = cpu_info().isa_class in ("AMX", "AVX-512 bf16")
+        bf16 = native_bf16()
     else:
         bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     meta = {"examples": by_source, "seed": SEED, "negative_rate": NEGATIVE_RATE,

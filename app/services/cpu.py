@@ -1,7 +1,7 @@
 """Which class of CPU this is: what every speed figure ragqa prints is relative to.
 
-    >>> classify({"avx", "avx2", "fma"}), classify({"avx2", "avx512f", "avx512_bf16"})
-    ('AVX2', 'AVX-512 bf16')
+    >>> cpu_info().isa_class in ("AMX", "AVX-512 bf16", "AVX-512", "AVX2", "baseline", "unknown")
+    True
 
 `describe_cpu()` gives the line printed beside timings, e.g. "AVX2 · 2 cores · AMD EPYC 7R13".
 
@@ -18,14 +18,7 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-CPUINFO = Path("/proc/cpuinfo")
-# From the fastest matrix instructions down; the first class whose flags are all present wins.
-CLASSES = (
-    ("AMX", {"amx_tile", "amx_bf16"}),
-    ("AVX-512 bf16", {"avx512f", "avx512_bf16"}),
-    ("AVX-512", {"avx512f"}),
-    ("AVX2", {"avx2"}),
-)
+from ingest.core.cpu import CPUINFO, classify, cpuinfo_fields
 
 
 @dataclass(frozen=True)
@@ -47,24 +40,8 @@ class CpuInfo:
                 "model": self.model, "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA")}
 
 
-def classify(flags: set[str]) -> str:
-    """The class of a CPU with these /proc/cpuinfo flags."""
-    for name, needed in CLASSES:
-        if needed <= flags:
-            return name
-    return "baseline"
-
-
 def cpu_info(cpuinfo: Path = CPUINFO) -> CpuInfo:
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        text = ""
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep:
-            fields.setdefault(key.strip(), value.strip())  # the first processor's
+    fields = cpuinfo_fields(cpuinfo)
     flags = set(fields.get("flags", "").split())
     try:
         cores = len(os.sched_getaffinity(0))

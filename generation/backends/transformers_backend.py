@@ -19,19 +19,10 @@ from pathlib import Path
 
 from generation.backends.base import LocalModel, decode_in_thread
 from generation.backends.builtin_models import BUILTIN_MODELS
+from generation.backends.hf_hooks import seeded_sampler, stop_on, timed_streamer
 from generation.types import DecodingParams, Generation, GenerationError, Messages, Stream
+from ingest.core.cpu import native_bf16
 from ingest.core.errors import ModelUnavailableError
-
-
-def _cpu_has_bf16() -> bool:
-    # bf16 matmuls are only fast where the CPU has native bf16 dot products (avx512_bf16 /
-    # AMX); elsewhere they are emulated and slower than fp32.
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class TransformersBackend(LocalModel):
@@ -62,7 +53,7 @@ class TransformersBackend(LocalModel):
                 raise GenerationError("int8-dynamic quantization is for the CPU; use 4bit or 8bit")
             dtype = "float32"  # dynamic quantization converts fp32 Linear layers
         if dtype is None:
-            dtype = "bfloat16" if on_cuda or _cpu_has_bf16() else "float32"
+            dtype = "bfloat16" if on_cuda or native_bf16() else "float32"
         kwargs: dict = {"dtype": getattr(torch, dtype), "attn_implementation": "sdpa"}
         if on_cuda:
             kwargs["device_map"] = "auto" if self.device == "cuda" else self.device
@@ -118,7 +109,7 @@ class TransformersBackend(LocalModel):
         past = self._prefix_kv(messages, inputs)
 
         def decode(emit: Callable[[str], None], stop: threading.Event) -> Generation:
-            streamer = _timed_streamer(self.tokenizer, emit)
+            streamer = timed_streamer(self.tokenizer, emit)
             out = self._generate(inputs, params, streamer, stop, past)
             return self._finish(out, inputs, params, start, streamer.first_token_at)[0]
 
@@ -181,7 +172,7 @@ class TransformersBackend(LocalModel):
             from transformers import LogitsProcessorList
 
             kwargs["logits_processor"] = LogitsProcessorList(
-                [_seeded_sampler(params, self.model.device)])
+                [seeded_sampler(params, self.model.device)])
         if params.copy_from:
             from transformers import LogitsProcessorList
 
@@ -194,7 +185,7 @@ class TransformersBackend(LocalModel):
         if stop is not None:
             from transformers import StoppingCriteriaList
 
-            kwargs["stopping_criteria"] = StoppingCriteriaList([_stop_on(stop)])
+            kwargs["stopping_criteria"] = StoppingCriteriaList([stop_on(stop)])
         if past is not None:
             kwargs["past_key_values"] = past
         with torch.inference_mode():
@@ -243,69 +234,3 @@ def _as_list(value) -> list[int]:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
-
-
-
-def _timed_streamer(tokenizer, emit: Callable[[str], None]):
-    """A TextStreamer that hands its text to `emit` and also records when the first generated
-    token arrives: the text lags that (a word is flushed only once complete)."""
-    from transformers import TextStreamer
-
-    class TimedStreamer(TextStreamer):
-        first_token_at: float | None = None
-
-        def put(self, value) -> None:
-            if self.first_token_at is None and not (self.skip_prompt
-                                                    and self.next_tokens_are_prompt):
-                self.first_token_at = time.perf_counter()
-            super().put(value)
-
-        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
-            emit(text)
-
-    return TimedStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-
-
-def _seeded_sampler(params: DecodingParams, device):
-    """A logits processor that samples the next token (temperature, top-k, top-p) with a
-    `torch.Generator` seeded by `params.seed`, and leaves only that token possible.
-
-    The same seed gives the same answer whatever other threads sample meanwhile. With
-    `num_beams > 1` decoding is beam search, which is deterministic, and this is not used."""
-    import torch
-    from transformers import (
-        LogitsProcessor,
-        TemperatureLogitsWarper,
-        TopKLogitsWarper,
-        TopPLogitsWarper,
-    )
-
-    warpers = [TemperatureLogitsWarper(params.temperature)]
-    if params.top_k:
-        warpers.append(TopKLogitsWarper(params.top_k))
-    if params.top_p < 1.0:
-        warpers.append(TopPLogitsWarper(params.top_p))
-    generator = torch.Generator(device=device).manual_seed(params.seed)
-
-    class SeededSample(LogitsProcessor):
-        def __call__(self, input_ids, scores):
-            for warp in warpers:
-                scores = warp(input_ids, scores)
-            drawn = torch.multinomial(torch.softmax(scores.float(), dim=-1), 1,
-                                      generator=generator)
-            return torch.full_like(scores, float("-inf")).scatter(1, drawn, 0.0)
-
-    return SeededSample()
-
-
-def _stop_on(event: threading.Event):
-    """A stopping criterion that ends generation once `event` is set."""
-    import torch
-    from transformers import StoppingCriteria
-
-    class EventStop(StoppingCriteria):
-        def __call__(self, input_ids, scores, **kwargs):
-            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool,
-                              device=input_ids.device)
-
-    return EventStop()
