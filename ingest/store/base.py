@@ -17,11 +17,12 @@ would sit in shell history and process lists: libpq reads PGPASSWORD or ~/.pgpas
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -122,6 +123,36 @@ class FileRecord:
     skipped: str | None = None  # parts of the file left out last time, and why
     # `ingest.core.metadata`: path, kind, language, ingested date, the author's own keys
     metadata: dict[str, list[str]] = field(default_factory=dict)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class AdmittedCache(Generic[K, V]):
+    """What a reader keeps per filter (the rows it admits): thread-safe, at most `size`
+    entries, emptied when full (filters repeat within a session; a full cache means they do
+    not). One rule for both stores.
+
+    >>> cache = AdmittedCache(size=2)
+    >>> cache.get("a", lambda: [1, 2]), cache.get("a", lambda: [9])
+    ([1, 2], [1, 2])
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: dict[K, V] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        found = self._items.get(key)
+        if found is None:
+            found = make()
+            with self._lock:
+                if len(self._items) >= self.size:
+                    self._items.clear()
+                self._items[key] = found
+        return found
 
 
 def merge_ranges(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -46,6 +46,7 @@ from ingest.core.metadata import legacy_metadata
 from ingest.core.types import Chunk, FileEntry, IndexOpenError
 from ingest.store.base import (
     READABLE_FORMATS,
+    AdmittedCache,
     FailedFile,
     FileRecord,
     Manifest,
@@ -63,7 +64,6 @@ VECTORS_FAISS = "vectors.faiss"
 LEXICAL_DIR = "lexical"
 GEN_PREFIX = "gen-"
 HNSW_EF_SEARCH = 64
-ADMITTED_CACHE = 64  # filters whose admitted rows a reader keeps
 
 SCHEMA = """
 CREATE TABLE files (
@@ -167,7 +167,7 @@ class IndexReader:
             self._db = sqlite3.connect(f"file:{gen / CHUNKS_DB}?mode=ro&immutable=1", uri=True,
                                        check_same_thread=False)
             self._db_lock = threading.Lock()
-            self._admitted: dict[MetadataFilter, Admitted] = {}
+            self._admitted: AdmittedCache[MetadataFilter, Admitted] = AdmittedCache()
             self._embeddings = np.load(gen / VECTORS_NPY, mmap_mode="r", allow_pickle=False)
             import faiss
 
@@ -248,18 +248,14 @@ class IndexReader:
     def admitted(self, where: MetadataFilter) -> Admitted:
         """The rows of the files `where` admits: worked out once per filter (a generation
         never changes), so a question pays only for searching them."""
-        found = self._admitted.get(where)
-        if found is None:
+        def make() -> Admitted:
             ranges = merge_ranges((start, stop) for start, stop, metadata in self._file_rows
                                   if stop > start and where.matches(metadata))
             rows = (np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in ranges])
                     if ranges else np.zeros(0, dtype=np.int64))
-            found = Admitted(tuple(ranges), rows)
-            with self._db_lock:
-                if len(self._admitted) >= ADMITTED_CACHE:
-                    self._admitted.clear()
-                self._admitted[where] = found
-        return found
+            return Admitted(tuple(ranges), rows)
+
+        return self._admitted.get(where, make)
 
     def check_embedder(self, embedder) -> None:
         """Raises IndexOpenError unless `embedder` (.name, .dimension) built this index."""

@@ -22,6 +22,7 @@ import numpy as np
 from ingest.core.metadata import legacy_metadata
 from ingest.core.types import Chunk, FileEntry, IndexOpenError
 from ingest.store.base import (
+    AdmittedCache,
     FailedFile,
     FileRecord,
     Manifest,
@@ -41,7 +42,6 @@ from ingest.store.postgres.schema import (
 )
 
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
-ADMITTED_CACHE = 64  # filters whose admitted files a reader keeps (per generation)
 CHUNK_COLUMNS = "row_id, chunk_id, text, source, page, start_char, locator, ocr"
 
 
@@ -84,7 +84,7 @@ class PgIndexReader:
         self._local = threading.local()
         self._all: list = []
         self._lock = threading.Lock()
-        self._admitted: dict[tuple[MetadataFilter, int], PgAdmitted] = {}
+        self._admitted: AdmittedCache[tuple[MetadataFilter, int], PgAdmitted] = AdmittedCache()
         self.manifest  # noqa: B018 - fails now, with its reason, if there is no index here
         if not has_metadata_column(self._conn()):
             raise IndexOpenError(f"{self.location} was written by an older ragqa: run `ragqa "
@@ -171,21 +171,16 @@ class PgIndexReader:
         conn = self._conn()
         (generation,) = conn.execute(
             "SELECT generation FROM ragqa_manifest WHERE id = 1").fetchone()
-        found = self._admitted.get((where, generation))
-        if found is None:
+        def make() -> PgAdmitted:
             test, params = where.sql(FILE_METADATA)
             files = [r[0] for r in conn.execute(
                 f"SELECT f.file_id FROM ragqa_files f WHERE {test}", params)]
             ranges = merge_ranges((row, row + 1) for (row,) in conn.execute(
                 "SELECT row_id FROM ragqa_chunks WHERE file_id = ANY(%s) ORDER BY row_id",
                 (files,)))
-            rows = "{" + ",".join(f"[{a},{b})" for a, b in ranges) + "}"
-            found = PgAdmitted(files, rows)
-            with self._lock:
-                if len(self._admitted) >= ADMITTED_CACHE:
-                    self._admitted.clear()
-                self._admitted[(where, generation)] = found
-        return found
+            return PgAdmitted(files, "{" + ",".join(f"[{a},{b})" for a, b in ranges) + "}")
+
+        return self._admitted.get((where, generation), make)
 
     def get_chunks(self, rows: Sequence[int]) -> list[Chunk]:
         wanted = [int(r) for r in rows]
