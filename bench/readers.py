@@ -6,7 +6,9 @@
         --write docs/benchmarks.md                # the shipped reader against other weights
 
 A reader is `extractive` (the shipped weights), `llm`, or `NAME=WEIGHTS.safetensors` (the
-extractive reader with other weights, e.g. an earlier round's from git history).
+extractive reader with other weights, e.g. an earlier round's from git history); `:always`
+after it answers every question (no abstention: how well it reads, whatever its no-answer
+model, which was fitted to the shipped weights).
 
 For each set (CMRC 2018, SQuAD 2.0, DRCD; clean, and web-copied with 30% of the Chinese
 articles absent so that some questions cannot be answered) and each reader, one `ragqa bench
@@ -45,10 +47,14 @@ READERS = ("extractive", "llm")
 
 
 def _label(reader: str) -> str:
-    return reader.split("=", 1)[0]
+    always = reader.endswith(":always")
+    return reader.removesuffix(":always").split("=", 1)[0] + ("-always" if always else "")
 
 
 def _reader_args(reader: str, out: Path) -> list[str]:
+    if reader.endswith(":always"):
+        return [*_reader_args(reader.removesuffix(":always"), out),
+                "--no-answer-threshold", "1.01"]
     if "=" not in reader:
         return ["--reader", reader]
     name, weights = reader.split("=", 1)
@@ -138,8 +144,9 @@ with unanswerable questions), `drcd` DRCD dev (Traditional Chinese). `clean`: th
 paragraphs; `messy`: as copied from web pages (`eval/messy.py`); `absent`: 30% of the
 articles left out of the corpus, so their questions cannot be answered. Readers: `extractive`
 is the shipped reader; another name is the same reader with other weights (named in the
-command). "ans. declined": answerable questions declined; "unans. declined": unanswerable
-ones declined (higher is better).
+command); `-always` answers every question (its abstention off). "ans. declined":
+answerable questions declined; "unans. declined": unanswerable ones declined (higher is
+better).
 
 {result}
 """

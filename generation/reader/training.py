@@ -160,6 +160,7 @@ class TrainingRun:
                          f"{rate * (steps - n) / 60:.0f} min left")
             if n % s.checkpoint_every == 0 or n == steps:
                 record.update(step=n, seconds=round(time.time() - t0, 1))
+                record["inputs_per_second"] = round(n * s.batch / max(record["seconds"], 1e-9), 2)
                 if on_checkpoint is not None:
                     figures = on_checkpoint(n, steps)
                     self.model.train()
