@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ingest.core.text import Lang, detect_language, is_cjk
+from ingest.core.text import Lang, detect_language, display_columns, is_cjk
 
 Kind = Literal["halfwidth", "wraps", "table", "nav", "bullets", "headings", "spacing"]
 KINDS: tuple[Kind, ...] = ("halfwidth", "wraps", "table", "nav", "bullets", "headings",
@@ -206,7 +206,7 @@ def _paragraph_lines(para: Paragraph, rng: random.Random, mess: Mess, lang: Lang
     lines = []
     for k, (a, b) in enumerate(pieces):
         prefix = bullet.format(n=k + 1) if bullet else indent
-        ranges = _wrap(chars, a, b, width - _columns(prefix), locked, inside) if wrap \
+        ranges = _wrap(chars, a, b, width - display_columns(prefix), locked, inside) if wrap \
             else [(a, b)]
         lines += [("" if j else prefix) + "".join(chars[x:y]) for j, (x, y) in enumerate(ranges)]
     return lines
@@ -232,10 +232,6 @@ def _sentences(chars: list[str], locked: bytearray, inside: bytearray) -> list[t
     return [(a, b) for a, b in pieces if b > a]
 
 
-def _columns(text: str) -> int:
-    return sum(2 if is_cjk(ch) else 1 for ch in text)
-
-
 def _wrap(chars: list[str], a: int, b: int, width: int, locked: bytearray,
           inside: bytearray) -> list[tuple[int, int]]:
     """(start, end) of each line of chars[a:b] hard-wrapped at `width` columns: at the last
@@ -257,7 +253,7 @@ def _wrap(chars: list[str], a: int, b: int, width: int, locked: bytearray,
             if end > start:
                 lines.append((start, end))
             start, last = nxt, None
-            col = _columns("".join(chars[start:i]))
+            col = display_columns("".join(chars[start:i]))
     if b > start:
         lines.append((start, b))
     return lines

@@ -69,7 +69,8 @@ class AnswerEngine:
         self.generative = LLMAnswerer(lambda: self.llm, settings, self.policy)
         self.explainer = Explainer(lambda: self.llm, settings)
         self.fallback = None
-        if other_languages is not None and settings.cross_language == "auto" and reader:
+        if other_languages is not None and settings.cross_language == "auto" \
+                and reader is not None:
             self.fallback = CrossLanguageFallback(other_languages, lambda: self.llm,
                                                   self.policy.passes_gate,
                                                   self.extractive.answer)

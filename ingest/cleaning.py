@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.core.text import CJK_LETTERS, CJK_MARKS, is_cjk
+from ingest.core.text import CJK_LETTERS, CJK_MARKS, display_columns, is_cjk
 
 # Characters after which a line break is a real one (end of a sentence, a heading's colon).
 _SENTENCE_END = set(".!?:;。！？：；…”』」\"')）)")
@@ -73,10 +73,6 @@ WRAP_MIN_COLUMNS = 50
 _BLOCK_LINE_RE = re.compile(r"^(?:#{1,6}\s|\||>|```|~~~)")
 
 
-def _columns(line: str) -> int:
-    return sum(2 if is_cjk(ch) else 1 for ch in line)
-
-
 def rejoin_wrapped_lines(text: str) -> str:
     """Joins a long line that ends mid-sentence to the next, as a fixed-width hard wrap has
     it; never inside a fenced code block, nor into a Markdown heading, table row, quote, or
@@ -95,7 +91,7 @@ def rejoin_wrapped_lines(text: str) -> str:
         last = out[-1]
         joinable = (not fenced and bool(last) and last[-1] not in _SENTENCE_END
                     and not _BLOCK_LINE_RE.match(last)
-                    and _columns(line) >= WRAP_MIN_COLUMNS)
+                    and display_columns(line) >= WRAP_MIN_COLUMNS)
     return "\n".join(out)
 
 

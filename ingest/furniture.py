@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from ingest.core.text import is_cjk
+from ingest.core.text import display_columns
 
 SHORT_COLUMNS = 40  # a line this narrow (a CJK character counts two) can be furniture
 _BREADCRUMB_SPLIT = re.compile(r"\s*(?:>|›|»|→|/|\\)\s*")
@@ -46,15 +46,11 @@ _MARKUP_RE = re.compile(r"^(?:#|\||>|[-*+]\s|\d+[.)]\s)")
 _ENTRY_RE = re.compile(r"^(?:[\d一二三四五六七八九十]+(?:[.、)）]|\.\d+)*\s*\S|[-*•·]\s*\S|#)")
 
 
-def _columns(line: str) -> int:
-    return sum(2 if is_cjk(ch) else 1 for ch in line)
-
-
 def _is_breadcrumb(line: str) -> bool:
     """Three or more short parts joined by ">", "›" or "»" (not "/": paths are content)."""
     parts = [p for p in _BREADCRUMB_SPLIT.split(line) if p]
     return (len(parts) >= 3 and any(sep in line for sep in ">›»")
-            and all(_columns(p) <= 24 for p in parts))
+            and all(display_columns(p) <= 24 for p in parts))
 
 
 def _is_nav(line: str) -> bool:
@@ -66,7 +62,7 @@ def drop_furniture(text: str) -> str:
     """`text` without the lines the module docstring lists; everything else untouched."""
     lines = text.split("\n")
     stripped = [line.strip() for line in lines]
-    short = Counter(s for s in stripped if s and _columns(s) <= SHORT_COLUMNS)
+    short = Counter(s for s in stripped if s and display_columns(s) <= SHORT_COLUMNS)
     seen: set[str] = set()
     out: list[str] = []
     in_contents, entries, fenced = False, set(), False
@@ -79,14 +75,15 @@ def drop_furniture(text: str) -> str:
         if in_contents:
             # The contents end at a blank line, a line of prose, or the first heading that
             # repeats one of its entries (the text itself begins).
-            if s and _columns(s) <= SHORT_COLUMNS and _ENTRY_RE.match(s) and s not in entries:
+            if (s and display_columns(s) <= SHORT_COLUMNS and _ENTRY_RE.match(s)
+                    and s not in entries):
                 entries.add(s)
                 continue
             in_contents = False
         if not s:
             out.append(line)
             continue
-        narrow = _columns(s) <= SHORT_COLUMNS
+        narrow = display_columns(s) <= SHORT_COLUMNS
         if narrow and _CONTENTS_RE.match(s):
             in_contents, entries = True, set()
             continue

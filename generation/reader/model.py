@@ -54,8 +54,8 @@ def base_model(cache_dir: Path, **config: Any) -> tuple[Any, Any]:
     return model, AutoTokenizer.from_pretrained(str(folder))
 
 
-def trained_model(cache_dir: Path, weights: Path = WEIGHTS) -> tuple[Any, Any]:
-    """`base_model` with the trained weights laid over it, in eval mode."""
+def trained_model(cache_dir: Path, weights: Path = WEIGHTS, **config: Any) -> tuple[Any, Any]:
+    """`base_model` (with `config`) with the trained weights laid over it, in eval mode."""
     import torch
     from safetensors import safe_open
 
@@ -63,7 +63,7 @@ def trained_model(cache_dir: Path, weights: Path = WEIGHTS) -> tuple[Any, Any]:
         raise ModelUnavailableError(f"the extractive reader's weights {weights} are missing: "
                                     "reinstall ragqa, or train them with "
                                     "training/train_reader.py")
-    model, tokenizer = base_model(cache_dir)
+    model, tokenizer = base_model(cache_dir, **config)
     with safe_open(str(weights), framework="pt") as f:
         state = {k: f.get_tensor(k).to(torch.float32) for k in f.keys()}  # noqa: SIM118
     missing, unexpected = model.load_state_dict(state, strict=False)

