@@ -7,7 +7,9 @@
 
 JSONL lines are `{"id", "question", "answers": [str], "lang"?: "en"|"zh", "answerable"?: bool,
 "sources"?: [str]}`. SQuAD and CMRC 2018 files share one layout (`data[].paragraphs[].qas[]`);
-a file is CMRC 2018 (Chinese, scored the CMRC way) when most of its questions contain Chinese.
+a file is CMRC 2018 (Chinese, scored the CMRC way) when most of its gold answers contain Chinese
+(numbers aside; its questions, when it has no worded answers), so a question asked in the other
+language is scored in its passage's language.
 Decided per file, not per question, so that an English SQuAD answer that happens to be a
 Chinese name is still scored as SQuAD does. A JSONL item without `lang` is Chinese when its
 gold answers (or, for numbers and unanswerable items, its question) contain CJK characters.
@@ -159,7 +161,13 @@ def parse_squad(path: Path, doc: dict) -> QASet:
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise QAFormatError(f"{path}: duplicate question id {dup!r}")
-    chinese = sum(has_cjk(q) for _, q, _, _ in raw) * 2 > len(raw)
+    # The answers' language decides the metric: a question translated into the other language
+    # (bench/crosslingual_public.py) is still scored by its passage's span. Questions decide
+    # only for a file without answers.
+    # Numbers say nothing about a language: only answers with letters count.
+    worded = [a for _, _, a, impossible in raw if not impossible and any(map(has_letters, a))]
+    chinese = (sum(any(map(has_cjk, a)) for a in worded) * 2 > len(worded)
+               if worded else sum(has_cjk(q) for _, q, _, _ in raw) * 2 > len(raw))
     lang: Lang = "zh" if chinese else "en"
     fmt: QAFormat = "cmrc2018" if chinese else ("squad2.0" if v2 else "squad1.1")
     items = [QAItem(id=qid, question=question, answers=() if impossible else tuple(answers),

@@ -92,6 +92,17 @@ def test_squad_v1_v2_and_cmrc_layouts(tmp_path):
          "answers": [{"text": "1946", "answer_start": 3}]}], version="v1.0")))
     # Decided per file: the all-digit answer is still scored the CMRC way.
     assert cmrc.format == "cmrc2018" and {i.lang for i in cmrc.items} == {"zh"}
+    # Questions translated into the other language are scored in their passages' language.
+    crossed = load_qa(_write(tmp_path, "en_over_zh.json", _squad([
+        {"id": "x1", "question": "When was Fan Tingsong appointed bishop?",
+         "answers": [{"text": "1963年", "answer_start": 30}]},
+        {"id": "x2", "question": "In what year was the NBA founded?",
+         "answers": [{"text": "1946", "answer_start": 3}]}], version="v1.0")))
+    assert crossed.format == "cmrc2018"
+    asked_in_zh = load_qa(_write(tmp_path, "zh_over_en.json", _squad([
+        {"id": "y1", "question": "丹佛野马队赢了吗？",
+         "answers": [{"text": "Denver Broncos", "answer_start": 0}]}])))
+    assert asked_in_zh.format == "squad1.1"
 
 
 def test_bad_squad_file_names_the_item(tmp_path):

@@ -19,6 +19,7 @@ import hashlib
 import json
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -132,12 +133,15 @@ class TrainingRun:
                 raise ValueError(f"{info} belongs to another run (other inputs or settings): "
                                  "remove that folder or pass another --out")
             self._restore(load_file(str(ckpt)), opt, params)
-            for _ in range(saved["step"]):
-                sched.step()
+            with warnings.catch_warnings():  # replaying the schedule, not skipping a step
+                warnings.simplefilter("ignore", UserWarning)
+                for _ in range(saved["step"]):
+                    sched.step()
             record.update({k: saved[k] for k in ("step", "seconds", "tokens", "curve")})
             self.log(f"resumed at step {saved['step']}/{steps}")
         self.model.to(self.device).train()
         t0, done = time.time() - record["seconds"], record["step"]
+        resumed_at = time.time()
         for step in range(done, steps):
             # Dropout's random numbers depend on the step alone: a resumed run draws the
             # same ones as a run that never stopped.
@@ -155,7 +159,7 @@ class TrainingRun:
             record["losses"] = [*record.get("losses", [])[-199:], round(loss.item(), 4)]
             n = step + 1
             if n % 10 == 0 or n == steps:
-                rate = (time.time() - t0) / (n - done) if n > done else 0.0
+                rate = (time.time() - resumed_at) / (n - done) if n > done else 0.0
                 self.log(f"step {n}/{steps} loss {loss.item():.3f} "
                          f"lr {sched.get_last_lr()[0]:.2e} {rate:.2f} s/step, "
                          f"{rate * (steps - n) / 60:.0f} min left")
