@@ -71,10 +71,13 @@ def main() -> None:
         "paraphrases (lang en-paraphrase) that share few words with their answers")
     parser.add_argument("--index", type=Path, help="an existing index of --kb (else a tmp one)")
     parser.add_argument("--sweep", action="store_true", help="also try other hybrid weights")
+    parser.add_argument("--embedding", default="builtin:minilm",
+                        help="the embedder (builtin:minilm, builtin:e5-small, ...)")
     args = parser.parse_args()
     print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
 
-    embedder = Embedder("builtin:minilm", device="cpu")
+    embedder = Embedder(args.embedding, device="cpu", cache_dir=Path("~/.cache/ragqa").expanduser())
+    print(f"embedder: {args.embedding}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = args.index or Path(tmp) / "index"
         if args.index is None:
