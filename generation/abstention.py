@@ -42,7 +42,7 @@ SIGNALS = ("grounded", "declined", "match", "logprob", "has_logprob", "relevance
            "relevance_margin", "evidence_rank", "evidence_relevance", "q_cover_passage",
            "q_cover_window", "q_cover_sentence", "q_names_missing", "answer_in_question",
            "answer_units", "type_match", "zh", "reader_margin", "reader_span_prob",
-           "reader_null_prob")
+           "reader_null_prob", "cross_lingual")
 # Question words carry no content to look for in a passage.
 _QUESTION_WORDS = frozenset("什么哪谁几多少吗呢是的了在有和与为请问何时候怎么样").union(
     ENGLISH_STOP_WORDS)

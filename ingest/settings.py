@@ -15,6 +15,10 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# Multilingual by default: a question finds its passage in either language (bench/
+# crosslingual_public.py); builtin:minilm stays for English-only corpora (faster to ingest).
+DEFAULT_EMBEDDER = "builtin:e5-small"
+
 IndexType = Literal["flat", "hnsw"]
 INDEX_TYPES: tuple[str, ...] = get_args(IndexType)
 # auto: OCR PDF pages without a text layer and image files; off: never (they are reported);
@@ -44,9 +48,9 @@ class RuntimeSettings(BaseModel):
 class EmbedderSettings(RuntimeSettings):
     """Which sentence-transformers model embeds chunks and questions, and where it runs."""
 
-    embedding: str = Field("builtin:minilm", description="builtin:minilm, builtin:e5-small "
-                           "(multilingual), a Hugging Face id (in the local cache) or a local "
-                           "path")
+    embedding: str = Field(DEFAULT_EMBEDDER, description="builtin:e5-small (multilingual, "
+                           "the default), builtin:minilm (English), a Hugging Face id (in the "
+                           "local cache) or a local path")
     device: str | None = Field(None, description="cpu, cuda, ...; None: the GPU if any")
     embed_batch_size: int | None = Field(None, gt=0, description="None: 16 on the CPU, 64 "
                                          "on a GPU")

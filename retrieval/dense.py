@@ -2,7 +2,7 @@
 an index directory, pgvector in PostgreSQL).
 
     index = open_index(Path("indexes/sample"))
-    dense = DenseRetriever(index, Embedder("builtin:minilm"), k=5)
+    dense = DenseRetriever(index, Embedder("builtin:e5-small"), k=5)
     hits = dense.retrieve("How are documents chunked?")
     hits[0].relevance == hits[0].score   # cosine similarity of question and chunk
     # True

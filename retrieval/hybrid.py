@@ -1,15 +1,19 @@
 """Hybrid retrieval: weighted reciprocal-rank fusion (RRF) of dense and BM25 rankings.
 
-    hybrid = HybridRetriever(index, Embedder("builtin:minilm"), k=5)
+    hybrid = HybridRetriever(index, Embedder("builtin:e5-small"), k=5)
     hits = hybrid.retrieve("什么是检索增强生成？")
     hits[0].score, hits[0].relevance    # the RRF score, the cosine of question and chunk
     # (0.0326, 0.41)
 
 RRF adds `weight / (rrf_k + rank)` over the rankings a chunk appears in (rank 1 = best), so
 it needs no score calibration between cosines and BM25. The weights depend on the question's
-language: the default embedder (all-MiniLM-L6-v2) is English-only, so for a Chinese question
-its ranking is mostly noise and BM25 (CJK bigrams) gets the larger say. A question's weights
-are interpolated between the English and the CJK pair by its share of CJK (`FusionWeights`).
+language (`FusionWeights`): they were set when the default embedder was the English-only
+all-MiniLM-L6-v2, whose ranking of a Chinese question is mostly noise, and kept for the
+multilingual default (multilingual-e5-small), with which they measured as well as any other
+pair tried (bench/retrieval_quality.py --embedding builtin:e5-small --sweep, 2026-12-06:
+hybrid hit@5 0.97 en / 1.00 zh). A question's weights are interpolated between the English
+and the CJK pair by its share of CJK. A question in another language than the documents
+matches few BM25 terms, and the dense ranking decides.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_when_nothing_is_given():
     s = load_settings(None, {}, environ={})
     assert (s.retrieval.k, s.retrieval.mode) == (5, "hybrid")
-    assert s.ingest.embedder.embedding == "builtin:minilm"
+    assert s.ingest.embedder.embedding == "builtin:e5-small"
     assert s.generation.model.llm == "builtin:qwen2.5-0.5b"
 
 

@@ -13,6 +13,7 @@ from generation_fixtures import CACHE_DIR
 from app.config import load_settings, with_overrides
 from app.services import build
 from generation.crosslingual import translate_question
+from ingest.core.text import has_cjk
 
 KB = Path(__file__).resolve().parents[1] / "data" / "kb"
 
@@ -60,3 +61,47 @@ def test_without_cross_language_the_same_question_declines(settings, qwen):
     got = engine(settings, qwen, cross_language="off").ask(
         "What was the review pass rate of the model-generated instruction samples?")
     assert got.abstained
+
+
+# The acceptance of multilingual-by-default: an index of English PDFs only, a Chinese question
+# through the real CLI on the default settings, answered with the English span and its page.
+OPS_GUIDE = [
+    ["Operations guide, part 1: uploads.",
+     "Files larger than 25 MB are rejected by the upload service.",
+     "Rejected uploads are logged with the error code E413."],
+    ["Operations guide, part 2: backups.",
+     "The nightly backup job starts at 02:30 and keeps its copies for 14 days.",
+     "Restores are tested by the operations team every quarter."],
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "answer", "source", "page"), [
+    ("夜间备份的副本保留多少天？", "14 days", "ops_guide.pdf", 2),
+    ("用 PPO 优化时 KL 惩罚系数是多少？", "0.05", "en_alignment.pdf", 1),
+])
+def test_a_chinese_question_over_english_pdfs_gets_the_english_span(
+        tmp_path_factory, monkeypatch, capsys, question, answer, source, page):
+    import json
+
+    from cli_helpers import ragqa
+    from ingest_fixtures import pdf_bytes
+
+    root = tmp_path_factory.getbasetemp() / "english-pdfs"
+    monkeypatch.setenv("RAGQA_CACHE_DIR", str(CACHE_DIR))
+    if not (root / "index").exists():
+        (root / "docs").mkdir(parents=True)
+        (root / "docs" / "ops_guide.pdf").write_bytes(pdf_bytes(OPS_GUIDE))
+        shutil.copy(KB / "en_alignment.pdf", root / "docs" / "en_alignment.pdf")
+        code, out, err = ragqa(monkeypatch, capsys, "ingest", root / "docs",
+                               "--index", root / "index")
+        assert code == 0, err
+    code, out, err = ragqa(monkeypatch, capsys, "ask", question, "--index", root / "index",
+                           "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert not got["abstained"], got["answer"]
+    assert answer in got["short_answer"]["text"]
+    cited = got["evidence"]
+    assert (Path(cited["source"]).name, cited["page"]) == (source, page)
+    assert answer in cited["text"] and not has_cjk(cited["text"])

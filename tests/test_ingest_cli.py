@@ -65,7 +65,7 @@ def test_ingest_lists_failures_with_reasons_and_exits_0(tmp_path):
     assert code == 0 and "files unchanged │   7" in output and "chunks added    │   0" in output
 
     code, output = ragqa("info", "--index", tmp_path / "idx")
-    assert code == 0 and "builtin:minilm" in output and "num_chunks" in output
+    assert code == 0 and "builtin:e5-small" in output and "num_chunks" in output
 
 
 def test_nothing_ingestible_exits_1(tmp_path):

@@ -77,3 +77,56 @@ def test_auto_uses_torch_without_a_cache_dir_and_openvino_refuses_what_it_cannot
         Embedder("builtin:minilm", device="cpu", backend="openvino", cache_dir=None)
     with pytest.raises(ValueError, match="backend must be"):
         Embedder("builtin:minilm", device="cpu", backend="onnx")
+
+
+FAST_START = """
+import json, sys
+from ingest.embedder import Embedder
+e = Embedder("builtin:minilm", backend="auto", cache_dir=sys.argv[1])
+vecs = e.embed(json.loads(sys.argv[2]))
+print(json.dumps({"torch": "torch" in sys.modules, "backend": e.backend,
+                  "tokens": e.count_tokens("混合 mixed 文本"), "vecs": vecs.tolist()}))
+"""
+
+
+def test_a_started_model_starts_again_without_torch_and_gives_the_same_vectors(
+        openvino_embedder):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from generation_fixtures import CACHE_DIR
+
+    texts = ["The Eiffel Tower is 330 metres tall.", "检索增强生成把搜索和语言模型结合起来。",
+             "short", "x " * 400]
+    done = subprocess.run([sys.executable, "-c", FAST_START, str(CACHE_DIR), json.dumps(texts)],
+                          capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["backend"] == "openvino" and got["torch"] is False
+    assert got["tokens"] == openvino_embedder.count_tokens("混合 mixed 文本")
+    fast, full = np.array(got["vecs"], dtype=np.float32), openvino_embedder.embed(texts)
+    assert (fast * full).sum(axis=1).min() > 0.99999
+
+
+def test_a_start_record_is_not_trusted_once_its_model_folder_changes(tmp_path):
+    from ingest.core.fileio import atomic_write_json
+    from ingest.openvino_encoder import (
+        START_FORMAT,
+        _fingerprint,
+        read_start_record,
+        start_record_path,
+    )
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    (tmp_path / "encoder.xml").write_text("<net/>")
+    atomic_write_json(start_record_path(tmp_path, str(model)), {
+        "format": START_FORMAT, "model_path": str(model), "files": _fingerprint(model),
+        "encoder": str(tmp_path / "encoder.xml"), "pad_id": 0, "pad_token": "[PAD]",
+        "dimension": 8, "max_seq_length": 16})
+    assert read_start_record(tmp_path, str(model))["dimension"] == 8
+    (model / "model.safetensors").write_bytes(b"other weights")
+    assert read_start_record(tmp_path, str(model)) is None

@@ -74,7 +74,9 @@ def register(cli: typer.Typer) -> None:
         chunk_overlap: int | None = typer.Option(None, "--chunk-overlap", help="Characters "
                                                  "shared by neighbouring chunks (default: 120)."),
         embedding: str | None = typer.Option(None, "--embedding", help="Embedding model: "
-                                             "builtin:minilm, a Hugging Face id or a local path."),
+                                             "builtin:e5-small (multilingual, the default), "
+                                             "builtin:minilm (English, faster), a Hugging Face "
+                                             "id or a local path."),
         index_type: str | None = typer.Option(None, "--index-type", help="flat (exact) or hnsw "
                                               "(approximate, for large corpora) (default: flat)."),
         ocr: str | None = typer.Option(None, "--ocr", help="Read scans with Tesseract: auto (PDF "

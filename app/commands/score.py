@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from app.commands.common import ConfigOption, console, out, settings
-from eval.score import Aggregate, ScoreResult
+
+if TYPE_CHECKING:  # eval.score imports rouge-score and nltk (1.4 s): only `score` needs them
+    from eval.score import Aggregate, ScoreResult
 
 
 def _fmt(value: float | None) -> str:
