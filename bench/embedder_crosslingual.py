@@ -51,8 +51,6 @@ from ingest.store import open_store  # noqa: E402
 from retrieval import build_retriever  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
 
-SHARED = SHARED_DATA
-
 
 def load_jsonl(path: Path) -> list[dict]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
@@ -96,7 +94,7 @@ def speed(embedder: Embedder, chunks: list[str], questions: list[str]) -> tuple[
 def chunks_800(n: int) -> list[str]:
     out = []
     for name in ("cmrc2018_dev_tune.json", "squad2_tune_en.json"):
-        doc = json.loads((SHARED / name).read_text(encoding="utf-8"))
+        doc = json.loads((SHARED_DATA / name).read_text(encoding="utf-8"))
         paras = [p["context"] for a in doc["data"] for p in a["paragraphs"]]
         out += [p[:800] for p in paras if len(p) >= 800][:n // 2]
     return out
@@ -123,8 +121,8 @@ def main() -> None:
             "kb zh": [q for q in reference if q["lang"] == "zh"],
             "kb en->zh": [q for q in cross if q["direction"] == "en->zh"],
             "kb zh->en": [q for q in cross if q["direction"] == "zh->en"]}
-    public = {"cmrc zh": SHARED / "cmrc2018_dev_tune.json",
-              "squad en": SHARED / "squad2_tune_en.json"}
+    public = {"cmrc zh": SHARED_DATA / "cmrc2018_dev_tune.json",
+              "squad en": SHARED_DATA / "squad2_tune_en.json"}
     public_sets = {name: public_items(path, args.sample, args.seed)
                    for name, path in public.items()}
     chunks = chunks_800(args.chunks)

@@ -36,9 +36,8 @@ from ingest.pipeline import Ingestor  # noqa: E402
 from ingest.store.local.reader import open_index  # noqa: E402
 from retrieval import RetrievalSettings, build_retriever  # noqa: E402
 
-SHARED = SHARED_DATA
-DEFAULT_SETS = [SHARED / "cmrc2018_dev_tune.json", SHARED / "squad2_tune_en.json",
-                SHARED / "cmrc2018_trial.json"]
+DEFAULT_SETS = [SHARED_DATA / "cmrc2018_dev_tune.json", SHARED_DATA / "squad2_tune_en.json",
+                SHARED_DATA / "cmrc2018_trial.json"]
 
 
 def articles_and_questions(path: Path) -> tuple[list[tuple[str, str]], list[tuple[str, list]]]:

@@ -30,8 +30,6 @@ from ingest.core.types import PageText  # noqa: E402
 from ingest.loaders import load_document, read_bytes  # noqa: E402
 from ingest.settings import IngestSettings  # noqa: E402
 
-SHARED = SHARED_DATA
-
 
 def documents(kb: Path, squad: list[Path]):
     """(name, pages) of every KB file and every SQuAD-layout article."""
@@ -47,7 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kb", type=Path, default=ROOT / "data" / "kb")
     parser.add_argument("--squad", type=Path, nargs="*", default=[
-        SHARED / "cmrc2018_dev_tune.json", SHARED / "squad2_tune_en.json"])
+        SHARED_DATA / "cmrc2018_dev_tune.json", SHARED_DATA / "squad2_tune_en.json"])
     args = parser.parse_args()
     print(f"CPU: {describe_cpu()}", flush=True)  # every timing is relative to it
     defaults = IngestSettings()

@@ -36,13 +36,11 @@ from generation.reader.model import (  # noqa: E402
 )
 from ingest.settings import RuntimeSettings  # noqa: E402
 
-SHARED = SHARED_DATA
-
 
 def cases(n: int, windows: int, chars: int, seed: int = 0) -> list[tuple[str, list[str]]]:
     out = []
     for name in ("cmrc2018_dev_tune.json", "squad2_tune_en.json"):
-        doc = json.loads((SHARED / name).read_text("utf-8"))
+        doc = json.loads((SHARED_DATA / name).read_text("utf-8"))
         rng = random.Random(seed)
         for article in rng.choices(doc["data"], k=(n + 1) // 2):
             paragraphs = [p["context"] for p in article["paragraphs"]]

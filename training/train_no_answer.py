@@ -57,7 +57,6 @@ CORRECT_F1 = 0.5
 # questions are mostly answerable, and an "I don't know" to one of them costs the user more
 # than a marked, uncertain answer.
 FALSE_ABSTENTION_CAP = 0.15
-SHARED = SHARED_DATA
 DEFAULT_OUT = ROOT / "reports/train_no_answer"
 # bench/crosslingual_public.py builds the cross-language sets here from ../shared/data.
 CROSSLINGUAL = ROOT / "reports/crosslingual"
@@ -84,7 +83,7 @@ RUNS = (Run(ROOT / "data/bench/cmrc2018_dev_tune.json", 0.3, 300, "clean"),
         Run(ROOT / "data/bench/squad2_tune_en.json", 0.0, 300, "clean"),
         Run(ROOT / "data/bench/squad2_tune_en.json", 0.0, 200, "messy"),
         Run(ROOT / "data/bench/cmrc2018_trial.json", 0.3, 150, "clean"),
-        Run(SHARED / "drcd_dev_tune.json", 0.3, 200, "messy"),
+        Run(SHARED_DATA / "drcd_dev_tune.json", 0.3, 200, "messy"),
         # Questions asked in the other language than their documents' (every one of each
         # cross-language set's tune half): without them a Chinese question over English
         # passages, whose words overlap little, reads as a poor match.

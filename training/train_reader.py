@@ -81,13 +81,12 @@ from ingest.core.cpu import native_bf16  # noqa: E402
 from ingest.core.errors import ModelUnavailableError  # noqa: E402
 from ingest.settings import RuntimeSettings  # noqa: E402
 
-SHARED = SHARED_DATA
-DATA = {"squad11": SHARED / "train" / "squad1.1_train.json",
-        "squad2_train": SHARED / "train" / "squad2_dev_train_16articles.json",
-        "cmrc_train": SHARED / "train" / "cmrc2018_train.json",
-        "cmrc_dev": SHARED / "cmrc2018_dev_tune.json",
-        "drcd": SHARED / "drcd_dev_tune.json",
-        "squad": SHARED / "squad2_tune_en.json"}
+DATA = {"squad11": SHARED_DATA / "train" / "squad1.1_train.json",
+        "squad2_train": SHARED_DATA / "train" / "squad2_dev_train_16articles.json",
+        "cmrc_train": SHARED_DATA / "train" / "cmrc2018_train.json",
+        "cmrc_dev": SHARED_DATA / "cmrc2018_dev_tune.json",
+        "drcd": SHARED_DATA / "drcd_dev_tune.json",
+        "squad": SHARED_DATA / "squad2_tune_en.json"}
 SEED = 20261206
 NEGATIVE_RATE = 0.2
 ZH_NEGATIVE_RATE = 0.25
@@ -305,7 +304,7 @@ def train(out: Path, init: Path | None, device: str, squad_sample: int, limit: i
             "max_length": TRAIN_LENGTH, "stride": TRAIN_STRIDE, "attention_dropout": 0.0,
             "device": describe_cpu() if device == "cpu" else torch.cuda.get_device_name(),
             "init": None if init is None else {"file": init.name, "sha256": sha256(init)},
-            "data_files": {k: {"file": str(p.relative_to(SHARED)), "sha256": sha256(p)}
+            "data_files": {k: {"file": str(p.relative_to(SHARED_DATA)), "sha256": sha256(p)}
                            for k, p in DATA.items()}}
 
     def checkpoint_figures(step: int, steps: int) -> dict | None:
