@@ -97,13 +97,13 @@ eval-gate: install kb
 	$(RAGQA) eval --qa $(QA) --index $(INDEX) --out reports/ci --config data/eval_gate.toml
 	$(RAGQA) eval --qa bench/crosslingual_kb.jsonl --index $(INDEX) --out reports/ci-crosslingual \
 	    --config data/eval_gate_crosslingual.toml
-	$(RAGQA) bench data/bench/cmrc2018_dev_tune.json $(GATE_SAMPLE) --out reports/ci-cmrc \
+	$(RAGQA) bench $(SHARED_DATA)/cmrc2018_dev_tune.json $(GATE_SAMPLE) --out reports/ci-cmrc \
 	    --config data/eval_gate_cmrc_test.toml
-	$(RAGQA) bench data/bench/cmrc2018_dev_tune.json $(GATE_SAMPLE) --render messy --absent 0.3 \
+	$(RAGQA) bench $(SHARED_DATA)/cmrc2018_dev_tune.json $(GATE_SAMPLE) --render messy --absent 0.3 \
 	    --out reports/ci-cmrc-messy --config data/eval_gate_cmrc_test_messy.toml
-	$(RAGQA) bench data/bench/squad2_tune_en.json $(GATE_SAMPLE) --out reports/ci-squad \
+	$(RAGQA) bench $(SHARED_DATA)/squad2_tune_en.json $(GATE_SAMPLE) --out reports/ci-squad \
 	    --config data/eval_gate_squad_test.toml
-	$(RAGQA) bench data/bench/squad2_tune_en.json $(GATE_SAMPLE) --render messy \
+	$(RAGQA) bench $(SHARED_DATA)/squad2_tune_en.json $(GATE_SAMPLE) --render messy \
 	    --out reports/ci-squad-messy --config data/eval_gate_squad_test_messy.toml
 	$(RAGQA) bench $(SHARED_DATA)/drcd_dev_tune.json $(GATE_SAMPLE) --out reports/ci-drcd \
 	    --config data/eval_gate_drcd_test.toml

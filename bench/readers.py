@@ -35,10 +35,10 @@ from shared_data import SHARED_DATA  # noqa: E402
 from app.services.cpu import describe_cpu  # noqa: E402
 
 SETS = {  # name: (file, render, absent)
-    "cmrc-clean": (ROOT / "data/bench/cmrc2018_dev_tune.json", "clean", 0.0),
-    "cmrc-messy-absent": (ROOT / "data/bench/cmrc2018_dev_tune.json", "messy", 0.3),
-    "squad-clean": (ROOT / "data/bench/squad2_tune_en.json", "clean", 0.0),
-    "squad-messy": (ROOT / "data/bench/squad2_tune_en.json", "messy", 0.0),
+    "cmrc-clean": (SHARED_DATA / "cmrc2018_dev_tune.json", "clean", 0.0),
+    "cmrc-messy-absent": (SHARED_DATA / "cmrc2018_dev_tune.json", "messy", 0.3),
+    "squad-clean": (SHARED_DATA / "squad2_tune_en.json", "clean", 0.0),
+    "squad-messy": (SHARED_DATA / "squad2_tune_en.json", "messy", 0.0),
     "drcd-clean": (SHARED_DATA / "drcd_dev_tune.json", "clean", 0.0),
     "drcd-messy-absent": (SHARED_DATA / "drcd_dev_tune.json", "messy", 0.3),
 }

@@ -1,10 +1,9 @@
 """Where the public data sets live for the scripts in bench/ and training/: `../shared/data`
-beside the checkout (RAGQA_SHARED_DATA overrides it). Never committed to the project."""
+beside the checkout (RAGQA_SHARED_DATA overrides it). Never committed to the project. The
+rule is `eval.public_sets.SHARED_DATA`'s; the scripts put the project root on sys.path first."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from eval.public_sets import SHARED_DATA
 
-SHARED_DATA = Path(os.environ.get("RAGQA_SHARED_DATA")
-                   or Path(__file__).resolve().parents[2] / "shared" / "data")
+__all__ = ["SHARED_DATA"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from eval.messy import KINDS, Mess, Paragraph, Span, render_messy
-from eval.public_sets import article_text, gold_spans, load_bench, write_corpus
+from eval.public_sets import SHARED_DATA, article_text, gold_spans, load_bench, write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 HAN = "\u4e00-\u9fff"
@@ -126,10 +126,10 @@ def test_a_protected_span_longer_than_a_line_is_kept_whole():
 
 
 def _public_file(name: str) -> Path:
-    for folder in (ROOT / "data" / "bench", ROOT.parent / "shared" / "data"):
-        if (folder / name).is_file():
-            return folder / name
-    pytest.skip(f"{name} is in neither data/bench nor ../shared/data")
+    path = SHARED_DATA / name
+    assert path.is_file(), f"{path} is missing: put ../shared/data beside the checkout or set " \
+        "RAGQA_SHARED_DATA"
+    return path
 
 
 @pytest.mark.parametrize("name", ["cmrc2018_dev_tune.json", "squad2_tune_en.json",
@@ -312,7 +312,7 @@ CLEAN_CORPUS = {
 
 @pytest.mark.parametrize("name", sorted(CLEAN_CORPUS))
 def test_the_clean_corpus_is_byte_identical_to_before(tmp_path, name):
-    bench = load_bench(ROOT / "data" / "bench" / name, "all", absent=0.2)
+    bench = load_bench(_public_file(name), "all", absent=0.2)
     digest = hashlib.sha256()
     for path in write_corpus(bench, tmp_path / "corpus"):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -343,7 +343,7 @@ def test_bench_keeps_clean_and_messy_corpora_and_indexes_apart(tmp_path):
     from app.config import load_settings
 
     s = load_settings(None, {}, environ={})
-    bench = load_bench(ROOT / "data" / "bench" / "squad2_tune_en.json", "test")
+    bench = load_bench(_public_file("squad2_tune_en.json"), "test")
     homes = {_bench_home(s, bench, _rendering_name(r, x))
              for r, x in (("clean", 1.0), ("messy", 1.0), ("messy", 0.5))}
     assert len(homes) == 3
@@ -354,7 +354,7 @@ def test_bench_keeps_clean_and_messy_corpora_and_indexes_apart(tmp_path):
 def test_ragqa_bench_refuses_an_unknown_rendering_in_one_line(tmp_path, monkeypatch, capsys):
     from cli_helpers import ragqa
 
-    gold = ROOT / "data" / "bench" / "squad2_tune_en.json"
+    gold = _public_file("squad2_tune_en.json")
     code, _, err = ragqa(monkeypatch, capsys, "bench", gold, "--render", "dirty")
     assert code == 2 and "--render" in err and "Traceback" not in err
 

@@ -78,11 +78,11 @@ class Run:
 
 # The Chinese sets have no unanswerable questions of their own: 30% of their articles are
 # left out. Messy renderings stand for users' files (eval/messy.py).
-RUNS = (Run(ROOT / "data/bench/cmrc2018_dev_tune.json", 0.3, 300, "clean"),
-        Run(ROOT / "data/bench/cmrc2018_dev_tune.json", 0.3, 200, "messy"),
-        Run(ROOT / "data/bench/squad2_tune_en.json", 0.0, 300, "clean"),
-        Run(ROOT / "data/bench/squad2_tune_en.json", 0.0, 200, "messy"),
-        Run(ROOT / "data/bench/cmrc2018_trial.json", 0.3, 150, "clean"),
+RUNS = (Run(SHARED_DATA / "cmrc2018_dev_tune.json", 0.3, 300, "clean"),
+        Run(SHARED_DATA / "cmrc2018_dev_tune.json", 0.3, 200, "messy"),
+        Run(SHARED_DATA / "squad2_tune_en.json", 0.0, 300, "clean"),
+        Run(SHARED_DATA / "squad2_tune_en.json", 0.0, 200, "messy"),
+        Run(SHARED_DATA / "cmrc2018_trial.json", 0.3, 150, "clean"),
         Run(SHARED_DATA / "drcd_dev_tune.json", 0.3, 200, "messy"),
         # Questions asked in the other language than their documents' (every one of each
         # cross-language set's tune half): without them a Chinese question over English
@@ -225,7 +225,7 @@ def main() -> None:
             "date": datetime.date.today().isoformat(),
             "data": [{"file": r.file.name, "split": "tune", "render": r.render,
                       "absent": r.absent, "sample": r.sample, "seed": SEED} for r in RUNS],
-            "licence": "CMRC 2018 and SQuAD 2.0, CC BY-SA 4.0 (data/bench/README.md); DRCD, "
+            "licence": "CMRC 2018 and SQuAD 2.0, CC BY-SA 4.0 (../shared/data/README.md); DRCD, "
                        "CC BY-SA 3.0 (../shared/data/README.md)",
             "false_abstention_cap": FALSE_ABSTENTION_CAP, "declined_percent": declines,
             "answers": len(rows), "right": int(y.sum()), "l2": args.l2,
