@@ -17,6 +17,7 @@ from contextlib import closing
 
 from generation.abstention import answer_signals
 from generation.backends.base import LLMBackend
+from generation.explain.extract import extract_explanation
 from generation.explain.writer import (
     SentenceSplitter,
     check_sentence,
@@ -38,6 +39,27 @@ class Explainer:
                 ) -> Generator[str, None, Answer]:
         """Shown text as each sentence is checked; returns the Answer. `factoid` reads the
         short span that goes with the explanation (None: no extractive reader)."""
+        if self.settings.extracts_explanations:
+            return (yield from self._extracted(asked, factoid))
+        return (yield from self._written(asked, factoid))
+
+    def _extracted(self, asked: Asked, factoid: Callable[[Asked], Answer] | None
+                   ) -> Generator[str, None, Answer]:
+        """The documents' own explaining sentences (`generation.explain.extract`)."""
+        g, lang = self.settings, asked.lang
+        shown = extract_explanation(asked.standalone, asked.hits, from_hits=g.window_hits,
+                                    max_sentences=g.explain_max_sentences)
+        first_ms = asked.elapsed_ms() if shown else None
+        for i, sentence in enumerate(shown):
+            yield ("" if i == 0 or lang == "zh" else " ") + shown_text(sentence, lang)
+        signals = answer_signals(asked.standalone, asked.hits, asked.hits, None,
+                                 declined=not shown, mean_logprob=None, lang=lang)
+        signals["shown_sentences"] = float(len(shown))
+        return (yield from self._finish(asked, factoid, shown, signals, None, first_ms))
+
+    def _written(self, asked: Asked, factoid: Callable[[Asked], Answer] | None
+                 ) -> Generator[str, None, Answer]:
+        """Sentences the LLM writes, each shown once its passage supports it."""
         g, llm = self.settings, self._llm()
         question, standalone, hits, lang = asked.question, asked.standalone, asked.hits, \
             asked.lang
@@ -74,18 +96,26 @@ class Explainer:
                                  mean_logprob=None, lang=lang)
         signals["written_sentences"] = float(len(checks))
         signals["shown_sentences"] = float(len(shown))
-        # The reader's short span, when it is sure of one: kept with the explanation (a
-        # "why" asked of a benchmark is scored on it), or the answer when nothing written held.
-        short = None if factoid is None else factoid(asked)
-        if short is not None and short.abstained:
-            short = None
         quote = None if shown or declined else quoted_evidence(standalone, hits, g.window_hits)
         if quote is not None:
             # Nothing written held, but the documents are about the question: quote them
             # (bench/explained.py: key-point recall 52% quoting, 48% with the span instead).
             shown.append(quote)
             yield shown_text(quote, lang)
-        elif not shown and short is not None:
+        return (yield from self._finish(asked, factoid, shown, signals, written, first_ms))
+
+    def _finish(self, asked: Asked, factoid: Callable[[Asked], Answer] | None,
+                shown: list, signals: dict, written: str | None, first_ms: float | None
+                ) -> Generator[str, None, Answer]:
+        """The Answer of the shown sentences; with none, the reader's span or a decline."""
+        question, standalone, hits, lang = asked.question, asked.standalone, asked.hits, \
+            asked.lang
+        # The reader's short span, when it is sure of one: kept with the explanation (a
+        # "why" asked of a benchmark is scored on it), or the answer when nothing is shown.
+        short = None if factoid is None else factoid(asked)
+        if short is not None and short.abstained:
+            short = None
+        if not shown and short is not None:
             yield short.text
             return short
         total = asked.elapsed_ms()

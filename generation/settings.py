@@ -74,6 +74,11 @@ class GenerationSettings(DecodingSettings):
         "auto", description="short: a span and its sentence; explained: one to five written "
         "sentences, each checked against the passage it cites; auto: explained for why / how "
         "/ what is / compare / steps / lists (generation.explain.form)")
+    explanation: Literal["auto", "extracted", "written"] = Field(
+        "auto", description="extracted: the document's own explaining sentences, verbatim "
+        "(generation.explain.extract; no LLM); written: the LLM writes them, each checked "
+        "against its passage; auto: written by a configured LLM, extracted with the built-in "
+        "CPU model (a 0.5B model's sentences were mostly its passage's, cut worse)")
     explain_windows: int = Field(2, gt=0, description="windows an explained answer is "
                                  "written from")
     explain_max_new_tokens: int = Field(200, gt=0, description="token budget of an explained "
@@ -135,6 +140,13 @@ class GenerationSettings(DecodingSettings):
         "language (generation.crosslingual)")
     max_prompt_tokens: int | None = Field(None, ge=64)
     batch_size: int = Field(8, gt=0, description="prompts per batch where batching pays (GPU)")
+
+    @property
+    def extracts_explanations(self) -> bool:
+        """Whether an explanation is the documents' own sentences (see `explanation`)."""
+        if self.explanation != "auto":
+            return self.explanation == "extracted"
+        return self.model.llm.startswith("builtin:")
 
     @property
     def decoding(self) -> DecodingParams:

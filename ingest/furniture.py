@@ -12,7 +12,8 @@ Dropped, each only as a short line of its own (a sentence that mentions them sta
 - share, print and navigation lines: "分享到：微信 微博", "Share: Twitter Facebook",
   "返回顶部", "Back to top", "上一篇 下一篇", "← Previous | Next →";
 - a table of contents: a "目录" / "Contents" line and the short numbered or heading-like lines
-  under it (up to a blank line, a line of prose, or an entry met a second time);
+  under it (up to a blank line, a line of prose, or an entry met a second time), or the
+  whole contents flattened onto one line with no sentence ending;
 - a short line of plain text repeated three times or more (a page header or the title on
   every page) after its first appearance; never a Markdown heading, table row or list item.
 Nothing inside a fenced code block is touched.
@@ -41,6 +42,11 @@ _NAV_LABEL_RE = re.compile(r"^(?:分享到|分享|上一篇|下一篇|相关阅�
 _NAV_SPLIT_RE = re.compile(r"[\s|/·,，:：、]+")
 _CONTENTS_RE = re.compile(r"^(?:目录|文章目录|本文目录|contents|table of contents|on this page)"
                           r"\s*[:：]?$", re.I)
+# A table of contents flattened onto one line ("目录 1 LLM基础知识 1.1 LLM介绍 …", as copied
+# from a web page): a contents label, then numbered entries, and no sentence ending.
+_FLAT_CONTENTS_RE = re.compile(r"^(?:目录|文章目录|本文目录|contents|table of contents)\s*[:：]?\s*"
+                               r"(?:[\d一二三四五六七八九十]+[.、]?\d*\s*\S)", re.I)
+_SENTENCE_END_RE = re.compile(r"[。！？!?]|\.(?:\s|$)")
 # Markdown structure (headings, table rows, quotes, list items) repeats by design.
 _MARKUP_RE = re.compile(r"^(?:#|\||>|[-*+]\s|\d+[.)]\s)")
 _ENTRY_RE = re.compile(r"^(?:[\d一二三四五六七八九十]+(?:[.、)）]|\.\d+)*\s*\S|[-*•·]\s*\S|#)")
@@ -86,6 +92,8 @@ def drop_furniture(text: str) -> str:
         narrow = display_columns(s) <= SHORT_COLUMNS
         if narrow and _CONTENTS_RE.match(s):
             in_contents, entries = True, set()
+            continue
+        if _FLAT_CONTENTS_RE.match(s) and not _SENTENCE_END_RE.search(s):
             continue
         if narrow and (_is_breadcrumb(s) or _is_nav(s)):
             continue

@@ -15,8 +15,8 @@ from generation.explain.writer import SentenceSplitter
 
 def engine(reply, **settings) -> AnswerEngine:
     return AnswerEngine(FixedRetriever(HITS), ScriptedLLM(reply),
-                        GenerationSettings(**({"answer_form": "explained", "reader": "llm"}
-                                                | settings)))
+                        GenerationSettings(**({"answer_form": "explained", "reader": "llm",
+                                                "explanation": "written"} | settings)))
 
 
 @pytest.mark.parametrize("question,form", [
@@ -89,3 +89,44 @@ def test_when_no_written_sentence_holds_the_best_evidence_is_quoted():
     assert quote.support == 1.0 and quote.n == 1
     assert quote.text in HITS[0].chunk.text and "330 metres" in quote.text
     assert "1850" not in answer.text
+
+
+GUIDE = """Docs > Operations > Backups
+
+Contents 1 Backups 2 Restores 3 FAQ
+
+# Why are backups kept for 14 days?
+
+Backups are kept for 14 days because the audit rules ask for two weeks of history.
+A longer retention would double the storage bill of the backup cluster.
+- Each nightly backup is checked by restoring one table.
+Restores are tested every quarter by the operations team.
+"""
+
+
+def test_an_extracted_explanation_is_the_documents_sentences_in_order_cited_without_furniture():
+    from ingest.core.types import Chunk
+    from retrieval.types import Hit
+
+    hits = [Hit(Chunk("guide.md#0", "The office opens at 9 and closes at 18.", "kb/hours.md",
+                      None, 0), 0.9, relevance=0.4),
+            Hit(Chunk("guide.md#1", GUIDE, "kb/guide.md", None, 0), 0.8, relevance=0.6)]
+    llm = ScriptedLLM("never asked")
+    answer = AnswerEngine(FixedRetriever(hits), llm, GenerationSettings(
+        answer_form="explained", reader="llm")).ask("Why are backups kept for 14 days?")
+    assert llm.calls == []  # the built-in LLM's default: the documents' sentences, no LLM
+    texts = [s.text for s in answer.sentences]
+    assert texts[:3] == [
+        "Backups are kept for 14 days because the audit rules ask for two weeks of history.",
+        "A longer retention would double the storage bill of the backup cluster.",
+        "- Each nightly backup is checked by restoring one table."]
+    assert {s.n for s in answer.sentences} == {2} and answer.citations[0].n == 2
+    assert not any(w in answer.text for w in ("Docs >", "Contents", "# Why"))
+    assert answer.text.startswith("Backups are kept") and answer.text.count("[2]") == len(texts)
+
+
+def test_an_extracted_explanation_declines_when_no_passage_is_about_the_question():
+    llm = ScriptedLLM("never asked")
+    answer = AnswerEngine(FixedRetriever(HITS), llm, GenerationSettings(
+        answer_form="explained", reader="llm")).ask("Why do penguins migrate north in May?")
+    assert answer.abstained and llm.calls == []

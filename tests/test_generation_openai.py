@@ -101,7 +101,8 @@ def test_an_explained_answer_written_by_the_server_shows_only_checked_sentences(
     # The same prompts and checks as with a built-in model: each sentence the server's model
     # writes is shown only if the passage it cites supports it (else the evidence is quoted).
     engine = AnswerEngine(FixedRetriever(HITS), backend(serve),
-                          llm_settings(answer_form="explained", explain_max_new_tokens=32))
+                          llm_settings(answer_form="explained", explain_max_new_tokens=32,
+                                       explanation="written"))
     stream = engine.stream("Why was the Eiffel Tower built, and how tall is it?")
     pieces = list(stream)
     answer = stream.result()

@@ -29,6 +29,7 @@ from app.config import Settings, flat_value
 from app.ui import resources
 from app.ui.feedback import FeedbackEntry, FeedbackStore
 from generation.citations import snippet
+from generation.explain.form import asks_for_fact
 from generation.explain.support import support
 from ingest.core.errors import RagqaError
 from ingest.core.text import sentence_spans
@@ -155,7 +156,10 @@ def render_answer(turn: Turn, store: FeedbackStore | None) -> None:
         # The short answer first, then the sentence it was copied from with its [n], or the
         # explanation: each sentence with its [n], whose tooltip names the passage and how
         # much of the sentence it holds (every shown sentence was checked against it).
-        if answer.short is not None:
+        # An explanation leads with a bold span only when the question also asks for a
+        # name, number or date: a clause cut from a "why" is no headline.
+        if answer.short is not None and (answer.form == "short"
+                                         or asks_for_fact(turn.question)):
             st.markdown(f"**{show_answer_text(answer.short.text)}**")
             if answer.uncertain:
                 st.markdown(UNCERTAIN_BADGE)

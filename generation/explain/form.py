@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from ingest.core.text import has_cjk
+
 Form = Literal["short", "explained"]
 
 # Questions after a fact: these win over an explanatory cue ("为什么" never comes with them,
@@ -34,17 +36,30 @@ _EXPLAIN_EN = re.compile(
     r"^\s*what (is|are) (an? )?[\w-]+( [\w-]+)?\s*\??\s*$|^\s*(list|name) (the|all)\b", re.I)
 _EXPLAIN_ZH = re.compile(r"为什么|为何|怎么|怎样|如何|什么是|是什么意思|区别|不同之处|差异|原理|"
                          r"步骤|流程|过程|有哪些|优缺点|优点|缺点|好处|作用|意义|介绍|解释|说明|"
-                         r"比较|对比|机制|原因|定义|^[^的]{1,8}是什么[？?]?\s*$")
+                         r"比较|对比|机制|原因|定义|不同|几步|哪几个?步|哪些情况|什么情况下|"
+                         r"^[^的]{1,8}是什么[？?]?\s*$")
+# Explanations even with a fact word in them: the cases, the steps, what happens when.
+_EXPLAIN_FIRST_EN = re.compile(r"\b(in (which|what) (cases?|situations?|circumstances)|"
+                               r"what happens (when|if)|what (is|are) the differences?|"
+                               r"which steps|what steps)\b", re.I)
+_EXPLAIN_FIRST_ZH = re.compile(r"为什么|为何|怎么|如何|区别|原理|优缺点|不同|几步|哪几个?步|"
+                               r"哪些情况|什么情况下")
 
 
 def answer_form(question: str) -> Form:
     """'explained' when the question asks why, how, what something is, for a comparison, the
     steps, a list or pros and cons; else 'short'."""
     q = question.strip()
-    has_zh = bool(re.search(r"[\u4e00-\u9fff]", q))
+    has_zh = has_cjk(q)
     explain, fact = (_EXPLAIN_ZH, _FACT_ZH) if has_zh else (_EXPLAIN_EN, _FACT_EN)
-    if has_zh and re.search(r"为什么|为何|怎么|如何|区别|原理|优缺点", q):
-        return "explained"  # no fact word turns "why" into "when"
+    if (_EXPLAIN_FIRST_ZH if has_zh else _EXPLAIN_FIRST_EN).search(q):
+        return "explained"  # no fact word turns "why" into "when", or the steps into a count
     if explain.search(q) and not fact.search(q):
         return "explained"
     return "short"
+
+
+def asks_for_fact(question: str) -> bool:
+    """Whether the question also asks for a name, number, date or place: only then does an
+    explained answer lead with its short span."""
+    return bool((_FACT_ZH if has_cjk(question) else _FACT_EN).search(question))
