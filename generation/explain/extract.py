@@ -17,6 +17,7 @@ written by an LLM (`generation.explainer`) are the other path, for a capable LLM
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from generation.explain.support import content_units
 from generation.types import AnswerSentence
@@ -29,7 +30,20 @@ from retrieval.types import Hit
 EXPLAIN_CHARS = 600  # the window: about three to five sentences
 EXPLAIN_COVER = 0.5  # the share of the question's content units the window must hold
 MIN_UNITS = 3  # a sentence with fewer content units is a fragment ("是的。", "Note:")
+MIN_SENTENCES = 3  # an explanation shorter than this grows by its section's neighbours
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•·]|\d+[.)、]|[（(]\d+[)）]|[一二三四五六七八九十]+、)\s*")
+# Code, commands and table rows explain nothing on their own.
+_CODE = re.compile(r"^\s*(?:\||>>>|\$ |pip |python3? |from \S+ import |import \S+$|"
+                   r"[\w.\[\]\"']+\s*=\s*\S*\(|print\()")
+# A sentence that leans on the one before it ("Therefore …", "因此…") brings it along.
+_LEANS = re.compile(r"^(?:因此|所以|这样|这就|由此|于是|故|therefore|thus|so |this |these |"
+                    r"that is why|hence|as a result|for this reason)", re.I)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    text: str
+    section: int  # units under different headings never join
 
 
 def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
@@ -43,28 +57,67 @@ def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
     asked = content_units(question)
     if not asked or len(asked & content_units(window.text)) < EXPLAIN_COVER * len(asked):
         return []
+    inside = [u.text for u in shown_units(window.text)]
+    if not inside:
+        return []
+    units = shown_units(hits[window.rank].chunk.text)
+    texts = [u.text for u in units]
+    first = texts.index(inside[0]) if inside[0] in texts else None
+    if first is None:  # the window cut a sentence the whole hit reads differently
+        chosen = inside
+    else:
+        last = min(first + len(inside), len(units)) - 1
+        first, last = _grow(units, first, last, max_chars)
+        chosen = texts[first:last + 1]
     chunk = hits[window.rank].chunk
-    out: list[AnswerSentence] = []
-    for text in window_sentences(window.text):
-        if len(out) == max_sentences:
+    return [AnswerSentence(text=text, n=window.rank + 1, chunk_id=chunk.chunk_id, support=1.0)
+            for text in chosen[:max_sentences]]
+
+
+def _grow(units: list[_Unit], first: int, last: int, max_chars: int) -> tuple[int, int]:
+    """The run widened to the sentence its first leans on, then to MIN_SENTENCES by the
+    next (else the previous) sentence of the same section, within 1.5 x max_chars."""
+    section = units[first].section
+    if first > 0 and units[first - 1].section == section and _LEANS.match(units[first].text):
+        first -= 1
+    budget = 1.5 * max_chars
+    while last - first + 1 < MIN_SENTENCES:
+        used = sum(len(u.text) for u in units[first:last + 1])
+        if last + 1 < len(units) and units[last + 1].section == section \
+                and used + len(units[last + 1].text) <= budget:
+            last += 1
+        elif first > 0 and units[first - 1].section == section \
+                and used + len(units[first - 1].text) <= budget:
+            first -= 1
+        else:
             break
-        out.append(AnswerSentence(text=text, n=window.rank + 1, chunk_id=chunk.chunk_id,
-                                  support=1.0))
-    return out
+    return first, last
 
 
 def window_sentences(text: str) -> list[str]:
-    """The sentences a window shows: furniture, headings and fragments left out; a list item is
-    one sentence; Chinese keeps no spaces between its characters."""
-    out = []
+    """The sentences of `text` an explanation may show (see `shown_units`)."""
+    return [u.text for u in shown_units(text)]
+
+
+def shown_units(text: str) -> list[_Unit]:
+    """The sentences of `text` an explanation may show, in order: furniture, headings, code,
+    table rows and fragments left out; a list item is one sentence; Chinese keeps no spaces
+    between its characters. A heading starts a new section."""
+    out, section, fenced = [], 0, False
     for line in drop_furniture(text).splitlines():
         line = line.strip()
-        if not line or line.startswith("#"):
-            continue  # headings are the document's structure, not its answer
+        if line.startswith(("```", "~~~")):
+            fenced = not fenced
+            continue
+        if fenced or not line or _CODE.match(line):
+            continue
+        if line.startswith("#"):
+            section += 1  # headings are the document's structure, not its answer
+            continue
         pieces = [line] if _LIST_ITEM.match(line) else \
             [line[a:b].strip() for a, b in sentence_spans(line)]
         for piece in pieces:
             if len(content_units(piece)) < MIN_UNITS:
                 continue
-            out.append(remove_cjk_spaces(piece) if has_cjk(piece) else piece)
+            out.append(_Unit(remove_cjk_spaces(piece) if has_cjk(piece) else piece, section))
     return out
