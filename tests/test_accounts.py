@@ -12,7 +12,12 @@ import pytest
 from cli_helpers import ragqa
 
 from app.services.access import AccessDenied, AccessError, Action, Grants, Role
-from app.services.accounts import AccountStore, SignInLimits, SignInRefused
+from app.services.accounts import (
+    AccountStore,
+    SignInLimits,
+    SignInRefused,
+    accounts_location,
+)
 
 PASSWORD = "correct horse battery"
 
@@ -20,6 +25,15 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def store(tmp_path) -> AccountStore:
     return AccountStore(tmp_path / "indexes" / "ragqa-accounts.sqlite3")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request, tmp_path) -> AccountStore:
+    """The accounts of a folder index (SQLite beside it), then of a PostgreSQL index (its own
+    database): the same test, twice."""
+    if request.param == "sqlite":
+        return AccountStore(tmp_path / "indexes" / "ragqa-accounts.sqlite3")
+    return AccountStore(accounts_location(request.getfixturevalue("pg_url")))
 
 
 def test_roles_are_ordered_and_checked_per_index_or_on_every_index():
@@ -55,7 +69,8 @@ def test_no_plaintext_secret_reaches_the_database(store):
     assert store.key_grants("rqa_unknown") is None and store.session_grants("nope") is None
 
 
-def test_a_role_changed_after_sign_in_counts_at_once_and_sign_out_ends_the_session(store):
+def test_a_role_changed_after_sign_in_counts_at_once_and_sign_out_ends_the_session(any_store):
+    store = any_store
     store.add_user("ana", PASSWORD, actor="test")
     store.grant("ana", "team", Role.WRITER, actor="test")
     token = store.sign_in("ana", PASSWORD)
@@ -66,7 +81,8 @@ def test_a_role_changed_after_sign_in_counts_at_once_and_sign_out_ends_the_sessi
     assert store.session_grants(token) is None
 
 
-def test_a_new_password_ends_sessions_and_removing_a_user_ends_keys(store):
+def test_a_new_password_ends_sessions_and_removing_a_user_ends_keys(any_store):
+    store = any_store
     store.add_user("ana", PASSWORD, actor="test")
     store.grant("ana", "*", Role.READER, actor="test")
     token, key = store.sign_in("ana", PASSWORD), store.new_key("ana", "", actor="test")
@@ -79,7 +95,8 @@ def test_a_new_password_ends_sessions_and_removing_a_user_ends_keys(store):
     assert store.key_grants(key) is None and not store.has_users()
 
 
-def test_twenty_wrong_passwords_lock_the_name_even_for_the_right_one(store):
+def test_twenty_wrong_passwords_lock_the_name_even_for_the_right_one(any_store):
+    store = any_store
     store.add_user("ana", PASSWORD, actor="test")
     messages = []
     for i in range(20):
@@ -127,7 +144,8 @@ def test_unknown_names_and_bad_names_and_short_passwords_are_refused(store):
         store.grant("ben", "team", Role.READER, actor="test")
 
 
-def test_the_trail_records_who_changed_users_latest_first(store):
+def test_the_trail_records_who_changed_users_latest_first(any_store):
+    store = any_store
     store.add_user("ana", PASSWORD, actor="root")
     store.grant("ana", "team", Role.WRITER, actor="root")
     store.record("ana", "upload", "team", "/kb/team.uploads/a.md")
