@@ -156,3 +156,15 @@ def test_ragqa_app_refuses_0_0_0_0_without_accounts_in_one_line(tmp_path):
     [line] = out.stderr.strip().splitlines()
     assert line.startswith("error: refusing to serve the chat on 0.0.0.0 with no accounts")
     assert "ragqa users add NAME --index" in line
+
+
+def test_a_request_through_a_proxy_to_a_loopback_ui_must_sign_in():
+    from app.config import AppSettings, Settings
+    from app.ui.signin import sign_in_required
+
+    on_loopback = Settings()
+    assert not sign_in_required(on_loopback, {"Host": "localhost:8501"})
+    assert sign_in_required(on_loopback, {"X-Forwarded-For": "203.0.113.9"})
+    assert sign_in_required(on_loopback, {"forwarded": "for=203.0.113.9"})
+    assert sign_in_required(Settings(app=AppSettings(host="0.0.0.0")), {})
+    assert sign_in_required(Settings(app=AppSettings(sign_in="always")), {})

@@ -3,8 +3,10 @@
     grants = signed_in(settings, accounts)    # or the sign-in page is drawn and the run stops
     sign_out_button(accounts)
 
-No sign-in is asked for when the UI listens on loopback (`host`), unless `sign_in = "always"`:
-then the one person at the machine may do everything, as before accounts. Otherwise a user
+No sign-in is asked for when the UI listens on loopback (`host`) and the request did not come
+through a proxy, unless `sign_in = "always"`: then the one person at the machine may do
+everything, as before accounts. A reverse proxy on the same machine reaches a loopback UI too,
+so a request carrying a proxy's forwarding header is asked to sign in all the same. Otherwise a user
 signs in with a name and password (`ragqa users add`); the session is a random token kept
 hashed in the accounts store and in the browser as the `ragqa_session` cookie, so it survives
 a reload and any app process of a team server can read it. The user's roles are read from the
@@ -18,6 +20,8 @@ but the token, which is URL-safe base64.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import streamlit as st
 
 from app.config import Settings
@@ -27,16 +31,22 @@ from app.ui.chat import escape_md
 
 COOKIE = "ragqa_session"
 _TOKEN = "session_token"
+# Set by Caddy, nginx (as configured in README "Sharing with a team") and most other proxies.
+PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
-def sign_in_required(s: Settings) -> bool:
-    return s.app.sign_in == "always" or not is_loopback(s.app.host)
+def sign_in_required(s: Settings, headers) -> bool:
+    """Whether this page's visitor must sign in (`headers`: those of the page's request)."""
+    if s.app.sign_in == "always" or not is_loopback(s.app.host):
+        return True
+    names = {str(name).lower() for name in headers} if isinstance(headers, Mapping) else set()
+    return bool(names & set(PROXY_HEADERS))
 
 
 def signed_in(s: Settings, accounts: AccountStore | None) -> Grants:
     """The grants of whoever runs this page now; draws the sign-in page and stops the run when
     nobody is signed in."""
-    if not sign_in_required(s):
+    if not sign_in_required(s, st.context.headers):
         return OPEN_ACCESS
     state = st.session_state
     cookie = st.context.cookies.get(COOKIE)
