@@ -4,6 +4,8 @@ sign-in page, what a reader and a writer see and may do, the trail, the sign-in 
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import sys
 
@@ -13,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.services.access import Role
 from app.services.accounts import AccountStore
+from app.ui.feedback import FeedbackStore
 
 SCRIPT = ROOT / "app" / "ui" / "streamlit_app.py"
 PASSWORD = "correct horse battery"
@@ -72,6 +75,20 @@ def test_a_reader_sees_only_readable_indexes_and_no_upload_or_remove(team):
     assert not [t for t in at.sidebar.text_input if t.key == "index_path"]  # a new index
     assert not at.chat_input(key="question").disabled
     assert any("Signed in as **ben**" in c.value for c in at.sidebar.caption)
+
+
+def test_a_signed_in_users_rating_records_who_gave_it(team, tmp_path):
+    _, _, configure = team
+    configure(llm=str(tmp_path / "no-such-llm"))  # the extractive reader answers factoids
+    at = sign_in(start(), "ben")
+    at.chat_input(key="question").set_value("Under which license was Kestrel-7B released?")
+    at = at.run()
+    assert not at.exception
+    at.feedback[0].set_value(1).run()
+    with sqlite3.connect(tmp_path / "feedback.sqlite3") as db:
+        assert db.execute("SELECT rating, user_name FROM feedback").fetchall() == [(1, "ben")]
+    export = json.loads(FeedbackStore(tmp_path / "feedback.sqlite3").to_jsonl())
+    assert export["user"] == "ben"
 
 
 def test_a_writer_uploads_and_removes_and_both_are_in_the_trail(team):

@@ -81,11 +81,11 @@ def add(name: str = typer.Argument(..., help="The user's name (what they sign in
         role: str = RoleOption, password_stdin: bool = PasswordStdinOption,
         config: Path | None = ConfigOption) -> None:
     """Add a user with a password (asked twice) and a role on the given indexes."""
-    from app.services.access import Role
+    from app.services.access import ALL_INDEXES, Role
 
     parsed = Role.parse(role)
     store, names = _store(config, index)
-    targets = names + (["*"] if all_indexes else [])
+    targets = names + ([ALL_INDEXES] if all_indexes else [])
     store.add_user(name, _password(password_stdin), _actor())
     for target in targets:
         store.grant(name, target, parsed, _actor())

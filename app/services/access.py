@@ -9,7 +9,7 @@
     Traceback (most recent call last):
     ...
     app.services.access.AccessDenied: ana is a reader of 'team': uploading, deleting and \
-re-ingesting need the writer role (`ragqa users grant ana --index ... --role writer`)
+re-ingesting need the writer role, which an admin can grant
 
 A role is held per index, by its name (a folder's name, a PostgreSQL database's name), or on
 `*`, every index. Roles are ordered: a writer may do what a reader may, an admin what a writer
@@ -108,8 +108,7 @@ class Grants:
         if role < action.needs:
             raise AccessDenied(
                 f"{self.who} is a {role.label} of {index!r}: {_DOING[action]} need the "
-                f"{action.needs.label} role (`ragqa users grant {self.who} --index ... --role "
-                f"{action.needs.label}`)", "role_too_low")
+                f"{action.needs.label} role, which an admin can grant", "role_too_low")
 
     def readable(self, names: Iterable[str]) -> list[str]:
         """Those of `names` this caller may ask, in their order."""
