@@ -133,6 +133,21 @@ def test_an_admin_sees_who_has_access_and_the_trail(team):
     assert "ana — writer" in captions and "ben — reader" in captions
     trail = at.sidebar.dataframe[0].value
     assert list(trail["what"])[:2] == ["upload", "role.grant"]
+    # ... and sets ben's role on this index; the change is in the trail under root's name.
+    at.sidebar.selectbox(key="role-user").select("ben")
+    at.sidebar.selectbox(key="role-role").select("writer")
+    at.button(key="role-submit").click().run()
+    assert not at.exception
+    assert store.grants_of("ben").role_on("sample") == Role.WRITER
+    latest = store.trail()[0]
+    assert (latest.actor, latest.action, latest.index, latest.target) == (
+        "root", "role.grant", "sample", "ben")
+
+
+def test_a_writer_sees_no_access_panel(team):
+    at = sign_in(start(), "ana")
+    assert not [e for e in at.sidebar.expander if "Access" in e.label]
+    assert not at.sidebar.get("dataframe")
 
 
 def test_twenty_wrong_passwords_lock_the_name(team):

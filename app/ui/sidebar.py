@@ -200,24 +200,6 @@ def upload_panel(s: Settings, index_dir: Location, changes: IndexChanges) -> Non
         show_upload_result(last)
 
 
-def admin_panel(grants: Grants, index_dir: Location, accounts) -> None:
-    """For an admin of the index: who may use it, and the latest changes (`ragqa users trail`
-    shows them all)."""
-    name = index_name(index_dir)
-    if accounts is None or not grants.may(name, Action.ADMINISTER):
-        return
-    with st.expander("Access and changes", icon=":material/shield_person:"):
-        for user in accounts.users():
-            role = user.roles.get(name) or user.roles.get(ALL_INDEXES)
-            if role is not None:
-                st.caption(f"{escape_md(user.name)} — {role}")
-        entries = [e for e in accounts.trail(limit=200)
-                   if e.index in (name, "", ALL_INDEXES)][:20]
-        st.dataframe([{"when (UTC)": e.at, "who": e.actor, "what": e.action,
-                       "on": Path(e.target).name if e.index else e.target, "detail": e.detail}
-                      for e in entries], hide_index=True, key="trail")
-
-
 def show_upload_result(result: UploadResult) -> None:
     """What the last upload did: files ingested (or already there), and each failure's reason."""
     report = result.report

@@ -19,7 +19,7 @@ import streamlit as st  # noqa: E402
 
 from app.services.access import OPEN_ACCESS  # noqa: E402
 from app.services.changes import IndexChanges  # noqa: E402
-from app.ui import chat, resources, sidebar, signin  # noqa: E402
+from app.ui import admin, chat, resources, sidebar, signin  # noqa: E402
 from ingest.store import index_exists  # noqa: E402
 
 st.set_page_config(page_title="ragqa · 文档问答", page_icon=":material/forum:", layout="wide")
@@ -49,8 +49,8 @@ def main() -> None:
             sidebar.index_info(base, index_dir, changes)
         with chat.errors_shown("Uploading"):
             sidebar.upload_panel(base, index_dir, changes)
-        with chat.errors_shown("Reading the trail"):
-            sidebar.admin_panel(grants, index_dir, accounts)
+        with chat.errors_shown("Managing access"):
+            admin.access_panel(grants, index_dir, accounts)
         with chat.errors_shown("Reading the controls"):
             s = sidebar.controls(base, index_dir)
         # Filled after the chat: loading the LLM must not hold up drawing the conversation.
