@@ -191,3 +191,19 @@ def test_ragqa_users_adds_grants_lists_keys_and_shows_the_trail(monkeypatch, cap
     assert code == 2 and "reader, writer or admin" in err and "Traceback" not in err
     code, _, _ = users("remove", "ben", "--index", team)
     assert code == 0 and [u.name for u in store.users()] == ["ana"]
+
+
+def test_ragqa_docs_rm_is_recorded_in_the_trail_as_the_shell_user(monkeypatch, capsys, tmp_path,
+                                                                  tmp_path_factory, embedder):
+    import getpass
+
+    from api_fixtures import small_index
+
+    kb = small_index(tmp_path_factory, embedder, tmp_path / "indexes" / "kb")
+    store = AccountStore(tmp_path / "indexes" / "ragqa-accounts.sqlite3")
+    store.add_user("ana", PASSWORD, actor="test")
+    code, out, _ = ragqa(monkeypatch, capsys, "docs", "rm", "en_serving.md", "--index", kb)
+    assert code == 0 and "removed:" in out
+    [entry] = [e for e in store.trail() if e.action == "delete"]
+    assert (entry.actor, entry.index) == (f"cli:{getpass.getuser()}", "kb")
+    assert entry.target.endswith("en_serving.md")
