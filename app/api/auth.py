@@ -157,21 +157,21 @@ class Callers:
     def identify(self, authorization: str | None) -> Grants:
         """The grants of the key an `Authorization: Bearer KEY` header names; 401 when missing
         or unknown (everything is allowed on a server without keys or users)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        if token:  # a known key first: one look-up for most requests
+            legacy = self.ring.find(token)
+            if legacy is not None:
+                return legacy.grants()
+            grants = self.accounts.key_grants(token) if self.accounts is not None else None
+            if grants is not None:
+                return grants
         if not self.secured():
             return OPEN_ACCESS
         challenge = {"WWW-Authenticate": "Bearer"}
-        scheme, _, token = (authorization or "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        if not token:
             raise ApiError(401, "an API key is required: send the header "
                            "'Authorization: Bearer KEY'", code="missing_api_key",
                            headers=challenge)
-        legacy = self.ring.find(token)
-        if legacy is not None:
-            return legacy.grants()
-        grants = self.accounts.key_grants(token) if self.accounts is not None else None
-        if grants is None:
-            raise ApiError(401, "the API key is not valid", code="invalid_api_key",
-                           headers=challenge)
-        return grants
-
+        raise ApiError(401, "the API key is not valid", code="invalid_api_key",
+                       headers=challenge)

@@ -104,13 +104,16 @@ class AccountsDatabase:
         self._ready = False
 
     def exists(self) -> bool:
-        """Whether the accounts tables are there (nothing is created to find out)."""
+        """Whether the accounts tables are there (nothing is created to find out). Once they
+        are, they stay: asked on every API request, PostgreSQL is asked only until then."""
         if self._ready:
             return True
         if not self.postgres:
             return Path(self.location).is_file()
         with self._connection() as conn:
             found = conn.execute("SELECT to_regclass('ragqa_users')").fetchone()[0]
+        if found is not None:
+            self._create()  # checks the version once, creates nothing that is there
         return found is not None
 
     @contextmanager
