@@ -124,6 +124,21 @@ def test_a_writer_demoted_while_the_page_is_open_is_refused_by_the_server(team):
     assert not [e for e in store.trail() if e.action == "upload"]
 
 
+def test_a_role_taken_away_moves_the_page_to_an_index_still_readable(team):
+    store, _, _ = team
+    store.grant("ben", "hr", Role.READER, actor="root")
+    at = sign_in(start(), "ben")
+    assert at.session_state["index_dir"].endswith("sample")
+    store.revoke("ben", "sample", actor="root")
+    at.sidebar.slider(key="k").set_value(3).run()  # any click runs the page again
+    assert at.session_state["index_dir"].endswith("hr")
+    assert at.sidebar.selectbox(key="index_choice").options == ["hr"]
+    store.revoke("ben", "hr", actor="root")
+    at.sidebar.slider(key="k").set_value(4).run()
+    assert any("ben may read no knowledge base here" in e.value for e in at.sidebar.error)
+    assert not at.chat_input
+
+
 def test_an_admin_sees_who_has_access_and_the_trail(team):
     store, _, _ = team
     store.record("ana", "upload", "sample", "/kb/sample.uploads/a.md")

@@ -59,14 +59,14 @@ def choose_index(base: Settings, grants: Grants) -> Location:
     configured = Path(base.index).resolve()
     if grants.may(configured.name, Action.ASK):
         state.setdefault("index_dir", str(configured))
-    elif options:
-        state.setdefault("index_dir", str(options[0]))
-    else:
-        raise NoIndexAllowed(f"{grants.who} may read no knowledge base here; ask an admin to "
-                             "grant a role (`ragqa users grant NAME --index DIR --role "
-                             "reader`)", "index_not_allowed")
+    chosen = state.get("index_dir")
+    if chosen is None or not grants.may(Path(chosen).name, Action.ASK):
+        # Nothing chosen yet, or the role on the chosen index was taken away meanwhile.
+        if not options:
+            raise NoIndexAllowed(f"{grants.who} may read no knowledge base here; ask an admin "
+                                 "for a role on one", "index_not_allowed")
+        state["index_dir"] = str(options[0])
     current = Path(state["index_dir"])
-    grants.require(current.name, Action.ASK)
     if current not in options:
         options.append(current)
     # The widget's value lives in session state, so a typed path can select it too.
