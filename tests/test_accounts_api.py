@@ -80,3 +80,42 @@ def test_a_role_taken_away_stops_the_key_at_once(team):
         r = http.get("/v1/indexes/kb/documents")
         assert r.status_code == 403 and code(r) == "index_not_allowed"
         assert http.get("/v1/models").json()["data"] == []
+
+
+def test_a_postgresql_index_keeps_its_accounts_and_trail_in_its_own_database(
+        pg_url, tmp_path, embedder):
+    """Several API or app processes on one PostgreSQL index share its users, keys and trail."""
+    import shutil
+    from pathlib import Path
+
+    import psycopg
+    from api_fixtures import KB_FILES
+    from app_fixtures import KB, build_index
+
+    from app.services.access import index_name
+    from app.services.accounts import accounts_location
+
+    files = [Path(shutil.copy2(KB / n, tmp_path / n)) for n in KB_FILES]
+    build_index(files, pg_url, embedder)
+    assert accounts_location(pg_url) == pg_url
+    store = AccountStore(pg_url)
+    keys = {}
+    for name, role in (("ana", Role.WRITER), ("ben", Role.READER)):
+        store.add_user(name, PASSWORD, actor="test")
+        store.grant(name, index_name(pg_url), role, actor="test")
+        keys[name] = store.new_key(name, "", actor="test")
+    with ThreadServer(ServerState(api_settings(embedder), [pg_url])) as running:
+        name = index_name(pg_url)
+        with running.client() as http:
+            assert http.get(f"/v1/indexes/{name}/documents").status_code == 401
+        with running.client(keys["ben"]) as http:
+            doc = http.get(f"/v1/indexes/{name}/documents").json()["documents"][0]
+            r = http.delete(f"/v1/indexes/{name}/documents/{doc['id']}")
+            assert r.status_code == 403 and code(r) == "role_too_low"
+        with running.client(keys["ana"]) as http:
+            r = http.delete(f"/v1/indexes/{name}/documents/{doc['id']}")
+            assert r.status_code == 200, r.text
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT actor, action, target FROM ragqa_trail "
+                            "WHERE action = 'delete'").fetchall()
+    assert rows == [("ana", "delete", doc["source"])]
