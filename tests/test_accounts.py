@@ -189,6 +189,13 @@ def test_ragqa_users_adds_grants_lists_keys_and_shows_the_trail(monkeypatch, cap
     assert code == 2 and err.strip() == "error: no user 'zoe'; `ragqa users list` shows them"
     code, _, err = users("grant", "ana", "--index", team, "--role", "owner")
     assert code == 2 and "reader, writer or admin" in err and "Traceback" not in err
+    code, out, _ = users("keys", "ben", "--index", team)
+    assert code == 0 and " ci" in out and "rqa_" not in out
+    code, _, err = users("revoke-key", "ben", "--index", team)
+    assert code == 2 and "--label" in err
+    code, _, err = users("revoke-key", "ben", "--label", "ci", "--index", team)
+    assert code == 0 and "revoked 1 key(s) of ben" in err
+    assert store.key_grants(key) is None
     code, _, _ = users("remove", "ben", "--index", team)
     assert code == 0 and [u.name for u in store.users()] == ["ana"]
 

@@ -1,9 +1,11 @@
-"""`ragqa users add|list|remove|passwd|grant|revoke|key|trail`: who may use the indexes.
+"""`ragqa users add|list|remove|passwd|grant|revoke|key|keys|revoke-key|trail`: who may
+use the indexes.
 
     $ ragqa users add ana --index indexes/team --role writer     # asks for the password twice
     $ ragqa users grant ben --index indexes/team --role reader
     $ ragqa users grant root --all-indexes --role admin
     $ KEY=$(ragqa users key ana --label ci)                       # shown once, stored hashed
+    $ ragqa users revoke-key ana --label ci
     $ ragqa users trail --index indexes/team
 
 The accounts live beside the index folders (`ragqa-accounts.sqlite3`), or in the database of
@@ -151,6 +153,35 @@ def key(name: str = typer.Argument(...),
     secret = store.new_key(name, label, _actor())
     console.print(f"API key of {name} (shown once; only its hash is kept):", highlight=False)
     typer.echo(secret)
+
+
+@users_cli.command("keys")
+def keys(name: str = typer.Argument(...),
+         index: str | None = typer.Option(None, "--index", help="An index whose accounts "
+                                          "these are (default: the config's)."),
+         config: Path | None = ConfigOption) -> None:
+    """A user's API keys: label and when each was made (the keys themselves are not kept)."""
+    store, _ = _store(config, [index] if index else None)
+    for label, created in store.keys(name):
+        out.print(f"{created}  {label or '(no label)'}", highlight=False)
+
+
+@users_cli.command("revoke-key")
+def revoke_key(name: str = typer.Argument(...),
+               label: str | None = typer.Option(None, "--label", help="Only the keys with "
+                                                "this label."),
+               all_keys: bool = typer.Option(False, "--all", help="Every key of the user."),
+               index: str | None = typer.Option(None, "--index", help="An index whose "
+                                                "accounts these are (default: the config's)."),
+               config: Path | None = ConfigOption) -> None:
+    """Revoke a user's API keys (by label, or --all); a request with one gets 401 at once."""
+    from app.services.access import AccessError
+
+    if (label is None) == (not all_keys):
+        raise AccessError("give the keys' --label, or --all")
+    store, _ = _store(config, [index] if index else None)
+    count = store.remove_keys(name, label, _actor())
+    console.print(f"revoked {count} key(s) of {name}", highlight=False)
 
 
 @users_cli.command("list")

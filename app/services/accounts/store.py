@@ -70,7 +70,7 @@ class TrailEntry:
     at: str
     actor: str
     action: str  # upload, delete, reingest, user.add, user.remove, user.password, role.grant,
-    #              role.revoke, key.add
+    #              role.revoke, key.add, key.remove
     index: str
     target: str
     detail: str
@@ -190,6 +190,28 @@ class AccountStore:
                 "VALUES (?, ?, ?, ?)", (token_hash(key), name, label, utc_now()))
             _log(run, actor, "key.add", "", name, label)
         return key
+
+    def keys(self, name: str) -> list[tuple[str, str]]:
+        """`name`'s keys as (label, created_at), oldest first (the keys themselves are gone)."""
+        with self.db.transaction() as run:
+            _require_user(run, name)
+            return [(label, at) for label, at in run(
+                "SELECT label, created_at FROM ragqa_keys WHERE user_name = ? "
+                "ORDER BY created_at", (name,))]
+
+    def remove_keys(self, name: str, label: str | None, actor: str) -> int:
+        """Removes `name`'s keys labelled `label` (None: all of them); returns how many."""
+        where, params = ("AND label = ?", (name, label)) if label is not None else ("", (name,))
+        with self.db.transaction() as run:
+            _require_user(run, name)
+            count = len(run(f"SELECT 1 FROM ragqa_keys WHERE user_name = ? {where}", params))
+            if count == 0:
+                raise AccessError(f"{name} has no key" + (f" labelled {label!r}" if label
+                                                          is not None else ""))
+            run(f"DELETE FROM ragqa_keys WHERE user_name = ? {where}", params)
+            _log(run, actor, "key.remove", "", name, f"{count} key(s)" + (
+                f" labelled {label}" if label is not None else ""))
+        return count
 
     def key_grants(self, key: str) -> Grants | None:
         """The roles of the owner of `key`; None for a key this store does not hold."""
