@@ -15,7 +15,7 @@ import typer
 from ingest.core.errors import RagqaError
 
 COMMANDS = ("models", "ingest", "docs", "info", "migrate", "retrieve", "ask", "eval", "bench",
-            "score", "app", "serve", "api_key")
+            "score", "app", "serve", "api_key", "users")
 
 cli = typer.Typer(
     name="ragqa",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
@@ -43,6 +43,20 @@ class AppSettings(BaseModel):
                                      "index folder")
     upload_max_mb: int = Field(50, gt=0, description="largest file the app accepts")
     stream: bool = True
+    host: str = Field("localhost", description="address the chat UI listens on; anything but "
+                      "loopback needs accounts and a sign-in")
+    sign_in: Literal["auto", "always"] = Field(
+        "auto", description="auto: sign-in when the UI listens beyond loopback; always: on "
+        "loopback too")
+    accounts: Path | str | None = Field(
+        None, description="where users, roles and the trail live (a SQLite file or a "
+        "postgresql:// URL); None: ragqa-accounts.sqlite3 beside the index folders, or the "
+        "PostgreSQL index's own database")
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _accounts_location(cls, value: Any) -> Any:
+        return parse_location(value) if isinstance(value, str | Path) else value
 
 
 class ApiSettings(BaseModel):

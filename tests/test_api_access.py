@@ -14,7 +14,8 @@ from app_fixtures import ROOT
 
 from app.api.auth import KeyRing, KeysFileError, hash_key, new_key, toml_entry
 from app.api.state import ServerState
-from app.commands.serve import check_exposure, is_loopback
+from app.commands.serve import check_exposure
+from app.services.access import is_loopback
 from ingest.core.errors import RagqaError
 
 
@@ -48,7 +49,7 @@ def test_the_keys_file_holds_only_hashes(secured):
     assert key.startswith("rqa_") and len(key) > 40
     assert entry.hash == hash_key(key) and key not in toml_entry(entry)
     ring = KeyRing.load(None, json.dumps([entry.model_dump(mode="json")]))
-    assert ring.identify(f"Bearer {key}") == entry
+    assert ring.find(key) == entry and ring.find("rqa_other") is None
 
 
 def test_no_key_and_a_wrong_key_are_401(secured):
@@ -86,7 +87,7 @@ def test_a_key_for_another_index_is_403_and_sees_only_its_own(secured):
 def test_a_read_only_key_cannot_upload_and_a_read_write_key_can(secured):
     with secured.client(secured.keys["reader"]) as http:
         r = http.post("/v1/indexes/kb/documents", files=UPLOAD)
-        assert r.status_code == 403 and error(r)["code"] == "read_only_key"
+        assert r.status_code == 403 and error(r)["code"] == "role_too_low"
     with secured.client(secured.keys["writer"]) as http:
         r = http.post("/v1/indexes/kb/documents", files=UPLOAD)
         assert r.status_code == 200, r.text
@@ -104,7 +105,7 @@ def test_documents_are_listed_for_readers_and_deleted_only_with_a_read_write_key
         assert heron["kind"] == "md" and heron["chunks"] >= 1
         assert http.get(f"/v1/indexes/kb/documents/{heron['id']}").json() == heron
         r = http.delete(f"/v1/indexes/kb/documents/{heron['id']}")
-        assert r.status_code == 403 and error(r)["code"] == "read_only_key"
+        assert r.status_code == 403 and error(r)["code"] == "role_too_low"
         assert http.get("/v1/indexes/kb/documents/0000000000000000").status_code == 404
     with secured.client(secured.keys["outsider"]) as http:
         assert http.get("/v1/indexes/kb/documents").status_code == 403
@@ -142,10 +143,10 @@ def test_a_bad_keys_file_is_an_error_naming_file_and_entry(tmp_path, text, messa
 def test_listening_beyond_loopback_needs_keys():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
-    check_exposure("127.0.0.1", 0)
-    check_exposure("0.0.0.0", 1)
+    check_exposure("127.0.0.1", secured=False)
+    check_exposure("0.0.0.0", secured=True)
     with pytest.raises(RagqaError, match=r"refusing to listen on 0\.0\.0\.0 without API keys"):
-        check_exposure("0.0.0.0", 0)
+        check_exposure("0.0.0.0", secured=False)
 
 
 def test_ragqa_serve_refuses_0_0_0_0_without_keys_in_one_line(tmp_path):

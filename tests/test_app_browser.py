@@ -283,3 +283,119 @@ def test_a_factoid_is_answered_without_the_llm(chromium, tmp_path, tmp_path_fact
             raise
         finally:
             page.close()
+
+
+def test_team_sign_in_roles_reload_sign_out_and_lock_in_chromium(chromium, tmp_path,
+                                                                 tmp_path_factory, embedder):
+    """The chat with sign-in (`sign_in = "always"` on loopback takes the path a team server on
+    0.0.0.0 takes): a signed-out visitor gets the sign-in page; a reader asks, survives a
+    reload, and has no upload control; a writer's click on "Ingest" after being made a reader
+    is refused by the server; a writer uploads and removes; sign-out ends the session; 20 wrong
+    passwords lock the name."""
+    from playwright.sync_api import expect
+
+    from app.services.access import Role
+    from app.services.accounts import AccountStore
+    from ingest.store import read_store_manifest
+
+    password = "correct horse battery"
+    index = sample_index_copy(tmp_path_factory, embedder, tmp_path / "indexes" / "sample")
+    n = read_store_manifest(index).num_files
+    store = AccountStore(tmp_path / "indexes" / "ragqa-accounts.sqlite3")
+    for name, role in (("ana", Role.WRITER), ("ben", Role.READER), ("eve", Role.READER)):
+        store.add_user(name, password, actor="test")
+        store.grant(name, "sample", role, actor="test")
+    # No LLM can load: factoids are answered by the extractive reader, and nothing waits.
+    config = write_config(tmp_path / "ragqa.toml", llm=str(tmp_path / "no-such-llm"),
+                          sign_in="always", feedback_db=tmp_path / "feedback.sqlite3")
+    doc = tmp_path / "upload" / "heron.md"
+    doc.parent.mkdir()
+    doc.write_text("# Heron\n\nThe grey heron nests in the reed bed by the old mill.\n",
+                   encoding="utf-8")
+
+    def sign_in(page, name: str, secret: str = password) -> None:
+        page.get_by_label("User name").fill(name)
+        page.get_by_label("Password", exact=True).fill(secret)
+        page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
+
+    with AppServer(config, index, log=tmp_path / "server.log") as server:
+        page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+        try:
+            # 1. Signed out: the sign-in page, nothing of the knowledge base.
+            page.goto(server.url)
+            expect(page.get_by_text("Sign in to ragqa")).to_be_visible(timeout=60_000)
+            expect(page.get_by_test_id("stChatInputTextArea")).to_have_count(0)
+            expect(page.get_by_test_id("stSidebar")).to_have_count(0)
+
+            # 2. A reader signs in, asks, has no upload control, and stays signed in on reload.
+            sign_in(page, "ben")
+            sidebar = page.get_by_test_id("stSidebar")
+            expect(sidebar).to_contain_text("Signed in as ben", timeout=60_000)
+            expect(sidebar).to_contain_text("needs the writer role")
+            expect(page.get_by_test_id("stFileUploaderDropzoneInput")).to_have_count(0)
+            answer = ask_and_watch(page, QUESTION_EN)
+            expect(answer["message"].locator("strong").first).to_contain_text("Apache")
+            page.reload()
+            expect(sidebar).to_contain_text("Signed in as ben", timeout=60_000)
+            expect(page.get_by_text("Sign in to ragqa")).to_have_count(0)
+            expect(page.get_by_test_id("stFileUploaderDropzoneInput")).to_have_count(0)
+
+            # 3. Sign-out ends the session: a reload shows the sign-in page again.
+            sidebar.get_by_role("button", name="Sign out").click()
+            expect(page.get_by_text("Sign in to ragqa")).to_be_visible(timeout=30_000)
+            page.reload()
+            expect(page.get_by_text("Sign in to ragqa")).to_be_visible(timeout=30_000)
+
+            # 4. A writer's page shows "Ingest"; made a reader meanwhile, the click is refused
+            #    by the server and nothing is saved.
+            writer = chromium.new_page(viewport={"width": 1280, "height": 1000})
+            writer.goto(server.url)
+            sign_in(writer, "ana")
+            wsidebar = writer.get_by_test_id("stSidebar")
+            expect(wsidebar).to_contain_text("Signed in as ana", timeout=60_000)
+            writer.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([doc])
+            ingest = writer.get_by_role("button", name="Ingest 1 file(s)")
+            expect(ingest).to_be_visible(timeout=30_000)
+            store.grant("ana", "sample", Role.READER, actor="test")
+            ingest.click()
+            expect(wsidebar).to_contain_text("Not uploaded: ana is a reader of 'sample'",
+                                             timeout=60_000)
+            expect(writer.get_by_test_id("stFileUploaderDropzoneInput")).to_have_count(0)
+            assert not (index.parent / "sample.uploads" / "heron.md").exists()
+
+            # 5. A writer again: uploads, then removes the document; both are in the trail.
+            store.grant("ana", "sample", Role.WRITER, actor="test")
+            writer.reload()
+            expect(wsidebar).to_contain_text("Signed in as ana", timeout=60_000)
+            writer.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([doc])
+            writer.get_by_role("button", name="Ingest 1 file(s)").click()
+            expect(wsidebar.get_by_text("Ingested 1 file(s)")).to_be_visible(timeout=120_000)
+            expect(wsidebar).to_contain_text(f"{n + 1} documents")
+            wsidebar.get_by_text(f"Files ({n + 1})").click()
+            row = wsidebar.get_by_test_id("stHorizontalBlock").filter(has_text="heron.md")
+            row.get_by_role("button").click()
+            wsidebar.get_by_role("button", name="Remove", exact=True).click()
+            expect(wsidebar).to_contain_text("Removed heron.md", timeout=60_000)
+            expect(wsidebar).to_contain_text(f"{n} documents")
+            actions = [(e.actor, e.action, Path(e.target).name) for e in store.trail("sample")
+                       if e.action in ("upload", "delete")]
+            assert actions == [("ana", "delete", "heron.md"), ("ana", "upload", "heron.md")]
+            writer.close()
+
+            # 6. Twenty wrong passwords: the name is locked, the right password too.
+            for i in range(20):
+                sign_in(page, "eve", f"wrong guess {i}")
+                expect(page.get_by_test_id("stAlert")).to_be_visible(timeout=30_000)
+                wait_idle(page)
+            expect(page.get_by_test_id("stAlert")).to_contain_text(
+                "too many wrong passwords for eve")
+            sign_in(page, "eve")
+            wait_idle(page)
+            expect(page.get_by_test_id("stAlert")).to_contain_text("locked")
+            expect(page.get_by_test_id("stChatInputTextArea")).to_have_count(0)
+        except Exception:
+            page.screenshot(path=str(REPORT_DIR / "sign-in-failure.png"), full_page=True)
+            print(server.log_text())
+            raise
+        finally:
+            page.close()

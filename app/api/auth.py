@@ -1,10 +1,15 @@
-"""API keys: bearer tokens, stored only as hashes, each limited to indexes and to read or
-read-write.
+"""Who is calling the API: the owner of an API key, with that owner's roles
+(`app.services.access.Grants`), checked by the one role check the chat UI uses too.
 
     >>> key, entry = new_key("ci-bot", indexes=["team"], access="read")
-    >>> ring = KeyRing([entry])
-    >>> ring.identify(f"Bearer {key}").reads("team")
-    True
+    >>> callers = Callers(KeyRing([entry]), accounts=None)
+    >>> callers.identify(f"Bearer {key}").role_on("team")
+    <Role.READER: 1>
+
+A key comes from one of two places. A user's key (`ragqa users key NAME`) lives, hashed, in
+the accounts store (`app.services.accounts`) and carries its owner's roles as they are now.
+A key of the older keys file stays valid: "read" acts as a reader, "read-write" as a writer
+of its indexes.
 
 The keys file (`api_keys_file`, TOML) holds one table per key; `ragqa api-key` prints one:
 
@@ -22,9 +27,7 @@ guessable passwords, which these are not.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -32,10 +35,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.api.errors import ApiError
+from app.services.access import OPEN_ACCESS, Grants, Role
+from app.services.accounts import AccountStore
+from app.services.accounts.credentials import KEY_PREFIX, new_token, token_hash
 from ingest.core.errors import RagqaError
 
 ALL = "*"
-KEY_PREFIX = "rqa_"
 Access = Literal["read", "read-write"]
 
 
@@ -53,30 +58,19 @@ class ApiKey(BaseModel):
     indexes: tuple[str, ...] = Field(min_length=1)
     access: Access = "read"
 
-    def reads(self, index: str) -> bool:
-        return ALL in self.indexes or index in self.indexes
-
-    def require(self, index: str, write: bool = False) -> None:
-        """Raises 403 unless this key may read (or, with `write`, change) `index`."""
-        if not self.reads(index):
-            raise ApiError(403, f"this API key may not use {index!r}", code="index_not_allowed")
-        if write and self.access != "read-write":
-            raise ApiError(403, f"this API key is read-only; changing {index!r} needs a "
-                           "read-write key", code="read_only_key")
-
-
-# What a caller is when the server has no keys (it then listens on loopback only).
-OPEN_ACCESS = ApiKey(name="(no keys)", hash="sha256:" + "0" * 64, indexes=(ALL,),
-                     access="read-write")
+    def grants(self) -> Grants:
+        """This key's rights as roles: read is a reader's, read-write a writer's."""
+        role = Role.WRITER if self.access == "read-write" else Role.READER
+        return Grants(f"key {self.name or self.hash[7:15]}", dict.fromkeys(self.indexes, role))
 
 
 def hash_key(key: str) -> str:
-    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return token_hash(key)
 
 
 def new_key(name: str, indexes: list[str], access: Access) -> tuple[str, ApiKey]:
     """A fresh random key and its entry (the key itself is shown once and stored nowhere)."""
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = new_token(KEY_PREFIX)
     return key, ApiKey(name=name, hash=hash_key(key), indexes=tuple(indexes), access=access)
 
 
@@ -88,7 +82,7 @@ def toml_entry(entry: ApiKey) -> str:
 
 
 class KeyRing:
-    """The keys a server accepts. Empty: no authentication (loopback only, see `serve`)."""
+    """The keys of the keys file and RAGQA_API_KEYS."""
 
     def __init__(self, keys: list[ApiKey]) -> None:
         self._by_hash = {k.hash: k for k in keys}
@@ -139,19 +133,45 @@ class KeyRing:
     def __len__(self) -> int:
         return len(self._by_hash)
 
-    def identify(self, authorization: str | None) -> ApiKey:
-        """The key an `Authorization: Bearer KEY` header names; 401 when missing or unknown."""
-        if not self._by_hash:
+    def find(self, key: str) -> ApiKey | None:
+        # A dictionary look-up by hash: the time it takes says nothing about the key.
+        return self._by_hash.get(hash_key(key))
+
+
+class Callers:
+    """Turns a request's `Authorization` header into the caller's grants.
+
+    Args:
+        ring: the keys of the keys file.
+        accounts: the accounts store of the served indexes, or None where there is none.
+    """
+
+    def __init__(self, ring: KeyRing, accounts: AccountStore | None) -> None:
+        self.ring = ring
+        self.accounts = accounts
+
+    def secured(self) -> bool:
+        """Whether a caller must show a key: there are keys, or users who may make them."""
+        return bool(self.ring) or (self.accounts is not None and self.accounts.has_users())
+
+    def identify(self, authorization: str | None) -> Grants:
+        """The grants of the key an `Authorization: Bearer KEY` header names; 401 when missing
+        or unknown (everything is allowed on a server without keys or users)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        if token:  # a known key first: one look-up for most requests
+            legacy = self.ring.find(token)
+            if legacy is not None:
+                return legacy.grants()
+            grants = self.accounts.key_grants(token) if self.accounts is not None else None
+            if grants is not None:
+                return grants
+        if not self.secured():
             return OPEN_ACCESS
         challenge = {"WWW-Authenticate": "Bearer"}
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        if not token:
             raise ApiError(401, "an API key is required: send the header "
                            "'Authorization: Bearer KEY'", code="missing_api_key",
                            headers=challenge)
-        # A dictionary look-up by hash: the time it takes says nothing about the key.
-        key = self._by_hash.get(hash_key(token.strip()))
-        if key is None:
-            raise ApiError(401, "the API key is not valid", code="invalid_api_key",
-                           headers=challenge)
-        return key
+        raise ApiError(401, "the API key is not valid", code="invalid_api_key",
+                       headers=challenge)

@@ -33,12 +33,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from app.api.auth import ApiKey
 from app.api.errors import ApiError
 from app.api.metrics import ApiMetrics
 from app.api.queue import HEARTBEAT, GenerationJob
 from app.api.schemas import ChatRequest
 from app.api.state import ServerState
+from app.services.access import Action, Grants
 from generation import AnswerEngine, LLMBackend
 from generation.settings import GenerationSettings
 from generation.types import Answer, Generation, Stream
@@ -160,11 +160,11 @@ def decoding_for(base: GenerationSettings, body: ChatRequest) -> GenerationSetti
 
 
 async def chat_completion(state: ServerState, body: ChatRequest, request: Request,
-                          key: ApiKey) -> Response:
+                          key: Grants) -> Response:
     is_llm = body.model == state.llm_name
     if not is_llm:
         state.index_dir(body.model)  # 404 for a name that is neither
-    key.require(body.model)
+    key.require(body.model, Action.ASK)
     if not is_llm:
         state.require_documents(body.model)  # 409 before queueing
     settings = decoding_for(state.settings.generation, body)

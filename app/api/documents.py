@@ -22,14 +22,9 @@ from starlette.datastructures import UploadFile
 from app.api.errors import ApiError
 from app.api.state import ServerState
 from app.services import build
-from app.services.uploads import (
-    Upload,
-    UploadPolicy,
-    UploadRejected,
-    ingest_uploads,
-    sanitize_filename,
-    uploads_dir_for,
-)
+from app.services.access import Grants
+from app.services.changes import IndexChanges
+from app.services.uploads import Upload, UploadPolicy, UploadRejected, sanitize_filename
 from ingest.store import IndexLockedError
 
 MAX_FILES = 100
@@ -40,7 +35,8 @@ _FRAMING = 256 * 2**10
 _DRAIN_FACTOR = 4
 
 
-async def upload_documents(state: ServerState, name: str, request: Request) -> dict:
+async def upload_documents(state: ServerState, name: str, request: Request,
+                           caller: Grants) -> dict:
     directory = state.index_dir(name)
     if not isinstance(directory, Path):
         raise ApiError(409, f"index {name!r} lives in PostgreSQL: ingest with `ragqa ingest "
@@ -53,7 +49,7 @@ async def upload_documents(state: ServerState, name: str, request: Request) -> d
 
     def ingest():  # in a worker thread: the embedder may load, ingesting takes seconds
         ingestor = build.make_ingestor(state.settings, directory)
-        return ingest_uploads(uploads, ingestor, uploads_dir_for(directory), policy)
+        return IndexChanges(caller, directory, state.accounts).upload(uploads, ingestor, policy)
 
     try:
         result = await anyio.to_thread.run_sync(ingest)

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from app.services.access import AccessDenied, AccessError
 from ingest.core.errors import RagqaError
 
 log = logging.getLogger("ragqa.api")
@@ -92,6 +93,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             message = f"no such endpoint: {request.method} {request.url.path}"
         return ApiError(exc.status_code, message, headers=dict(exc.headers or {})).response()
+
+    @app.exception_handler(AccessDenied)
+    async def _denied(request: Request, exc: AccessDenied) -> JSONResponse:
+        return ApiError(403, str(exc), code=exc.code).response()
+
+    @app.exception_handler(AccessError)
+    async def _access(request: Request, exc: AccessError) -> JSONResponse:
+        return ApiError(400, str(exc), code=type(exc).__name__).response()
 
     @app.exception_handler(RagqaError)
     async def _ragqa(request: Request, exc: RagqaError) -> JSONResponse:

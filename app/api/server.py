@@ -9,12 +9,15 @@ retrieval, uploads, index info, health and metrics.
 | `GET /healthz` | liveness and the queue | nothing |
 | `GET /metrics` | Prometheus text | nothing |
 | `GET /v1/models` | the indexes (and the LLM) this key may use | any key |
-| `POST /v1/chat/completions` | OpenAI chat: `model` is an index or the LLM | read on it |
-| `POST /v1/retrieve` | `{"index", "question", "k"?, "mode"?, "filters"?}` -> hits | read |
-| `GET /v1/indexes/{name}` | manifest, size and files | read |
-| `POST /v1/indexes/{name}/documents` | multipart upload -> ingest report | read-write |
-| `GET /v1/indexes/{name}/documents[/{id}]` | the documents (id, file, kind, chunks, ...) | read |
-| `DELETE /v1/indexes/{name}/documents/{id}` | remove one, in one commit | read-write |
+| `POST /v1/chat/completions` | OpenAI chat: `model` is an index or the LLM | reader |
+| `POST /v1/retrieve` | `{"index", "question", "k"?, "mode"?, "filters"?}` -> hits | reader |
+| `GET /v1/indexes/{name}` | manifest, size and files | reader |
+| `POST /v1/indexes/{name}/documents` | multipart upload -> ingest report | writer |
+| `GET /v1/indexes/{name}/documents[/{id}]` | the documents (id, file, kind, chunks, ...) | reader |
+| `DELETE /v1/indexes/{name}/documents/{id}` | remove one, in one commit | writer |
+
+The role is the key owner's on that index (`app.services.access`, the chat UI's check too);
+uploads and deletions are recorded in the accounts store's trail under the owner's name.
 
 Blocking work never runs on the event loop: generation on the one LLM thread
 (`app.api.queue`), retrieval and ingestion on worker threads (at most
@@ -31,7 +34,6 @@ import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 
-from app.api.auth import ApiKey
 from app.api.chat import chat_completion
 from app.api.documents import upload_documents
 from app.api.errors import ApiError, install_error_handlers
@@ -39,7 +41,9 @@ from app.api.hosts import LoopbackHostOnly
 from app.api.metrics import RequestMetrics
 from app.api.schemas import ChatRequest, RetrieveRequest
 from app.api.state import ServerState
-from app.services.documents import list_documents, remover
+from app.services.access import Action, Grants
+from app.services.changes import IndexChanges
+from app.services.documents import list_documents
 from app.services.indexes import index_info
 from ingest.store import IndexLockedError, failed_files
 
@@ -54,13 +58,13 @@ def create_app(state: ServerState) -> FastAPI:
     app = FastAPI(title="ragqa", summary="Question answering over your own documents",
                   docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.ragqa = state
-    if not state.keys:  # see app.api.hosts: no browser page may drive a keyless server
+    if not state.callers.secured():  # app.api.hosts: no browser page may drive a keyless server
         app.add_middleware(LoopbackHostOnly)
     app.add_middleware(RequestMetrics, metrics=state.metrics)
     install_error_handlers(app)
 
-    async def caller(request: Request) -> ApiKey:
-        return state.keys.identify(request.headers.get("authorization"))
+    def caller(request: Request) -> Grants:  # sync: FastAPI runs it on a worker thread
+        return state.callers.identify(request.headers.get("authorization"))
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -74,21 +78,21 @@ def create_app(state: ServerState) -> FastAPI:
         return Response(body, media_type=content_type)
 
     @app.get("/v1/models")
-    async def models(key: ApiKey = Depends(caller)) -> dict:
-        data = [_index_model(state, name) for name in state.names() if key.reads(name)]
-        if key.reads(state.llm_name):
+    async def models(key: Grants = Depends(caller)) -> dict:
+        data = [_index_model(state, name) for name in state.names() if key.may(name, Action.ASK)]
+        if key.may(state.llm_name, Action.ASK):
             data.append({"id": state.llm_name, "object": "model", "created": 0,
                          "owned_by": "ragqa", "ragqa": {"kind": "llm"}})
         return {"object": "list", "data": data}
 
     @app.post("/v1/chat/completions")
-    async def chat(body: ChatRequest, request: Request, key: ApiKey = Depends(caller)):
+    async def chat(body: ChatRequest, request: Request, key: Grants = Depends(caller)):
         return await chat_completion(state, body, request, key)
 
     @app.post("/v1/retrieve")
-    async def retrieve(body: RetrieveRequest, key: ApiKey = Depends(caller)) -> dict:
+    async def retrieve(body: RetrieveRequest, key: Grants = Depends(caller)) -> dict:
         state.index_dir(body.index)
-        key.require(body.index)
+        key.require(body.index, Action.ASK)
         state.require_documents(body.index)
 
         def search():
@@ -102,9 +106,9 @@ def create_app(state: ServerState) -> FastAPI:
                 "hits": [{**h.to_json(), "relevance": h.relevance} for h in hits]}
 
     @app.get("/v1/indexes/{name}")
-    async def index_details(name: str, key: ApiKey = Depends(caller)) -> dict:
+    async def index_details(name: str, key: Grants = Depends(caller)) -> dict:
         directory = state.index_dir(name)
-        key.require(name)
+        key.require(name, Action.ASK)
         if not state.has_documents(name):
             return {"name": name, "manifest": None, "size_bytes": 0, "files": []}
         info = await _in_thread(state, lambda: index_info(directory))
@@ -112,15 +116,15 @@ def create_app(state: ServerState) -> FastAPI:
                 "files": info["files"]}
 
     @app.post("/v1/indexes/{name}/documents")
-    async def documents(name: str, request: Request, key: ApiKey = Depends(caller)) -> dict:
+    async def documents(name: str, request: Request, key: Grants = Depends(caller)) -> dict:
         state.index_dir(name)
-        key.require(name, write=True)
-        return await upload_documents(state, name, request)
+        key.require(name, Action.CHANGE)
+        return await upload_documents(state, name, request, key)
 
     @app.get("/v1/indexes/{name}/documents")
-    async def document_list(name: str, key: ApiKey = Depends(caller)) -> dict:
+    async def document_list(name: str, key: Grants = Depends(caller)) -> dict:
         directory = state.index_dir(name)
-        key.require(name)
+        key.require(name, Action.ASK)
         if not state.has_documents(name):
             return {"index": name, "documents": []}
         docs = await _in_thread(state, lambda: list_documents(directory))
@@ -130,23 +134,24 @@ def create_app(state: ServerState) -> FastAPI:
                            for f in failed]}
 
     @app.get("/v1/indexes/{name}/documents/{doc_id}")
-    async def document_show(name: str, doc_id: str, key: ApiKey = Depends(caller)) -> dict:
+    async def document_show(name: str, doc_id: str, key: Grants = Depends(caller)) -> dict:
         directory = state.index_dir(name)
-        key.require(name)
+        key.require(name, Action.ASK)
         state.require_documents(name)
         docs = await _in_thread(state, lambda: list_documents(directory))
         return _one_document(docs, doc_id).to_json()
 
     @app.delete("/v1/indexes/{name}/documents/{doc_id}")
-    async def document_delete(name: str, doc_id: str, key: ApiKey = Depends(caller)) -> dict:
+    async def document_delete(name: str, doc_id: str, key: Grants = Depends(caller)) -> dict:
         directory = state.index_dir(name)
-        key.require(name, write=True)
+        key.require(name, Action.CHANGE)
         state.require_documents(name)
         doc = _one_document(await _in_thread(state, lambda: list_documents(directory, False)),
                             doc_id)
 
         def remove():
-            return remover(directory, state.settings.ingest).remove([doc.source])
+            changes = IndexChanges(key, directory, state.accounts)
+            return changes.remove(state.settings.ingest, [doc.source])
 
         try:
             report = await anyio.to_thread.run_sync(remove)

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import anyio
 
-from app.api.auth import KeyRing
+from app.api.auth import Callers, KeyRing
 from app.api.errors import ApiError
 from app.api.metrics import ApiMetrics
 from app.api.queue import GenerationQueue
 from app.config import Settings, with_overrides
 from app.services import build
+from app.services.access import index_name
+from app.services.accounts import AccountStore, accounts_location
 from ingest.core.errors import RagqaError
 from ingest.store import IndexStore, Location, index_exists, is_postgres_url, parse_location
 
@@ -50,7 +51,12 @@ class ServerState:
         if self.llm_name in self.indexes:
             raise ServeError(f"an index is named like the LLM ({self.llm_name!r}); rename "
                              "its folder")
-        self.keys = KeyRing.load(settings.api.api_keys_file, settings.api.api_keys)
+        # One accounts store for every served index: the configured one, else the one beside
+        # the first index (`ragqa users` with that `--index` manages it).
+        self.accounts = AccountStore(accounts_location(next(iter(self.indexes.values())),
+                                                       settings.app.accounts))
+        self.callers = Callers(KeyRing.load(settings.api.api_keys_file, settings.api.api_keys),
+                               self.accounts)
         self.metrics = ApiMetrics()
         self.queue = GenerationQueue(settings.api.api_queue_size, self.metrics,
                                      workers=parallel_generations(settings))
@@ -135,7 +141,7 @@ def served_indexes(folders: list[Location]) -> dict[str, Location]:
     for folder in folders:
         location = parse_location(folder)
         if is_postgres_url(location):
-            name = urlsplit(location).path.strip("/") or "postgres"
+            name = index_name(location)
             if name in out:
                 raise ServeError(f"two indexes are named {name!r}; an index in PostgreSQL is "
                                  "named by its database, so serve one of them")

@@ -1,4 +1,6 @@
-"""`ragqa api-key --index NAME [--access read|read-write]`: a new API key for `ragqa serve`.
+"""`ragqa api-key --index NAME [--access read|read-write]`: a key for the keys file of
+`ragqa serve`, the way keys were given before accounts. A key that belongs to a user and
+carries that user's roles comes from `ragqa users key NAME`.
 
     $ ragqa api-key --index team --access read-write --name ci-bot >> keys.toml
     API key for ci-bot (shown once; keys.toml keeps only its hash): rqa_Jx3…
@@ -29,7 +31,8 @@ def register(cli: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the entry as JSON (for "
                                      "RAGQA_API_KEYS) instead of TOML."),
     ) -> None:
-        """Make a new API key: the key once on stderr, its hashed entry on stdout."""
+        """Make a new API key for a keys file: the key once on stderr, its hashed entry on
+        stdout (`ragqa users key NAME` makes one that carries a user's roles)."""
         from app.api.auth import new_key, toml_entry
 
         if access not in ACCESS:

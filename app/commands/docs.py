@@ -76,10 +76,12 @@ def show(ref: str = typer.Argument(..., help="Id, path or file name of the docum
 def remove(refs: list[str] = typer.Argument(..., help="Ids, paths or file names."),
            index: str | None = IndexOption, config: Path | None = ConfigOption) -> None:
     """Remove documents from the index (the files themselves are not touched)."""
-    from app.services.documents import remove_documents, remover
+    from app.services.documents import find_document, list_documents
 
     s = settings(config, index=index)
-    report = remove_documents(remover(s.index, s.ingest), refs)
+    docs = list_documents(s.index, details=False)
+    sources = [find_document(docs, ref).source for ref in refs]
+    report = _changes(s).remove(s.ingest, sources)
     for source in report.removed:
         out.print(f"removed: {source}", highlight=False)
     out.print(f"{report.chunks_removed} chunks removed", highlight=False)
@@ -90,16 +92,29 @@ def reingest(ref: str = typer.Argument(..., help="Id, path or file name."),
              index: str | None = IndexOption, config: Path | None = ConfigOption) -> None:
     """Load, chunk and embed one document again from its file."""
     from app.services.build import make_ingestor
-    from app.services.documents import reingest_document
 
     s = settings(config, index=index)
-    report = reingest_document(make_ingestor(s), ref)
+    report = _changes(s).reingest(make_ingestor(s), ref)
     for failure in report.failed:
         console.print(f"failed: {failure.source}: {failure.reason}", style="red",
                       highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     out.print(f"re-ingested: {', '.join(report.ingested)} ({report.chunks_added} chunks)",
               highlight=False)
+
+
+def _changes(s):
+    """Changes made from the shell: whoever runs it owns the files, so every role is theirs;
+    the trail names them as `cli:OS-USER` where the index has accounts."""
+    import getpass
+
+    from app.services.access import ALL_INDEXES, Grants, Role
+    from app.services.accounts import AccountStore, accounts_location
+    from app.services.changes import IndexChanges
+
+    accounts = AccountStore(accounts_location(s.index, s.app.accounts))
+    return IndexChanges(Grants(f"cli:{getpass.getuser()}", {ALL_INDEXES: Role.ADMIN}), s.index,
+                        accounts if accounts.db.exists() else None)
 
 
 def register(cli: typer.Typer) -> None:

@@ -11,7 +11,6 @@ embedder load, so the first request does not wait for them.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import sys
 from pathlib import Path
@@ -29,25 +28,17 @@ from app.commands.common import (
     settings,
 )
 from app.config import Settings
+from app.services.access import is_loopback
 from ingest.core.errors import RagqaError
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False
-
-
-def check_exposure(host: str, num_keys: int) -> None:
-    """Refuses an address other than loopback without API keys, in one line."""
-    if num_keys == 0 and not is_loopback(host):
+def check_exposure(host: str, secured: bool) -> None:
+    """Refuses an address other than loopback without API keys or users, in one line."""
+    if not secured and not is_loopback(host):
         raise RagqaError(
             f"refusing to listen on {host} without API keys: anyone who can reach it could "
-            "read and change the indexes; add keys (--keys-file FILE or RAGQA_API_KEYS, made "
-            "with `ragqa api-key`) or listen on 127.0.0.1")
+            "read and change the indexes; add a user and a key (`ragqa users add NAME --index "
+            "DIR --role reader`, then `ragqa users key NAME`) or listen on 127.0.0.1")
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -75,13 +66,15 @@ def start(s: Settings, folders: list[Path]) -> None:
 
     state = ServerState(s, folders)
     host, port = s.api.api_host, s.api.api_port
-    check_exposure(host, len(state.keys))
+    check_exposure(host, state.callers.secured())
     check_port_free(host, port)
     load_announced(s, state.llm)
     for name in state.names():
         if state.has_documents(name):
             state.retriever(name)  # opens the index and loads its embedder
-    keys = f"{len(state.keys)} API keys" if state.keys else "no API keys (loopback only)"
+    keys = (f"keys checked against {state.accounts.where}" + (
+        f" and {len(state.callers.ring)} keys of the keys file" if state.callers.ring else "")
+        if state.callers.secured() else "no API keys (loopback only)")
     where = f"[{host}]" if ":" in host else host
     console.print(f"ragqa serve: http://{where}:{port}/v1  indexes: {', '.join(state.names())}"
                   f"; LLM {state.llm_name}; {keys}", highlight=False, soft_wrap=True)

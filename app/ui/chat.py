@@ -58,6 +58,7 @@ class Turn:
     seconds: float | None = None  # wall time in the UI, question sent -> answer complete
     feedback_id: int | None = None
     feedback_error: str | None = None
+    user: str = ""  # who asked (signed in), carried into the rating
 
 
 def session_turns() -> list[Turn]:
@@ -98,10 +99,11 @@ def history_for(turns: list[Turn]) -> list[tuple[str, str]]:
     return [(t.question, t.answer.text) for t in done[-HISTORY_TURNS:]]
 
 
-def ask(question: str, turns: list[Turn], s: Settings, index_dir: Location) -> Turn:
+def ask(question: str, turns: list[Turn], s: Settings, index_dir: Location,
+        user: str = "") -> Turn:
     """Streams the answer to `question` into the current chat message; returns the turn."""
     turn = Turn(question=question, index_dir=str(index_dir),
-                settings={k: flat_value(s, k) for k in FEEDBACK_SETTINGS})
+                settings={k: flat_value(s, k) for k in FEEDBACK_SETTINGS}, user=user)
     history = history_for(turns)
     placeholder = st.empty()
     start = time.perf_counter()
@@ -345,7 +347,7 @@ def _on_rating(turn: Turn, store: FeedbackStore) -> None:
             turn.feedback_id = store.add(FeedbackEntry(
                 question=turn.question, answer=a.text, rating=int(rating),
                 abstained=a.abstained, citations=[c.to_json() for c in source_cards(a)],
-                settings=turn.settings, index_dir=turn.index_dir,
+                settings=turn.settings, index_dir=turn.index_dir, user=turn.user,
             ))
         else:
             store.set_rating(turn.feedback_id, int(rating))

@@ -22,7 +22,8 @@ from typing import Any
 from ingest.core.clock import utc_now
 from ingest.core.errors import RagqaError
 
-SCHEMA_VERSION = 1
+# 2 added `user_name`: who rated (empty where nobody signs in).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -36,7 +37,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     abstained   INTEGER NOT NULL DEFAULT 0,
     citations   TEXT NOT NULL DEFAULT '[]',
     settings    TEXT NOT NULL DEFAULT '{}',
-    index_dir   TEXT NOT NULL DEFAULT ''
+    index_dir   TEXT NOT NULL DEFAULT '',
+    user_name   TEXT NOT NULL DEFAULT ''
 )
 """
 
@@ -57,6 +59,7 @@ class FeedbackEntry:
     citations: list[dict[str, Any]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     index_dir: str = ""
+    user: str = ""  # the signed-in user who rated; "" on an open (loopback) UI
 
     def __post_init__(self) -> None:
         if self.rating not in (0, 1):
@@ -86,6 +89,7 @@ class FeedbackRecord:
             "citations": e.citations,
             "settings": e.settings,
             "index": e.index_dir,
+            "user": e.user,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -116,6 +120,10 @@ class FeedbackStore:
                         f"this ragqa reads version {SCHEMA_VERSION}"
                     )
                 db.execute(_SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(feedback)")}
+                if "user_name" not in columns:  # a version-1 database: ratings stay, no user
+                    db.execute("ALTER TABLE feedback ADD COLUMN user_name TEXT NOT NULL "
+                               "DEFAULT ''")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
             raise FeedbackError(f"cannot open feedback database {self.path}: {exc}") from exc
@@ -142,10 +150,12 @@ class FeedbackStore:
         now = utc_now()
         cur = self._write(
             "INSERT INTO feedback (created_at, updated_at, rating, comment, question, answer,"
-            " abstained, citations, settings, index_dir) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " abstained, citations, settings, index_dir, user_name)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (now, now, entry.rating, entry.comment, entry.question, entry.answer,
              int(entry.abstained), json.dumps(entry.citations, ensure_ascii=False),
-             json.dumps(entry.settings, ensure_ascii=False, default=str), entry.index_dir),
+             json.dumps(entry.settings, ensure_ascii=False, default=str), entry.index_dir,
+             entry.user),
         )
         return int(cur.lastrowid)
 
@@ -189,7 +199,7 @@ def _record(row: sqlite3.Row) -> FeedbackRecord:
         question=row["question"], answer=row["answer"], rating=row["rating"],
         comment=row["comment"], abstained=bool(row["abstained"]),
         citations=json.loads(row["citations"]), settings=json.loads(row["settings"]),
-        index_dir=row["index_dir"],
+        index_dir=row["index_dir"], user=row["user_name"],
     )
     return FeedbackRecord(id=row["id"], created_at=row["created_at"],
                           updated_at=row["updated_at"], entry=entry)

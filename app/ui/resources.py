@@ -29,6 +29,7 @@ import streamlit as st
 
 from app.config import Settings, load_settings
 from app.services import build
+from app.services.accounts import AccountStore, accounts_location
 from app.ui.feedback import FeedbackStore
 from generation.preparation import PendingPreparation, pending_preparation
 from ingest.store import IndexStore, Location, is_postgres_url
@@ -151,3 +152,15 @@ def feedback_db_path(s: Settings) -> Path:
 
 def get_feedback_store(s: Settings) -> FeedbackStore:
     return _feedback_store(str(feedback_db_path(s).resolve()))
+
+
+@st.cache_resource(show_spinner=False)
+def _accounts(location: str) -> AccountStore:
+    return AccountStore(location)
+
+
+def get_accounts(s: Settings) -> AccountStore | None:
+    """The accounts of the configured indexes (`app.services.accounts`); None where there are
+    none (the UI on loopback, used by one person: nothing to record)."""
+    store = _accounts(str(accounts_location(s.index, s.app.accounts)))
+    return store if store.db.exists() else None

@@ -1,8 +1,13 @@
 """The sidebar: knowledge base (choose, create, upload, info), retrieval and decoding controls,
 the model in use, feedback export and clearing the chat.
 
-    index_dir = choose_index(base)              # a folder; it may not exist yet (new)
+    index_dir = choose_index(base, grants)      # a folder; it may not exist yet (new)
     s = controls(base, index_dir)               # Settings with the sidebar's values
+
+Only the indexes the user may read are offered, and upload and remove controls only to a
+writer; the changes themselves go through `app.services.changes.IndexChanges`, which checks
+the role (read again on each run) before anything is written, so a page drawn before a role
+was taken away cannot change the index either.
 """
 
 from __future__ import annotations
@@ -12,15 +17,10 @@ from pathlib import Path
 import streamlit as st
 
 from app.config import Settings, with_overrides
+from app.services.access import ALL_INDEXES, AccessDenied, Action, Grants, index_name
+from app.services.changes import IndexChanges
 from app.services.cpu import describe_cpu
-from app.services.documents import remover
-from app.services.uploads import (
-    Upload,
-    UploadPolicy,
-    UploadResult,
-    ingest_uploads,
-    uploads_dir_for,
-)
+from app.services.uploads import Upload, UploadPolicy, UploadResult, uploads_dir_for
 from app.ui import resources
 from app.ui.chat import clear_chat, errors_shown, escape_md
 from ingest.store import Location, failed_files, index_exists, is_postgres_url
@@ -40,18 +40,33 @@ def index_candidates(base_dir: Path) -> list[Path]:
                   key=lambda p: p.name)
 
 
-def choose_index(base: Settings) -> Location:
-    """Pick an index beside the configured one, or type a path (existing or new); a
-    PostgreSQL index is the one configured."""
+class NoIndexAllowed(AccessDenied):
+    """The signed-in user may read none of the indexes."""
+
+
+def choose_index(base: Settings, grants: Grants) -> Location:
+    """Pick an index beside the configured one that `grants` may read, or (with a writer's
+    role on every index) type a path, existing or new; a PostgreSQL index is the one
+    configured."""
     state = st.session_state
     if is_postgres_url(base.index):
         st.subheader("Knowledge base")
+        grants.require(index_name(base.index), Action.ASK)
         st.caption(f"PostgreSQL: {base.index}")
         return base.index
-    state.setdefault("index_dir", str(Path(base.index).resolve()))
-    current = Path(state["index_dir"])
     base_dir = Path(base.index).resolve().parent
-    options = index_candidates(base_dir)
+    options = [p for p in index_candidates(base_dir) if grants.may(p.name, Action.ASK)]
+    configured = Path(base.index).resolve()
+    if grants.may(configured.name, Action.ASK):
+        state.setdefault("index_dir", str(configured))
+    chosen = state.get("index_dir")
+    if chosen is None or not grants.may(Path(chosen).name, Action.ASK):
+        # Nothing chosen yet, or the role on the chosen index was taken away meanwhile.
+        if not options:
+            raise NoIndexAllowed(f"{grants.who} may read no knowledge base here; ask an admin "
+                                 "for a role on one", "index_not_allowed")
+        state["index_dir"] = str(options[0])
+    current = Path(state["index_dir"])
     if current not in options:
         options.append(current)
     # The widget's value lives in session state, so a typed path can select it too.
@@ -64,11 +79,12 @@ def choose_index(base: Settings) -> Location:
         on_change=lambda: state.update(index_dir=str(state["index_choice"])),
         help=f"Index folders in {base_dir}",
     )
-    st.text_input(
-        "Open or create a folder", key="index_path", placeholder=str(base_dir / "new-kb"),
-        on_change=_open_typed_path, help="An existing index, or a new folder: upload files "
-        "below to create it.",
-    )
+    if grants.may(ALL_INDEXES, Action.CHANGE):  # a new folder is a new index: any name
+        st.text_input(
+            "Open or create a folder", key="index_path", placeholder=str(base_dir / "new-kb"),
+            on_change=_open_typed_path, help="An existing index, or a new folder: upload files "
+            "below to create it.",
+        )
     return Path(state["index_dir"])
 
 
@@ -81,9 +97,20 @@ def _open_typed_path() -> None:
         st.session_state["index_path"] = ""
 
 
-def index_info(s: Settings, index_dir: Location) -> None:
+def index_info(s: Settings, index_dir: Location, changes: IndexChanges) -> None:
     """Documents, chunks and the embedding model of the index, or that it is still empty; each
-    file with a remove button (and a confirmation)."""
+    file with a remove button (and a confirmation) for a writer."""
+    state = st.session_state
+    confirmed = state.pop("remove_now", None)
+    if confirmed is not None:  # the confirmation was clicked in the page drawn before
+        uploaded = Path(confirmed).parent == uploads_dir_for(index_dir).resolve()
+        try:
+            changes.remove(s.ingest, [confirmed])
+            if uploaded:  # an upload made by mistake should not come back
+                Path(confirmed).unlink(missing_ok=True)
+            state["last_removed"] = confirmed
+        except AccessDenied as exc:
+            st.error(f"Not removed: {exc}")
     if not index_exists(index_dir):
         st.info("New knowledge base: upload files below to create it.")
         return
@@ -92,18 +119,20 @@ def index_info(s: Settings, index_dir: Location) -> None:
     st.markdown(f"**{m.num_files}** documents · **{m.num_chunks}** chunks")
     st.caption(f"Embedding: {m.embedding_model} · chunk {m.chunk_size}/{m.chunk_overlap} · "
                f"{m.index_type} · updated {m.updated_at}")
-    state = st.session_state
     removed = state.pop("last_removed", None)
     if removed:
         st.success(f"Removed {Path(removed).name} from the knowledge base.")
     with st.expander(f"Files ({m.num_files})", expanded=bool(state.get("confirm_remove"))):
         for i, f in enumerate(index.files()):
+            if not changes.allowed:
+                st.caption(f"{Path(f.source).name} — {f.num_chunks} chunks")
+                continue
             name, remove = st.columns([5, 1], vertical_alignment="center")
             name.caption(f"{Path(f.source).name} — {f.num_chunks} chunks")
             if remove.button(":material/delete:", key=f"remove-{i}", help=f"Remove "
                              f"{Path(f.source).name} from the knowledge base"):
                 state["confirm_remove"] = f.source
-        pending = state.get("confirm_remove")
+        pending = state.get("confirm_remove") if changes.allowed else None
         if pending:
             uploaded = Path(pending).parent == uploads_dir_for(index_dir).resolve()
             st.warning(f"Remove **{escape_md(Path(pending).name)}** from the knowledge base? "
@@ -111,13 +140,9 @@ def index_info(s: Settings, index_dir: Location) -> None:
                                                    if uploaded else
                                                    " (the file itself stays where it is)."))
             yes, no = st.columns(2)
-            if yes.button("Remove", type="primary", key="confirm-remove"):
-                state.pop("confirm_remove")
-                remover(index_dir, s.ingest).remove([pending])
-                if uploaded:  # an upload made by mistake should not come back
-                    Path(pending).unlink(missing_ok=True)
-                state["last_removed"] = pending
-                st.rerun()
+            # Carried out at the top of the next run, with the roles read then.
+            yes.button("Remove", type="primary", key="confirm-remove",
+                       on_click=lambda: state.update(remove_now=state.pop("confirm_remove", None)))
             if no.button("Cancel", key="cancel-remove"):
                 state.pop("confirm_remove")
                 st.rerun()
@@ -128,8 +153,9 @@ def index_info(s: Settings, index_dir: Location) -> None:
                 st.caption(f"{escape_md(Path(f.source).name)} — {escape_md(f.reason)}")
 
 
-def upload_panel(s: Settings, index_dir: Location) -> None:
-    """File uploader, an ingest button with a progress bar, and the last run's outcome."""
+def upload_panel(s: Settings, index_dir: Location, changes: IndexChanges) -> None:
+    """File uploader (for a writer), an ingest button with a progress bar, and the last run's
+    outcome."""
     if is_postgres_url(index_dir):
         st.caption("Uploads are kept beside an index folder; add documents to a PostgreSQL "
                    "index with `ragqa ingest PATH --index URL`.")
@@ -137,12 +163,8 @@ def upload_panel(s: Settings, index_dir: Location) -> None:
     policy = UploadPolicy(max_bytes=s.app.upload_max_mb * 2**20)
     state = st.session_state
     n = state.setdefault("uploader_n", 0)
-    files = st.file_uploader(
-        f"Add documents ({', '.join(policy.types)}; up to {s.app.upload_max_mb} MB each)",
-        type=policy.types, accept_multiple_files=True, key=f"uploader-{n}",
-        max_upload_size=s.app.upload_max_mb,
-    )
-    if files and st.button(f"Ingest {len(files)} file(s)", type="primary", key="ingest"):
+    queued = state.pop("upload_now", None)
+    if queued:  # "Ingest" was clicked in the page drawn before: the role is checked now
         bar = st.progress(0.0, text="Saving the files…")
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -150,12 +172,29 @@ def upload_panel(s: Settings, index_dir: Location) -> None:
                          text=f"{stage}: {done}/{total}")
 
         with errors_shown("Ingesting the files"):
-            state["last_ingest"] = ingest_uploads(
-                [Upload(f.name, f.getvalue()) for f in files],
-                resources.make_ingestor(s, index_dir), uploads_dir_for(index_dir), policy,
-                progress)
-            state["uploader_n"] = n + 1  # a fresh uploader: the files are in the index now
-            st.rerun()
+            try:
+                result = changes.upload(queued, resources.make_ingestor(s, index_dir), policy,
+                                        progress)
+            except AccessDenied as exc:
+                bar.empty()
+                st.error(f"Not uploaded: {exc}")
+            else:
+                state["last_ingest"] = result
+                state["uploader_n"] = n + 1  # a fresh uploader: the files are in the index now
+                st.rerun()
+    if not changes.allowed:
+        st.caption("You may ask questions here; adding and removing documents needs the "
+                   "writer role.")
+        return
+    files = st.file_uploader(
+        f"Add documents ({', '.join(policy.types)}; up to {s.app.upload_max_mb} MB each)",
+        type=policy.types, accept_multiple_files=True, key=f"uploader-{n}",
+        max_upload_size=s.app.upload_max_mb,
+    )
+    if files:
+        st.button(f"Ingest {len(files)} file(s)", type="primary", key="ingest",
+                  on_click=lambda: state.update(upload_now=[
+                      Upload(f.name, f.getvalue()) for f in state.get(f"uploader-{n}") or []]))
     last: UploadResult | None = state.get("last_ingest")
     if last is not None:
         show_upload_result(last)

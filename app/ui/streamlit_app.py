@@ -17,7 +17,9 @@ if str(_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app.ui import chat, resources, sidebar  # noqa: E402
+from app.services.access import OPEN_ACCESS  # noqa: E402
+from app.services.changes import IndexChanges  # noqa: E402
+from app.ui import admin, chat, resources, sidebar, signin  # noqa: E402
 from ingest.store import index_exists  # noqa: E402
 
 st.set_page_config(page_title="ragqa · 文档问答", page_icon=":material/forum:", layout="wide")
@@ -29,13 +31,26 @@ def main() -> None:
         base = resources.base_settings()
     if base is None:
         st.stop()
-    s, index_dir, store = base, base.index, None
+    accounts, grants = None, None
+    with chat.errors_shown("Opening the accounts"):
+        accounts = resources.get_accounts(base)
+        grants = signin.signed_in(base, accounts)
+    if grants is None:
+        st.stop()
+    s, index_dir, store = base, None, None
     with st.sidebar:
+        signin.sign_out_button(grants, accounts)
         with chat.errors_shown("Opening the knowledge base"):
-            index_dir = sidebar.choose_index(base)
-            sidebar.index_info(base, index_dir)
+            index_dir = sidebar.choose_index(base, grants)
+        if index_dir is None:
+            st.stop()
+        changes = IndexChanges(grants, index_dir, accounts)
+        with chat.errors_shown("Opening the knowledge base"):
+            sidebar.index_info(base, index_dir, changes)
         with chat.errors_shown("Uploading"):
-            sidebar.upload_panel(base, index_dir)
+            sidebar.upload_panel(base, index_dir, changes)
+        with chat.errors_shown("Managing access"):
+            admin.access_panel(grants, index_dir, accounts)
         with chat.errors_shown("Reading the controls"):
             s = sidebar.controls(base, index_dir)
         # Filled after the chat: loading the LLM must not hold up drawing the conversation.
@@ -61,7 +76,8 @@ def main() -> None:
         with st.chat_message("user"):
             st.markdown(chat.escape_md(question))
         with st.chat_message("assistant"):
-            turn = chat.ask(question.strip(), turns, s, index_dir)
+            user = "" if grants is OPEN_ACCESS else grants.who
+            turn = chat.ask(question.strip(), turns, s, index_dir, user=user)
             chat.render_answer(turn, store)
 
     with model_box:
