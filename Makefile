@@ -109,6 +109,12 @@ eval-gate: install kb
 	    --config data/eval_gate_drcd_test.toml
 	$(RAGQA) bench $(SHARED_DATA)/drcd_dev_tune.json $(GATE_SAMPLE) --render messy --absent 0.3 \
 	    --out reports/ci-drcd-messy --config data/eval_gate_drcd_test_messy.toml
+	# Questions asked in the other language than the documents (hand-translated tune-half
+	# questions, data/crosslingual/; their own test half), over a one-language index each.
+	$(PY) bench/crosslingual_public.py build --shared $(SHARED_DATA) --out reports/crosslingual
+	for set in squad_en_to_zh cmrc_zh_to_en drcd_zh_to_en; do \
+	  $(RAGQA) bench reports/crosslingual/$$set.json --split test --out reports/ci-xl-$$set \
+	    --config data/eval_gate_xl_$$set.toml || exit 1; done
 
 bench: install
 	$(PY) bench/ingest.py
