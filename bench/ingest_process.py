@@ -49,7 +49,7 @@ from langchain_huggingface import HuggingFaceEmbeddings
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 corpus, model, out, size, overlap = sys.argv[1:6]
 docs = [Document(page_content=p.read_text(encoding="utf-8"), metadata={"source": str(p)})
-        for p in sorted(Path(corpus).iterdir())]
+        for p in sorted(Path(corpus).rglob("*.txt"))]
 chunks = RecursiveCharacterTextSplitter(chunk_size=int(size),
                                         chunk_overlap=int(overlap)).split_documents(docs)
 emb = HuggingFaceEmbeddings(model_name=model, model_kwargs={"device": "cpu"},
@@ -64,9 +64,9 @@ def articles(root: Path) -> Path:
     folder = root / "articles"
     squad = load_bench(SHARED_DATA / "squad2_tune_en.json", "all")
     cmrc = load_bench(SHARED_DATA / "cmrc2018_dev_tune.json", "all")
-    write_corpus(squad, folder)
+    write_corpus(squad, folder / "en")  # a folder each: write_corpus prunes other files
     write_corpus(type(cmrc)(qa=cmrc.qa, corpus=cmrc.corpus[:1], split="all", absent=[],
-                            sha256=cmrc.sha256), folder)
+                            sha256=cmrc.sha256), folder / "zh")
     return folder
 
 
@@ -127,7 +127,7 @@ def main() -> None:
         # One warm-up: converts and compiles the models into the cache once.
         timed(ingest(small, "warm")(0), env)
         median_run("ragqa start-up (5 notes)", args.repeat, ingest(small, "small"), env)
-        ours = median_run(f"ragqa ingest ({len(list(corpus.iterdir()))} articles)",
+        ours = median_run(f"ragqa ingest ({len(list(corpus.rglob('*.txt')))} articles)",
                           args.repeat, ingest(corpus, "ours"), env)
         _, out = timed([str(RAGQA), "info", "--index", str(root / "ours-0")], env)
         chunks = next((line.strip() for line in out.splitlines() if "num_chunks" in line), "")

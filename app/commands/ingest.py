@@ -98,6 +98,7 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Ingest documents into an index: new files are added, changed ones replaced,
         unchanged ones skipped. A file that cannot be read is listed with its reason."""
+        from app.config import with_overrides
         from app.services.build import make_embedder
         from ingest.pipeline import Ingestor, StrictIngestError, check_index_dir
         from ingest.store import check_embedder, index_exists, read_store_manifest
@@ -110,7 +111,12 @@ def register(cli: typer.Typer) -> None:
         # documents given as --index, an index built with another embedder.
         check_index_dir(s.index)
         if index_exists(s.index):
-            check_embedder(read_store_manifest(s.index), s.index, s.ingest.embedder.embedding)
+            manifest = read_store_manifest(s.index)
+            if embedding is None:
+                # An existing index keeps the embedder it was built with (an index made before
+                # the multilingual default keeps all-MiniLM) unless --embedding names another.
+                s = with_overrides(s, embedding=manifest.embedding_model)
+            check_embedder(manifest, s.index, s.ingest.embedder.embedding)
         ingestor = Ingestor(s.index, make_embedder(s.ingest.embedder), s.ingest)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
