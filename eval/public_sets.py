@@ -1,6 +1,6 @@
 """Public reading-comprehension sets (SQuAD / CMRC 2018 JSON) as retrieval QA benchmarks.
 
-    bench = load_bench(SHARED_DATA / "cmrc2018_dev_tune.json", split="test")
+    bench = load_bench(SHARED_DATA / "cmrc2018_dev_tune.json", split="test")  # app.services
     write_corpus(bench, corpus_dir)      # one text file per article (the ones kept)
     write_corpus(bench, messy_dir, rendering="messy")   # the same, as copied from the web
     len(bench.items), bench.format       # questions of the test half's articles
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import re
 from dataclasses import dataclass, replace
@@ -34,11 +33,6 @@ from typing import Literal
 from eval.messy import Mess, Paragraph, Span, render_messy
 from eval.qa_io import QAFormatError, QAItem, QASet, parse_squad
 from ingest.core.fileio import atomic_write_text, read_text
-
-# The public sets themselves are never committed: they are read from `../shared/data` beside
-# the checkout (RAGQA_SHARED_DATA overrides it), by the gate, the tests and the scripts.
-SHARED_DATA = Path(os.environ.get("RAGQA_SHARED_DATA")
-                   or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 Split = Literal["tune", "test", "all"]
 SPLITS: tuple[Split, ...] = ("tune", "test", "all")

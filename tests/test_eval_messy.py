@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from app.services.shared_data import SHARED_DATA
 from eval.messy import KINDS, Mess, Paragraph, Span, render_messy
-from eval.public_sets import SHARED_DATA, article_text, gold_spans, load_bench, write_corpus
+from eval.public_sets import article_text, gold_spans, load_bench, write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 HAN = "\u4e00-\u9fff"

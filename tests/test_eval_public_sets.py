@@ -78,7 +78,7 @@ def test_a_jsonl_file_or_a_bad_split_is_refused_with_its_name(tmp_path):
 
 
 def test_the_shipped_sets_split_as_documented():
-    from eval.public_sets import SHARED_DATA as root
+    from app.services.shared_data import SHARED_DATA as root
     squad_tune = load_bench(root / "squad2_tune_en.json", "tune")
     squad_test = load_bench(root / "squad2_tune_en.json", "test")
     assert (len(squad_tune.items), len(squad_test.items)) == (868, 628)

@@ -63,9 +63,10 @@ def ingest_process(docs: Path, location, commit_files: int, log: Path) -> subpro
     """`ragqa ingest` as a user runs it, committing every `commit_files` files."""
     env = {**os.environ, "RAGQA_COMMIT_FILES": str(commit_files), "HF_HUB_OFFLINE": "1"}
     with log.open("w") as out:  # the child keeps its own copy of the descriptor
+        # The test's own embedder (the `embedder` fixture) resumes the run: the same model.
         return subprocess.Popen([sys.executable, "-m", "app.cli", "ingest", str(docs),
-                                 "--index", str(location)], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+                                 "--index", str(location), "--embedding", "builtin:minilm"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 # Several ragqa processes ingesting real corpora (20-60 s each, minutes on AVX2): make test.

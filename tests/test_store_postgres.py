@@ -79,6 +79,7 @@ def test_ask_and_eval_take_a_url_as_the_other_commands_do(tmp_path, pg_url, docs
     Ingestor(pg_url, embedder, IngestSettings(chunk_size=200, chunk_overlap=30)).ingest([docs])
     llm = ScriptedLLM("知识蒸馏把大模型的知识迁移到小模型中 [1]。")
     monkeypatch.setattr("app.services.build.make_llm", lambda settings: llm)
+    monkeypatch.setenv("RAGQA_EXPLANATION", "written")  # the LLM writes: its prompt is checked
     code, out, err = ragqa(monkeypatch, capsys, "ask", "什么是知识蒸馏？", "--index", pg_url,
                            "--mode", "bm25", "--json")
     assert code == 0, err
