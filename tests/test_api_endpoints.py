@@ -17,7 +17,8 @@ from app.services.uploads import ALLOWED_SUFFIXES
 def server(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("api")
     kb = small_index(tmp_path_factory, embedder, root / "kb")
-    state = ServerState(api_settings(embedder, api_upload_max_mb=1), [kb, root / "fresh"])
+    state = ServerState(api_settings(embedder, api_upload_max_mb=1), [kb, root / "fresh",
+                                                                    root / "empty"])
     with ThreadServer(state) as running:
         yield running
 
@@ -43,7 +44,8 @@ def test_healthz_and_the_model_list(http):
     assert health["llm_loaded"] is False  # nothing asked for an answer: no LLM was loaded
     models = http.get("/v1/models").json()
     kinds = {m["id"]: m["ragqa"]["kind"] for m in models["data"]}
-    assert kinds == {"kb": "index", "fresh": "index", "builtin:smollm2-135m": "llm"}
+    assert kinds == {"kb": "index", "fresh": "index", "empty": "index",
+                     "builtin:smollm2-135m": "llm"}
     kb = next(m for m in models["data"] if m["id"] == "kb")
     assert kb["object"] == "model" and kb["ragqa"]["documents"] == 3 and kb["created"] > 0
 
@@ -143,11 +145,12 @@ def test_unknown_models_routes_and_empty_indexes(http):
     chat = {"messages": [{"role": "user", "content": "hi"}]}
     r = http.post("/v1/chat/completions", json={"model": "nope", **chat})
     assert r.status_code == 404 and error(r)["code"] == "model_not_found"
-    r = http.post("/v1/chat/completions", json={"model": "fresh", **chat})
-    assert r.status_code == 409 and "POST /v1/indexes/fresh/documents" in error(r)["message"]
+    # "empty" stays empty whatever order the tests run in ("fresh" receives the uploads).
+    r = http.post("/v1/chat/completions", json={"model": "empty", **chat})
+    assert r.status_code == 409 and "POST /v1/indexes/empty/documents" in error(r)["message"]
     r = http.get("/v1/nothing-here")
     assert r.status_code == 404 and "GET /v1/nothing-here" in error(r)["message"]
-    assert http.get("/v1/indexes/fresh").json()["manifest"] is None
+    assert http.get("/v1/indexes/empty").json()["manifest"] is None
 
 
 # --- uploads -------------------------------------------------------------------------------
