@@ -169,7 +169,8 @@ class Embedder:
         if Path(path).is_dir():
             from ingest.openvino_encoder import write_start_record
 
-            write_start_record(Path(cache_dir), path, self._model, encoder.xml)
+            write_start_record(Path(cache_dir), path, self._model.tokenizer, encoder.xml,
+                               self.dimension, self.max_seq_length)
         return encoder
 
     def embed(self, texts: list[str], show_progress: bool = False, *,

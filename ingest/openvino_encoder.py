@@ -14,6 +14,7 @@ bench/ingest.py measures the speed and the embedder tests the agreement.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 import threading
@@ -154,8 +155,8 @@ START_FORMAT = 1
 
 
 def _fingerprint(folder: Path) -> list[list]:
-    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns]
-            for p in sorted(folder.iterdir()) if p.is_file()]
+    files = [(p.name, p.stat()) for p in sorted(folder.iterdir()) if p.is_file()]
+    return [[name, st.st_size, st.st_mtime_ns] for name, st in files]
 
 
 def start_record_path(cache_dir: Path, model_path: str) -> Path:
@@ -163,26 +164,22 @@ def start_record_path(cache_dir: Path, model_path: str) -> Path:
     return Path(cache_dir) / "embedders" / f"start-{key}.json"
 
 
-def write_start_record(cache_dir: Path, model_path: str, st_model, encoder_xml: Path) -> None:
+def write_start_record(cache_dir: Path, model_path: str, tokenizer, encoder_xml: Path,
+                       dimension: int, max_seq_length: int) -> None:
     """Records what `FastTokenizer` and `OpenVINOEncoder` need to start without torch; only
     for a model folder with a `tokenizer.json` (a fast tokenizer)."""
     folder = Path(model_path).resolve()
-    tokenizer = st_model.tokenizer
     if not (folder / "tokenizer.json").is_file() or tokenizer.pad_token_id is None:
         return
-    dimension = (getattr(st_model, "get_embedding_dimension", None)
-                 or st_model.get_sentence_embedding_dimension)()
     atomic_write_json(start_record_path(cache_dir, model_path), {
         "format": START_FORMAT, "model_path": str(folder), "files": _fingerprint(folder),
         "encoder": str(encoder_xml), "pad_id": int(tokenizer.pad_token_id),
-        "pad_token": str(tokenizer.pad_token), "dimension": int(dimension),
-        "max_seq_length": int(st_model.max_seq_length)})
+        "pad_token": str(tokenizer.pad_token), "dimension": dimension,
+        "max_seq_length": max_seq_length})
 
 
 def read_start_record(cache_dir: Path, model_path: str) -> dict | None:
     """The model's start record when it is still true of the folder and its encoder, else None."""
-    import json
-
     try:
         record = json.loads(start_record_path(cache_dir, model_path).read_text("utf-8"))
         fresh = (record.get("format") == START_FORMAT

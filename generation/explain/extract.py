@@ -94,11 +94,6 @@ def _grow(units: list[_Unit], first: int, last: int, max_chars: int) -> tuple[in
     return first, last
 
 
-def window_sentences(text: str) -> list[str]:
-    """The sentences of `text` an explanation may show (see `shown_units`)."""
-    return [u.text for u in shown_units(text)]
-
-
 def shown_units(text: str) -> list[_Unit]:
     """The sentences of `text` an explanation may show, in order: furniture, headings, code,
     table rows and fragments left out; a list item is one sentence; Chinese keeps no spaces
