@@ -35,6 +35,8 @@ IndexesOption = typer.Option(None, "--index", help="Index folder or postgresql:/
 AllOption = typer.Option(False, "--all-indexes", help="The role holds on every index.")
 RoleOption = typer.Option("reader", "--role", help="reader (ask), writer (+ upload, delete, "
                           "re-ingest) or admin (+ trail, users).")
+AccountsIndexOption = typer.Option(None, "--index", help="An index whose accounts these are "
+                                   "(default: the config's).")
 PasswordStdinOption = typer.Option(False, "--password-stdin", help="Read the password from the "
                                    "first line of stdin instead of asking.")
 
@@ -68,6 +70,11 @@ def _password(from_stdin: bool) -> str:
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+def _accounts(config: Path | None, index: str | None):
+    """`_store` for one index, or the config's when none is named."""
+    return _store(config, [index] if index else None)
+
+
 def _targets(names: list[str], all_indexes: bool) -> list[str]:
     from app.services.access import ALL_INDEXES, AccessError
 
@@ -98,22 +105,20 @@ def add(name: str = typer.Argument(..., help="The user's name (what they sign in
 
 @users_cli.command("passwd")
 def passwd(name: str = typer.Argument(...), password_stdin: bool = PasswordStdinOption,
-           index: str | None = typer.Option(None, "--index", help="An index whose accounts "
-                                            "these are (default: the config's)."),
+           index: str | None = AccountsIndexOption,
            config: Path | None = ConfigOption) -> None:
     """Set a user's password; their sign-in sessions end (their API keys stay)."""
-    store, _ = _store(config, [index] if index else None)
+    store, _ = _accounts(config, index)
     store.set_password(name, _password(password_stdin), _actor())
     console.print(f"password of {name} changed; signed out everywhere", highlight=False)
 
 
 @users_cli.command("remove")
 def remove(name: str = typer.Argument(...),
-           index: str | None = typer.Option(None, "--index", help="An index whose accounts "
-                                            "these are (default: the config's)."),
+           index: str | None = AccountsIndexOption,
            config: Path | None = ConfigOption) -> None:
     """Remove a user with their roles, API keys and sessions."""
-    store, _ = _store(config, [index] if index else None)
+    store, _ = _accounts(config, index)
     store.remove_user(name, _actor())
     console.print(f"removed {name}, their roles, keys and sessions", highlight=False)
 
@@ -145,11 +150,10 @@ def revoke(name: str = typer.Argument(...), index: list[str] | None = IndexesOpt
 @users_cli.command("key")
 def key(name: str = typer.Argument(...),
         label: str = typer.Option("", "--label", help="What the key is for (shown in lists)."),
-        index: str | None = typer.Option(None, "--index", help="An index whose accounts "
-                                         "these are (default: the config's)."),
+        index: str | None = AccountsIndexOption,
         config: Path | None = ConfigOption) -> None:
     """A new API key for `ragqa serve`, carrying the user's roles: printed once on stdout."""
-    store, _ = _store(config, [index] if index else None)
+    store, _ = _accounts(config, index)
     secret = store.new_key(name, label, _actor())
     console.print(f"API key of {name} (shown once; only its hash is kept):", highlight=False)
     typer.echo(secret)
@@ -157,11 +161,10 @@ def key(name: str = typer.Argument(...),
 
 @users_cli.command("keys")
 def keys(name: str = typer.Argument(...),
-         index: str | None = typer.Option(None, "--index", help="An index whose accounts "
-                                          "these are (default: the config's)."),
+         index: str | None = AccountsIndexOption,
          config: Path | None = ConfigOption) -> None:
     """A user's API keys: label and when each was made (the keys themselves are not kept)."""
-    store, _ = _store(config, [index] if index else None)
+    store, _ = _accounts(config, index)
     for label, created in store.keys(name):
         out.print(f"{created}  {label or '(no label)'}", highlight=False)
 
@@ -171,26 +174,24 @@ def revoke_key(name: str = typer.Argument(...),
                label: str | None = typer.Option(None, "--label", help="Only the keys with "
                                                 "this label."),
                all_keys: bool = typer.Option(False, "--all", help="Every key of the user."),
-               index: str | None = typer.Option(None, "--index", help="An index whose "
-                                                "accounts these are (default: the config's)."),
+               index: str | None = AccountsIndexOption,
                config: Path | None = ConfigOption) -> None:
     """Revoke a user's API keys (by label, or --all); a request with one gets 401 at once."""
     from app.services.access import AccessError
 
     if (label is None) == (not all_keys):
         raise AccessError("give the keys' --label, or --all")
-    store, _ = _store(config, [index] if index else None)
+    store, _ = _accounts(config, index)
     count = store.remove_keys(name, label, _actor())
     console.print(f"revoked {count} key(s) of {name}", highlight=False)
 
 
 @users_cli.command("list")
-def list_users(index: str | None = typer.Option(None, "--index", help="An index whose "
-                                                "accounts these are (default: the config's)."),
+def list_users(index: str | None = AccountsIndexOption,
                as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
                config: Path | None = ConfigOption) -> None:
     """Every user with their roles and how many API keys they hold."""
-    store, _ = _store(config, [index] if index else None)
+    store, _ = _accounts(config, index)
     users = store.users()
     if as_json:
         typer.echo(json.dumps([u.__dict__ for u in users], ensure_ascii=False, indent=2))
@@ -211,7 +212,7 @@ def trail(index: str | None = typer.Option(None, "--index", help="Only changes t
           as_json: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
           config: Path | None = ConfigOption) -> None:
     """Who uploaded, deleted or re-ingested what, and who changed users, latest first."""
-    store, names = _store(config, [index] if index else None)
+    store, names = _accounts(config, index)
     entries = store.trail(names[0] if names else None, limit)
     if as_json:
         typer.echo(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=2))
