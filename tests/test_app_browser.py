@@ -10,6 +10,7 @@ import json
 import re
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,21 @@ def chromium():
 def assistant_messages(page):
     return page.get_by_test_id("stChatMessage").filter(
         has=page.get_by_test_id("stChatMessageAvatarAssistant"))
+
+
+@contextmanager
+def app_page(chromium, server, failure_png: str, width: int = 1280, height: int = 1000):
+    """A new page for `server`'s app; if the test fails on it, a full-page screenshot
+    (REPORT_DIR / `failure_png`) and the server's log come before the error."""
+    page = chromium.new_page(viewport={"width": width, "height": height})
+    try:
+        yield page
+    except Exception:
+        page.screenshot(path=str(REPORT_DIR / failure_png), full_page=True)
+        print(server.log_text())
+        raise
+    finally:
+        page.close()
 
 
 def wait_idle(page, timeout_ms: int = 120_000) -> None:
@@ -92,119 +108,112 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
     config = write_config(tmp_path / "ragqa.toml", max_new_tokens=64,
                           max_prompt_tokens=MAX_PROMPT_TOKENS, feedback_db=feedback_db)
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
-    with AppServer(config, index, log=tmp_path / "server.log") as server:
-        page = chromium.new_page(viewport={"width": 1440, "height": 1100})
-        try:
-            page.goto(server.url)
-            # The sidebar names the LLM and its device once it is loaded: answers are timed
-            # from then on, without the one-time model load.
-            expect(page.get_by_test_id("stSidebar").get_by_text("Device:")).to_be_visible(
-                timeout=180_000)
-            expect(page.get_by_test_id("stSidebar")).to_contain_text("13 documents")
+    with (AppServer(config, index, log=tmp_path / "server.log") as server,
+          app_page(chromium, server, "failure.png", 1440, 1100) as page):
+        page.goto(server.url)
+        # The sidebar names the LLM and its device once it is loaded: answers are timed
+        # from then on, without the one-time model load.
+        expect(page.get_by_test_id("stSidebar").get_by_text("Device:")).to_be_visible(
+            timeout=180_000)
+        expect(page.get_by_test_id("stSidebar")).to_contain_text("13 documents")
 
-            # 1. An English question: the short answer in bold first, then its sentence, and
-            # the cited card open with the answer highlighted inside its sentence.
-            en = ask_and_watch(page, QUESTION_EN)
-            short = en["message"].locator("strong").first
-            expect(short).to_have_text(re.compile(r"\S"))
-            card = en["message"].get_by_test_id("stExpander").first
-            expect(card).to_contain_text(re.compile(r"\[\d+\] \S+\.(md|txt|pdf)"))
-            expect(card).to_contain_text("score")
-            expect(card.get_by_test_id("stExpanderDetails")).to_be_visible()
-            mark = card.locator("mark")
-            expect(mark).to_have_count(1)
-            assert mark.inner_text() == short.inner_text()
-            assert "Apache" in mark.inner_text()  # the corpus: "released under Apache 2.0"
-            evidence = card.locator(".ragqa-evidence").inner_text()
-            assert mark.inner_text() in evidence and len(evidence) > len(mark.inner_text())
-            assert CURSOR not in en["message"].inner_text()
+        # 1. An English question: the short answer in bold first, then its sentence, and
+        # the cited card open with the answer highlighted inside its sentence.
+        en = ask_and_watch(page, QUESTION_EN)
+        short = en["message"].locator("strong").first
+        expect(short).to_have_text(re.compile(r"\S"))
+        card = en["message"].get_by_test_id("stExpander").first
+        expect(card).to_contain_text(re.compile(r"\[\d+\] \S+\.(md|txt|pdf)"))
+        expect(card).to_contain_text("score")
+        expect(card.get_by_test_id("stExpanderDetails")).to_be_visible()
+        mark = card.locator("mark")
+        expect(mark).to_have_count(1)
+        assert mark.inner_text() == short.inner_text()
+        assert "Apache" in mark.inner_text()  # the corpus: "released under Apache 2.0"
+        evidence = card.locator(".ragqa-evidence").inner_text()
+        assert mark.inner_text() in evidence and len(evidence) > len(mark.inner_text())
+        assert CURSOR not in en["message"].inner_text()
 
-            # 2. Thumbs up on that answer lands in the SQLite database.
-            thumbs_up = en["message"].get_by_role("radio", name="Thumbs up")
-            thumbs_up.click()
-            expect(thumbs_up).to_have_attribute("aria-checked", "true")
-            expect(en["message"].get_by_text("Feedback saved")).to_be_visible(timeout=30_000)
-            with sqlite3.connect(feedback_db) as db:
-                rows = db.execute("SELECT rating, question, citations FROM feedback").fetchall()
-            assert len(rows) == 1 and rows[0][:2] == (1, QUESTION_EN)
-            sources = json.loads(rows[0][2])
-            assert sources, "the rating was stored without its sources"
-            assert all(Path(c["source"]).suffix in {".md", ".txt", ".pdf"} for c in sources)
-            # ... and comes back out of the export button as JSONL.
-            wait_idle(page)
-            export = page.get_by_role("button", name="Export feedback (1 ratings, JSONL)")
-            with page.expect_download() as download:
-                export.click()
-            [line] = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
-            exported = json.loads(line)
-            assert (exported["rating"], exported["question"]) == ("up", QUESTION_EN)
+        # 2. Thumbs up on that answer lands in the SQLite database.
+        thumbs_up = en["message"].get_by_role("radio", name="Thumbs up")
+        thumbs_up.click()
+        expect(thumbs_up).to_have_attribute("aria-checked", "true")
+        expect(en["message"].get_by_text("Feedback saved")).to_be_visible(timeout=30_000)
+        with sqlite3.connect(feedback_db) as db:
+            rows = db.execute("SELECT rating, question, citations FROM feedback").fetchall()
+        assert len(rows) == 1 and rows[0][:2] == (1, QUESTION_EN)
+        sources = json.loads(rows[0][2])
+        assert sources, "the rating was stored without its sources"
+        assert all(Path(c["source"]).suffix in {".md", ".txt", ".pdf"} for c in sources)
+        # ... and comes back out of the export button as JSONL.
+        wait_idle(page)
+        export = page.get_by_role("button", name="Export feedback (1 ratings, JSONL)")
+        with page.expect_download() as download:
+            export.click()
+        [line] = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+        exported = json.loads(line)
+        assert (exported["rating"], exported["question"]) == ("up", QUESTION_EN)
 
-            # 3. Upload a new document (and a broken one): it is ingested with its failure listed.
-            doc = tmp_path / "upload" / "灯塔 项目.md"
-            doc.parent.mkdir()
-            doc.write_text(UPLOAD_FACT, encoding="utf-8")
-            broken = tmp_path / "upload" / "broken.pdf"
-            broken.write_bytes(b"%PDF-1.4 truncated")
-            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([doc, broken])
-            page.get_by_role("button", name="Ingest 2 file(s)").click()
-            sidebar = page.get_by_test_id("stSidebar")
-            expect(sidebar.get_by_text("Ingested 1 file(s)")).to_be_visible(timeout=120_000)
-            expect(sidebar).to_contain_text("broken.pdf")
-            expect(sidebar).to_contain_text("14 documents")
-            # Added to the index as it was built: not re-chunked with the default chunk size.
-            expect(sidebar).to_contain_text("chunk 500/60")
+        # 3. Upload a new document (and a broken one): it is ingested with its failure listed.
+        doc = tmp_path / "upload" / "灯塔 项目.md"
+        doc.parent.mkdir()
+        doc.write_text(UPLOAD_FACT, encoding="utf-8")
+        broken = tmp_path / "upload" / "broken.pdf"
+        broken.write_bytes(b"%PDF-1.4 truncated")
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([doc, broken])
+        page.get_by_role("button", name="Ingest 2 file(s)").click()
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("Ingested 1 file(s)")).to_be_visible(timeout=120_000)
+        expect(sidebar).to_contain_text("broken.pdf")
+        expect(sidebar).to_contain_text("14 documents")
+        # Added to the index as it was built: not re-chunked with the default chunk size.
+        expect(sidebar).to_contain_text("chunk 500/60")
 
-            # 4. Two users at once: a second browser session asks just before this one asks a
-            #    Chinese question; the one shared LLM answers both, one after the other.
-            other = chromium.new_page(viewport={"width": 1200, "height": 900})
-            other.goto(server.url)
-            expect(other.get_by_test_id("stSidebar").get_by_text("Device:")).to_be_visible(
-                timeout=60_000)
-            other.get_by_test_id("stChatInputTextArea").fill(QUESTION_EN2)
-            other.get_by_test_id("stChatInputTextArea").press("Enter")
-            zh = ask_and_watch(page, QUESTION_ZH)
-            expect(zh["message"].get_by_test_id("stExpander").first).to_contain_text(
-                re.compile(r"\[\d+\] "))
-            # "什么是…" is answered in sentences, each [n] naming its passage on hover.
-            cite = zh["message"].locator(".ragqa-explained sup.ragqa-cite").first
-            expect(cite).to_have_attribute("title", re.compile(r"zh_\w+\.(md|txt|pdf)"))
-            # ... and its source card marks the passage sentence that supports it.
-            expect(zh["message"].locator(".ragqa-evidence mark").first).to_be_visible()
-            other_answer = assistant_messages(other).first
-            expect(other_answer).to_contain_text("answered in", timeout=180_000)
-            expect(other_answer.get_by_test_id("stExpander").first).to_contain_text(
-                re.compile(r"\[\d+\] en_"))
-            # Each session keeps its own conversation.
-            assert assistant_messages(other).count() == 1
-            assert assistant_messages(page).count() == 2
-            other.close()
+        # 4. Two users at once: a second browser session asks just before this one asks a
+        #    Chinese question; the one shared LLM answers both, one after the other.
+        other = chromium.new_page(viewport={"width": 1200, "height": 900})
+        other.goto(server.url)
+        expect(other.get_by_test_id("stSidebar").get_by_text("Device:")).to_be_visible(
+            timeout=60_000)
+        other.get_by_test_id("stChatInputTextArea").fill(QUESTION_EN2)
+        other.get_by_test_id("stChatInputTextArea").press("Enter")
+        zh = ask_and_watch(page, QUESTION_ZH)
+        expect(zh["message"].get_by_test_id("stExpander").first).to_contain_text(
+            re.compile(r"\[\d+\] "))
+        # "什么是…" is answered in sentences, each [n] naming its passage on hover.
+        cite = zh["message"].locator(".ragqa-explained sup.ragqa-cite").first
+        expect(cite).to_have_attribute("title", re.compile(r"zh_\w+\.(md|txt|pdf)"))
+        # ... and its source card marks the passage sentence that supports it.
+        expect(zh["message"].locator(".ragqa-evidence mark").first).to_be_visible()
+        other_answer = assistant_messages(other).first
+        expect(other_answer).to_contain_text("answered in", timeout=180_000)
+        expect(other_answer.get_by_test_id("stExpander").first).to_contain_text(
+            re.compile(r"\[\d+\] en_"))
+        # Each session keeps its own conversation.
+        assert assistant_messages(other).count() == 1
+        assert assistant_messages(page).count() == 2
+        other.close()
 
-            # 5. The uploaded file answers a question; removed from the sidebar (with a
-            #    confirmation), the same question is declined.
-            lighthouse = "灯塔项目的预算是多少？"
-            before = ask_and_watch(page, lighthouse)
-            expect(before["message"].locator("strong").first).to_contain_text("42")
-            sidebar.get_by_text("Files (14)").click()
-            row = sidebar.get_by_test_id("stHorizontalBlock").filter(has_text="灯塔 项目.md")
-            row.get_by_role("button").click()
-            expect(sidebar).to_contain_text("Remove 灯塔 项目.md from the knowledge base?")
-            sidebar.get_by_role("button", name="Remove", exact=True).click()
-            expect(sidebar).to_contain_text("Removed 灯塔 项目.md", timeout=60_000)
-            expect(sidebar).to_contain_text("13 documents")
-            after = ask_and_watch(page, lighthouse)
-            expect(after["message"]).to_contain_text("No answer found in the documents")
+        # 5. The uploaded file answers a question; removed from the sidebar (with a
+        #    confirmation), the same question is declined.
+        lighthouse = "灯塔项目的预算是多少？"
+        before = ask_and_watch(page, lighthouse)
+        expect(before["message"].locator("strong").first).to_contain_text("42")
+        sidebar.get_by_text("Files (14)").click()
+        row = sidebar.get_by_test_id("stHorizontalBlock").filter(has_text="灯塔 项目.md")
+        row.get_by_role("button").click()
+        expect(sidebar).to_contain_text("Remove 灯塔 项目.md from the knowledge base?")
+        sidebar.get_by_role("button", name="Remove", exact=True).click()
+        expect(sidebar).to_contain_text("Removed 灯塔 项目.md", timeout=60_000)
+        expect(sidebar).to_contain_text("13 documents")
+        after = ask_and_watch(page, lighthouse)
+        expect(after["message"]).to_contain_text("No answer found in the documents")
 
-            # Tall enough to show both conversations and most of the sidebar in one picture.
-            page.set_viewport_size({"width": 1440, "height": 2200})
-            wait_idle(page)
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(REPORT_DIR / "screenshot.png"), full_page=True)
-        except Exception:
-            page.screenshot(path=str(REPORT_DIR / "failure.png"), full_page=True)
-            print(server.log_text())
-            raise
-        finally:
-            page.close()
+        # Tall enough to show both conversations and most of the sidebar in one picture.
+        page.set_viewport_size({"width": 1440, "height": 2200})
+        wait_idle(page)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(REPORT_DIR / "screenshot.png"), full_page=True)
     timings = {
         "llm": "builtin:qwen2.5-0.5b", "max_new_tokens": 64, "max_prompt_tokens": MAX_PROMPT_TOKENS,
         "answer_seconds": {"en": round(en["seconds"], 2), "zh": round(zh["seconds"], 2)},
@@ -227,32 +236,25 @@ def test_first_question_on_a_cold_model_cache_says_what_is_loading(chromium, tmp
     config = write_config(tmp_path / "ragqa.toml", llm="builtin:smollm2-135m", reader="llm",
                           cache_dir=cold_cache, max_new_tokens=16,
                           feedback_db=tmp_path / "feedback.sqlite3")
-    with AppServer(config, index, log=tmp_path / "server.log") as server:
-        page = chromium.new_page(viewport={"width": 1280, "height": 1000})
-        try:
-            page.goto(server.url)
-            box = page.get_by_test_id("stChatInputTextArea")
-            expect(box).to_be_editable(timeout=30_000)
-            box.fill(QUESTION_EN)
-            asked = time.perf_counter()
-            box.press("Enter")
-            reply = assistant_messages(page).first
-            expect(reply).to_contain_text("Preparing the language model", timeout=5_000)
-            seen_s = time.perf_counter() - asked
-            REPORT_DIR.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(REPORT_DIR / "first-question-loading.png"))
-            expect(reply).to_contain_text("one-time step")
-            expect(page.get_by_test_id("stChatMessage").first).to_contain_text(QUESTION_EN)
-            expect(reply).to_contain_text("answered in", timeout=600_000)
-            expect(reply).not_to_contain_text("Preparing the language model")
-            expect(page.get_by_test_id("stSidebar").get_by_text("Device:")).to_be_visible(
-                timeout=60_000)
-        except Exception:
-            page.screenshot(path=str(REPORT_DIR / "cold-failure.png"), full_page=True)
-            print(server.log_text())
-            raise
-        finally:
-            page.close()
+    with (AppServer(config, index, log=tmp_path / "server.log") as server,
+          app_page(chromium, server, "cold-failure.png", 1280, 1000) as page):
+        page.goto(server.url)
+        box = page.get_by_test_id("stChatInputTextArea")
+        expect(box).to_be_editable(timeout=30_000)
+        box.fill(QUESTION_EN)
+        asked = time.perf_counter()
+        box.press("Enter")
+        reply = assistant_messages(page).first
+        expect(reply).to_contain_text("Preparing the language model", timeout=5_000)
+        seen_s = time.perf_counter() - asked
+        REPORT_DIR.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(REPORT_DIR / "first-question-loading.png"))
+        expect(reply).to_contain_text("one-time step")
+        expect(page.get_by_test_id("stChatMessage").first).to_contain_text(QUESTION_EN)
+        expect(reply).to_contain_text("answered in", timeout=600_000)
+        expect(reply).not_to_contain_text("Preparing the language model")
+        expect(page.get_by_test_id("stSidebar").get_by_text("Device:")).to_be_visible(
+            timeout=60_000)
     assert seen_s < 5, f"the loading message came {seen_s:.1f} s after the question"
     assert list((cold_cache / "models").glob("*-openvino*")), "the app prepared nothing"
 
@@ -265,24 +267,17 @@ def test_a_factoid_is_answered_without_the_llm(chromium, tmp_path, tmp_path_fact
     index = sample_index_copy(tmp_path_factory, embedder, tmp_path / "indexes" / "sample")
     config = write_config(tmp_path / "ragqa.toml", llm=str(tmp_path / "no-such-llm"),
                           feedback_db=tmp_path / "feedback.sqlite3")
-    with AppServer(config, index, log=tmp_path / "server.log") as server:
-        page = chromium.new_page(viewport={"width": 1280, "height": 1000})
-        try:
-            page.goto(server.url)
-            box = page.get_by_test_id("stChatInputTextArea")
-            expect(box).to_be_editable(timeout=30_000)
-            box.fill(QUESTION_EN)
-            box.press("Enter")
-            reply = assistant_messages(page).first
-            expect(reply).to_contain_text("answered in", timeout=120_000)
-            expect(reply.locator("strong").first).to_contain_text("Apache")
-            expect(page.get_by_test_id("stSidebar")).to_contain_text("no-such-llm")
-        except Exception:
-            page.screenshot(path=str(REPORT_DIR / "no-llm-failure.png"), full_page=True)
-            print(server.log_text())
-            raise
-        finally:
-            page.close()
+    with (AppServer(config, index, log=tmp_path / "server.log") as server,
+          app_page(chromium, server, "no-llm-failure.png", 1280, 1000) as page):
+        page.goto(server.url)
+        box = page.get_by_test_id("stChatInputTextArea")
+        expect(box).to_be_editable(timeout=30_000)
+        box.fill(QUESTION_EN)
+        box.press("Enter")
+        reply = assistant_messages(page).first
+        expect(reply).to_contain_text("answered in", timeout=120_000)
+        expect(reply.locator("strong").first).to_contain_text("Apache")
+        expect(page.get_by_test_id("stSidebar")).to_contain_text("no-such-llm")
 
 
 def test_team_sign_in_roles_reload_sign_out_and_lock_in_chromium(chromium, tmp_path,
@@ -318,84 +313,77 @@ def test_team_sign_in_roles_reload_sign_out_and_lock_in_chromium(chromium, tmp_p
         page.get_by_label("Password", exact=True).fill(secret)
         page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
 
-    with AppServer(config, index, log=tmp_path / "server.log") as server:
-        page = chromium.new_page(viewport={"width": 1280, "height": 1000})
-        try:
-            # 1. Signed out: the sign-in page, nothing of the knowledge base.
-            page.goto(server.url)
-            expect(page.get_by_text("Sign in to ragqa")).to_be_visible(timeout=60_000)
-            expect(page.get_by_test_id("stChatInputTextArea")).to_have_count(0)
-            expect(page.get_by_test_id("stSidebar")).to_have_count(0)
+    with (AppServer(config, index, log=tmp_path / "server.log") as server,
+          app_page(chromium, server, "sign-in-failure.png", 1280, 1000) as page):
+        # 1. Signed out: the sign-in page, nothing of the knowledge base.
+        page.goto(server.url)
+        expect(page.get_by_text("Sign in to ragqa")).to_be_visible(timeout=60_000)
+        expect(page.get_by_test_id("stChatInputTextArea")).to_have_count(0)
+        expect(page.get_by_test_id("stSidebar")).to_have_count(0)
 
-            # 2. A reader signs in, asks, has no upload control, and stays signed in on reload.
-            sign_in(page, "ben")
-            sidebar = page.get_by_test_id("stSidebar")
-            expect(sidebar).to_contain_text("Signed in as ben", timeout=60_000)
-            expect(sidebar).to_contain_text("needs the writer role")
-            expect(page.get_by_test_id("stFileUploaderDropzoneInput")).to_have_count(0)
-            answer = ask_and_watch(page, QUESTION_EN)
-            expect(answer["message"].locator("strong").first).to_contain_text("Apache")
-            page.reload()
-            expect(sidebar).to_contain_text("Signed in as ben", timeout=60_000)
-            expect(page.get_by_text("Sign in to ragqa")).to_have_count(0)
-            expect(page.get_by_test_id("stFileUploaderDropzoneInput")).to_have_count(0)
+        # 2. A reader signs in, asks, has no upload control, and stays signed in on reload.
+        sign_in(page, "ben")
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar).to_contain_text("Signed in as ben", timeout=60_000)
+        expect(sidebar).to_contain_text("needs the writer role")
+        expect(page.get_by_test_id("stFileUploaderDropzoneInput")).to_have_count(0)
+        answer = ask_and_watch(page, QUESTION_EN)
+        expect(answer["message"].locator("strong").first).to_contain_text("Apache")
+        page.reload()
+        expect(sidebar).to_contain_text("Signed in as ben", timeout=60_000)
+        expect(page.get_by_text("Sign in to ragqa")).to_have_count(0)
+        expect(page.get_by_test_id("stFileUploaderDropzoneInput")).to_have_count(0)
 
-            # 3. Sign-out ends the session: a reload shows the sign-in page again.
-            sidebar.get_by_role("button", name="Sign out").click()
-            expect(page.get_by_text("Sign in to ragqa")).to_be_visible(timeout=30_000)
-            page.reload()
-            expect(page.get_by_text("Sign in to ragqa")).to_be_visible(timeout=30_000)
+        # 3. Sign-out ends the session: a reload shows the sign-in page again.
+        sidebar.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_text("Sign in to ragqa")).to_be_visible(timeout=30_000)
+        page.reload()
+        expect(page.get_by_text("Sign in to ragqa")).to_be_visible(timeout=30_000)
 
-            # 4. A writer's page shows "Ingest"; made a reader meanwhile, the click is refused
-            #    by the server and nothing is saved.
-            writer = chromium.new_page(viewport={"width": 1280, "height": 1000})
-            writer.goto(server.url)
-            sign_in(writer, "ana")
-            wsidebar = writer.get_by_test_id("stSidebar")
-            expect(wsidebar).to_contain_text("Signed in as ana", timeout=60_000)
-            writer.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([doc])
-            ingest = writer.get_by_role("button", name="Ingest 1 file(s)")
-            expect(ingest).to_be_visible(timeout=30_000)
-            store.grant("ana", "sample", Role.READER, actor="test")
-            ingest.click()
-            expect(wsidebar).to_contain_text("Not uploaded: ana is a reader of 'sample'",
-                                             timeout=60_000)
-            expect(writer.get_by_test_id("stFileUploaderDropzoneInput")).to_have_count(0)
-            assert not (index.parent / "sample.uploads" / "heron.md").exists()
+        # 4. A writer's page shows "Ingest"; made a reader meanwhile, the click is refused
+        #    by the server and nothing is saved.
+        writer = chromium.new_page(viewport={"width": 1280, "height": 1000})
+        writer.goto(server.url)
+        sign_in(writer, "ana")
+        wsidebar = writer.get_by_test_id("stSidebar")
+        expect(wsidebar).to_contain_text("Signed in as ana", timeout=60_000)
+        writer.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([doc])
+        ingest = writer.get_by_role("button", name="Ingest 1 file(s)")
+        expect(ingest).to_be_visible(timeout=30_000)
+        store.grant("ana", "sample", Role.READER, actor="test")
+        ingest.click()
+        expect(wsidebar).to_contain_text("Not uploaded: ana is a reader of 'sample'",
+                                         timeout=60_000)
+        expect(writer.get_by_test_id("stFileUploaderDropzoneInput")).to_have_count(0)
+        assert not (index.parent / "sample.uploads" / "heron.md").exists()
 
-            # 5. A writer again: uploads, then removes the document; both are in the trail.
-            store.grant("ana", "sample", Role.WRITER, actor="test")
-            writer.reload()
-            expect(wsidebar).to_contain_text("Signed in as ana", timeout=60_000)
-            writer.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([doc])
-            writer.get_by_role("button", name="Ingest 1 file(s)").click()
-            expect(wsidebar.get_by_text("Ingested 1 file(s)")).to_be_visible(timeout=120_000)
-            expect(wsidebar).to_contain_text(f"{n + 1} documents")
-            wsidebar.get_by_text(f"Files ({n + 1})").click()
-            row = wsidebar.get_by_test_id("stHorizontalBlock").filter(has_text="heron.md")
-            row.get_by_role("button").click()
-            wsidebar.get_by_role("button", name="Remove", exact=True).click()
-            expect(wsidebar).to_contain_text("Removed heron.md", timeout=60_000)
-            expect(wsidebar).to_contain_text(f"{n} documents")
-            actions = [(e.actor, e.action, Path(e.target).name) for e in store.trail("sample")
-                       if e.action in ("upload", "delete")]
-            assert actions == [("ana", "delete", "heron.md"), ("ana", "upload", "heron.md")]
-            writer.close()
+        # 5. A writer again: uploads, then removes the document; both are in the trail.
+        store.grant("ana", "sample", Role.WRITER, actor="test")
+        writer.reload()
+        expect(wsidebar).to_contain_text("Signed in as ana", timeout=60_000)
+        writer.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([doc])
+        writer.get_by_role("button", name="Ingest 1 file(s)").click()
+        expect(wsidebar.get_by_text("Ingested 1 file(s)")).to_be_visible(timeout=120_000)
+        expect(wsidebar).to_contain_text(f"{n + 1} documents")
+        wsidebar.get_by_text(f"Files ({n + 1})").click()
+        row = wsidebar.get_by_test_id("stHorizontalBlock").filter(has_text="heron.md")
+        row.get_by_role("button").click()
+        wsidebar.get_by_role("button", name="Remove", exact=True).click()
+        expect(wsidebar).to_contain_text("Removed heron.md", timeout=60_000)
+        expect(wsidebar).to_contain_text(f"{n} documents")
+        actions = [(e.actor, e.action, Path(e.target).name) for e in store.trail("sample")
+                   if e.action in ("upload", "delete")]
+        assert actions == [("ana", "delete", "heron.md"), ("ana", "upload", "heron.md")]
+        writer.close()
 
-            # 6. Twenty wrong passwords: the name is locked, the right password too.
-            for i in range(20):
-                sign_in(page, "eve", f"wrong guess {i}")
-                expect(page.get_by_test_id("stAlert")).to_be_visible(timeout=30_000)
-                wait_idle(page)
-            expect(page.get_by_test_id("stAlert")).to_contain_text(
-                "too many wrong passwords for eve")
-            sign_in(page, "eve")
+        # 6. Twenty wrong passwords: the name is locked, the right password too.
+        for i in range(20):
+            sign_in(page, "eve", f"wrong guess {i}")
+            expect(page.get_by_test_id("stAlert")).to_be_visible(timeout=30_000)
             wait_idle(page)
-            expect(page.get_by_test_id("stAlert")).to_contain_text("locked")
-            expect(page.get_by_test_id("stChatInputTextArea")).to_have_count(0)
-        except Exception:
-            page.screenshot(path=str(REPORT_DIR / "sign-in-failure.png"), full_page=True)
-            print(server.log_text())
-            raise
-        finally:
-            page.close()
+        expect(page.get_by_test_id("stAlert")).to_contain_text(
+            "too many wrong passwords for eve")
+        sign_in(page, "eve")
+        wait_idle(page)
+        expect(page.get_by_test_id("stAlert")).to_contain_text("locked")
+        expect(page.get_by_test_id("stChatInputTextArea")).to_have_count(0)
