@@ -34,16 +34,16 @@ _EXPLAIN_EN = re.compile(
     r"big|often))|\b(difference|differences|differ|advantages?|disadvantages?|pros and cons|"
     r"benefits?|drawbacks?|steps?|principle|purpose|the role of|mechanism|work)\b|"
     r"^\s*what (is|are) (an? )?[\w-]+( [\w-]+)?\s*\??\s*$|^\s*(list|name) (the|all)\b", re.I)
-_EXPLAIN_ZH = re.compile(r"为什么|为何|怎么|怎样|如何|什么是|是什么意思|区别|不同之处|差异|原理|"
-                         r"步骤|流程|过程|有哪些|优缺点|优点|缺点|好处|作用|意义|介绍|解释|说明|"
-                         r"比较|对比|机制|原因|定义|不同|几步|哪几个?步|哪些情况|什么情况下|"
-                         r"^[^的]{1,8}是什么[？?]?\s*$")
-# Explanations even with a fact word in them: the cases, the steps, what happens when.
+# Explanations even with a fact word in them: why, the cases, the steps, what happens when.
 _EXPLAIN_FIRST_EN = re.compile(r"\b(in (which|what) (cases?|situations?|circumstances)|"
                                r"what happens (when|if)|what (is|are) the differences?|"
                                r"which steps|what steps)\b", re.I)
-_EXPLAIN_FIRST_ZH = re.compile(r"为什么|为何|怎么|如何|区别|原理|优缺点|不同|几步|哪几个?步|"
-                               r"哪些情况|什么情况下")
+_EXPLAIN_FIRST_ZH_CUES = (r"为什么|为何|怎么|如何|区别|原理|优缺点|不同|几步|哪几个?步|哪些情况|"
+                          r"什么情况下")
+_EXPLAIN_FIRST_ZH = re.compile(_EXPLAIN_FIRST_ZH_CUES)
+_EXPLAIN_ZH = re.compile(_EXPLAIN_FIRST_ZH_CUES + r"|怎样|什么是|是什么意思|不同之处|差异|步骤|"
+                         r"流程|过程|有哪些|优点|缺点|好处|作用|意义|介绍|解释|说明|比较|对比|机制|"
+                         r"原因|定义|^[^的]{1,8}是什么[？?]?\s*$")
 
 
 def answer_form(question: str) -> Form:
