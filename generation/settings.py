@@ -83,7 +83,9 @@ class GenerationSettings(DecodingSettings):
                                  "written from")
     explain_max_new_tokens: int = Field(200, gt=0, description="token budget of an explained "
                                         "answer")
-    explain_max_sentences: int = Field(5, gt=0)
+    explain_max_sentences: int = Field(8, gt=0, description="sentences an explained answer "
+                                       "shows at most (a list item is one; extracted ones "
+                                       "are also bounded by their window's characters)")
     support_threshold: float = Field(SUPPORT_THRESHOLD, ge=0, le=1, description="the share "
                                      "of a written sentence's content its passage must hold")
     few_shot: bool = Field(True, description="three example turns (two answered, one "

@@ -130,3 +130,30 @@ def test_an_extracted_explanation_declines_when_no_passage_is_about_the_question
     answer = AnswerEngine(FixedRetriever(HITS), llm, GenerationSettings(
         answer_form="explained", reader="llm")).ask("Why do penguins migrate north in May?")
     assert answer.abstained and llm.calls == []
+
+
+STEPS = """# Installing the agent
+
+To install the monitoring agent on a new server:
+1. Download the agent package from the internal mirror.
+2. Check the package signature with the team's public key.
+3. Install the package with the system package manager.
+4. Copy the site configuration file into /etc/agent.
+5. Start the agent service and enable it at boot.
+6. Confirm that the server appears on the monitoring dashboard.
+7. Record the server name in the inventory sheet.
+"""
+
+
+def test_an_extracted_how_to_shows_every_step_of_its_list():
+    from ingest.core.types import Chunk
+    from retrieval.types import Hit
+
+    hits = [Hit(Chunk("install.md#0", STEPS, "kb/install.md", None, 0), 0.9, relevance=0.6)]
+    answer = AnswerEngine(FixedRetriever(hits), ScriptedLLM("never asked"), GenerationSettings(
+        answer_form="explained", reader="llm")).ask(
+        "How do I install the monitoring agent on a new server?")
+    texts = [s.text for s in answer.sentences]
+    assert texts[0] == "To install the monitoring agent on a new server:"
+    assert [t.split(".")[0] for t in texts[1:]] == [str(i) for i in range(1, 8)]
+    assert "# Installing" not in answer.text

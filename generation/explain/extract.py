@@ -6,11 +6,12 @@ milliseconds.
     [(s.text, s.n) for s in sentences]
     # [('Files larger than 25 MB are rejected by the upload service.', 1), ...]
 
-The passage is the best window of the top hits (`generation.windows.select_windows`: a run of
-consecutive sentences around the question's words, ranked by BM25 over sentences). It is cut
+The passage is the best of the top hits' windows (`generation.windows.select_windows`: runs of
+consecutive sentences around the question's words, ranked by BM25 over sentences) that holds
+at least `EXPLAIN_COVER` of the question's content. It is cut
 into sentences; page furniture (breadcrumbs, navigation and share lines, a table of contents),
-headings and fragments are dropped, a list item stays one sentence, and a window that covers
-under half of the question's content declines (the documents are not about it). Sentences
+headings and fragments are dropped, a list item stays one sentence; when no window holds
+enough of the question, it declines (the documents are not about it). Sentences
 written by an LLM (`generation.explainer`) are the other path, for a capable LLM.
 """
 
@@ -28,7 +29,8 @@ from ingest.furniture import drop_furniture
 from retrieval.types import Hit
 
 EXPLAIN_CHARS = 600  # the window: about three to five sentences
-EXPLAIN_COVER = 0.5  # the share of the question's content units the window must hold
+EXPLAIN_COVER = 0.4  # the share of the question's content units the window must hold
+EXPLAIN_CANDIDATES = 3  # windows looked at, best first: the first that covers the question
 MIN_UNITS = 3  # a sentence with fewer content units is a fragment ("是的。", "Note:")
 MIN_SENTENCES = 3  # an explanation shorter than this grows by its section's neighbours
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•·]|\d+[.)、]|[（(]\d+[)）]|[一二三四五六七八九十]+、)\s*")
@@ -47,16 +49,22 @@ class _Unit:
 
 
 def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
-                        max_sentences: int = 5,
-                        max_chars: int = EXPLAIN_CHARS) -> list[AnswerSentence]:
-    """The explaining sentences of the best window, in document order (empty: decline)."""
-    windows = select_windows(question, hits, count=1, max_chars=max_chars, from_hits=from_hits)
-    if not windows:
-        return []
-    window = windows[0]
+                        max_sentences: int = 5, max_chars: int = EXPLAIN_CHARS,
+                        candidates: int = EXPLAIN_CANDIDATES,
+                        cover: float = EXPLAIN_COVER
+                        ) -> list[AnswerSentence]:
+    """The explaining sentences of the best window that holds `cover` of the question's
+    content, in document order (empty: decline)."""
+    windows = select_windows(question, hits, count=candidates, max_chars=max_chars,
+                             from_hits=from_hits)
     asked = content_units(question)
-    if not asked or len(asked & content_units(window.text)) < EXPLAIN_COVER * len(asked):
+    if not windows or not asked:
         return []
+    covering = [w for w in windows
+                if len(asked & content_units(w.text)) >= cover * len(asked)]
+    if not covering:
+        return []
+    window = covering[0]
     inside = [u.text for u in shown_units(window.text)]
     if not inside:
         return []
