@@ -5,13 +5,14 @@ the reverse.
     translate_question("Which license is Kestrel-7B released under?", "zh", llm)
     # 'Kestrel-7B 以什么许可证发布？'
 
-The built-in embedder is English-only, BM25 cannot match an English question to Chinese text,
-and the extractive reader reads a question best in its passage's language. So when a question
-finds no answer in its own language and the index holds documents in another one, the LLM
-translates the question (two example turns keep a 0.5B model translating instead of
-answering), retrieval runs over that language's documents only (a metadata filter), and the
-reader answers from them; the short answer stays a verbatim span of the document, in the
-document's language.
+The multilingual embedder finds a passage in the other language, and the extractive reader
+reads it directly, but it reads a question best in its passage's language. So when the best
+passages are in another language than the question, the LLM also translates the question into
+theirs (two example turns keep a 0.5B model translating instead of answering), retrieval runs
+again over that language's documents only (a metadata filter, with the request's own filters),
+and the reader reads them: the surer of the two answers is kept. A question that still
+declines is asked the same way of the index's other languages. The short answer is always a
+verbatim span of a document, in the document's language.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, replace
 from generation.policy import Asked
 from generation.types import Answer, DecodingParams
 from ingest.core.text import detect_language
-from retrieval.types import Retriever
+from retrieval.types import Hit, Retriever
 
 TRANSLATE_SYSTEM = {
     "zh": ("You translate questions from English into Simplified Chinese. Never answer them. "
@@ -75,9 +76,28 @@ class OtherLanguages:
         return [x for x in self.languages() if x != lang and x in TRANSLATE_SYSTEM]
 
 
+def passages_language(hits: Sequence[Hit], top: int = 3) -> str:
+    """The language the best passages are written in ("en" or "zh")."""
+    return detect_language(" ".join(h.chunk.text for h in hits[:top]))
+
+
+def surer(answer: Answer, other: Answer | None) -> Answer:
+    """The answer to keep of two readings of one question: an answer over a decline, else
+    the more confident one (the first on a tie)."""
+    if other is None or other.abstained:
+        return answer
+    if answer.abstained:
+        return other
+    return other if (other.confidence or 0.0) > (answer.confidence or 0.0) else answer
+
+
 class CrossLanguageFallback:
-    """A declined factoid asked again in the index's other languages: translated by the LLM,
-    retrieved from that language's documents only, and read by `read` (the extractive
+    """A factoid read across languages. `compare`: when the best passages are in another
+    language than the question, the question is also translated into theirs, searched again
+    among that language's documents and read, and the surer answer kept (on the public sets'
+    hand-translated tune questions the original and the translated question each win where
+    the other fails). A decline is then asked of the index's other languages: translated by
+    the LLM, retrieved from that language's documents only, read by `read` (the extractive
     reader); the first answer found wins, else the decline stands."""
 
     def __init__(self, languages: OtherLanguages, llm: Callable[[], object],
@@ -86,19 +106,32 @@ class CrossLanguageFallback:
         self.languages, self._llm = languages, llm
         self.passes_gate, self.read = passes_gate, read
 
-    def apply(self, answer: Answer, asked: Asked) -> Answer:
+    def apply(self, answer: Answer, asked: Asked, *, compare: bool = False) -> Answer:
+        tried: set[str] = set()
+        if compare and asked.hits:
+            target = passages_language(asked.hits)
+            if target in self.languages.besides(asked.lang):
+                tried.add(target)
+                answer = surer(answer, self._read_in(target, answer, asked))
         if not answer.abstained:
             return answer
         for target in self.languages.besides(asked.lang):
-            translated = translate_question(answer.standalone_question or answer.question,
-                                            target, self._llm())
-            if translated is None:
+            if target in tried:
                 continue
-            hits = self.languages.retriever_for(target).retrieve(translated)
-            if not self.passes_gate(hits):
-                continue
-            crossed = self.read(replace(asked, question=answer.question,
-                                        standalone=translated, hits=hits, lang=target))
-            if not crossed.abstained:
+            crossed = self._read_in(target, answer, asked)
+            if crossed is not None and not crossed.abstained:
                 return crossed
         return answer
+
+    def _read_in(self, target: str, answer: Answer, asked: Asked) -> Answer | None:
+        """The question translated into `target` and read from that language's documents
+        (None: no plausible translation, or nothing relevant found)."""
+        translated = translate_question(answer.standalone_question or answer.question,
+                                        target, self._llm())
+        if translated is None:
+            return None
+        hits = self.languages.retriever_for(target).retrieve(translated)
+        if not self.passes_gate(hits):
+            return None
+        return self.read(replace(asked, question=answer.question, standalone=translated,
+                                 hits=hits, lang=target))

@@ -105,9 +105,9 @@ class AnswerEngine:
             answer = self.extractive.answer(asked)
         else:
             answer = self.generative.answer(asked)
-        if factoid and self.fallback is not None and (gated or
-                                                      self.settings.reader == "extractive"):
-            answer = self.fallback.apply(answer, asked)
+        extractive = self.settings.reader == "extractive"
+        if factoid and self.fallback is not None and (gated or extractive):
+            answer = self.fallback.apply(answer, asked, compare=extractive and not gated)
         yield answer.text
         return answer
 

@@ -19,12 +19,12 @@ KB = Path(__file__).resolve().parents[1] / "data" / "kb"
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory, embedder):
+def settings(tmp_path_factory):
+    """An index of two languages with the default (multilingual) embedder."""
     root = tmp_path_factory.mktemp("crosslingual")
     for name in ("zh_instruction_data.md", "en_alignment.pdf", "en_serving.md"):
         shutil.copy(KB / name, root / name)
     s = load_settings(None, {"cache_dir": CACHE_DIR, "index": str(root / "index")}, environ={})
-    build.MODELS.get(("embedder", s.ingest.embedder), lambda: embedder)
     build.make_ingestor(s).ingest([root])
     return s
 

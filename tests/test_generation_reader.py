@@ -11,6 +11,7 @@ from generation import AnswerEngine, GenerationSettings
 from generation.reader.decoding import best_span, span_text
 from generation.reader.encoding import MAX_LENGTH, encode, token_span
 from generation.reader.model import ExtractiveReader, base_model
+from generation.reader.span_rules import SpanRules
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,23 @@ def test_the_best_span_is_chosen_across_pieces_and_compared_with_no_answer(token
     assert 0 < reading.span_probability < 1 and 0 < reading.null_probability < 1
     empty = best_span([], np.zeros((0, 0)), np.zeros((0, 0)))
     assert empty.window == -1 and span_text(windows, empty) == ("", 0, 0)
+
+
+def test_a_name_never_runs_across_a_blank_line_no_token_covers(tokenizer):
+    # A document's author list: the best-scoring span "Joey Hess\n\nColin Watson" is two
+    # answers; for "who" the span stops at the blank line between them.
+    windows = ["Authors\n\nJoey Hess\n\nColin Watson\n\nThis document describes groups."]
+    (piece,) = encode(tokenizer, "Who wrote it?", windows)
+    start, end = np.full((1, len(piece.input_ids)), -5.0), np.full((1, len(piece.input_ids)), -5.0)
+    joey, watson = windows[0].index("Joey"), windows[0].index("Watson")
+    s, _ = token_span(piece, joey, joey + 4)
+    _, e = token_span(piece, watson, watson + 6)
+    _, e_hess = token_span(piece, joey, joey + len("Joey Hess"))
+    start[0, s], end[0, e], end[0, e_hess] = 5.0, 5.0, 4.0
+    rules = SpanRules.for_question("Who wrote the document?")
+    assert span_text(windows, best_span([piece], start, end))[0] == "Joey Hess\n\nColin Watson"
+    assert span_text(windows, best_span([piece], start, end, windows=windows,
+                                        rules=rules))[0] == "Joey Hess"
 
 
 @pytest.mark.parametrize("question,window,answer", [

@@ -67,9 +67,10 @@ def token_flags(window: str, offsets: list[tuple[int, int] | None]) -> tuple[np.
         ends[m.start()] = True
     content = np.zeros(len(offsets), dtype=bool)
     stops = np.zeros(len(offsets), dtype=bool)
-    for t, off in enumerate(offsets):
-        if off is None or off[1] <= off[0]:
-            continue
-        content[t] = carries_content(window[off[0]:off[1]])
-        stops[t] = bool(ends[off[0]:off[1]].any())
+    spans = [(t, off) for t, off in enumerate(offsets) if off is not None and off[1] > off[0]]
+    for k, (t, (start, end)) in enumerate(spans):
+        content[t] = carries_content(window[start:end])
+        # A break in the gap after a token (a blank line no token covers) ends its sentence.
+        gap_end = spans[k + 1][1][0] if k + 1 < len(spans) else end
+        stops[t] = bool(ends[start:max(end, gap_end)].any())
     return content, stops
