@@ -25,7 +25,15 @@ from psycopg.types.json import Jsonb
 from ingest.core.clock import utc_now
 from ingest.core.metadata import language_of
 from ingest.core.types import FileEntry
-from ingest.store.base import FailedFile, FileRecord, IndexLockedError, Manifest, redact
+from ingest.store.base import (
+    DocumentNotFoundError,
+    FailedFile,
+    FileRecord,
+    IndexLockedError,
+    Manifest,
+    records_named,
+    redact,
+)
 from ingest.store.postgres.lexical import document_terms, postings
 from ingest.store.postgres.reader import FAILURES_TABLE, PgIndexReader, read_failures
 from ingest.store.postgres.schema import (
@@ -215,6 +223,26 @@ class PgTarget:
         create_tables(self._conn, self.location, template.dimension)
         register_vector(self._conn, self.location)
         return PgWriteSession(self._conn, template, strict)
+
+    def remove(self, sources: Sequence[str]) -> list[FileRecord]:
+        """Deletes these files' rows in one transaction (by file_id, through the indexes on
+        it: the work is the document's, whatever the index's size); the others stay as
+        they are."""
+        found = read_manifest_row(self._conn, self.location)
+        if found is None:
+            raise DocumentNotFoundError(f"{redact(self.location)}: no index here yet")
+        live = PgIndexReader(self.location)
+        try:
+            removed = records_named(live.files(), sources, redact(self.location))
+        finally:
+            live.close()
+        session = PgWriteSession(self._conn, found[0], strict=True)
+        try:
+            session.finish(found[0], [r.source for r in removed])
+        except BaseException:
+            session.abort()
+            raise
+        return removed
 
     def exclude(self) -> None:
         return None
