@@ -22,6 +22,7 @@ from app.services.indexes import index_info
 from ingest.core.text import tokenize
 from ingest.pipeline import DocumentNotFoundError, Ingestor
 from ingest.settings import IngestSettings
+from ingest.store import FORMAT_VERSION
 from ingest.store.filters import MetadataFilter
 from ingest.store.lexical import LexicalIndex
 from ingest.store.local.reader import MANIFEST, open_index
@@ -256,6 +257,27 @@ def test_a_manifest_from_before_deletion_records_still_opens(tmp_path, docs, emb
     assert manifest(index)["tombstones"] == "deleted-000001.json"
 
 
+def test_a_format_1_index_removes_in_place_and_compacts_into_the_current_format(
+        tmp_path, docs, embedder):
+    from test_ingest_index_format import downgrade_to_format_1
+
+    index = tmp_path / "index"
+    ingestor(index, embedder).ingest([docs])
+    downgrade_to_format_1(index)
+    remover(index).remove([str((docs / "crane.md").resolve())])
+    assert (manifest(index)["format_version"], manifest(index)["tombstones"]) == (
+        1, "deleted-000001.json")
+    reader = open_index(index)
+    assert {Path(r.source).name for r in reader.files()} == set(DOCS) - {"crane.md"}
+    reader.close()
+    remover(index).remove([str((docs / "rag.txt").resolve())])  # past a quarter: compacted
+    assert (manifest(index)["format_version"], manifest(index)["tombstones"]) == (
+        FORMAT_VERSION, None)
+    reader = open_index(index)
+    assert all(r.metadata["language"] for r in reader.files()) and len(reader.files()) == 4
+    reader.close()
+
+
 def test_postgres_deletes_the_document_s_rows_and_leaves_the_others_in_place(
         pg_url, docs, embedder):
     import psycopg
@@ -286,6 +308,7 @@ import shutil, sys, time
 from pathlib import Path
 from ingest.pipeline import Ingestor
 from ingest.settings import IngestSettings
+from ingest.store import FORMAT_VERSION
 from ingest.store.local import target
 
 index, said, stall_in, *sources = sys.argv[1:]

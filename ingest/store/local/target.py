@@ -35,6 +35,7 @@ from ingest.core.clock import utc_now
 from ingest.core.fileio import atomic_write_json
 from ingest.core.types import FileEntry, IndexOpenError, IngestError
 from ingest.store.base import (
+    FORMAT_VERSION,
     DocumentNotFoundError,
     FailedFile,
     FileRecord,
@@ -239,6 +240,8 @@ class LocalTarget:
         dead = read_dead(self.location, manifest)
         live = live_records(self.location, manifest, dead)
         removed = records_named(live, sources, str(self.location))
+        if not removed:
+            return []
         dead = dead.plus(removed)
         if dead.num_rows > COMPACT_SHARE * dead.total_rows:
             rewrite_without(self.location, [r.source for r in removed])
@@ -314,8 +317,10 @@ def rewrite_without(index_dir: Path, sources: Sequence[str]) -> None:
     live = IndexReader(index_dir)
     try:
         gone = set(sources)
-        template = replace(live.manifest, updated_at=utc_now(), num_files=0, num_chunks=0,
-                           generation="", dead_rows=0, tombstones=None)
+        # A new generation is written in the current format, whatever the live one's.
+        template = replace(live.manifest, format_version=FORMAT_VERSION, updated_at=utc_now(),
+                           num_files=0, num_chunks=0, generation="", dead_rows=0,
+                           tombstones=None)
         session = LocalWriteSession(index_dir, live, template, strict=True)
         try:
             session.keep([r for r in live.files() if r.source not in gone])
