@@ -106,15 +106,20 @@ def linked_copy(cached: Path, trial: Path) -> None:
             os.link(path, to)
 
 
-def sources(index_dir: Path, count: int) -> list[str]:
-    """`count` documents spread over the index (their sources)."""
+def pick(index_dir: Path, count: int) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """`count` documents spread over the index (their sources and rows), and a query that
+    finds the first of them: its first chunk's vector and five of its words."""
     reader = IndexReader(index_dir)
     try:
         files = reader.files()
+        doomed = [files[i * max(1, len(files) // count)] for i in range(count)]
+        rows = np.concatenate([np.arange(r.first_row, r.first_row + r.num_chunks)
+                               for r in doomed])
+        vector = reader.vector(int(rows[0]))  # its own nearest neighbour, until deleted
+        words = reader.get_chunks([int(rows[0])])[0].text.split()[:5]
     finally:
         reader.close()
-    step = max(1, len(files) // count)
-    return [files[i * step].source for i in range(count)]
+    return [r.source for r in doomed], rows, vector, words
 
 
 def built_line(seconds: float) -> str:
@@ -174,15 +179,7 @@ def run(work: Path, label: str, index_type: str, repeat: int, old_repeat: int) -
     built = build(cached, SIZES[label], index_type)
     trial = work / f"{label}-{index_type}.trial"
     linked_copy(cached, trial)
-    doomed = sources(trial, repeat)
-    reader = IndexReader(trial)
-    by_source = {r.source: r for r in reader.files()}
-    rows = np.concatenate([np.arange(by_source[s].first_row,
-                                     by_source[s].first_row + by_source[s].num_chunks)
-                           for s in doomed])
-    query_vector = reader.vector(int(rows[0]))  # the deleted chunk's own vector is its nearest
-    query_words = reader.get_chunks([int(rows[0])])[0].text.split()[:5]
-    reader.close()
+    doomed, rows, query_vector, query_words = pick(trial, repeat)
     deletes = time_deletes(trial, doomed)
     search = time_search(trial, rows, query_vector, query_words)
     print(f"\n{label} {index_type}: {SIZES[label]:,} chunks in files of {CHUNKS_PER_FILE} "
