@@ -157,12 +157,22 @@ def open_chunks_db(generation_dir: Path) -> sqlite3.Connection:
                            check_same_thread=False)
 
 
-def read_file_records(db: sqlite3.Connection, format_version: int) -> list[FileRecord]:
-    """Every file of a generation's files table, dead ones included, by source."""
+def read_file_records(db: sqlite3.Connection, format_version: int,
+                      sources: Sequence[str] | None = None) -> list[FileRecord]:
+    """The files of a generation's files table, removed ones included, by source; `sources`:
+    only those (through the unique index on source: a removal reads its own rows only)."""
     skipped = "skipped" if format_version >= 2 else "NULL"
     metadata = "metadata" if format_version >= 3 else "NULL"
-    recs = db.execute(f"SELECT source, sha256, num_chunks, ingested_at, first_row, {skipped}, "
-                      f"{metadata} FROM files ORDER BY source").fetchall()
+    select = (f"SELECT source, sha256, num_chunks, ingested_at, first_row, {skipped}, "
+              f"{metadata} FROM files")
+    if sources is None:
+        recs = db.execute(f"{select} ORDER BY source").fetchall()
+    else:
+        wanted = list(dict.fromkeys(sources))
+        recs = sorted(r for start in range(0, len(wanted), 500)  # SQLite's parameter cap
+                      for r in db.execute(f"{select} WHERE source IN "
+                                          f"({','.join('?' * len(wanted[start:start + 500]))})",
+                                          wanted[start:start + 500]))
     return [FileRecord(*r[:6], metadata=json.loads(r[6]) if r[6] is not None
                        else legacy_metadata(r[0], r[3])) for r in recs]
 

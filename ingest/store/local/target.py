@@ -238,15 +238,15 @@ class LocalTarget:
             raise DocumentNotFoundError(f"{self.location}: no index here yet")
         manifest = read_manifest(self.location)
         dead = read_dead(self.location, manifest)
-        live = live_records(self.location, manifest, dead)
-        removed = records_named(live, sources, str(self.location))
+        named = live_records(self.location, manifest, dead, sources)
+        removed = records_named(named, sources, str(self.location))
         if not removed:
             return []
         dead = dead.plus(removed)
         if dead.num_rows > COMPACT_SHARE * dead.total_rows:
             rewrite_without(self.location, [r.source for r in removed])
         else:
-            commit_tombstones(self.location, manifest, dead, len(live) - len(removed))
+            commit_tombstones(self.location, manifest, dead, manifest.num_files - len(removed))
         return removed
 
     def exclude(self) -> Path:
@@ -269,12 +269,14 @@ def remove_stale(index_dir: Path, manifest: Manifest) -> None:
     remove_stale_tombstones(index_dir / manifest.generation, manifest.tombstones)
 
 
-def live_records(index_dir: Path, manifest: Manifest, dead: Tombstones) -> list[FileRecord]:
-    """The live files of the manifest's generation, from its files table alone."""
+def live_records(index_dir: Path, manifest: Manifest, dead: Tombstones,
+                 sources: Sequence[str]) -> list[FileRecord]:
+    """Those of `sources` that are live files of the manifest's generation, from its files
+    table alone."""
     try:
         db = open_chunks_db(index_dir / manifest.generation)
         try:
-            records = read_file_records(db, manifest.format_version)
+            records = read_file_records(db, manifest.format_version, sources)
         finally:
             db.close()
     except sqlite3.Error as exc:
