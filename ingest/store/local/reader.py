@@ -60,7 +60,7 @@ from ingest.store.base import (
 )
 from ingest.store.filters import MetadataFilter
 from ingest.store.lexical import LexicalIndex
-from ingest.store.local.tombstones import Tombstones, read_tombstones
+from ingest.store.local.tombstones import read_dead
 
 MANIFEST = "manifest.json"
 FAILURES = "failures.json"  # files that failed to ingest, beside the manifest
@@ -175,15 +175,6 @@ def read_file_records(db: sqlite3.Connection, format_version: int,
                                           wanted[start:start + 500]))
     return [FileRecord(*r[:6], metadata=json.loads(r[6]) if r[6] is not None
                        else legacy_metadata(r[0], r[3])) for r in recs]
-
-
-def read_dead(directory: Path, manifest: Manifest) -> Tombstones:
-    """The rows removed from the manifest's generation (none when it names no record)."""
-    total = manifest.num_chunks + manifest.dead_rows
-    if manifest.tombstones is None:
-        return Tombstones(manifest.generation, total)
-    return read_tombstones(Path(directory) / manifest.generation, manifest.tombstones,
-                           manifest.generation, total, manifest.dead_rows)
 
 
 class IndexReader:
@@ -406,12 +397,8 @@ def _top(rows: np.ndarray, scores: np.ndarray, depth: int) -> tuple[np.ndarray, 
 
 
 def open_index(directory: Path, embedder=None) -> IndexReader:
-    """Opens the live generation of the index at `directory`.
-
-    Args:
-        directory: the index directory (the one holding manifest.json).
-        embedder: optional; when given, an index built with another model is an IndexOpenError.
-    """
+    """The live generation of the index at `directory` (the folder of manifest.json); with
+    `embedder`, an index built with another model is an IndexOpenError."""
     reader = IndexReader(Path(directory))
     if embedder is not None:
         reader.check_embedder(embedder)

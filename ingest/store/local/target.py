@@ -51,7 +51,6 @@ from ingest.store.local.reader import (
     IndexReader,
     has_index,
     open_chunks_db,
-    read_dead,
     read_failures,
     read_file_records,
     read_manifest,
@@ -60,6 +59,7 @@ from ingest.store.local.tombstones import (
     COMPACT_SHARE,
     Tombstones,
     next_tombstones_name,
+    read_dead,
     write_tombstones,
 )
 from ingest.store.local.writer import (

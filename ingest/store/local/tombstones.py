@@ -29,7 +29,7 @@ import numpy as np
 
 from ingest.core.fileio import atomic_write_json
 from ingest.core.types import IndexOpenError
-from ingest.store.base import FileRecord
+from ingest.store.base import FileRecord, Manifest
 
 TOMBSTONES_PREFIX = "deleted-"
 TOMBSTONES_FORMAT = 1
@@ -131,3 +131,12 @@ def read_tombstones(generation_dir: Path, name: str, generation: str,
                              f"rows of which {dead_rows} removed); re-ingest into a new index "
                              "directory")
     return found
+
+
+def read_dead(index_dir: Path, manifest: Manifest) -> Tombstones:
+    """The rows removed from the manifest's generation (none when it names no record)."""
+    total = manifest.num_chunks + manifest.dead_rows
+    if manifest.tombstones is None:
+        return Tombstones(manifest.generation, total)
+    return read_tombstones(Path(index_dir) / manifest.generation, manifest.tombstones,
+                           manifest.generation, total, manifest.dead_rows)
