@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +53,11 @@ from ingest.store import (
     index_target,
     updated_failures,
 )
+from ingest.store import (
+    DocumentNotFoundError as DocumentNotFoundError,  # raised by `remove`; callers catch it here
+)
 
 Progress = Callable[[str, int, int], None]
-
-
-class DocumentNotFoundError(IngestError):
-    """A document named for removal is not in the index."""
 
 
 class StrictIngestError(IngestError):
@@ -213,35 +212,17 @@ class Ingestor:
     def remove(self, sources: Sequence[str]) -> IngestReport:
         """Drops indexed files (their chunks, vectors and postings) in one commit: a reader
         sees the index with them or without them, never half. Raises DocumentNotFoundError
-        (nothing changed) when one of `sources` is not in the index."""
+        (nothing changed) when one of `sources` is not in the index.
+
+        Needs no embedder (it may be None) and keeps the index's chunking and index type;
+        the store removes the files in place (a deletion record in a folder, rows deleted in
+        PostgreSQL) without copying or re-indexing the others."""
         started = time.perf_counter()
         report = IngestReport()
         with self.target.lock():
-            old = self.target.open_live()
-            if old is None:
-                raise DocumentNotFoundError(f"{self.target.location}: no index here yet")
-            try:
-                records = {r.source: r for r in old.files()}
-                unknown = [s for s in sources if s not in records]
-                if unknown:
-                    raise DocumentNotFoundError(
-                        f"{unknown[0]} is not in the index {self.target.location}; "
-                        "`ragqa docs list` shows what is")
-                # The index's own manifest, not this Ingestor's settings: removing needs no
-                # embedder (it may be None) and changes neither chunking nor index type.
-                template = replace(old.manifest, updated_at=utc_now(), num_files=0, num_chunks=0,
-                                   generation="")
-                session = self.target.begin(old, template, True)
-                try:
-                    session.keep([r for s, r in records.items() if s not in set(sources)])
-                    session.finish(template, list(sources))
-                except BaseException:
-                    session.abort()
-                    raise
-            finally:
-                old.close()
-        report.removed = sorted(sources)
-        report.chunks_removed = sum(records[s].num_chunks for s in sources)
+            removed = self.target.remove(sources)
+        report.removed = sorted(r.source for r in removed)
+        report.chunks_removed = sum(r.num_chunks for r in removed)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -275,6 +256,13 @@ class Ingestor:
         report.unchanged = sorted(r.source for r in plan.unchanged)
         if not plan.todo and (old is None or (not plan.gone and self._current(old))):
             return  # nothing changed: nothing written, nothing re-embedded
+        if not plan.todo and not rechunk and self._current(old):
+            # Files only dropped (a sync after deletions): removed in place, as by `remove`.
+            # A run that also adds or changes one writes a new generation, without them.
+            removed = self.target.remove([r.source for r in plan.gone])
+            report.removed = sorted(r.source for r in removed)
+            report.chunks_removed = sum(r.num_chunks for r in removed)
+            return
         committed = self._write(old, plan, hashes, old_files, report, strict, tick)
         if committed:
             report.removed = sorted(set(report.removed) | {r.source for r in plan.gone})

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ingest.store.base import (
     FORMAT_VERSION,
+    DocumentNotFoundError,
     FailedFile,
     FileRecord,
     IndexLocationError,
@@ -40,6 +41,7 @@ from ingest.store.postgres.writer import PgTarget
 
 __all__ = [
     "FORMAT_VERSION",
+    "DocumentNotFoundError",
     "FailedFile",
     "FileRecord",
     "IndexLocationError",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -47,6 +47,10 @@ class IndexLocationError(RagqaError):
 
 class IndexLockedError(IngestError):
     """Another `ragqa ingest` is writing the same index."""
+
+
+class DocumentNotFoundError(IngestError):
+    """A document named for removal is not in the index."""
 
 
 def is_postgres_url(location: Location) -> bool:
@@ -98,6 +102,13 @@ class Manifest:
     created_at: str
     updated_at: str
     generation: str
+    # The folder store's deletions since its generation was written: the rows of removed
+    # files, still in the generation until it is rewritten, and the file inside the generation
+    # that names them (`ingest.store.local.tombstones`). num_files and num_chunks count live
+    # files and rows only. PostgreSQL deletes rows outright and leaves these at their defaults;
+    # a manifest written before them reads as having none.
+    dead_rows: int = 0
+    tombstones: str | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -105,10 +116,11 @@ class Manifest:
     @classmethod
     def from_json(cls, data: dict, where: Path) -> Manifest:
         names = {f.name for f in fields(cls)}
-        missing = sorted(names - data.keys())
+        required = {f.name for f in fields(cls) if f.default is MISSING}
+        missing = sorted(required - data.keys())
         if missing:
             raise IndexOpenError(f"{where}: manifest lacks {', '.join(missing)}")
-        return cls(**{k: data[k] for k in names})
+        return cls(**{k: data[k] for k in names if k in data})
 
 
 @dataclass(frozen=True)
@@ -165,6 +177,18 @@ def merge_ranges(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((start, stop))
     return merged
+
+
+def records_named(records: Iterable[FileRecord], sources: Sequence[str],
+                  location: str) -> list[FileRecord]:
+    """The records of `sources` (each once, in the order named), for a removal; raises
+    DocumentNotFoundError for a source that is not among `records`."""
+    by_source = {r.source: r for r in records}
+    unknown = [s for s in sources if s not in by_source]
+    if unknown:
+        raise DocumentNotFoundError(f"{unknown[0]} is not in the index {location}; "
+                                    "`ragqa docs list` shows what is")
+    return [by_source[s] for s in dict.fromkeys(sources)]
 
 
 def check_embedder(manifest: Manifest, where: Path, model: str,
@@ -282,6 +306,11 @@ class IndexTarget(Protocol):
               strict: bool) -> WriteSession:
         """`template`: the manifest to write (its counts and generation are the session's);
         `strict`: nothing becomes visible unless the whole run finishes."""
+
+    def remove(self, sources: Sequence[str]) -> list[FileRecord]:
+        """Drops these indexed files in one commit (under the lock), without copying or
+        re-indexing the others, and returns their records. Raises DocumentNotFoundError,
+        changing nothing, when one of them is not in the index (or there is no index)."""
 
     def exclude(self) -> Path | None:
         """A folder that ingest must not read documents from (the index itself)."""

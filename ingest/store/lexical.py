@@ -46,10 +46,11 @@ class LexicalIndex:
             bm25.index([list(d) if d else EMPTY_DOC for d in docs], show_progress=False)
         return cls(bm25, len(docs), k1, b)
 
-    def search(self, query_tokens: Sequence[str], k: int,
-               rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query_tokens: Sequence[str], k: int, rows: np.ndarray | None = None,
+               dead: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The `k` best rows for the query, best first, and their BM25 scores (> 0 only);
-        `rows`: only among these (a metadata filter's)."""
+        `rows`: only among these (a metadata filter's); `dead`: never these (the rows of
+        files removed from an index folder since its generation was written)."""
         if k <= 0:
             raise ValueError(f"k must be greater than 0, not {k}")
         if self.num_docs == 0:
@@ -58,7 +59,12 @@ class LexicalIndex:
         ids = [vocab[t] for t in query_tokens if t in vocab]
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores = self._bm25.get_scores_from_ids(ids)
+        scores = self._bm25.get_scores_from_ids(ids)  # a new array per query
+        if dead is not None and len(dead):
+            # Their postings are dropped from the results; N, df and avgdl still count them
+            # until the generation is rewritten (Lucene's deleted documents do the same), so
+            # a removal moves other chunks' scores a little and never their presence.
+            scores[dead] = 0.0
         if rows is not None:
             scores = scores[rows]
         k = min(k, len(scores))

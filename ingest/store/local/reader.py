@@ -14,11 +14,16 @@ Layout (nothing is pickled; every file is JSON, SQLite, .npy or a faiss index):
     DIR/gen-000007/vectors.npy     float32 (num_chunks, dimension), unit rows
     DIR/gen-000007/vectors.faiss   IndexFlatIP or IndexHNSWFlat (inner product) over the same rows
     DIR/gen-000007/lexical/        `ingest.store.lexical.LexicalIndex`
+    DIR/gen-000007/deleted-000003.json   the files removed since the generation was written
+                                   (`ingest.store.local.tombstones`), when the manifest names it
     DIR/.lock                      held by a running `ragqa ingest`
 
 `ingest.store.local.writer.GenerationWriter` builds a whole new generation beside the live one and
 commits it by replacing manifest.json with `os.replace` (atomic on POSIX) after fsync; a crash
 before that leaves the previous generation live, and the next writer deletes the half-built one.
+A removal commits a manifest naming the same generation and a new deletion record: the reader
+never returns a dead row (FAISS searches through an ID selector, BM25 drops their scores, a
+filter's rows leave them out) and lists only live files.
 
 Format 2 added the nullable columns chunks.locator, chunks.ocr and files.skipped, format 3
 files.metadata. An older index still opens (those read as NULL, 0, NULL, and the metadata its
@@ -54,7 +59,8 @@ from ingest.store.base import (
     merge_ranges,
 )
 from ingest.store.filters import MetadataFilter
-from ingest.store.lexical import BM25_B, BM25_K1, EMPTY_DOC, LexicalIndex
+from ingest.store.lexical import LexicalIndex
+from ingest.store.local.tombstones import read_dead
 
 MANIFEST = "manifest.json"
 FAILURES = "failures.json"  # files that failed to ingest, beside the manifest
@@ -144,12 +150,39 @@ def read_manifest(directory: Path) -> Manifest:
     return Manifest.from_json(data, path)
 
 
-class IndexReader:
-    """A read-only view of one committed generation, loaded at open.
+def open_chunks_db(generation_dir: Path) -> sqlite3.Connection:
+    """The generation's chunks.sqlite, read-only. immutable=1: a committed generation never
+    changes, so SQLite needs no lock files (and the index may sit on a read-only disk)."""
+    return sqlite3.connect(f"file:{generation_dir / CHUNKS_DB}?mode=ro&immutable=1", uri=True,
+                           check_same_thread=False)
 
-    Everything is opened eagerly so that a writer that commits a newer generation and deletes
-    this one afterwards does not pull files from under a running reader (POSIX keeps open and
-    mapped files alive).
+
+def read_file_records(db: sqlite3.Connection, format_version: int,
+                      sources: Sequence[str] | None = None) -> list[FileRecord]:
+    """The files of a generation's files table, removed ones included, by source; `sources`:
+    only those (through the unique index on source: a removal reads its own rows only)."""
+    skipped = "skipped" if format_version >= 2 else "NULL"
+    metadata = "metadata" if format_version >= 3 else "NULL"
+    select = (f"SELECT source, sha256, num_chunks, ingested_at, first_row, {skipped}, "
+              f"{metadata} FROM files")
+    if sources is None:
+        recs = db.execute(f"{select} ORDER BY source").fetchall()
+    else:
+        wanted = list(dict.fromkeys(sources))
+        recs = sorted(r for start in range(0, len(wanted), 500)  # SQLite's parameter cap
+                      for r in db.execute(f"{select} WHERE source IN "
+                                          f"({','.join('?' * len(wanted[start:start + 500]))})",
+                                          wanted[start:start + 500]))
+    return [FileRecord(*r[:6], metadata=json.loads(r[6]) if r[6] is not None
+                       else legacy_metadata(r[0], r[3])) for r in recs]
+
+
+class IndexReader:
+    """A read-only view of one committed generation, less its removed files, loaded at open.
+
+    Everything is opened eagerly so that a writer that commits a newer generation (or a newer
+    deletion record) and deletes this one afterwards does not pull files from under a running
+    reader (POSIX keeps open and mapped files alive).
     """
 
     def __init__(self, directory: Path) -> None:
@@ -161,11 +194,11 @@ class IndexReader:
             if not (gen / name).exists():
                 raise IndexOpenError(f"index {self.directory} is incomplete: {gen / name} is "
                                      "missing; re-run `ragqa ingest` to rebuild it")
+        # First: the deletion record is the file a later commit supersedes soonest.
+        self.dead = read_dead(self.directory, self.manifest)
+        self._dead_rows = self.dead.rows()
         try:
-            # immutable=1: a committed generation never changes, so SQLite needs no lock files
-            # (and the index may sit on a read-only disk).
-            self._db = sqlite3.connect(f"file:{gen / CHUNKS_DB}?mode=ro&immutable=1", uri=True,
-                                       check_same_thread=False)
+            self._db = open_chunks_db(gen)
             self._db_lock = threading.Lock()
             self._admitted: AdmittedCache[MetadataFilter, Admitted] = AdmittedCache()
             self._embeddings = np.load(gen / VECTORS_NPY, mmap_mode="r", allow_pickle=False)
@@ -178,17 +211,36 @@ class IndexReader:
             (db_rows,) = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()
         except (OSError, ValueError, RuntimeError, sqlite3.Error) as exc:
             raise IndexOpenError(f"index {self.directory} is corrupt: {exc}") from exc
-        n = self.manifest.num_chunks
+        n = self.dead.total_rows
         counts = {"chunk store": db_rows, "vectors.npy": self._embeddings.shape[0],
                   "faiss": self.vectors.ntotal, "BM25": self.lexical.num_docs}
         bad = {k: v for k, v in counts.items() if v != n}
         if bad or self._embeddings.shape[1:] != (self.manifest.dimension,):
             raise IndexOpenError(f"index {self.directory} is inconsistent: manifest says {n} "
-                                 f"chunks, found {counts}; re-ingest into a new index")
+                                 f"rows ({self.manifest.num_chunks} chunks and "
+                                 f"{self.manifest.dead_rows} removed), found {counts}; "
+                                 "re-ingest into a new index")
+        self._selector = self._live_selector() if len(self._dead_rows) else None
+
+    def _live_selector(self):
+        """A FAISS ID selector admitting the live rows: a bitmap, one bit per row, kept on
+        the reader (FAISS holds only a pointer to it)."""
+        import faiss
+
+        live = np.ones(self.num_rows, dtype=bool)
+        live[self._dead_rows] = False
+        self._live_bits = np.packbits(live, bitorder="little")  # row i is bit i % 8 of byte i // 8
+        return faiss.IDSelectorBitmap(self.num_rows, faiss.swig_ptr(self._live_bits))
 
     @property
     def num_chunks(self) -> int:
+        """The live chunks (the manifest's count)."""
         return self.manifest.num_chunks
+
+    @property
+    def num_rows(self) -> int:
+        """Rows in the generation, removed files' included: a row is below this."""
+        return self.dead.total_rows
 
     @property
     def location(self) -> str:
@@ -206,19 +258,23 @@ class IndexReader:
         `where`: only chunks of the documents it admits, searched exactly."""
         if where:
             return self._search_vectors_in(self.admitted(where), query_vector, depth)
-        depth = min(depth, int(self.vectors.ntotal))
+        depth = min(depth, self.num_chunks)
         if depth <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         import faiss
 
         q = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
         hnsw = faiss.downcast_index(self.vectors)
+        # Parameters per call, so threads share no state; the selector skips removed rows
+        # (HNSW still walks through them, it only never returns them).
         if isinstance(hnsw, faiss.IndexHNSW):
-            # Per call, so threads share no state; never a beam narrower than depth.
-            ef = max(ef_search or HNSW_EF_SEARCH, depth)
-            scores, rows = hnsw.search(q, depth, params=faiss.SearchParametersHNSW(efSearch=ef))
+            ef = max(ef_search or HNSW_EF_SEARCH, depth)  # never a beam narrower than depth
+            params = faiss.SearchParametersHNSW(efSearch=ef)
         else:
-            scores, rows = self.vectors.search(q, depth)
+            params = faiss.SearchParameters()
+        if self._selector is not None:
+            params.sel = self._selector
+        scores, rows = hnsw.search(q, depth, params=params)
         keep = rows[0] >= 0  # FAISS pads with -1 when it finds fewer than asked
         return rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
 
@@ -236,7 +292,7 @@ class IndexReader:
         """Rows of the `depth` best BM25 chunks for the query's tokens (score > 0), best first;
         `where`: only chunks of the documents it admits."""
         if not where:
-            return self.lexical.search(tokens, depth)
+            return self.lexical.search(tokens, depth, dead=self._dead_rows)
         return self.lexical.search(tokens, depth, rows=self.admitted(where).rows)
 
     @functools.cached_property
@@ -269,9 +325,9 @@ class IndexReader:
     def get_chunks(self, rows: Sequence[int]) -> list[Chunk]:
         """The chunks at `rows`, in the order given (faiss's -1 padding is not a row)."""
         wanted = [int(r) for r in rows]
-        bad = [r for r in wanted if not 0 <= r < self.num_chunks]
+        bad = [r for r in wanted if not 0 <= r < self.num_rows]
         if bad:
-            raise IndexError(f"rows {bad} are outside 0..{self.num_chunks - 1}")
+            raise IndexError(f"rows {bad} are outside 0..{self.num_rows - 1}")
         found: dict[int, Chunk] = {}
         with self._db_lock:
             for start in range(0, len(wanted), 500):  # SQLite caps the number of parameters
@@ -285,20 +341,16 @@ class IndexReader:
         return [found[r] for r in wanted]
 
     def files(self) -> list[FileRecord]:
-        version = self.manifest.format_version
-        skipped = "skipped" if version >= 2 else "NULL"
-        metadata = "metadata" if version >= 3 else "NULL"
+        """The live files, by source (removed ones are left out)."""
         with self._db_lock:
-            recs = self._db.execute(
-                f"SELECT source, sha256, num_chunks, ingested_at, first_row, {skipped}, "
-                f"{metadata} FROM files ORDER BY source").fetchall()
-        return [FileRecord(*r[:6], metadata=json.loads(r[6]) if r[6] is not None
-                           else legacy_metadata(r[0], r[3])) for r in recs]
+            records = read_file_records(self._db, self.manifest.format_version)
+        dead = self.dead.first_rows()
+        return [r for r in records if r.first_row not in dead]
 
     def vector(self, row: int) -> np.ndarray:
         """The stored (unit-length) embedding of chunk `row`."""
-        if not 0 <= row < self.num_chunks:
-            raise IndexError(f"row {row} is outside 0..{self.num_chunks - 1}")
+        if not 0 <= row < self.num_rows:
+            raise IndexError(f"row {row} is outside 0..{self.num_rows - 1}")
         return np.array(self._embeddings[row], dtype=np.float32)
 
     def vectors_for(self, rows: Sequence[int]) -> np.ndarray:
@@ -345,27 +397,9 @@ def _top(rows: np.ndarray, scores: np.ndarray, depth: int) -> tuple[np.ndarray, 
 
 
 def open_index(directory: Path, embedder=None) -> IndexReader:
-    """Opens the live generation of the index at `directory`.
-
-    Args:
-        directory: the index directory (the one holding manifest.json).
-        embedder: optional; when given, an index built with another model is an IndexOpenError.
-    """
+    """The live generation of the index at `directory` (the folder of manifest.json); with
+    `embedder`, an index built with another model is an IndexOpenError."""
     reader = IndexReader(Path(directory))
     if embedder is not None:
         reader.check_embedder(embedder)
     return reader
-
-
-def lexical_from_ids(docs: list[np.ndarray], vocab: dict[str, int], k1: float = BM25_K1,
-                     b: float = BM25_B) -> LexicalIndex:
-    """`LexicalIndex.build`, from token ids: the same BM25 index, a fraction of the memory."""
-    import bm25s
-
-    bm25 = bm25s.BM25(k1=k1, b=b)
-    if docs:
-        # As in LexicalIndex.build: bm25s needs a term in every document.
-        empty = np.array([vocab.setdefault(t, len(vocab)) for t in EMPTY_DOC], dtype=np.int32)
-        docs = [d if len(d) else empty for d in docs]
-        bm25.index((docs, vocab), show_progress=False)
-    return LexicalIndex(bm25, len(docs), k1, b)

@@ -6,38 +6,68 @@
         session.keep(unchanged_records)            # rows copied, not re-embedded
         session.write_batch(entries)               # generation + resume journal
         session.finish(template, removed=[])       # manifest.json replaced atomically
+    with target.lock():
+        target.remove(["/docs/old.pdf"])           # a deletion record, no rewrite
 
 A session builds one new generation (`ingest.store.local.writer.GenerationWriter`) and
 commits it at the end. Every batch also goes to the resume journal (`ingest.store.local.journal`),
 so a run killed an hour in loses at most its last batch: the next run takes the journalled
 files instead of embedding them again. The layout is in `ingest.store.local.reader`.
+
+`remove` reads only the manifest and the files table: it writes the next deletion record of
+the live generation (`ingest.store.local.tombstones`) and a manifest naming it, in
+milliseconds at any size. Once removed rows pass `COMPACT_SHARE` of the generation it
+rewrites the live files into a new generation instead (`rewrite_without`), as any ingest that
+changes a file does.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from ingest.core.clock import utc_now
 from ingest.core.fileio import atomic_write_json
-from ingest.core.types import FileEntry, IngestError
-from ingest.store.base import FailedFile, FileRecord, IndexLockedError, Manifest
+from ingest.core.types import FileEntry, IndexOpenError, IngestError
+from ingest.store.base import (
+    FORMAT_VERSION,
+    DocumentNotFoundError,
+    FailedFile,
+    FileRecord,
+    IndexLockedError,
+    Manifest,
+    records_named,
+)
 from ingest.store.local.journal import JOURNAL, ResumeJournal
 from ingest.store.local.reader import (
     FAILURES,
     GEN_PREFIX,
     MANIFEST,
     IndexReader,
+    has_index,
+    open_chunks_db,
     read_failures,
+    read_file_records,
     read_manifest,
+)
+from ingest.store.local.tombstones import (
+    COMPACT_SHARE,
+    Tombstones,
+    next_tombstones_name,
+    read_dead,
+    write_tombstones,
 )
 from ingest.store.local.writer import (
     GenerationWriter,
     mark_superseded,
     next_generation,
     remove_stale_generations,
+    remove_stale_tombstones,
 )
 
 LOCK_FILE = ".lock"
@@ -145,7 +175,8 @@ class LocalWriteSession:
         and done again by the next run."""
         self.writer.commit(replace(manifest, num_files=self.writer.num_files,
                                    num_chunks=self.writer.num_rows,
-                                   generation=self.writer.generation))
+                                   generation=self.writer.generation, dead_rows=0,
+                                   tombstones=None))
         try:
             mark_superseded(self.index_dir, self.live.manifest.generation if self.live else None)
             if self.journal is not None:
@@ -190,7 +221,7 @@ class LocalTarget:
     def open_live(self) -> IndexReader | None:
         if (self.location / MANIFEST).exists():
             live = IndexReader(self.location)
-            remove_stale_generations(self.location, live.manifest.generation)
+            remove_stale(self.location, live.manifest)
             return live
         refuse_foreign_folder(self.location)
         remove_stale_generations(self.location, None)
@@ -199,6 +230,24 @@ class LocalTarget:
     def begin(self, live: IndexReader | None, template: Manifest,
               strict: bool) -> LocalWriteSession:
         return LocalWriteSession(self.location, live, template, strict)
+
+    def remove(self, sources: Sequence[str]) -> list[FileRecord]:
+        """Drops `sources` (under the lock): a deletion record, or past `COMPACT_SHARE` of
+        dead rows a rewrite. Opens neither FAISS nor BM25 for the former."""
+        if not has_index(self.location):
+            raise DocumentNotFoundError(f"{self.location}: no index here yet")
+        manifest = read_manifest(self.location)
+        dead = read_dead(self.location, manifest)
+        named = live_records(self.location, manifest, dead, sources)
+        removed = records_named(named, sources, str(self.location))
+        if not removed:
+            return []
+        dead = dead.plus(removed)
+        if dead.num_rows > COMPACT_SHARE * dead.total_rows:
+            rewrite_without(self.location, [r.source for r in removed])
+        else:
+            commit_tombstones(self.location, manifest, dead, manifest.num_files - len(removed))
+        return removed
 
     def exclude(self) -> Path:
         return self.location
@@ -212,3 +261,74 @@ class LocalTarget:
             return
         atomic_write_json(path, [asdict(f) for f in sorted(failures.values(),
                                                             key=lambda f: f.source)])
+
+
+def remove_stale(index_dir: Path, manifest: Manifest) -> None:
+    """What a crash or a superseding commit left: generations and deletion records."""
+    remove_stale_generations(index_dir, manifest.generation)
+    remove_stale_tombstones(index_dir / manifest.generation, manifest.tombstones)
+
+
+def live_records(index_dir: Path, manifest: Manifest, dead: Tombstones,
+                 sources: Sequence[str]) -> list[FileRecord]:
+    """Those of `sources` that are live files of the manifest's generation, from its files
+    table alone."""
+    try:
+        db = open_chunks_db(index_dir / manifest.generation)
+        try:
+            records = read_file_records(db, manifest.format_version, sources)
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise IndexOpenError(f"index {index_dir} is corrupt or incomplete: "
+                             f"{index_dir / manifest.generation} ({exc}); re-run `ragqa "
+                             "ingest` to rebuild it") from None
+    gone = dead.first_rows()
+    return [r for r in records if r.first_row not in gone]
+
+
+def commit_tombstones(index_dir: Path, manifest: Manifest, dead: Tombstones,
+                      num_files: int) -> None:
+    """The incremental removal: a new deletion record holding every dead file of the
+    generation, durable, then the manifest naming it (the commit point; after it, only
+    clean-up, which the next run redoes if it fails)."""
+    generation = index_dir / manifest.generation
+    name = next_tombstones_name(generation)
+    write_tombstones(generation / name, dead)
+    if manifest.tombstones:
+        # The record this commit supersedes: its grace period starts now. Before the commit,
+        # so a crash right after it cannot leave the record looking old; a live one's stamp
+        # means nothing.
+        with suppress(FileNotFoundError):
+            os.utime(generation / manifest.tombstones)
+    committed = replace(manifest, num_files=num_files,
+                        num_chunks=dead.total_rows - dead.num_rows, dead_rows=dead.num_rows,
+                        tombstones=name, updated_at=utc_now())
+    atomic_write_json(index_dir / MANIFEST, committed.to_json())
+    try:
+        remove_stale(index_dir, committed)
+    except Exception as exc:  # the commit stands; the next run cleans up
+        log.warning("%s: committed, but cleaning up failed (the next run retries): %s",
+                    index_dir, exc)
+
+
+def rewrite_without(index_dir: Path, sources: Sequence[str]) -> None:
+    """Compaction: the live files but `sources` copied into a new generation (FAISS and BM25
+    rebuilt, no deletion record), committed; under the lock. What every removal did before
+    deletion records, and what an ingest that changes a file still does."""
+    live = IndexReader(index_dir)
+    try:
+        gone = set(sources)
+        # A new generation is written in the current format, whatever the live one's.
+        template = replace(live.manifest, format_version=FORMAT_VERSION, updated_at=utc_now(),
+                           num_files=0, num_chunks=0, generation="", dead_rows=0,
+                           tombstones=None)
+        session = LocalWriteSession(index_dir, live, template, strict=True)
+        try:
+            session.keep([r for r in live.files() if r.source not in gone])
+            session.finish(template, list(sources))
+        except BaseException:
+            session.abort()
+            raise
+    finally:
+        live.close()

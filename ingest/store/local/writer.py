@@ -28,6 +28,7 @@ from ingest.core.metadata import language_of
 from ingest.core.types import Chunk
 from ingest.settings import INDEX_TYPES
 from ingest.store.base import HNSW_M, FileRecord, Manifest
+from ingest.store.lexical import BM25_B, BM25_K1, EMPTY_DOC, LexicalIndex
 from ingest.store.local.reader import (
     CHUNKS_DB,
     GEN_PREFIX,
@@ -38,8 +39,8 @@ from ingest.store.local.reader import (
     VECTORS_FAISS,
     VECTORS_NPY,
     IndexReader,
-    lexical_from_ids,
 )
+from ingest.store.local.tombstones import TOMBSTONES_PREFIX, tombstones_number
 
 
 class GenerationWriter:
@@ -188,6 +189,20 @@ class GenerationWriter:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def lexical_from_ids(docs: list[np.ndarray], vocab: dict[str, int], k1: float = BM25_K1,
+                     b: float = BM25_B) -> LexicalIndex:
+    """`LexicalIndex.build`, from token ids: the same BM25 index, a fraction of the memory."""
+    import bm25s
+
+    bm25 = bm25s.BM25(k1=k1, b=b)
+    if docs:
+        # As in LexicalIndex.build: bm25s needs a term in every document.
+        empty = np.array([vocab.setdefault(t, len(vocab)) for t in EMPTY_DOC], dtype=np.int32)
+        docs = [d if len(d) else empty for d in docs]
+        bm25.index((docs, vocab), show_progress=False)
+    return LexicalIndex(bm25, len(docs), k1, b)
+
+
 def generation_dirs(index_dir: Path) -> list[Path]:
     if not index_dir.is_dir():
         return []
@@ -233,3 +248,26 @@ def remove_stale_generations(index_dir: Path, keep: str | None,
         except OSError:
             continue
         shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_tombstones(generation_dir: Path, keep: str | None,
+                            grace: float = STALE_GRACE_SECONDS) -> None:
+    """Deletes the deletion records of a generation but `keep` (the live manifest's), by the
+    rule of `remove_stale_generations`: at once those no commit named (newer than `keep`,
+    any when it is None, temporary files of a crashed write), superseded ones `grace` seconds
+    after the commit that replaced them (stamped by the remove that wrote the next)."""
+    if not generation_dir.is_dir():
+        return
+    live = tombstones_number(keep) if keep else None
+    now = time.time()
+    for path in generation_dir.iterdir():
+        if path.name == keep or not path.name.startswith(
+                (TOMBSTONES_PREFIX, f".{TOMBSTONES_PREFIX}")):
+            continue
+        superseded = live is not None and 0 <= tombstones_number(path.name) < live
+        try:
+            if superseded and now - path.stat().st_mtime < grace:
+                continue
+            path.unlink()
+        except OSError:
+            continue  # gone already, or the disk refuses: the next run tries again

@@ -203,11 +203,7 @@ class PgIndexReader:
         return self.vectors_for([row])[0]
 
     def files(self) -> list[FileRecord]:
-        recs = self._conn().execute(
-            "SELECT source, sha256, num_chunks, ingested_at, 0, skipped, metadata "
-            "FROM ragqa_files ORDER BY source").fetchall()
-        return [FileRecord(*r[:6], metadata=r[6] if r[6] is not None
-                           else legacy_metadata(r[0], r[3])) for r in recs]
+        return file_records(self._conn())
 
     def read_file(self, record: FileRecord) -> FileEntry:
         """One file's chunks, vectors and BM25 tokens (for copying it to another store)."""
@@ -244,6 +240,17 @@ class PgIndexReader:
 # Files that failed to ingest: outside the index's generations (a failure changes no chunk).
 FAILURES_TABLE = """CREATE TABLE IF NOT EXISTS ragqa_failures (
     source text PRIMARY KEY, reason text NOT NULL, failed_at text NOT NULL)"""
+
+
+def file_records(conn, sources: Sequence[str] | None = None) -> list[FileRecord]:
+    """The index's files, by source; `sources`: only those of them (found through the unique
+    index on source, so a removal reads its own rows, not the whole table)."""
+    where, params = ("", ()) if sources is None else ("WHERE source = ANY(%s) ",
+                                                      (list(sources),))
+    recs = conn.execute("SELECT source, sha256, num_chunks, ingested_at, 0, skipped, metadata "
+                        f"FROM ragqa_files {where}ORDER BY source", params).fetchall()
+    return [FileRecord(*r[:6], metadata=r[6] if r[6] is not None
+                       else legacy_metadata(r[0], r[3])) for r in recs]
 
 
 def read_failures(conn) -> list[FailedFile]:

@@ -28,7 +28,9 @@ from ingest.store.base import HNSW_M, READABLE_FORMATS, Manifest, redact
 
 STORE_VERSION = 1  # of these tables; another one is refused
 HNSW_EF_CONSTRUCTION = 80  # as ingest.store.local.writer builds FAISS's HNSW
-MANIFEST_FIELDS = [f.name for f in fields(Manifest)]
+# The manifest's columns: every field but the folder store's tombstones (PostgreSQL deletes
+# rows outright, so it has none and they keep their defaults).
+MANIFEST_FIELDS = [f.name for f in fields(Manifest) if f.name not in ("dead_rows", "tombstones")]
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS ragqa_manifest (
