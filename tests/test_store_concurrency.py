@@ -162,3 +162,75 @@ def test_ingest_on_an_unreachable_server_fails_before_loading_the_model(url, tmp
                           url], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "cannot connect to PostgreSQL" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+# `ragqa ingest --watch` as a user runs it, its clean-up after a commit made slow: when the
+# second commit has replaced the manifest, the child says so through a file and waits.
+WATCH_CHILD = """
+import sys, time
+from pathlib import Path
+from ingest.store.local import target
+
+said, *argv = sys.argv[1:]
+real_mark = target.mark_superseded
+
+def slow_mark(index_dir, generation):
+    if generation is not None:  # a commit that replaced a live generation
+        Path(said).write_text("committed, cleaning up")
+        time.sleep(600)
+    real_mark(index_dir, generation)
+
+target.mark_superseded = slow_mark
+sys.argv = ["ragqa", *argv]
+from app.cli import main
+main()
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_to_a_watch_during_its_commit_keeps_the_new_index(tmp_path, embedder):
+    """SIGTERM reaches `ragqa ingest --watch` after its commit point, while it cleans up: the
+    committed index stays live with every document, and the next run cleans up."""
+    docs, index, said = tmp_path / "docs", tmp_path / "index", tmp_path / "said"
+    write(docs / "crane.md", long_text("the harbour crane lifts forty tonnes", 6))
+    log = tmp_path / "watch.log"
+    with log.open("w") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-c", WATCH_CHILD, str(said), "ingest", str(docs), "--index",
+             str(index), "--embedding", "builtin:minilm", "--watch", "--watch-interval", "0.3"],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(1200):  # the first ingest, then the watch starts
+            if "watching" in log.read_text() or child.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert "watching" in log.read_text(), log.read_text()
+        write(docs / "ferry.md", long_text("the night ferry leaves at eleven", 6))
+        for _ in range(1200):
+            if said.exists() or child.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert said.exists(), log.read_text()
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0 and "stopped watching" in log.read_text(), log.read_text()
+
+    store = open_store(index)
+    try:
+        assert sorted(Path(f.source).name for f in store.files()) == ["crane.md", "ferry.md"]
+        for record in store.files():
+            assert len(store.read_file(record).chunks) == record.num_chunks > 0
+    finally:
+        store.close()
+    generations = sorted(p.name for p in index.glob("gen-*"))
+    assert len(generations) == 2  # the superseded one waits for the next run
+    old = time.time() - 3600
+    for path in index.glob("gen-*"):
+        os.utime(path, (old, old))
+    Ingestor(index, embedder, IngestSettings()).ingest([docs])
+    assert [p.name for p in index.glob("gen-*")] == [json.loads(
+        (index / "manifest.json").read_text())["generation"]]
