@@ -145,6 +145,18 @@ def test_html_gives_only_visible_text(tmp_path):
         assert hidden not in page.text
 
 
+def test_html_hard_wrapped_in_its_source_reads_as_a_browser_shows_it(tmp_path):
+    html = ("<html><body><p>Daemons that need not own any files sometimes run as user\n"
+            "  nobody and group nogroup.</p>\n<p>检索增强生成把搜索和\n语言模型结合起来。</p>\n"
+            "<pre>make\nmake install</pre></body></html>")
+    (page,) = load_file(write(tmp_path / "wrapped.html", html))
+    lines = page.text.splitlines()
+    assert "Daemons that need not own any files sometimes run as user nobody and group " \
+           "nogroup." in lines
+    assert "检索增强生成把搜索和语言模型结合起来。" in lines
+    assert lines[-2:] == ["make", "make install"]  # preformatted text keeps its lines
+
+
 def test_html_with_nothing_visible_fails():
     with pytest.raises(LoadError, match="no text"):
         load_bytes(b"<html><script>x()</script></html>", "/w/empty.html")

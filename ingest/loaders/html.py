@@ -2,6 +2,9 @@
 
     >>> html_visible_text("<p>a <b>bold</b> word</p><script>x()</script>").strip()
     'a bold word'
+    >>> shown = html_visible_text("<p>wrapped in the\\nsource</p><pre>two\\nlines</pre>")
+    >>> [line for line in shown.splitlines() if line]
+    ['wrapped in the source', 'two', 'lines']
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import re
 
 from ingest.cleaning import clean_text
+from ingest.core.text import CJK_LETTERS, CJK_MARKS
 from ingest.core.types import PageText
 from ingest.furniture import drop_furniture
 from ingest.loaders.common import LoadError
@@ -20,6 +24,10 @@ _HIDDEN_TAGS = ("script", "style", "noscript", "template", "svg", "canvas", "ifr
 _BLOCK_TAGS = ("p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
                "tr", "table", "section", "article", "header", "footer", "nav", "aside", "main",
                "blockquote", "pre", "figure", "figcaption", "hr", "br", "td", "th")
+_PREFORMATTED = ("pre", "textarea")  # their line breaks are shown as they are
+_CJK = f"{CJK_LETTERS}{CJK_MARKS}"
+_CJK_BREAK = re.compile(f"(?<=[{_CJK}])[ \t]*\n\\s*(?=[{_CJK}])")
+_SOURCE_SPACE = re.compile(r"\s+")
 
 
 def load_html(data: bytes, source: str) -> list[PageText]:
@@ -45,6 +53,11 @@ def html_visible_text(html: str) -> str:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     if soup.head:
         soup.head.decompose()
+    # A browser shows a line break in the source as a space (none between two CJK
+    # characters): a hard-wrapped paragraph is one line, as it reads. <pre> keeps its lines.
+    for node in soup.find_all(string=True):
+        if node.find_parent(_PREFORMATTED) is None and "\n" in node:
+            node.replace_with(_SOURCE_SPACE.sub(" ", _CJK_BREAK.sub("", str(node))))
     # Line breaks only between blocks: "<p>a <b>bold</b> word</p>" stays one line.
     for tag in soup.find_all(_BLOCK_TAGS):
         tag.insert_before("\n")
