@@ -5,14 +5,14 @@ so eval strips exactly the forms generation reads.
 
     >>> from ingest.core.types import Chunk
     >>> hits = [Hit(Chunk("t#0", "The tower was built in 1889.", "docs/tower.pdf", 2, 0), 0.9)]
-    >>> [(c.n, c.source, c.page) for c in map_citations("Built in 1889 [1] [7].", hits)]
-    [(1, 'docs/tower.pdf', 2)]
+    >>> [(c.n, c.source, c.page, c.language) for c in map_citations("Built in 1889 [1] [7].", hits)]
+    [(1, 'docs/tower.pdf', 2, 'en')]
 """
 
 from __future__ import annotations
 
 from generation.types import Citation
-from ingest.core.text import citation_numbers
+from ingest.core.text import citation_numbers, detect_language
 from retrieval.types import Hit
 
 _SNIPPET_CHARS = 200
@@ -24,10 +24,15 @@ def map_citations(text: str, hits: list[Hit]) -> list[Citation]:
     citations = []
     for n in citation_numbers(text):
         if 1 <= n <= len(hits):
-            chunk = hits[n - 1].chunk
-            citations.append(Citation(n=n, source=chunk.source, page=chunk.page,
-                                      chunk_id=chunk.chunk_id, snippet=snippet(chunk.text)))
+            citations.append(citation(n, hits[n - 1]))
     return citations
+
+
+def citation(n: int, hit: Hit) -> Citation:
+    """Passage [n] of an answer: the hit's source, page, chunk, snippet and language."""
+    c = hit.chunk
+    return Citation(n=n, source=c.source, page=c.page, chunk_id=c.chunk_id,
+                    snippet=snippet(c.text), language=detect_language(c.text))
 
 
 def snippet(text: str, limit: int = _SNIPPET_CHARS) -> str:

@@ -17,6 +17,7 @@ from contextlib import closing
 
 from generation.abstention import answer_signals
 from generation.backends.base import LLMBackend
+from generation.citations import citation
 from generation.explain.extract import extract_explanation
 from generation.explain.writer import (
     SentenceSplitter,
@@ -24,7 +25,7 @@ from generation.explain.writer import (
     quoted_evidence,
     shown_text,
 )
-from generation.policy import Asked, citation
+from generation.policy import Asked
 from generation.prompts import ABSTAIN, build_prompt, is_abstention
 from generation.settings import GenerationSettings
 from generation.types import Answer, Timings

@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass, replace
 
 from generation.abstention import NoAnswerModel
-from generation.citations import snippet
+from generation.citations import citation
 from generation.prompts import ABSTAIN
 from generation.settings import GenerationSettings
 from generation.spans import Span, evidence_bounds, quote_evidence
-from generation.types import Answer, Citation, Evidence, ShortAnswer, Timings
+from generation.types import Answer, Evidence, ShortAnswer, Timings
 from generation.windows import Window
 from retrieval.types import Hit
 
@@ -89,13 +89,6 @@ class AbstentionPolicy:
             evidence=Evidence(n=n, source=chunk.source, page=chunk.page, chunk_id=chunk.chunk_id,
                               start=left, end=right, text=quote),
             **common)
-
-
-def citation(n: int, hit: Hit) -> Citation:
-    """Passage [n] of an answer: the hit's source, page, chunk and snippet."""
-    c = hit.chunk
-    return Citation(n=n, source=c.source, page=c.page, chunk_id=c.chunk_id,
-                    snippet=snippet(c.text))
 
 
 def in_hit(span: Span, window: Window) -> Span:

@@ -89,10 +89,12 @@ class Citation:
     page: int | None
     chunk_id: str
     snippet: str
+    language: str | None = None  # the passage's ("en" or "zh"): it may differ from the question's
 
     def to_json(self) -> dict:
         """The answers.jsonl form (docs/architecture.md, "File formats"; no snippet)."""
-        return {"n": self.n, "source": self.source, "page": self.page, "chunk_id": self.chunk_id}
+        return {"n": self.n, "source": self.source, "page": self.page, "chunk_id": self.chunk_id,
+                "language": self.language}
 
 
 @dataclass(frozen=True)

@@ -105,3 +105,7 @@ def test_a_chinese_question_over_english_pdfs_gets_the_english_span(
     cited = got["evidence"]
     assert (Path(cited["source"]).name, cited["page"]) == (source, page)
     assert answer in cited["text"] and not has_cjk(cited["text"])
+    assert [c["language"] for c in got["citations"]] == ["en"]  # the passage says its language
+    code, out, err = ragqa(monkeypatch, capsys, "ask", question, "--index", root / "index")
+    assert code == 0, err
+    assert f"{source}, page {page} · en" in out  # the source line names the other language

@@ -41,6 +41,7 @@ from app.commands.common import (
     settings,
 )
 from ingest.core.fileio import write_jsonl
+from ingest.core.text import detect_language
 
 
 def print_answer(answer) -> None:
@@ -57,6 +58,7 @@ def print_sources(answer) -> None:
         console.print("[dim]no relevant passages found[/dim]")
         return
     cited = {c.n for c in answer.citations}
+    asked_in = detect_language(answer.question)
     out.print("\nSources:" if cited else "\nRetrieved passages (none cited):")
     for n, hit in enumerate(answer.hits, start=1):
         if cited and n not in cited:
@@ -68,6 +70,9 @@ def print_sources(answer) -> None:
         elif chunk.page is not None:
             where += f", page {chunk.page}"
         where += " (OCR)" if chunk.ocr else ""
+        passage_in = detect_language(chunk.text)
+        if passage_in != asked_in:  # a passage in the other language says so
+            where += f" · {passage_in}"
         snippet = " ".join(chunk.text.split())[:120]
         out.print(f"  [{n}] {where}  [dim]{snippet}…[/dim]", highlight=False)
     t = answer.timings
