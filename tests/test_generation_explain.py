@@ -24,6 +24,14 @@ def engine(reply, **settings) -> AnswerEngine:
     ("What is RLHF?", "explained"), ("What is the capital of France?", "short"),
     ("为什么大模型要基于Transformer？", "explained"), ("知识蒸馏和量化有什么区别？", "explained"),
     ("埃菲尔铁塔是哪一年建成的？", "short"), ("铁塔有多高？", "short"),
+    # An opening "how does" / "what does X do" wins over a fact word in a later clause.
+    ("How does the override setting change which value a variable gets?", "explained"),
+    ("What must a builder do when the Gain Root API is missing?", "explained"),
+    ("What does load_dotenv() do by default?", "explained"),
+    ("What is the effect of increasing the chunk size on recall?", "explained"),
+    ("什么时候该用异步客户端而不是同步客户端？", "explained"),
+    ("论文提到了哪些局限性？", "explained"),
+    ("原理图在第几页？", "short"), ("What did the RAND Corporation do?", "short"),
 ])
 def test_the_answer_form_follows_the_question(question, form):
     assert answer_form(question) == form

@@ -32,18 +32,28 @@ _EXPLAIN_EN = re.compile(
     r"^\s*(why|explain|describe|compare|summari[sz]e|outline)\b|\bhow (do|does|did|is|are|"
     r"was|were|can|could|should|would|to)\b|^\s*how\b(?! (many|much|long|old|far|tall|large|"
     r"big|often))|\b(difference|differences|differ|advantages?|disadvantages?|pros and cons|"
-    r"benefits?|drawbacks?|steps?|principle|purpose|the role of|mechanism|work)\b|"
-    r"^\s*what (is|are) (an? )?[\w-]+( [\w-]+)?\s*\??\s*$|^\s*(list|name) (the|all)\b", re.I)
-# Explanations even with a fact word in them: why, the cases, the steps, what happens when.
+    r"benefits?|drawbacks?|steps?|principle|purpose|the role of|mechanism|work|explain|"
+    r"overview|walk me through|rationale|idea behind|effects? (of|on)|impact|affects?|risks?|"
+    r"limitations?|requirements?|consequences?|recommended way|best way)\b|"
+    r"^\s*what role\b|"
+    r"^\s*what (is|are) (an? )?[\w-]+( [\w-]+)?\s*\??\s*$|^\s*(list (the|all)|name all)\b",
+    re.I)
+# Explanations even with a fact word in them: why, the cases, the steps, what happens when; a
+# question that opens with "why", "how does", "when should I", "what does X do" whatever fact
+# word a clause of it holds ("How does override change which value wins?").
 _EXPLAIN_FIRST_EN = re.compile(r"\b(in (which|what) (cases?|situations?|circumstances)|"
                                r"what happens (when|if)|what (is|are) the differences?|"
-                               r"which steps|what steps)\b", re.I)
-_EXPLAIN_FIRST_ZH_CUES = (r"为什么|为何|怎么|如何|区别|原理|优缺点|不同|几步|哪几个?步|哪些情况|"
-                          r"什么情况下")
+                               r"which steps|what steps)\b|^\s*(why|how (do|does|did|can|could|"
+                               r"should|would|is|are|was|were)|when (should|would) (i|we|you)|"
+                               r"what (does|do|must|should) .+ do)\b",
+                               re.I)
+_EXPLAIN_FIRST_ZH_CUES = (r"为什么|为何|怎么|如何|区别|原理(?!图)|优缺点|不同|几步|哪几个?步|"
+                          r"哪些情况|哪几种情况|什么情况下|什么时候(该|应该)|会发生什么|理由|好在哪")
 _EXPLAIN_FIRST_ZH = re.compile(_EXPLAIN_FIRST_ZH_CUES)
 _EXPLAIN_ZH = re.compile(_EXPLAIN_FIRST_ZH_CUES + r"|怎样|什么是|是什么意思|不同之处|差异|步骤|"
                          r"流程|过程|有哪些|优点|缺点|好处|作用|意义|介绍|解释|说明|比较|对比|机制|"
-                         r"原因|定义|^[^的]{1,8}是什么[？?]?\s*$")
+                         r"原因|定义|概述|总结|列出|影响|风险|局限|条件|包括哪些|负责什么|"
+                         r"思路|^[^的]{1,8}是什么[？?]?\s*$")
 
 
 def answer_form(question: str) -> Form:
