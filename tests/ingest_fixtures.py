@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 EN_PAGE_1 = [
@@ -325,3 +329,22 @@ class CountingEmbedder:
     def embed(self, texts):
         self.texts += len(texts)
         return self.inner.embed(texts)
+
+
+def wait_until(ready: Callable[[], bool], proc: subprocess.Popen, seconds: float) -> bool:
+    """Polls `ready` every 0.1 s until it holds, `proc` ends, or `seconds` pass; whether it
+    holds then."""
+    deadline = time.monotonic() + seconds
+    while not ready() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return ready()
+
+
+@contextmanager
+def reaped(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """`proc`, killed on the way out if a failed check left it running."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()

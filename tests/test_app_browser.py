@@ -270,12 +270,8 @@ def test_a_factoid_is_answered_without_the_llm(chromium, tmp_path, tmp_path_fact
     with (AppServer(config, index, log=tmp_path / "server.log") as server,
           app_page(chromium, server, "no-llm-failure.png", 1280, 1000) as page):
         page.goto(server.url)
-        box = page.get_by_test_id("stChatInputTextArea")
-        expect(box).to_be_editable(timeout=30_000)
-        box.fill(QUESTION_EN)
-        box.press("Enter")
-        reply = assistant_messages(page).first
-        expect(reply).to_contain_text("answered in", timeout=120_000)
+        expect(page.get_by_test_id("stChatInputTextArea")).to_be_editable(timeout=30_000)
+        reply = ask_and_watch(page, QUESTION_EN, timeout_s=120)["message"]
         expect(reply.locator("strong").first).to_contain_text("Apache")
         expect(page.get_by_test_id("stSidebar")).to_contain_text("no-such-llm")
 

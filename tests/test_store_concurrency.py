@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import RagqaServer, free_port
-from ingest_fixtures import CountingEmbedder, long_text, write
+from ingest_fixtures import CountingEmbedder, long_text, reaped, wait_until, write
 
 from ingest.pipeline import Ingestor
 from ingest.settings import IngestSettings
@@ -76,15 +76,12 @@ def test_a_run_killed_after_70_percent_goes_on_and_reembeds_only_the_lost_batch(
     docs = many_files(tmp_path / "docs")
     log = tmp_path / "ingest.log"
     proc = ingest_process(docs, index_location, BATCH, log)
-    try:
+    with reaped(proc):
         while committed(index_location)[0] < 0.7 * N_FILES:
             assert proc.poll() is None, "the ingest ended before 70%: " + log.read_text()
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == -signal.SIGKILL
     files_done, chunks_done = committed(index_location)
     assert 0.7 * N_FILES <= files_done < N_FILES
@@ -200,23 +197,13 @@ def test_sigterm_to_a_watch_during_its_commit_keeps_the_new_index(tmp_path, embe
              str(index), "--embedding", "builtin:minilm", "--watch", "--watch-interval", "0.3"],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
             stdout=out, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(1200):  # the first ingest, then the watch starts
-            if "watching" in log.read_text() or child.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert "watching" in log.read_text(), log.read_text()
+    with reaped(child):
+        # The first ingest, then the watch starts.
+        assert wait_until(lambda: "watching" in log.read_text(), child, 120), log.read_text()
         write(docs / "ferry.md", long_text("the night ferry leaves at eleven", 6))
-        for _ in range(1200):
-            if said.exists() or child.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert said.exists(), log.read_text()
+        assert wait_until(said.exists, child, 120), log.read_text()
         child.send_signal(signal.SIGTERM)
         child.wait(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
     assert child.returncode == 0 and "stopped watching" in log.read_text(), log.read_text()
 
     store = open_store(index)

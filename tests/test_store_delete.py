@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ingest_fixtures import CountingEmbedder, write
+from ingest_fixtures import CountingEmbedder, reaped, wait_until, write
 
 from app.services.documents import list_documents
 from app.services.indexes import index_info
@@ -361,17 +361,10 @@ def test_a_removal_killed_while_it_cleans_up_loses_no_document(tmp_path, embedde
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(index), str(said), stall_in,
                               *gone], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for _ in range(600):
-            if said.exists() or child.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert said.exists(), child.communicate(timeout=30)[0]
+    with reaped(child):
+        assert wait_until(said.exists, child, 60), child.communicate(timeout=30)[0]
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
     assert child.returncode == -signal.SIGKILL
 
     # The commit happened before the clean-up: the removal stands, every other document is
