@@ -108,11 +108,12 @@ class CrossLanguageFallback:
 
     def apply(self, answer: Answer, asked: Asked, *, compare: bool = False) -> Answer:
         tried: set[str] = set()
-        if compare and asked.hits:
-            target = passages_language(asked.hits)
-            if target in self.languages.besides(asked.lang):
-                tried.add(target)
-                answer = surer(answer, self._read_in(target, answer, asked))
+        # Most questions read passages in their own language: they never list the index's
+        # languages (every file's metadata).
+        target = passages_language(asked.hits) if compare and asked.hits else asked.lang
+        if target != asked.lang and target in self.languages.besides(asked.lang):
+            tried.add(target)
+            answer = surer(answer, self._read_in(target, answer, asked))
         if not answer.abstained:
             return answer
         for target in self.languages.besides(asked.lang):

@@ -238,3 +238,23 @@ def test_generation_and_decoding_settings_are_validated_when_made():
     with pytest.raises(ValueError, match="temperature"):
         DecodingParams(temperature=-1)
     assert not DecodingParams().do_sample and DecodingParams(temperature=0.7).do_sample
+
+
+def test_a_question_read_in_its_own_language_never_lists_the_index_languages():
+    """Cross-language reading costs a same-language question nothing: the index's languages
+    (every file's metadata) are not listed, nothing is translated, retrieved or read again."""
+    import time
+
+    from generation.crosslingual import CrossLanguageFallback, OtherLanguages
+    from generation.policy import Asked
+    from generation.types import Timings
+
+    def never(*args):
+        raise AssertionError("called for a question in its passages' language")
+
+    fallback = CrossLanguageFallback(OtherLanguages(never, never), never, never, never)
+    asked = Asked("How tall is the tower?", "How tall is the tower?", HITS, "en", 1.0,
+                  time.perf_counter())
+    answer = Answer(question=asked.question, text="330 metres [1]", abstained=False,
+                    citations=[], confidence=0.9, timings=Timings(1.0, 2.0, 2.0), hits=HITS)
+    assert fallback.apply(answer, asked, compare=True) is answer
