@@ -19,6 +19,7 @@ from generation.abstention import answer_signals
 from generation.backends.base import LLMBackend
 from generation.citations import citation
 from generation.explain.extract import extract_explanation
+from generation.explain.form import asks_for_clause
 from generation.explain.writer import (
     SentenceSplitter,
     check_sentence,
@@ -28,15 +29,34 @@ from generation.explain.writer import (
 from generation.policy import Asked
 from generation.prompts import ABSTAIN, build_prompt, is_abstention
 from generation.settings import GenerationSettings
-from generation.types import Answer, Timings
-from generation.windows import select_windows
+from generation.types import Answer, AnswerSentence, Timings
+from generation.windows import Window, select_windows
+
+# The extractive reader: the short answer of the question's windows, or of the given ones.
+Factoid = Callable[[Asked, list[Window] | None], Answer]
+
+
+def sentence_windows(shown: list[AnswerSentence], hits: list) -> list[Window]:
+    """The passage the shown sentences come from (first to last, per hit), for the reader to
+    choose the answer from with its context (a question that expects a sentence: its answer
+    is among those that explain)."""
+    bounds: dict[int, tuple[int, int]] = {}
+    for sentence in shown:
+        text = hits[sentence.n - 1].chunk.text
+        at = text.find(sentence.text)
+        if at < 0:  # a sentence rejoined from its line (Chinese spaces) is not a slice
+            continue
+        lo, hi = bounds.get(sentence.n - 1, (at, at + len(sentence.text)))
+        bounds[sentence.n - 1] = min(lo, at), max(hi, at + len(sentence.text))
+    return [Window(rank, lo, hi, hits[rank].chunk.text[lo:hi], 0.0)
+            for rank, (lo, hi) in bounds.items()]
 
 
 class Explainer:
     def __init__(self, llm: Callable[[], LLMBackend], settings: GenerationSettings) -> None:
         self._llm, self.settings = llm, settings
 
-    def explain(self, asked: Asked, factoid: Callable[[Asked], Answer] | None
+    def explain(self, asked: Asked, factoid: Factoid | None
                 ) -> Generator[str, None, Answer]:
         """Shown text as each sentence is checked; returns the Answer. `factoid` reads the
         short span that goes with the explanation (None: no extractive reader)."""
@@ -44,7 +64,7 @@ class Explainer:
             return (yield from self._extracted(asked, factoid))
         return (yield from self._written(asked, factoid))
 
-    def _extracted(self, asked: Asked, factoid: Callable[[Asked], Answer] | None
+    def _extracted(self, asked: Asked, factoid: Factoid | None
                    ) -> Generator[str, None, Answer]:
         """The documents' own explaining sentences (`generation.explain.extract`)."""
         g, lang = self.settings, asked.lang
@@ -58,7 +78,7 @@ class Explainer:
         signals["shown_sentences"] = float(len(shown))
         return (yield from self._finish(asked, factoid, shown, signals, None, first_ms))
 
-    def _written(self, asked: Asked, factoid: Callable[[Asked], Answer] | None
+    def _written(self, asked: Asked, factoid: Factoid | None
                  ) -> Generator[str, None, Answer]:
         """Sentences the LLM writes, each shown once its passage supports it."""
         g, llm = self.settings, self._llm()
@@ -105,7 +125,7 @@ class Explainer:
             yield shown_text(quote, lang)
         return (yield from self._finish(asked, factoid, shown, signals, written, first_ms))
 
-    def _finish(self, asked: Asked, factoid: Callable[[Asked], Answer] | None,
+    def _finish(self, asked: Asked, factoid: Factoid | None,
                 shown: list, signals: dict, written: str | None, first_ms: float | None
                 ) -> Generator[str, None, Answer]:
         """The Answer of the shown sentences; with none, the reader's span or a decline."""
@@ -113,7 +133,8 @@ class Explainer:
             asked.lang
         # The reader's short span, when it is sure of one: kept with the explanation (a
         # "why" asked of a benchmark is scored on it), or the answer when nothing is shown.
-        short = None if factoid is None else factoid(asked)
+        short = None if factoid is None else factoid(asked, sentence_windows(shown, hits)
+                                                      if asks_for_clause(standalone) else None)
         if short is not None and short.abstained:
             short = None
         if not shown and short is not None:

@@ -18,14 +18,16 @@ from typing import Protocol
 
 from generation.abstention import answer_signals, reader_signals
 from generation.backends.base import LLMBackend
+from generation.explain.form import asks_for_clause
 from generation.policy import AbstentionPolicy, Asked, in_hit
 from generation.prompts import PromptPlan, build_prompt, is_abstention
 from generation.reader.decoding import span_text
 from generation.reader.model import ExtractiveReader
 from generation.settings import GenerationSettings
-from generation.spans import Span, snap_to_passages
+from generation.spans import Span, sentence_span, snap_to_passages
 from generation.types import Answer, DecodingParams, Generation, Timings
-from generation.windows import select_windows, whole_hit
+from generation.windows import Window, select_windows, whole_hit
+from ingest.core.text import has_cjk
 
 
 class ShortAnswerer(Protocol):
@@ -40,10 +42,12 @@ class ExtractiveAnswerer:
                  policy: AbstentionPolicy) -> None:
         self.reader, self.settings, self.policy = reader, settings, policy
 
-    def answer(self, asked: Asked) -> Answer:
+    def answer(self, asked: Asked, windows: list[Window] | None = None) -> Answer:
+        """The best span of `windows` (default: the question's evidence windows)."""
         g = self.settings
-        windows = select_windows(asked.standalone, asked.hits, count=g.reader_windows,
-                                 max_chars=g.reader_window_chars, from_hits=g.window_hits)
+        if not windows:
+            windows = select_windows(asked.standalone, asked.hits, count=g.reader_windows,
+                                     max_chars=g.reader_window_chars, from_hits=g.window_hits)
         texts = [w.text for w in windows]
         reading = self.reader.read(asked.standalone, texts)
         text, left, right = span_text(texts, reading)
@@ -51,6 +55,11 @@ class ExtractiveAnswerer:
                                             windows[reading.window])
         signals = answer_signals(asked.standalone, asked.hits, asked.hits, span, declined=False,
                                  mean_logprob=None, lang=asked.lang) | reader_signals(reading)
+        if span is not None and asks_for_clause(asked.standalone) and not has_cjk(span.text):
+            # The reader was trained on short spans; the no-answer model reads the span it
+            # chose, the user gets its whole sentence (of an English passage: Chinese sets
+            # mark the short clause).
+            span = sentence_span(asked.hits[span.passage].chunk.text, span)
         total = asked.elapsed_ms()
         # The whole answer comes at once: its first token is its end.
         return self.policy.conclude(asked, span, signals,

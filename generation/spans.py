@@ -136,6 +136,21 @@ def evidence_bounds(passage: str, start: int, end: int,
     return left, right
 
 
+def sentence_span(passage: str, span: Span) -> Span:
+    """The sentence of `passage` around `span` (`evidence_bounds`), its end mark left out:
+    the answer to a question that expects a clause or a sentence.
+
+    >>> text = "Builds fail. Most fail because tests share state. Outages do the rest."
+    >>> at = text.find("tests share state")
+    >>> sentence_span(text, Span(0, at, at + 17, "tests share state", 1.0)).text
+    'Most fail because tests share state'
+    """
+    left, right = evidence_bounds(passage, span.start, span.end)
+    while right > span.end and (passage[right - 1].isspace() or passage[right - 1] in _ENDERS):
+        right -= 1
+    return Span(span.passage, left, right, passage[left:right], span.match)
+
+
 def quote_evidence(passage: str, left: int, right: int) -> str:
     """`passage[left:right]` (see `evidence_bounds`) as a reader sees it: spaces collapsed,
     "…" where it was cut."""

@@ -1,0 +1,78 @@
+"""A question that expects a clause or a sentence ("what is the main cause of", "what happens
+when", "what is X used for") gets the document's whole sentence as its short answer, verbatim
+and cited; a question after a date keeps its short span. Real files, the CLI, the default
+settings and the embedded reader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cli_helpers import ragqa
+from generation_fixtures import CACHE_DIR
+
+MANUAL = """# The Heron build scheduler
+
+Heron was first released in March 2021 by the platform team.
+
+## Purpose
+
+The main purpose of Heron is to run every build of the monorepo on spare office machines at
+night, so that developers do not wait for a shared build farm during the day.
+
+## Failed builds
+
+Most failed builds are caused by tests that depend on the order in which they run, because
+Heron shuffles the test order on every machine. Network outages cause the rest.
+
+## The queue
+
+Each machine keeps a queue of at most 40 builds. When the queue is full, Heron rejects new
+builds and asks the developer to retry after the next nightly run has finished. A rejected
+build is never lost: it is written to the retry list.
+
+## Caches
+
+The artifact cache is used for sharing compiled objects between machines, which cuts a
+typical build from twenty minutes to four.
+"""
+
+
+def ask(monkeypatch, capsys, index: Path, question: str) -> dict:
+    code, out, err = ragqa(monkeypatch, capsys, "ask", question, "--index", index, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_a_question_that_expects_a_sentence_gets_the_whole_sentence(tmp_path, monkeypatch,
+                                                                     capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "heron.md").write_text(MANUAL, encoding="utf-8")
+    monkeypatch.setenv("RAGQA_CACHE_DIR", str(CACHE_DIR))
+    code, _, err = ragqa(monkeypatch, capsys, "ingest", docs, "--index", tmp_path / "index")
+    assert code == 0, err
+    flat = " ".join(MANUAL.split())
+
+    for question, must_hold in [
+        ("What is the main cause of failed builds?", "tests that depend on the order"),
+        ("What happens when the queue is full?", "Heron rejects new builds"),
+        ("What is the artifact cache used for?", "sharing compiled objects between machines"),
+    ]:
+        got = ask(monkeypatch, capsys, tmp_path / "index", question)
+        assert not got["abstained"], (question, got["answer"])
+        short = got["short_answer"]["text"]
+        # A whole sentence of the file: it holds the answer, and is a verbatim slice that
+        # starts where a sentence of the file starts and runs to the sentence's end.
+        assert must_hold in short, (question, short)
+        flat_short = " ".join(short.split())
+        at = flat.find(flat_short)
+        assert at >= 0, short
+        begins = MANUAL.find(short[:25])
+        assert MANUAL[begins - 1] == "\n" or MANUAL[begins - 2:begins] == ". ", (question, short)
+        assert flat[at + len(flat_short)] == ".", (question, short)
+        assert {Path(c["source"]).name for c in got["citations"]} == {"heron.md"}
+
+    # A date is still a date, not its sentence.
+    got = ask(monkeypatch, capsys, tmp_path / "index", "When was Heron first released?")
+    assert got["short_answer"]["text"] == "March 2021", got["answer"]
