@@ -165,3 +165,32 @@ def test_an_extracted_how_to_shows_every_step_of_its_list():
     assert texts[0] == "To install the monitoring agent on a new server:"
     assert [t.split(".")[0] for t in texts[1:]] == [str(i) for i in range(1, 8)]
     assert "# Installing" not in answer.text
+
+
+METADATA = """Metadata-Version: 2.1
+Name: heron
+Version: 2.0.1
+Summary: Heron records build results to files
+Home-page: https://example.org/heron
+Author-email: team@example.org
+Classifier: Programming Language :: Python :: 3
+Requires-Dist: openpyxl
+Description-Content-Type: text/markdown
+
+Heron records build results to files because a build farm loses its logs when a machine is
+recycled. Opening and closing a file for every record is slow, so Heron caches records and
+writes them in batches. It saves the cache automatically when the program exits or crashes.
+"""
+
+
+def test_an_extracted_explanation_never_shows_a_packages_header_fields():
+    from ingest.core.types import Chunk
+    from retrieval.types import Hit
+
+    hits = [Hit(Chunk("heron#0", METADATA, "kb/METADATA", None, 0), 0.9, relevance=0.6)]
+    answer = AnswerEngine(FixedRetriever(hits), ScriptedLLM("never asked"), GenerationSettings(
+        answer_form="explained", reader="llm")).ask("Why does Heron record build results?")
+    texts = [s.text for s in answer.sentences]
+    assert texts and texts[0].startswith("Heron records build results to files because")
+    for field in ("Home-page", "Author-email", "Classifier", "Requires-Dist", "Summary"):
+        assert field not in answer.text

@@ -8,8 +8,8 @@ milliseconds.
 
 The passage is the best of the top hits' windows (`generation.windows.select_windows`: runs of
 consecutive sentences around the question's words, ranked by BM25 over sentences) that holds
-at least `EXPLAIN_COVER` of the question's content. It is cut
-into sentences; page furniture (breadcrumbs, navigation and share lines, a table of contents),
+at least `EXPLAIN_COVER` of the question's content. It is cut into sentences; page furniture
+(breadcrumbs, navigation and share lines, a table of contents, a package's header fields),
 headings and fragments are dropped, a list item stays one sentence; when no window holds
 enough of the question, it declines (the documents are not about it). Sentences
 written by an LLM (`generation.explainer`) are the other path, for a capable LLM.
@@ -37,6 +37,10 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*•·]|\d+[.)、]|[（(]\d+[)）]|[一二三
 # Code, commands and table rows explain nothing on their own.
 _CODE = re.compile(r"^\s*(?:\||>>>|\$ |pip |python3? |from \S+ import |import \S+$|"
                    r"[\w.\[\]\"']+\s*=\s*\S*\(|print\()")
+# A package's or a mail's header fields ("Home-page: …", "Requires-Dist: …", "Classifier: …",
+# the head of every PyPI description): data about the document, never its explanation.
+_HEADER_FIELD = re.compile(r"^\s*(?:[A-Z][a-z]+(?:-[A-Z]?[a-z]+)+|Classifier|License|Author|"
+                           r"Maintainer|Version|Name|Summary|Keywords|Platform)\s*:\s*\S")
 # A sentence that leans on the one before it ("Therefore …", "因此…") brings it along.
 _LEANS = re.compile(r"^(?:因此|所以|这样|这就|由此|于是|故|therefore|thus|so |this |these |"
                     r"that is why|hence|as a result|for this reason)", re.I)
@@ -112,7 +116,7 @@ def shown_units(text: str) -> list[_Unit]:
         if line.startswith(("```", "~~~")):
             fenced = not fenced
             continue
-        if fenced or not line or _CODE.match(line):
+        if fenced or not line or _CODE.match(line) or _HEADER_FIELD.match(line):
             continue
         if line.startswith("#"):
             section += 1  # headings are the document's structure, not its answer
