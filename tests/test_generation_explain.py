@@ -194,3 +194,29 @@ def test_an_extracted_explanation_never_shows_a_packages_header_fields():
     assert texts and texts[0].startswith("Heron records build results to files because")
     for field in ("Home-page", "Author-email", "Classifier", "Requires-Dist", "Summary"):
         assert field not in answer.text
+
+
+ENTRIES = """Mail for the list server goes to majordom, which runs the mailing lists.
+The operator account was once used to dump filesystem backups to tape.
+It was in the root group, which made it a security risk.
+Tools such as sudo are the preferred way to gain privilege today.
+That is why the operator account is no longer created by default.
+Printing jobs are queued by the lp daemon.
+"""
+
+
+def test_an_extracted_explanation_drops_the_neighbouring_entries_that_share_nothing_with_it():
+    from ingest.core.types import Chunk
+    from retrieval.types import Hit
+
+    hits = [Hit(Chunk("users#0", ENTRIES, "kb/users.txt", None, 0), 0.9, relevance=0.6)]
+    answer = AnswerEngine(FixedRetriever(hits), ScriptedLLM("never asked"), GenerationSettings(
+        answer_form="explained", reader="llm")).ask(
+        "Why is the operator account no longer created by default?")
+    texts = [s.text for s in answer.sentences]
+    # The entries before and after share no word with the question; the middle sentence
+    # ("It was in the root group…") shares none either, but stays: it carries the reason.
+    assert texts[0].startswith("The operator account was once used")
+    assert texts[-1].startswith("That is why the operator account")
+    assert any(t.startswith("It was in the root group") for t in texts)
+    assert "majordom" not in answer.text and "lp daemon" not in answer.text

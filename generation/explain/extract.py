@@ -81,9 +81,20 @@ def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
         last = min(first + len(inside), len(units)) - 1
         first, last = _grow(units, first, last, max_chars)
         chosen = texts[first:last + 1]
+    chosen = _on_topic(asked, chosen)
     chunk = hits[window.rank].chunk
     return [AnswerSentence(text=text, n=window.rank + 1, chunk_id=chunk.chunk_id, support=1.0)
             for text in chosen[:max_sentences]]
+
+
+def _on_topic(asked: set, texts: list[str]) -> list[str]:
+    """`texts` without the sentences that share nothing with the question, unless one
+    between two that do (the middle of an explanation)."""
+    shares = [bool(asked & content_units(text)) for text in texts]
+    if not any(shares):
+        return texts
+    lo, hi = shares.index(True), len(shares) - 1 - shares[::-1].index(True)
+    return [text for i, text in enumerate(texts) if shares[i] or lo < i < hi]
 
 
 def _grow(units: list[_Unit], first: int, last: int, max_chars: int) -> tuple[int, int]:
