@@ -32,6 +32,11 @@ def engine(reply, **settings) -> AnswerEngine:
     ("什么时候该用异步客户端而不是同步客户端？", "explained"),
     ("论文提到了哪些局限性？", "explained"),
     ("原理图在第几页？", "short"), ("What did the RAND Corporation do?", "short"),
+    # What changed, what is new, the features, "tell me about": a list or an overview.
+    ("What changed in version 5.0?", "explained"), ("What's new in release 2.3?", "explained"),
+    ("What are the main features of Ninja?", "explained"),
+    ("Tell me about the backup policy.", "explained"), ("这个库有什么特点？", "explained"),
+    ("5.0 版本有哪些变化？", "explained"), ("When was the feature added?", "short"),
 ])
 def test_the_answer_form_follows_the_question(question, form):
     assert answer_form(question) == form

@@ -36,7 +36,9 @@ _EXPLAIN_EN = re.compile(
     r"big|often))|\b(difference|differences|differ|advantages?|disadvantages?|pros and cons|"
     r"benefits?|drawbacks?|steps?|principle|purpose|the role of|mechanism|work|explain|"
     r"overview|walk me through|rationale|idea behind|effects? (of|on)|impact|affects?|risks?|"
-    r"limitations?|requirements?|consequences?|recommended way|best way)\b|"
+    r"limitations?|requirements?|consequences?|recommended way|best way|"
+    r"what('s| is| are) new|what (has |have )?changed|tell me about|"
+    r"what are (the )?(main |key )?features)\b|"
     r"^\s*what role\b|"
     r"^\s*what (is|are) (an? )?[\w-]+( [\w-]+)?\s*\??\s*$|^\s*(list (the|all)|name all)\b",
     re.I)
@@ -55,7 +57,7 @@ _EXPLAIN_FIRST_ZH = re.compile(_EXPLAIN_FIRST_ZH_CUES)
 _EXPLAIN_ZH = re.compile(_EXPLAIN_FIRST_ZH_CUES + r"|怎样|什么是|是什么意思|不同之处|差异|步骤|"
                          r"流程|过程|有哪些|优点|缺点|好处|作用|意义|介绍|解释|说明|比较|对比|机制|"
                          r"原因|定义|概述|总结|列出|影响|风险|局限|条件|包括哪些|负责什么|"
-                         r"思路|^[^的]{1,8}是什么[？?]?\s*$")
+                         r"思路|有(什么|哪些)(特点|变化|新功能)|特点是什么|^[^的]{1,8}是什么[？?]?\s*$")
 
 
 def answer_form(question: str) -> Form:
