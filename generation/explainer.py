@@ -133,8 +133,11 @@ class Explainer:
             asked.lang
         # The reader's short span, when it is sure of one: kept with the explanation (a
         # "why" asked of a benchmark is scored on it), or the answer when nothing is shown.
-        short = None if factoid is None else factoid(asked, sentence_windows(shown, hits)
-                                                      if asks_for_clause(standalone) else None)
+        short = None
+        if factoid is not None and shown and asks_for_clause(standalone):
+            short = factoid(asked, sentence_windows(shown, hits))
+        if factoid is not None and (short is None or short.abstained):
+            short = factoid(asked, None)  # the question's own windows
         if short is not None and short.abstained:
             short = None
         if not shown and short is not None:
