@@ -105,10 +105,9 @@ def main() -> None:
     print(f"\nkey-point recall {100 * statistics.mean(recalls):.1f}% over {len(recalls)} "
           f"answerable questions; declined {pct(declined_ans):.0f}% of answerable, "
           f"{pct(declined_unans):.0f}% of unanswerable")
-    print(f"first verified sentence p50 {statistics.median(first) / 1000:.1f} s, p95 "
-          f"{q(first, n=20)[18] / 1000:.1f} s; whole answer p50 "
-          f"{statistics.median(total) / 1000:.1f} s, p95 {q(total, n=20)[18] / 1000:.1f} s "
-          f"(CPU {describe_cpu()})")
+    print(f"first verified sentence p50 {statistics.median(first):.0f} ms, p95 "
+          f"{q(first, n=20)[18]:.0f} ms; whole answer p50 {statistics.median(total):.0f} ms, "
+          f"p95 {q(total, n=20)[18]:.0f} ms (CPU {describe_cpu()})")
 
 
 if __name__ == "__main__":
