@@ -19,6 +19,16 @@ def engine(reply, **settings) -> AnswerEngine:
                                                 "explanation": "written"} | settings)))
 
 
+def extracted(question: str, text: str, source: str):
+    """The extracted explanation of `question` from one retrieved file holding `text`."""
+    from ingest.core.types import Chunk
+    from retrieval.types import Hit
+
+    hits = [Hit(Chunk(f"{source}#0", text, f"kb/{source}", None, 0), 0.9, relevance=0.6)]
+    return AnswerEngine(FixedRetriever(hits), ScriptedLLM("never asked"), GenerationSettings(
+        answer_form="explained", reader="llm")).ask(question)
+
+
 @pytest.mark.parametrize("question,form", [
     ("How tall is the Eiffel Tower?", "short"), ("Why was the tower built?", "explained"),
     ("What is RLHF?", "explained"), ("What is the capital of France?", "short"),
@@ -159,13 +169,8 @@ To install the monitoring agent on a new server:
 
 
 def test_an_extracted_how_to_shows_every_step_of_its_list():
-    from ingest.core.types import Chunk
-    from retrieval.types import Hit
-
-    hits = [Hit(Chunk("install.md#0", STEPS, "kb/install.md", None, 0), 0.9, relevance=0.6)]
-    answer = AnswerEngine(FixedRetriever(hits), ScriptedLLM("never asked"), GenerationSettings(
-        answer_form="explained", reader="llm")).ask(
-        "How do I install the monitoring agent on a new server?")
+    answer = extracted("How do I install the monitoring agent on a new server?", STEPS,
+                       "install.md")
     texts = [s.text for s in answer.sentences]
     assert texts[0] == "To install the monitoring agent on a new server:"
     assert [t.split(".")[0] for t in texts[1:]] == [str(i) for i in range(1, 8)]
@@ -189,12 +194,7 @@ writes them in batches. It saves the cache automatically when the program exits 
 
 
 def test_an_extracted_explanation_never_shows_a_packages_header_fields():
-    from ingest.core.types import Chunk
-    from retrieval.types import Hit
-
-    hits = [Hit(Chunk("heron#0", METADATA, "kb/METADATA", None, 0), 0.9, relevance=0.6)]
-    answer = AnswerEngine(FixedRetriever(hits), ScriptedLLM("never asked"), GenerationSettings(
-        answer_form="explained", reader="llm")).ask("Why does Heron record build results?")
+    answer = extracted("Why does Heron record build results?", METADATA, "METADATA")
     texts = [s.text for s in answer.sentences]
     assert texts and texts[0].startswith("Heron records build results to files because")
     for field in ("Home-page", "Author-email", "Classifier", "Requires-Dist", "Summary"):
@@ -211,13 +211,8 @@ Printing jobs are queued by the lp daemon.
 
 
 def test_an_extracted_explanation_drops_the_neighbouring_entries_that_share_nothing_with_it():
-    from ingest.core.types import Chunk
-    from retrieval.types import Hit
-
-    hits = [Hit(Chunk("users#0", ENTRIES, "kb/users.txt", None, 0), 0.9, relevance=0.6)]
-    answer = AnswerEngine(FixedRetriever(hits), ScriptedLLM("never asked"), GenerationSettings(
-        answer_form="explained", reader="llm")).ask(
-        "Why is the operator account no longer created by default?")
+    answer = extracted("Why is the operator account no longer created by default?", ENTRIES,
+                       "users.txt")
     texts = [s.text for s in answer.sentences]
     # The entries before and after share no word with the question; the middle sentence
     # ("It was in the root group…") shares none either, but stays: it carries the reason.
