@@ -134,8 +134,10 @@ class Explainer:
         # The reader's short span, when it is sure of one: kept with the explanation (a
         # "why" asked of a benchmark is scored on it), or the answer when nothing is shown.
         short = None
-        if factoid is not None and shown and asks_for_clause(standalone):
-            short = factoid(asked, sentence_windows(shown, hits))
+        explaining = sentence_windows(shown, hits) \
+            if factoid is not None and asks_for_clause(standalone) else []
+        if explaining:
+            short = factoid(asked, explaining)
         if factoid is not None and (short is None or short.abstained):
             short = factoid(asked, None)  # the question's own windows
         if short is not None and short.abstained:
