@@ -1,14 +1,14 @@
-"""Check the long-document QA set (standard library only).
+"""Check the long-document QA set (run with the project's Python: it reads the documents as
+ragqa's loaders do).
 
     python bench/longdocs/check.py            # reads the documents from their sources.json paths
     python bench/longdocs/check.py --corpus reports/longdocs/corpus
 
-Every gold answer must be a verbatim substring of its source's visible text: for HTML, the text
-a browser shows (no head, scripts, styles or hidden elements; inline tags add nothing, block
-tags break lines; entities unescaped); for .md/.txt, the file's text. In both, whitespace is
-collapsed to single spaces before comparing. Also checks ids, splits (each document wholly in
-one half) and the unanswerable rows, and prints answer-length statistics (words per gold
-answer, first answer of each question, and all answers). Exit status 1 on any failure.
+Every gold answer must be a verbatim substring of its source's text as ragqa ingests it
+(`ingest.loaders.load_document`: for HTML, what a browser shows), whitespace collapsed to
+single spaces. Also checks ids, splits (each document wholly in one half) and the
+unanswerable rows, and prints answer-length statistics (words per gold answer, first answer
+of each question, and all answers). Exit status 1 on any failure.
 """
 
 from __future__ import annotations
@@ -18,62 +18,19 @@ import json
 import re
 import statistics
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-HIDDEN = {"head", "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object"}
-BLOCK = {"p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
-         "table", "section", "article", "header", "footer", "nav", "aside", "main", "blockquote",
-         "pre", "figure", "figcaption", "hr", "br", "td", "th"}
-VOID = {"br", "hr", "img", "meta", "link", "input", "col", "area", "base", "wbr", "source",
-        "embed", "param", "track"}
-INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
+sys.path.insert(0, str(HERE.parents[1]))
 
-
-class _Visible(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.stack: list[bool] = []
-        self.hidden = 0
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        hide = (tag in HIDDEN or "hidden" in a
-                or bool(re.search(r"display\s*:\s*none", a.get("style") or "", re.I)))
-        if tag not in VOID:
-            self.stack.append(hide)
-            self.hidden += hide
-        if tag in BLOCK:
-            self.out.append("\n")
-
-    def handle_startendtag(self, tag, attrs):
-        if tag in BLOCK:
-            self.out.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in VOID:
-            return
-        if self.stack:
-            self.hidden -= self.stack.pop()
-        if tag in BLOCK:
-            self.out.append("\n")
-
-    def handle_data(self, data):
-        if self.hidden <= 0:
-            self.out.append(data)
+from ingest.loaders import load_document  # noqa: E402
 
 
 def visible_text(name: str, data: bytes) -> str:
-    """The text compared against: HTML as a browser shows it, other files as they are."""
-    text = data.decode("utf-8", errors="replace")
-    if name.lower().endswith((".html", ".htm", ".xhtml")):
-        parser = _Visible()
-        parser.feed(text)
-        parser.close()
-        text = "".join(parser.out)
-    return re.sub(r"\s+", " ", INVISIBLE.sub("", text)).strip()
+    """The text compared against: the document as ragqa reads it (HTML as a browser shows
+    it), whitespace collapsed."""
+    pages = load_document(data, name, ocr="off").pages
+    return re.sub(r"\s+", " ", " ".join(p.text for p in pages)).strip()
 
 
 def words(s: str) -> int:
