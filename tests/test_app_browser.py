@@ -72,6 +72,22 @@ def wait_idle(page, timeout_ms: int = 120_000) -> None:
         "data-test-script-state", "notRunning", timeout=timeout_ms)
 
 
+def click_until_visible(button, appears, tries: int = 3, timeout_ms: int = 20_000) -> None:
+    """Clicks `button` until `appears` is visible. A click that lands while a script run is
+    still drawing the page can be dropped by Streamlit; clicking again is harmless for the
+    buttons this is used on (they only set a pending state)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        button.click()
+        try:
+            appears.wait_for(state="visible", timeout=timeout_ms)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+
+
 def ask_and_watch(page, question: str, timeout_s: float = 180) -> dict:
     """Sends `question`; samples the answer while it streams. Returns what was seen."""
     before = assistant_messages(page).count()
@@ -364,9 +380,8 @@ def test_team_sign_in_roles_reload_sign_out_and_lock_in_chromium(chromium, tmp_p
         wait_idle(writer)  # a click while a run is still drawing the page can be lost
         wsidebar.get_by_text(f"Files ({n + 1})").click()
         row = wsidebar.get_by_test_id("stHorizontalBlock").filter(has_text="heron.md")
-        row.get_by_role("button").click()
         remove = wsidebar.get_by_role("button", name="Remove", exact=True)
-        expect(remove).to_be_visible(timeout=60_000)
+        click_until_visible(row.get_by_role("button"), remove)
         wait_idle(writer)
         remove.click()
         expect(wsidebar).to_contain_text("Removed heron.md", timeout=60_000)
