@@ -217,8 +217,8 @@ def test_chat_upload_and_feedback_in_chromium(chromium, tmp_path, tmp_path_facto
         expect(before["message"].locator("strong").first).to_contain_text("42")
         sidebar.get_by_text("Files (14)").click()
         row = sidebar.get_by_test_id("stHorizontalBlock").filter(has_text="灯塔 项目.md")
-        row.get_by_role("button").click()
-        expect(sidebar).to_contain_text("Remove 灯塔 项目.md from the knowledge base?")
+        click_until_visible(row.get_by_role("button"),
+                            sidebar.get_by_text("Remove 灯塔 项目.md from the knowledge base?"))
         sidebar.get_by_role("button", name="Remove", exact=True).click()
         expect(sidebar).to_contain_text("Removed 灯塔 项目.md", timeout=60_000)
         expect(sidebar).to_contain_text("13 documents")
