@@ -220,3 +220,49 @@ def test_an_extracted_explanation_drops_the_neighbouring_entries_that_share_noth
     assert texts[-1].startswith("That is why the operator account")
     assert any(t.startswith("It was in the root group") for t in texts)
     assert "majordom" not in answer.text and "lp daemon" not in answer.text
+
+
+# A Chinese README cut by the chunker inside a code block: the chunk starts with code and a
+# bare fence closes the block. The modes are explained in the code's comments.
+CUT_IN_CODE = """output = cn2an.cn2an("一百二十三")
+# output:
+# 123
+
+# 在 normal 模式下，可以将 一二三 这样的数字进行转化
+output = cn2an.cn2an("一二三", "normal")
+
+# 在 smart 模式下，可以将混合拼写的 1百23 进行转化
+output = cn2an.cn2an("1百23", "smart")
+```
+
+## 性能
+
+三种模式的转化速度都很快，smart 模式稍慢一些，因为它要先识别混合拼写。
+
+```python
+import cn2an
+```
+"""
+
+
+def test_a_chinese_why_question_is_covered_without_its_question_words():
+    from generation.explain.support import question_units
+
+    # "有什么不同" gives 有什, 什么, 么不: no passage holds them, so they must not count
+    # against the passage that holds the question's own words.
+    assert question_units("ByteRecorder 和 Recorder 有什么不同？") == {"byterecord", "record",
+                                                                       "不同"}
+    assert "为什" not in question_units("为什么说 DataRecorder 是可靠的？")
+
+
+def test_a_chunk_cut_inside_a_code_block_shows_its_comments_as_sentences_and_never_its_code():
+    from generation.explain.extract import shown_units
+
+    texts = [u.text for u in shown_units(CUT_IN_CODE)]
+    assert texts == ["在 normal 模式下，可以将一二三这样的数字进行转化",
+                     "在 smart 模式下，可以将混合拼写的 1百23 进行转化",
+                     "三种模式的转化速度都很快，smart 模式稍慢一些，因为它要先识别混合拼写。"]
+    answer = extracted("cn2an 的 normal 和 smart 模式有什么区别？", CUT_IN_CODE, "README.md")
+    assert not answer.abstained
+    assert "normal 模式下" in answer.text and "smart 模式下" in answer.text
+    assert "output =" not in answer.text and "import" not in answer.text

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from generation.explain.support import content_units
+from generation.explain.support import content_units, question_units
 from generation.types import AnswerSentence
 from generation.windows import select_windows
 from ingest.cleaning import remove_cjk_spaces
@@ -46,6 +46,11 @@ _LEANS = re.compile(r"^(?:因此|所以|这样|这就|由此|于是|故|therefor
                     r"that is why|hence|as a result|for this reason)", re.I)
 
 
+_FENCES = ("```", "~~~")
+# A comment line in a code block: "# …" or "// …" with a space after the marker.
+_COMMENT = re.compile(r"^(?:#|//)\s+(?=\S)")
+
+
 @dataclass(frozen=True)
 class _Unit:
     text: str
@@ -61,7 +66,7 @@ def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
     content, in document order (empty: decline)."""
     windows = select_windows(question, hits, count=candidates, max_chars=max_chars,
                              from_hits=from_hits)
-    asked = content_units(question)
+    asked = question_units(question)
     if not windows or not asked:
         return []
     covering = [w for w in windows
@@ -119,15 +124,20 @@ def _grow(units: list[_Unit], first: int, last: int, max_chars: int) -> tuple[in
 
 def shown_units(text: str) -> list[_Unit]:
     """The sentences of `text` an explanation may show, in order: furniture, headings, code,
-    table rows and fragments left out; a list item is one sentence; Chinese keeps no spaces
-    between its characters. A heading starts a new section."""
-    out, section, fenced = [], 0, False
-    for line in drop_furniture(text).splitlines():
-        line = line.strip()
-        if line.startswith(("```", "~~~")):
+    table rows and fragments left out; a list item is one sentence, and so is a code comment
+    that is a sentence ("# 在 normal 模式下，可以将 一二三 进行转化": READMEs explain there);
+    Chinese keeps no spaces between its characters. A heading starts a new section."""
+    out, section = [], 0
+    lines = [line.strip() for line in drop_furniture(text).splitlines()]
+    fenced = _starts_in_code(lines)
+    for line in lines:
+        if line.startswith(_FENCES):
             fenced = not fenced
             continue
-        if fenced or not line or _CODE.match(line) or _HEADER_FIELD.match(line):
+        if fenced:
+            comment = _COMMENT.match(line)
+            line = line[comment.end():] if comment else ""
+        if not line or _CODE.match(line) or _HEADER_FIELD.match(line):
             continue
         if line.startswith("#"):
             section += 1  # headings are the document's structure, not its answer
@@ -139,3 +149,15 @@ def shown_units(text: str) -> list[_Unit]:
                 continue
             out.append(_Unit(remove_cjk_spaces(piece) if has_cjk(piece) else piece, section))
     return out
+
+
+def _starts_in_code(lines: list[str]) -> bool:
+    """Whether a chunk begins inside a code block (it was cut there): its first fence closes
+    one. A fence naming a language ("```python") opens a block; a bare one closes it when a
+    fence naming a language follows, or when code comes before it."""
+    fences = [i for i, line in enumerate(lines) if line.startswith(_FENCES)]
+    if not fences or lines[fences[0]].lstrip("`~").strip():
+        return False
+    if any(lines[i].lstrip("`~").strip() for i in fences[1:2]):
+        return True
+    return any(_CODE.match(line) for line in lines[:fences[0]])

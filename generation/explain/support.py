@@ -47,6 +47,18 @@ def content_units(text: str) -> set[str]:
             if (len(t) == 2 if has_cjk(t) else t not in ENGLISH_STOP_WORDS and len(t) > 1)}
 
 
+# A Chinese pair holding one of these is the question's wording ("有什么区别" gives 有什, 什么,
+# 么区), never a word a passage about it would hold; "的", "了" and "是" join words.
+_QUESTION_CHARS = frozenset("什么哪吗呢怎谁何的了是")
+
+
+def question_units(question: str) -> set[str]:
+    """The content units a passage about `question` should hold: `content_units` without the
+    Chinese pairs of its question words."""
+    return {u for u in content_units(question)
+            if not (has_cjk(u) and _QUESTION_CHARS & set(u))}
+
+
 def _facts(sentence: str) -> set[str]:
     numbers = {n.replace(",", "") for n in _NUMBER.findall(sentence)}
     names = {n.lower() for n in _NAME.findall(sentence)}

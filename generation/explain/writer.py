@@ -12,7 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from generation.explain.support import SUPPORT_THRESHOLD, Support, best_citation, content_units
+from generation.explain.support import (
+    SUPPORT_THRESHOLD,
+    Support,
+    best_citation,
+    content_units,
+    question_units,
+)
 from generation.types import AnswerSentence
 from generation.windows import Window, select_windows
 from ingest.cleaning import remove_cjk_spaces
@@ -97,7 +103,7 @@ def quoted_evidence(question: str, hits: list[Hit], from_hits: int,
     if not best:
         return None
     window = best[0]
-    asked = content_units(question)
+    asked = question_units(question)
     if not asked or len(asked & content_units(window.text)) < QUOTE_COVER * len(asked):
         return None
     chunk = hits[window.rank].chunk
