@@ -266,3 +266,28 @@ def test_a_chunk_cut_inside_a_code_block_shows_its_comments_as_sentences_and_nev
     assert not answer.abstained
     assert "normal 模式下" in answer.text and "smart 模式下" in answer.text
     assert "output =" not in answer.text and "import" not in answer.text
+
+
+# Text as an HTML <pre> block or a hard-wrapped mail has it: lines broken inside sentences,
+# some of them short.
+HARD_WRAPPED = """daemon
+
+Some unprivileged daemons that need to write to some
+files on disk run as daemon.daemon (portmap,
+atd, and others). Daemons that don't need to
+own any files sometimes run as nobody.nogroup instead; a
+dedicated user is better practice.
+"""
+
+
+def test_an_extracted_explanation_rejoins_sentences_broken_across_lines():
+    from generation.explain.extract import shown_units
+
+    assert [u.text for u in shown_units(HARD_WRAPPED)] == [
+        "Some unprivileged daemons that need to write to some files on disk run as "
+        "daemon.daemon (portmap, atd, and others).",
+        "Daemons that don't need to own any files sometimes run as nobody.nogroup instead;",
+        "a dedicated user is better practice."]
+    answer = extracted("Why do some daemons run as nobody.nogroup?", HARD_WRAPPED, "users.txt")
+    assert any(s.text.startswith("Daemons that don't need to own any files")
+               for s in answer.sentences)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from generation.explain.support import content_units, question_units
 from generation.types import AnswerSentence
 from generation.windows import select_windows
-from ingest.cleaning import remove_cjk_spaces
+from ingest.cleaning import rejoin_broken_lines, remove_cjk_spaces
 from ingest.core.text import has_cjk, sentence_spans
 from ingest.furniture import drop_furniture
 from retrieval.types import Hit
@@ -127,27 +127,38 @@ def shown_units(text: str) -> list[_Unit]:
     table rows and fragments left out; a list item is one sentence, and so is a code comment
     that is a sentence ("# 在 normal 模式下，可以将 一二三 进行转化": READMEs explain there);
     Chinese keeps no spaces between its characters. A heading starts a new section."""
-    out, section = [], 0
+    out: list[_Unit] = []
+    section, paragraph = 0, []
+
+    def end_paragraph() -> None:
+        # Lines broken inside a sentence (hard-wrapped text, <pre>, a PDF) are one sentence.
+        for line in rejoin_broken_lines("\n".join(paragraph)).splitlines():
+            pieces = [line] if _LIST_ITEM.match(line) else \
+                [line[a:b].strip() for a, b in sentence_spans(line)]
+            out.extend(_Unit(remove_cjk_spaces(piece) if has_cjk(piece) else piece, section)
+                       for piece in pieces if len(content_units(piece)) >= MIN_UNITS)
+        paragraph.clear()
+
     lines = [line.strip() for line in drop_furniture(text).splitlines()]
     fenced = _starts_in_code(lines)
     for line in lines:
         if line.startswith(_FENCES):
+            end_paragraph()
             fenced = not fenced
             continue
         if fenced:
+            end_paragraph()  # a comment is a sentence of its own
             comment = _COMMENT.match(line)
             line = line[comment.end():] if comment else ""
         if not line or _CODE.match(line) or _HEADER_FIELD.match(line):
+            end_paragraph()
             continue
         if line.startswith("#"):
+            end_paragraph()
             section += 1  # headings are the document's structure, not its answer
             continue
-        pieces = [line] if _LIST_ITEM.match(line) else \
-            [line[a:b].strip() for a, b in sentence_spans(line)]
-        for piece in pieces:
-            if len(content_units(piece)) < MIN_UNITS:
-                continue
-            out.append(_Unit(remove_cjk_spaces(piece) if has_cjk(piece) else piece, section))
+        paragraph.append(line)
+    end_paragraph()
     return out
 
 
