@@ -280,14 +280,30 @@ dedicated user is better practice.
 """
 
 
-def test_an_extracted_explanation_rejoins_sentences_broken_across_lines():
+def test_an_extracted_explanation_rejoins_sentences_broken_across_lines_or_at_a_semicolon():
     from generation.explain.extract import shown_units
 
     assert [u.text for u in shown_units(HARD_WRAPPED)] == [
         "Some unprivileged daemons that need to write to some files on disk run as "
         "daemon.daemon (portmap, atd, and others).",
-        "Daemons that don't need to own any files sometimes run as nobody.nogroup instead;",
+        # Cut at its semicolon, the second half would be a sentence sharing no word with the
+        # question, and be left out.
+        "Daemons that don't need to own any files sometimes run as nobody.nogroup instead; "
         "a dedicated user is better practice."]
     answer = extracted("Why do some daemons run as nobody.nogroup?", HARD_WRAPPED, "users.txt")
-    assert any(s.text.startswith("Daemons that don't need to own any files")
-               for s in answer.sentences)
+    assert answer.sentences[-1].text.endswith("instead; a dedicated user is better practice.")
+
+
+def test_quote_markers_go_and_a_bare_link_or_a_line_of_code_is_no_sentence():
+    from generation.explain.extract import shown_units
+
+    text = ("> For many other libraries, for example OpenMP, the limit is set\n"
+            "> per thread, so generic code sets it both ways.\n\n"
+            "[webtool](https://example.org/images/webtool.png)\n\n"
+            ">>> threadpool_limits(limits=1)\n"
+            # JavaScript from a chunk cut inside its code block (no fence before it).
+            "const rs = fs.createReadStream('archive.tar');\n"
+            "if (err) {\n});\nrs.resume(); // Drain the stream until the end of it.\n")
+    assert [u.text for u in shown_units(text)] == [
+        "For many other libraries, for example OpenMP, the limit is set per thread, so generic "
+        "code sets it both ways."]

@@ -36,7 +36,13 @@ MIN_SENTENCES = 3  # an explanation shorter than this grows by its section's nei
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•·]|\d+[.)、]|[（(]\d+[)）]|[一二三四五六七八九十]+、)\s*")
 # Code, commands and table rows explain nothing on their own.
 _CODE = re.compile(r"^\s*(?:\||>>>|\$ |pip |python3? |from \S+ import |import \S+$|"
-                   r"[\w.\[\]\"']+\s*=\s*\S*\(|print\()")
+                   r"[\w.\[\]\"']+\s*=\s*\S*\(|print\(|"
+                   # JavaScript and C-like statements: "rs.resume(); // Drain the stream.",
+                   # "const rs = fs.createReadStream('archive.tar');", "});"
+                   r"(?:if|for|while|switch) \(|(?:const|let|var) [\w{}\[\], ]+ =|"
+                   r"(?:async )?function\b|import .+ from ['\"]|"
+                   r"class \w+(?: extends [\w.]+)? \{|await \S+\(|"
+                   r".*\)\s*;\s*(?://.*)?$|.*[{}]\s*$|.*\bfunction\s*\w*\()")
 # A package's or a mail's header fields ("Home-page: …", "Requires-Dist: …", "Classifier: …",
 # the head of every PyPI description): data about the document, never its explanation.
 _HEADER_FIELD = re.compile(r"^\s*(?:[A-Z][a-z]+(?:-[A-Z]?[a-z]+)+|Classifier|License|Author|"
@@ -49,6 +55,11 @@ _LEANS = re.compile(r"^(?:因此|所以|这样|这就|由此|于是|故|therefor
 _FENCES = ("```", "~~~")
 # A comment line in a code block: "# …" or "// …" with a space after the marker.
 _COMMENT = re.compile(r"^(?:#|//)\s+(?=\S)")
+# A Markdown quote's markers ("> > text"; not a ">>>" prompt, which is code).
+_QUOTE = re.compile(r"^(?:>(?:\s+|$))+")
+# A Markdown link or image: its words count, its address does not ("[webtool](https://…png)"
+# alone is a fragment).
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
 
 @dataclass(frozen=True)
@@ -69,14 +80,13 @@ def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
     asked = question_units(question)
     if not windows or not asked:
         return []
-    covering = [w for w in windows
-                if len(asked & content_units(w.text)) >= cover * len(asked)]
+    # Code and furniture alone explain nothing: such a window is passed over.
+    covering = [(w, inside) for w in windows
+                if len(asked & content_units(w.text)) >= cover * len(asked)
+                and (inside := [u.text for u in shown_units(w.text)])]
     if not covering:
         return []
-    window = covering[0]
-    inside = [u.text for u in shown_units(window.text)]
-    if not inside:
-        return []
+    window, inside = covering[0]
     units = shown_units(hits[window.rank].chunk.text)
     texts = [u.text for u in units]
     first = texts.index(inside[0]) if inside[0] in texts else None
@@ -134,9 +144,10 @@ def shown_units(text: str) -> list[_Unit]:
         # Lines broken inside a sentence (hard-wrapped text, <pre>, a PDF) are one sentence.
         for line in rejoin_broken_lines("\n".join(paragraph)).splitlines():
             pieces = [line] if _LIST_ITEM.match(line) else \
-                [line[a:b].strip() for a, b in sentence_spans(line)]
+                _joined_clauses([line[a:b].strip() for a, b in sentence_spans(line)])
             out.extend(_Unit(remove_cjk_spaces(piece) if has_cjk(piece) else piece, section)
-                       for piece in pieces if len(content_units(piece)) >= MIN_UNITS)
+                       for piece in pieces
+                       if len(content_units(_LINK.sub(r"\1", piece))) >= MIN_UNITS)
         paragraph.clear()
 
     lines = [line.strip() for line in drop_furniture(text).splitlines()]
@@ -151,6 +162,10 @@ def shown_units(text: str) -> list[_Unit]:
             comment = _COMMENT.match(line)
             line = line[comment.end():] if comment else ""
         if not line or _CODE.match(line) or _HEADER_FIELD.match(line):
+            end_paragraph()
+            continue
+        line = _QUOTE.sub("", line)
+        if not line:
             end_paragraph()
             continue
         if line.startswith("#"):
@@ -172,3 +187,16 @@ def _starts_in_code(lines: list[str]) -> bool:
     if any(lines[i].lstrip("`~").strip() for i in fences[1:2]):
         return True
     return any(_CODE.match(line) for line in lines[:fences[0]])
+
+
+def _joined_clauses(pieces: list[str]) -> list[str]:
+    """Sentences cut at a semicolon joined again: "…run as nobody instead; a dedicated user
+    is better practice." is one statement, and its second half is often the reason."""
+    out: list[str] = []
+    for piece in pieces:
+        if out and out[-1].endswith((";", "；")):
+            out[-1] += ("" if out[-1].endswith("；") else " ") + piece
+        else:
+            out.append(piece)
+    return out
+
