@@ -24,7 +24,7 @@ from generation.explain.support import content_units, question_units
 from generation.types import AnswerSentence
 from generation.windows import select_windows
 from ingest.cleaning import rejoin_broken_lines, remove_cjk_spaces
-from ingest.core.text import has_cjk, sentence_spans
+from ingest.core.text import has_cjk, is_code_line, sentence_spans
 from ingest.furniture import drop_furniture
 from retrieval.types import Hit
 
@@ -34,15 +34,6 @@ EXPLAIN_CANDIDATES = 3  # windows looked at, best first: the first that covers t
 MIN_UNITS = 3  # a sentence with fewer content units is a fragment ("是的。", "Note:")
 MIN_SENTENCES = 3  # an explanation shorter than this grows by its section's neighbours
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•·]|\d+[.)、]|[（(]\d+[)）]|[一二三四五六七八九十]+、)\s*")
-# Code, commands and table rows explain nothing on their own.
-_CODE = re.compile(r"^\s*(?:\||>>>|\$ |pip |python3? |from \S+ import |import \S+$|"
-                   r"[\w.\[\]\"']+\s*=\s*\S*\(|print\(|"
-                   # JavaScript and C-like statements: "rs.resume(); // Drain the stream.",
-                   # "const rs = fs.createReadStream('archive.tar');", "});"
-                   r"(?:if|for|while|switch) \(|(?:const|let|var) [\w{}\[\], ]+ =|"
-                   r"(?:async )?function\b|import .+ from ['\"]|"
-                   r"class \w+(?: extends [\w.]+)? \{|await \S+\(|"
-                   r".*\)\s*;\s*(?://.*)?$|.*[{}]\s*$|.*\bfunction\s*\w*\()")
 # A package's or a mail's header fields ("Home-page: …", "Requires-Dist: …", "Classifier: …",
 # the head of every PyPI description): data about the document, never its explanation.
 _HEADER_FIELD = re.compile(r"^\s*(?:[A-Z][a-z]+(?:-[A-Z]?[a-z]+)+|Classifier|License|Author|"
@@ -161,7 +152,7 @@ def shown_units(text: str) -> list[_Unit]:
             end_paragraph()  # a comment is a sentence of its own
             comment = _COMMENT.match(line)
             line = line[comment.end():] if comment else ""
-        if not line or _CODE.match(line) or _HEADER_FIELD.match(line):
+        if not line or is_code_line(line) or _HEADER_FIELD.match(line):
             end_paragraph()
             continue
         line = _QUOTE.sub("", line)
@@ -186,7 +177,7 @@ def _starts_in_code(lines: list[str]) -> bool:
         return False
     if any(lines[i].lstrip("`~").strip() for i in fences[1:2]):
         return True
-    return any(_CODE.match(line) for line in lines[:fences[0]])
+    return any(is_code_line(line) for line in lines[:fences[0]])
 
 
 def _joined_clauses(pieces: list[str]) -> list[str]:

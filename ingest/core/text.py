@@ -162,6 +162,28 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# A line of code, a shell command or a table row: it states no sentence of the document's prose.
+_CODE_LINE = re.compile(r"^\s*(?:\||>>>|\$ |pip |python3? |from \S+ import |import \S+$|"
+                        r"[\w.\[\]\"']+\s*=\s*\S*\(|print\(|"
+                        # JavaScript and C-like statements: "rs.resume(); // Drain it.",
+                        # "const rs = fs.createReadStream('archive.tar');", "});"
+                        r"(?:if|for|while|switch) \(|(?:const|let|var) [\w{}\[\], ]+ =|"
+                        r"(?:async )?function\b|import .+ from ['\"]|"
+                        r"class \w+(?: extends [\w.]+)? \{|await \S+\(|"
+                        r".*\)\s*;\s*(?://.*)?$|.*[{}]\s*$|.*\bfunction\s*\w*\()")
+
+
+def is_code_line(line: str) -> bool:
+    """Whether `line` is code, a command or a table row rather than prose.
+
+    >>> is_code_line("rs.resume(); // Drain the stream."), is_code_line("| a | b |")
+    (True, True)
+    >>> is_code_line("If you need it, call end().")
+    False
+    """
+    return bool(_CODE_LINE.match(line))
+
+
 # Citation markers as models write them: [1], [1, 2], [1，2], [1-3] and the full-width 【1】
 # that Chinese answers often use. Group 1 holds the numbers.
 CITATION_MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*(?:[,，、;；]|-|–)\s*\d+)*)\s*[\]】]")
