@@ -49,13 +49,14 @@ class ExtractiveAnswerer:
             windows = select_windows(asked.standalone, asked.hits, count=g.reader_windows,
                                      max_chars=g.reader_window_chars, from_hits=g.window_hits)
         texts = [w.text for w in windows]
-        reading = self.reader.read(asked.standalone, texts)
+        clause = asks_for_clause(asked.standalone)
+        reading = self.reader.read(asked.standalone, texts, clause=clause)
         text, left, right = span_text(texts, reading)
         span = None if not text else in_hit(Span(reading.window, left, right, text, 1.0),
                                             windows[reading.window])
         signals = answer_signals(asked.standalone, asked.hits, asked.hits, span, declined=False,
                                  mean_logprob=None, lang=asked.lang) | reader_signals(reading)
-        if span is not None and asks_for_clause(asked.standalone) and not has_cjk(span.text):
+        if span is not None and clause and not has_cjk(span.text):
             # The reader was trained on short spans; the no-answer model reads the span it
             # chose, the user gets its whole sentence (of an English passage: Chinese sets
             # mark the short clause).

@@ -11,7 +11,7 @@ from generation import AnswerEngine, GenerationSettings
 from generation.reader.decoding import best_span, span_text
 from generation.reader.encoding import MAX_LENGTH, encode, token_span
 from generation.reader.model import ExtractiveReader, base_model
-from generation.reader.span_rules import SpanRules
+from generation.reader.span_rules import SpanRules, clause_rules
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +78,30 @@ def test_a_name_never_runs_across_a_blank_line_no_token_covers(tokenizer):
     assert span_text(windows, best_span([piece], start, end))[0] == "Joey Hess\n\nColin Watson"
     assert span_text(windows, best_span([piece], start, end, windows=windows,
                                         rules=rules))[0] == "Joey Hess"
+
+
+def test_a_clause_answer_is_never_a_heading_or_a_line_of_code(tokenizer):
+    # A manual's section: the scores favour the heading and the code that restate the
+    # question; the answer to "what does X do" is the prose sentence.
+    windows = ["### `emitter.prepend(name, listener)`\n\n"
+               "emitter.prepend('event', () => {});\n\n"
+               "Adds the listener to the beginning of the listeners array."]
+    question = "What does emitter.prepend() do?"
+    (piece,) = encode(tokenizer, question, windows)
+    start, end = np.full((1, len(piece.input_ids)), -5.0), np.full((1, len(piece.input_ids)), -5.0)
+    text = windows[0]
+    for lead, tail, score in [("emitter.prepend(name", "listener)", 6.0),
+                              ("emitter.prepend('event'", "{});", 5.0),
+                              ("Adds", "array", 3.0)]:
+        s, _ = token_span(piece, text.index(lead), text.index(lead) + len(lead))
+        _, e = token_span(piece, text.index(tail), text.index(tail) + len(tail))
+        start[0, s], end[0, e] = score, score
+    plain = span_text(windows, best_span([piece], start, end, windows=windows,
+                                         rules=SpanRules.for_question(question)))[0]
+    assert plain.startswith("emitter.prepend(name")
+    prose = span_text(windows, best_span([piece], start, end, windows=windows,
+                                         rules=clause_rules(question)))[0]
+    assert prose == "Adds the listener to the beginning of the listeners array"
 
 
 @pytest.mark.parametrize("question,window,answer", [

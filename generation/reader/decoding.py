@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from generation.reader.encoding import Piece
-from generation.reader.span_rules import SpanRules, token_flags
+from generation.reader.span_rules import SpanRules, prose_chars, token_flags
 
 MAX_ANSWER_TOKENS = 40
 # Marks a token can carry after the answer's last word ("退役。"); never part of an answer.
@@ -76,6 +76,11 @@ def best_span(pieces: list[Piece], start_logits: np.ndarray, end_logits: np.ndar
         if windows is not None:
             content, stops = token_flags(windows[piece.window], piece.offsets)
             valid &= content[idx][:, None] & content[idx][None, :]
+            if rules is not None and rules.prose_only:
+                prose = prose_chars(windows[piece.window])
+                starts = np.array([prose[off[0]] if off is not None else False
+                                   for off in piece.offsets])
+                valid &= starts[idx][:, None] & starts[idx][None, :]
             if rules is not None and rules.single_sentence:
                 # No sentence end in tokens i..j-1 (the span's last token may end it).
                 before = np.concatenate([[0], np.cumsum(stops[idx])])

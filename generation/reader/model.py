@@ -24,7 +24,7 @@ import numpy as np
 
 from generation.reader.decoding import Reading, best_span
 from generation.reader.encoding import MAX_LENGTH, STRIDE, encode
-from generation.reader.span_rules import SpanRules
+from generation.reader.span_rules import SpanRules, clause_rules
 from ingest.core.errors import ModelUnavailableError
 
 WEIGHTS_DIR = Path(__file__).with_name("reader_weights")
@@ -168,9 +168,12 @@ class ExtractiveReader:
         with self._lock:
             return self._logits(ids, mask)
 
-    def read(self, question: str, windows: list[str], rules: bool = True) -> Reading:
+    def read(self, question: str, windows: list[str], rules: bool = True,
+             clause: bool = False) -> Reading:
         """The best span of `windows` for `question`; `rules`: only spans a person would
-        write (`generation.reader.span_rules`), else any span the scores prefer."""
+        write (`generation.reader.span_rules`), else any span the scores prefer; `clause`:
+        the answer is to be the span's whole sentence, so the span lies in one sentence of
+        prose (`span_rules.clause_rules`)."""
         pieces = encode(self.tokenizer, question, windows, self.max_length, self.stride)
         if not pieces:
             return best_span([], np.zeros((0, 0)), np.zeros((0, 0)))
@@ -178,4 +181,5 @@ class ExtractiveReader:
         if not rules:
             return best_span(pieces, start, end)
         return best_span(pieces, start, end, windows=windows,
-                         rules=SpanRules.for_question(question))
+                         rules=clause_rules(question) if clause
+                         else SpanRules.for_question(question))

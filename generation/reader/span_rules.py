@@ -18,11 +18,11 @@ reader's scores (`generation.reader.decoding.best_span`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ingest.core.text import SENTENCE_END
+from ingest.core.text import SENTENCE_END, is_code_line
 
 # Questions asking for an entity: a person, a time, a count or amount, a place, a choice.
 _ENTITY_EN = re.compile(
@@ -41,6 +41,7 @@ ENTITY_MAX_TOKENS = 24
 class SpanRules:
     single_sentence: bool = False  # the span may not run across a sentence end
     max_tokens: int | None = None  # at most this many tokens (None: the decoder's own limit)
+    prose_only: bool = False  # never in a heading, a line of code or a table row
 
     @classmethod
     def for_question(cls, question: str) -> SpanRules:
@@ -48,6 +49,24 @@ class SpanRules:
         if not entity or _EXPLAIN.search(question):
             return cls()
         return cls(single_sentence=True, max_tokens=ENTITY_MAX_TOKENS)
+
+
+def clause_rules(question: str) -> SpanRules:
+    """The rules for a question whose answer is to be a whole sentence of prose (the caller
+    widens the span to it): one sentence, never a heading or a line of code."""
+    return replace(SpanRules.for_question(question), single_sentence=True, prose_only=True)
+
+
+def prose_chars(window: str) -> np.ndarray:
+    """Per character of `window`: whether its line is prose (not a Markdown heading, code, a
+    command or a table row)."""
+    mask = np.zeros(len(window) + 1, dtype=bool)
+    at = 0
+    for line in window.splitlines(keepends=True):
+        stripped = line.strip()
+        mask[at:at + len(line)] = not (stripped.startswith("#") or is_code_line(stripped))
+        at += len(line)
+    return mask
 
 
 def carries_content(text: str) -> bool:
