@@ -124,6 +124,31 @@ class CrossLanguageFallback:
                 return crossed
         return answer
 
+    def for_explanation(self, asked: Asked, explains: Callable[[Asked], bool]) -> Asked:
+        """`asked` as an explanation should read it: itself when its passages hold an
+        explanation (`explains`), else translated into the first of the index's other languages
+        whose documents hold one, with that language's hits. An extracted explanation is found
+        by the question's words, which a question in another language than its documents
+        shares only in names and terms."""
+        if explains(asked):  # names and terms the question shares with its passages
+            return asked
+        for target in self.languages.besides(asked.lang):
+            crossed = self._asked_in(target, asked)
+            if crossed is not None and explains(crossed):
+                return crossed
+        return asked
+
+    def _asked_in(self, target: str, asked: Asked) -> Asked | None:
+        """`asked` translated into `target` with that language's hits (None: no plausible
+        translation, or nothing relevant found)."""
+        translated = translate_question(asked.standalone, target, self._llm())
+        if translated is None:
+            return None
+        hits = self.languages.retriever_for(target).retrieve(translated)
+        if not self.passes_gate(hits):
+            return None
+        return replace(asked, standalone=translated, hits=hits, lang=target)
+
     def _read_in(self, target: str, answer: Answer, asked: Asked) -> Answer | None:
         """The question translated into `target` and read from that language's documents
         (None: no plausible translation, or nothing relevant found)."""

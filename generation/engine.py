@@ -100,6 +100,8 @@ class AnswerEngine:
             answer = self.policy.gated(asked)
         elif not factoid:
             factoid_reader = None if self.extractive is None else self.extractive.answer
+            if self.fallback is not None and self.settings.extracts_explanations:
+                asked = self.fallback.for_explanation(asked, self.explainer.finds)
             return (yield from self.explainer.explain(asked, factoid_reader))
         elif self.settings.reader == "extractive":
             answer = self.extractive.answer(asked)

@@ -64,12 +64,20 @@ class Explainer:
             return (yield from self._extracted(asked, factoid))
         return (yield from self._written(asked, factoid))
 
+    def finds(self, asked: Asked) -> bool:
+        """Whether `asked`'s hits hold an extracted explanation."""
+        return bool(self._extract(asked))
+
+    def _extract(self, asked: Asked) -> list[AnswerSentence]:
+        return extract_explanation(asked.standalone, asked.hits,
+                                   from_hits=self.settings.window_hits,
+                                   max_sentences=self.settings.explain_max_sentences)
+
     def _extracted(self, asked: Asked, factoid: Factoid | None
                    ) -> Generator[str, None, Answer]:
         """The documents' own explaining sentences (`generation.explain.extract`)."""
-        g, lang = self.settings, asked.lang
-        shown = extract_explanation(asked.standalone, asked.hits, from_hits=g.window_hits,
-                                    max_sentences=g.explain_max_sentences)
+        lang = asked.lang
+        shown = self._extract(asked)
         first_ms = asked.elapsed_ms() if shown else None
         for i, sentence in enumerate(shown):
             yield ("" if i == 0 or lang == "zh" else " ") + shown_text(sentence, lang)

@@ -63,6 +63,20 @@ def test_without_cross_language_the_same_question_declines(settings, qwen):
     assert got.abstained
 
 
+def test_a_why_question_is_explained_from_a_document_in_the_other_language(settings, qwen):
+    # The extracted explanation is found by the question's words: a Chinese question shares
+    # none with an English document, so it is translated and asked of the English documents.
+    question = "为什么 vLLM 不需要为最长的回答预留内存？"
+    got = engine(settings, qwen).ask(question)
+    assert not got.abstained, got.text
+    assert got.form == "explained" and got.sentences
+    assert "Because blocks are allocated on demand" in got.text
+    assert {Path(c.source).name for c in got.citations} == {"en_serving.md"}
+    assert not has_cjk(got.standalone_question)
+    # Without looking across languages, the same question finds nothing to show.
+    assert engine(settings, qwen, cross_language="off").ask(question).abstained
+
+
 # The acceptance of multilingual-by-default: an index of English PDFs only, a Chinese question
 # through the real CLI on the default settings, answered with the English span and its page.
 OPS_GUIDE = [
