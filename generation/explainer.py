@@ -18,7 +18,7 @@ from contextlib import closing
 from generation.abstention import answer_signals
 from generation.backends.base import LLMBackend
 from generation.citations import citation
-from generation.explain.extract import extract_explanation
+from generation.explain.extract import EXPLAIN_COVER, extract_explanation
 from generation.explain.form import asks_for_clause
 from generation.explain.writer import (
     SentenceSplitter,
@@ -64,14 +64,16 @@ class Explainer:
             return (yield from self._extracted(asked, factoid))
         return (yield from self._written(asked, factoid))
 
-    def finds(self, asked: Asked) -> bool:
-        """Whether `asked`'s hits hold an extracted explanation."""
-        return bool(self._extract(asked))
+    def finds(self, asked: Asked, cover: float = EXPLAIN_COVER) -> bool:
+        """Whether `asked`'s hits hold an extracted explanation, in a window that holds
+        `cover` of the question's content."""
+        return bool(self._extract(asked, cover))
 
-    def _extract(self, asked: Asked) -> list[AnswerSentence]:
+    def _extract(self, asked: Asked, cover: float = EXPLAIN_COVER) -> list[AnswerSentence]:
         return extract_explanation(asked.standalone, asked.hits,
                                    from_hits=self.settings.window_hits,
-                                   max_sentences=self.settings.explain_max_sentences)
+                                   max_sentences=self.settings.explain_max_sentences,
+                                   cover=cover)
 
     def _extracted(self, asked: Asked, factoid: Factoid | None
                    ) -> Generator[str, None, Answer]:

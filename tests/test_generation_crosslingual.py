@@ -75,6 +75,10 @@ def test_a_why_question_is_explained_from_a_document_in_the_other_language(setti
     assert not has_cjk(got.standalone_question)
     # Without looking across languages, the same question finds nothing to show.
     assert engine(settings, qwen, cross_language="off").ask(question).abstained
+    # A why-question no document answers, in either language, is still declined.
+    assert engine(settings, qwen).ask("为什么 Halcyon Labs 把总部搬到了新加坡？").abstained
+    assert engine(settings, qwen).ask("Why did Halcyon Labs move its headquarters to "
+                                      "Singapore?").abstained
 
 
 # The acceptance of multilingual-by-default: an index of English PDFs only, a Chinese question
