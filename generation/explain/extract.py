@@ -175,7 +175,7 @@ def _starts_in_code(lines: list[str]) -> bool:
     fences = [i for i, line in enumerate(lines) if line.startswith(_FENCES)]
     if not fences or lines[fences[0]].lstrip("`~").strip():
         return False
-    if any(lines[i].lstrip("`~").strip() for i in fences[1:2]):
+    if len(fences) > 1 and lines[fences[1]].lstrip("`~").strip():
         return True
     return any(is_code_line(line) for line in lines[:fences[0]])
 
