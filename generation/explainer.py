@@ -20,6 +20,7 @@ from generation.backends.base import LLMBackend
 from generation.citations import citation
 from generation.explain.extract import EXPLAIN_COVER, extract_explanation
 from generation.explain.form import asks_for_clause
+from generation.explain.support import identifiers
 from generation.explain.writer import (
     SentenceSplitter,
     check_sentence,
@@ -66,8 +67,12 @@ class Explainer:
 
     def finds(self, asked: Asked, cover: float = EXPLAIN_COVER) -> bool:
         """Whether `asked`'s hits hold an extracted explanation, in a window that holds
-        `cover` of the question's content."""
-        return bool(self._extract(asked, cover))
+        `cover` of the question's content, from passages that hold the identifiers the
+        question as asked names ("DataRecorder", "cn2an": its other words may be matched by
+        a document about something else)."""
+        shown = self._extract(asked, cover)
+        cited = " ".join(asked.hits[n - 1].chunk.text for n in {s.n for s in shown}).lower()
+        return bool(shown) and all(name.lower() in cited for name in identifiers(asked.question))
 
     def _extract(self, asked: Asked, cover: float = EXPLAIN_COVER) -> list[AnswerSentence]:
         return extract_explanation(asked.standalone, asked.hits,

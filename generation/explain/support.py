@@ -59,6 +59,21 @@ def question_units(question: str) -> set[str]:
             if not (has_cjk(u) and _QUESTION_CHARS & set(u))}
 
 
+# An identifier: Latin letters and digits with a capital or a digit after the first letter
+# ("DataRecorder", "cn2an", "vLLM", "OpenMP"): the name of one thing, which a passage about it
+# holds. Capitalised words ("Python", "Windows") are not: a passage explaining may not say them.
+_IDENTIFIER = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z]+[A-Z0-9][A-Za-z0-9_]*")
+
+
+def identifiers(text: str) -> set[str]:
+    """The identifiers `text` names (see `_IDENTIFIER`).
+
+    >>> sorted(identifiers("为什么 vLLM 比 Python 的 DataRecorder 和 cn2an 快？"))
+    ['DataRecorder', 'cn2an', 'vLLM']
+    """
+    return set(_IDENTIFIER.findall(text))
+
+
 def _facts(sentence: str) -> set[str]:
     numbers = {n.replace(",", "") for n in _NUMBER.findall(sentence)}
     names = {n.lower() for n in _NAME.findall(sentence)}
