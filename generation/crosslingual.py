@@ -17,13 +17,16 @@ verbatim span of a document, in the document's language.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from generation.policy import Asked
-from generation.types import Answer, DecodingParams
+from generation.types import Answer, DecodingParams, GenerationError
 from ingest.core.text import detect_language
 from retrieval.types import Hit, Retriever
+
+log = logging.getLogger(__name__)
 
 TRANSLATE_SYSTEM = {
     "zh": ("You translate questions from English into Simplified Chinese. Never answer them. "
@@ -144,10 +147,20 @@ class CrossLanguageFallback:
                 return crossed
         return asked
 
+    def _translated(self, question: str, target: str) -> str | None:
+        """`question` in `target`, or None (no plausible translation, or no LLM: looking in
+        the other language is an extra try, so an LLM that cannot load or answer leaves the
+        answer as it was)."""
+        try:
+            return translate_question(question, target, self._llm())
+        except GenerationError as exc:
+            log.warning("not asked in %s: the LLM is unavailable (%s)", target, exc)
+            return None
+
     def _asked_in(self, target: str, asked: Asked) -> Asked | None:
         """`asked` translated into `target` with that language's hits (None: no plausible
         translation, or nothing relevant found)."""
-        translated = translate_question(asked.standalone, target, self._llm())
+        translated = self._translated(asked.standalone, target)
         if translated is None:
             return None
         hits = self.languages.retriever_for(target).retrieve(translated)
@@ -158,8 +171,7 @@ class CrossLanguageFallback:
     def _read_in(self, target: str, answer: Answer, asked: Asked) -> Answer | None:
         """The question translated into `target` and read from that language's documents
         (None: no plausible translation, or nothing relevant found)."""
-        translated = translate_question(answer.standalone_question or answer.question,
-                                        target, self._llm())
+        translated = self._translated(answer.standalone_question or answer.question, target)
         if translated is None:
             return None
         hits = self.languages.retriever_for(target).retrieve(translated)

@@ -81,6 +81,21 @@ def test_a_why_question_is_explained_from_a_document_in_the_other_language(setti
                                       "Singapore?").abstained
 
 
+def test_when_the_llm_cannot_load_a_question_declines_instead_of_failing(settings):
+    # Looking in the other language is an extra try: without an LLM to translate, a why-
+    # question and a factoid that find nothing are declined as they were, with no error.
+    from generation.types import GenerationError
+
+    def no_llm():
+        raise GenerationError("cannot load the LLM 'missing': not a built-in")
+
+    broken = build.make_engine(settings, llm=no_llm)
+    for question in ("为什么 vLLM 不需要为最长的回答预留内存？",
+                     "What was the review pass rate of the model-generated instruction "
+                     "samples?"):
+        assert broken.ask(question).abstained
+
+
 # The acceptance of multilingual-by-default: an index of English PDFs only, a Chinese question
 # through the real CLI on the default settings, answered with the English span and its page.
 OPS_GUIDE = [
