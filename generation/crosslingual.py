@@ -171,11 +171,7 @@ class CrossLanguageFallback:
     def _read_in(self, target: str, answer: Answer, asked: Asked) -> Answer | None:
         """The question translated into `target` and read from that language's documents
         (None: no plausible translation, or nothing relevant found)."""
-        translated = self._translated(answer.standalone_question or answer.question, target)
-        if translated is None:
-            return None
-        hits = self.languages.retriever_for(target).retrieve(translated)
-        if not self.passes_gate(hits):
-            return None
-        return self.read(replace(asked, question=answer.question, standalone=translated,
-                                 hits=hits, lang=target))
+        crossed = self._asked_in(target, replace(
+            asked, question=answer.question,
+            standalone=answer.standalone_question or answer.question))
+        return None if crossed is None else self.read(crossed)

@@ -52,6 +52,9 @@ def best_span(pieces: list[Piece], start_logits: np.ndarray, end_logits: np.ndar
     (`generation.reader.span_rules`) are considered."""
     if rules is not None and rules.max_tokens:
         max_answer_tokens = min(max_answer_tokens, rules.max_tokens)
+    # Per window, whether each character's line is prose (one mask for all its pieces).
+    prose = [prose_chars(w) for w in windows] \
+        if windows is not None and rules is not None and rules.prose_only else None
     best = (-np.inf, -1, 0, 0, 0.0)  # score, window, start char, end char, probability
     null, null_p = np.inf, 1.0
     for k, piece in enumerate(pieces):
@@ -76,9 +79,8 @@ def best_span(pieces: list[Piece], start_logits: np.ndarray, end_logits: np.ndar
         if windows is not None:
             content, stops = token_flags(windows[piece.window], piece.offsets)
             valid &= content[idx][:, None] & content[idx][None, :]
-            if rules is not None and rules.prose_only:
-                prose = prose_chars(windows[piece.window])
-                starts = np.array([prose[off[0]] if off is not None else False
+            if prose is not None:
+                starts = np.array([prose[piece.window][off[0]] if off is not None else False
                                    for off in piece.offsets])
                 valid &= starts[idx][:, None] & starts[idx][None, :]
             if rules is not None and rules.single_sentence:
