@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from generation.policy import Asked
-from generation.types import Answer, DecodingParams, GenerationError
+from generation.types import Answer, DecodingParams, FoundExplanation, GenerationError
 from ingest.core.text import detect_language
 from retrieval.types import Hit, Retriever
 
@@ -133,19 +133,25 @@ class CrossLanguageFallback:
                 return crossed
         return answer
 
-    def for_explanation(self, asked: Asked, explains: Callable[..., bool]) -> Asked:
-        """`asked` as an explanation should read it: itself when its passages hold an
-        explanation (`explains(asked[, cover])`), else translated into the first of the index's
-        other languages whose documents hold one (`TRANSLATED_EXPLANATION_COVER`), with that
-        language's hits. An extracted explanation is found by the question's words, which a
-        question in another language than its documents shares only in names and terms."""
-        if explains(asked):  # names and terms the question shares with its passages
-            return asked
+    def for_explanation(self, asked: Asked, find: Callable[..., FoundExplanation]
+                        ) -> tuple[Asked, FoundExplanation]:
+        """`asked` as an explanation should read it, with the explanation found there: itself
+        when its passages hold one (`find(asked[, cover])`), else translated into the first of
+        the index's other languages whose documents hold one (`TRANSLATED_EXPLANATION_COVER`),
+        with that language's hits. An extracted explanation is found by the question's words,
+        which a question in another language than its documents shares only in names and
+        terms."""
+        found = find(asked)
+        if found.explains:
+            return asked, found
         for target in self.languages.besides(asked.lang):
             crossed = self._asked_in(target, asked)
-            if crossed is not None and explains(crossed, TRANSLATED_EXPLANATION_COVER):
-                return crossed
-        return asked
+            if crossed is None:
+                continue
+            there = find(crossed, TRANSLATED_EXPLANATION_COVER)
+            if there.explains:
+                return crossed, there
+        return asked, found
 
     def _translated(self, question: str, target: str) -> str | None:
         """`question` in `target`, or None (no plausible translation, or no LLM: looking in

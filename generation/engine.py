@@ -29,6 +29,7 @@ from generation.abstention import NO_ANSWER_MODELS, NoAnswerModel
 from generation.backends.base import LLMBackend
 from generation.crosslingual import CrossLanguageFallback, OtherLanguages
 from generation.explain.form import Form, answer_form
+from generation.explain.scorer import SentenceModel, SentenceScorer
 from generation.explainer import Explainer
 from generation.policy import AbstentionPolicy, Asked
 from generation.reader.model import ExtractiveReader
@@ -67,7 +68,8 @@ class AnswerEngine:
         self.extractive = None if reader is None else ExtractiveAnswerer(reader, settings,
                                                                          self.policy)
         self.generative = LLMAnswerer(lambda: self.llm, settings, self.policy)
-        self.explainer = Explainer(lambda: self.llm, settings)
+        self.explainer = Explainer(lambda: self.llm, settings, None if reader is None else
+                                   SentenceScorer(reader.sentence_margins, SentenceModel.load()))
         self.fallback = None
         if other_languages is not None and settings.cross_language == "auto" \
                 and reader is not None:
@@ -100,9 +102,10 @@ class AnswerEngine:
             answer = self.policy.gated(asked)
         elif not factoid:
             factoid_reader = None if self.extractive is None else self.extractive.answer
+            found = None
             if self.fallback is not None and self.settings.extracts_explanations:
-                asked = self.fallback.for_explanation(asked, self.explainer.finds)
-            return (yield from self.explainer.explain(asked, factoid_reader))
+                asked, found = self.fallback.for_explanation(asked, self.explainer.find)
+            return (yield from self.explainer.explain(asked, factoid_reader, found))
         elif self.settings.reader == "extractive":
             answer = self.extractive.answer(asked)
         else:

@@ -20,6 +20,7 @@ from generation.backends.base import LLMBackend
 from generation.citations import citation
 from generation.explain.extract import EXPLAIN_COVER, extract_explanation
 from generation.explain.form import asks_for_clause
+from generation.explain.scorer import SentenceScores
 from generation.explain.support import identifiers
 from generation.explain.writer import (
     SentenceSplitter,
@@ -30,7 +31,7 @@ from generation.explain.writer import (
 from generation.policy import Asked
 from generation.prompts import ABSTAIN, build_prompt, is_abstention
 from generation.settings import GenerationSettings
-from generation.types import Answer, AnswerSentence, Timings
+from generation.types import Answer, AnswerSentence, FoundExplanation, Timings
 from generation.windows import Window, select_windows
 
 # The extractive reader: the short answer of the question's windows, or of the given ones.
@@ -54,37 +55,40 @@ def sentence_windows(shown: list[AnswerSentence], hits: list) -> list[Window]:
 
 
 class Explainer:
-    def __init__(self, llm: Callable[[], LLMBackend], settings: GenerationSettings) -> None:
-        self._llm, self.settings = llm, settings
+    """`score`: the trained sentence scorer (`generation.explain.scorer`) that picks the
+    extracted sentences; None (no extractive reader): the best window's sentences."""
 
-    def explain(self, asked: Asked, factoid: Factoid | None
-                ) -> Generator[str, None, Answer]:
+    def __init__(self, llm: Callable[[], LLMBackend], settings: GenerationSettings,
+                 score: SentenceScores | None = None) -> None:
+        self._llm, self.settings, self._score = llm, settings, score
+
+    def explain(self, asked: Asked, factoid: Factoid | None,
+                found: FoundExplanation | None = None) -> Generator[str, None, Answer]:
         """Shown text as each sentence is checked; returns the Answer. `factoid` reads the
-        short span that goes with the explanation (None: no extractive reader)."""
+        short span that goes with the explanation (None: no extractive reader); `found`: the
+        extracted explanation already looked for (`find`), shown as it is."""
         if self.settings.extracts_explanations:
-            return (yield from self._extracted(asked, factoid))
+            shown = self.find(asked).sentences if found is None else found.sentences
+            return (yield from self._extracted(asked, factoid, shown))
         return (yield from self._written(asked, factoid))
 
-    def finds(self, asked: Asked, cover: float = EXPLAIN_COVER) -> bool:
-        """Whether `asked`'s hits hold an extracted explanation, in a window that holds
-        `cover` of the question's content, from passages that hold the identifiers the
-        question as asked names ("DataRecorder", "cn2an": its other words may be matched by
-        a document about something else)."""
-        shown = self._extract(asked, cover)
+    def find(self, asked: Asked, cover: float = EXPLAIN_COVER) -> FoundExplanation:
+        """The extracted explanation of `asked`'s hits, in a window that holds `cover` of the
+        question's content; it explains the question when its passages hold the identifiers
+        the question as asked names ("DataRecorder", "cn2an": its other words may be matched
+        by a document about something else)."""
+        shown = extract_explanation(asked.standalone, asked.hits,
+                                    from_hits=self.settings.window_hits,
+                                    max_sentences=self.settings.explain_max_sentences,
+                                    cover=cover, score=self._score)
         cited = " ".join(asked.hits[n - 1].chunk.text for n in {s.n for s in shown}).lower()
-        return bool(shown) and all(name.lower() in cited for name in identifiers(asked.question))
+        names = identifiers(asked.question)
+        return FoundExplanation(shown, bool(shown) and all(n.lower() in cited for n in names))
 
-    def _extract(self, asked: Asked, cover: float = EXPLAIN_COVER) -> list[AnswerSentence]:
-        return extract_explanation(asked.standalone, asked.hits,
-                                   from_hits=self.settings.window_hits,
-                                   max_sentences=self.settings.explain_max_sentences,
-                                   cover=cover)
-
-    def _extracted(self, asked: Asked, factoid: Factoid | None
+    def _extracted(self, asked: Asked, factoid: Factoid | None, shown: list[AnswerSentence]
                    ) -> Generator[str, None, Answer]:
         """The documents' own explaining sentences (`generation.explain.extract`)."""
         lang = asked.lang
-        shown = self._extract(asked)
         first_ms = asked.elapsed_ms() if shown else None
         for i, sentence in enumerate(shown):
             yield ("" if i == 0 or lang == "zh" else " ") + shown_text(sentence, lang)

@@ -131,6 +131,15 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True)
+class FoundExplanation:
+    """An extracted explanation looked for before it is shown: its sentences, and whether
+    they explain the question as asked (their passages name the identifiers it names)."""
+
+    sentences: list[AnswerSentence]
+    explains: bool
+
+
+@dataclass(frozen=True)
 class Evidence:
     """The sentence around the short answer, `hit.chunk.text[start:end]` of passage [n] (quoted in
     `Answer.text`)."""

@@ -81,6 +81,22 @@ def test_a_why_question_is_explained_from_a_document_in_the_other_language(setti
                                       "Singapore?").abstained
 
 
+def test_an_explanation_found_in_the_questions_language_is_looked_for_once(settings, qwen):
+    # Looking for it decides whether to look in the other language; what was found is then
+    # shown, not extracted again (one pass of the reader per explanation).
+    explaining = engine(settings, qwen)
+    calls, find = [], explaining.explainer.find
+
+    def counted(asked, *cover):
+        calls.append(asked.standalone)
+        return find(asked, *cover)
+
+    explaining.explainer.find = counted
+    got = explaining.ask("Why does vLLM not need to reserve memory for the longest answer?")
+    assert "Because blocks are allocated on demand" in got.text
+    assert len(calls) == 1 and got.form == "explained"
+
+
 def test_when_the_llm_cannot_load_a_question_declines_instead_of_failing(settings):
     # Looking in the other language is an extra try: without an LLM to translate, a why-
     # question and a factoid that find nothing are declined as they were, with no error.

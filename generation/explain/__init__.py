@@ -1,3 +1,3 @@
-"""Explained answers: "why" and "how" questions get a few written sentences, each checked
-against the window it cites before it is shown (`form` picks the answer's form, `support`
-checks a sentence, `writer` prompts the LLM and streams the verified sentences)."""
+"""Explained answers: "why" and "how" questions get a few sentences, each cited (`form` picks the
+answer's form; `extract` takes the documents' own sentences, chosen with the trained `scorer`;
+`writer` prompts the LLM and streams the sentences that `support` verifies)."""

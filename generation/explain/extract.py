@@ -1,18 +1,22 @@
 """The extractive explanation, the default on a CPU: the document's own sentences that explain
-a "why" or "how", verbatim, in document order, each with its citation. No LLM, a few
-milliseconds.
+a "why" or "how", verbatim, in document order, each with its citation. No LLM; one pass of the
+extractive reader over one passage.
 
-    sentences = extract_explanation("Why are uploads over 25 MB rejected?", hits, from_hits=5)
+    sentences = extract_explanation("Why are uploads over 25 MB rejected?", hits, from_hits=5,
+                                    score=SentenceScorer(reader.sentence_margins, model))
     [(s.text, s.n) for s in sentences]
     # [('Files larger than 25 MB are rejected by the upload service.', 1), ...]
 
-The passage is the best of the top hits' windows (`generation.windows.select_windows`: runs of
-consecutive sentences around the question's words, ranked by BM25 over sentences) that holds
-at least `EXPLAIN_COVER` of the question's content. It is cut into sentences; page furniture
-(breadcrumbs, navigation and share lines, a table of contents, a package's header fields),
-headings and fragments are dropped, a list item stays one sentence; when no window holds
-enough of the question, it declines (the documents are not about it). Sentences
-written by an LLM (`generation.explainer`) are the other path, for a capable LLM.
+The passage is the hit of the best of the top hits' windows (`generation.windows.
+select_windows`: runs of consecutive sentences around the question's words, ranked by BM25
+over sentences) that holds at least `EXPLAIN_COVER` of the question's content; when no window
+holds enough of the question, it declines (the documents are not about it). The passage is cut
+into sentences; page furniture (breadcrumbs, navigation and share lines, a table of contents,
+a package's header fields), headings, code and fragments are dropped, a list item stays one
+sentence. The trained sentence scorer (`generation.explain.scorer`) finds the likeliest
+sentence; the explanation is it and its likely neighbours, joined with the window when the two
+meet. Without the scorer (no extractive reader), the window's sentences. Sentences written by
+an LLM (`generation.explainer`) are the other path, for a capable LLM.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from generation.explain.scorer import SentenceScores
 from generation.explain.support import content_units, question_units
 from generation.types import AnswerSentence
 from generation.windows import select_windows
@@ -33,6 +38,11 @@ EXPLAIN_COVER = 0.4  # the share of the question's content units the window must
 EXPLAIN_CANDIDATES = 3  # windows looked at, best first: the first that covers the question
 MIN_UNITS = 3  # a sentence with fewer content units is a fragment ("是的。", "Note:")
 MIN_SENTENCES = 3  # an explanation shorter than this grows by its section's neighbours
+# With the sentence scorer: a sentence of the likeliest one's section within SCORED_REACH of it
+# is shown when P(it holds the answer) reaches KEEP_PROBABILITY, and so is every sentence
+# between two shown ones (both tuned on bench/realdocs/explained_tune.jsonl).
+KEEP_PROBABILITY = 0.005
+SCORED_REACH = 2
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•·]|\d+[.)、]|[（(]\d+[)）]|[一二三四五六七八九十]+、)\s*")
 # A package's or a mail's header fields ("Home-page: …", "Requires-Dist: …", "Classifier: …",
 # the head of every PyPI description): data about the document, never its explanation.
@@ -57,15 +67,18 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 class _Unit:
     text: str
     section: int  # units under different headings never join
+    item: bool = False  # an item of a list ("1. …", "- …")
 
 
 def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
                         max_sentences: int = 5, max_chars: int = EXPLAIN_CHARS,
                         candidates: int = EXPLAIN_CANDIDATES,
-                        cover: float = EXPLAIN_COVER
-                        ) -> list[AnswerSentence]:
-    """The explaining sentences of the best window that holds `cover` of the question's
-    content, in document order (empty: decline)."""
+                        cover: float = EXPLAIN_COVER, score: SentenceScores | None = None,
+                        keep: float = KEEP_PROBABILITY) -> list[AnswerSentence]:
+    """The explaining sentences of the passage of the best window that holds `cover` of the
+    question's content, in document order (empty: decline). Without `score`, the window's
+    sentences grown to MIN_SENTENCES; with it (the trained sentence scorer), those around the
+    likeliest sentence (`_around_likeliest`)."""
     windows = select_windows(question, hits, count=candidates, max_chars=max_chars,
                              from_hits=from_hits)
     asked = question_units(question)
@@ -80,27 +93,82 @@ def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
     window, inside = covering[0]
     units = shown_units(hits[window.rank].chunk.text)
     texts = [u.text for u in units]
-    first = texts.index(inside[0]) if inside[0] in texts else None
-    if first is None:  # the window cut a sentence the whole hit reads differently
-        chosen = inside
-    else:
-        last = min(first + len(inside), len(units)) - 1
-        first, last = _grow(units, first, last, max_chars)
+    run = None
+    if inside[0] in texts:  # else the window cut a sentence the whole hit reads differently
+        start = texts.index(inside[0])
+        run = _grow(units, start, min(start + len(inside), len(units)) - 1, max_chars)
+    if score is not None and units:
+        if run is not None:
+            lo, hi = _on_topic(asked, texts[run[0]:run[1] + 1])
+            run = run[0] + lo, run[0] + hi
+        (likelihood,) = score(question, [texts])
+        first, last = _around_likeliest(units, likelihood, keep, max_sentences, run)
         chosen = texts[first:last + 1]
-    chosen = _on_topic(asked, chosen)
+    else:
+        chosen = inside if run is None else texts[run[0]:run[1] + 1]
+        lo, hi = _on_topic(asked, chosen)
+        chosen = chosen[lo:hi + 1]
     chunk = hits[window.rank].chunk
     return [AnswerSentence(text=text, n=window.rank + 1, chunk_id=chunk.chunk_id, support=1.0)
             for text in chosen[:max_sentences]]
 
 
-def _on_topic(asked: set, texts: list[str]) -> list[str]:
-    """`texts` without the sentences that share nothing with the question, unless one
-    between two that do (the middle of an explanation)."""
+def _around_likeliest(units: list[_Unit], likelihood: list[float], keep: float,
+                      max_sentences: int, window: tuple[int, int] | None) -> tuple[int, int]:
+    """The run of `units` around the likeliest: the sentences of its section within
+    SCORED_REACH of it that reach `keep`, all between them, the one the first leans on and the
+    whole list it touches; joined with the `window`'s run when the two meet (BM25 and the
+    scorer agree on the place: the explanation is often longer than either, and may go on
+    under the next heading: "## 方法"). At most
+    `max_sentences`: the less likely end goes first."""
+    anchor = max(range(len(units)), key=lambda j: (likelihood[j], -j))
+    section = units[anchor].section
+    near = [j for j in range(max(0, anchor - SCORED_REACH),
+                             min(len(units), anchor + SCORED_REACH + 1))
+            if units[j].section == section and (j == anchor or likelihood[j] >= keep)]
+    first, last = min(near), max(near)
+    if first > 0 and units[first - 1].section == section and _LEANS.match(units[first].text):
+        first -= 1
+    first, last = _whole_list(units, first, last)
+    if window is not None and window[0] <= last + 1 and first <= window[1] + 1:
+        first, last = min(first, window[0]), max(last, window[1])
+    while last - first + 1 > max_sentences:
+        if last == anchor or (first < anchor and likelihood[first] < likelihood[last]):
+            first += 1
+        else:
+            last -= 1
+    return first, last
+
+
+def _whole_list(units: list[_Unit], first: int, last: int) -> tuple[int, int]:
+    """The run widened to hold whole the list it touches (the steps a "how" asks for): the
+    items next to an item of the run, and those after a last sentence that leads into them
+    ("To install the agent:")."""
+    section = units[first].section
+
+    def item(j: int) -> bool:
+        return 0 <= j < len(units) and units[j].item and units[j].section == section
+
+    if item(last + 1) and (units[last].item or units[last].text.endswith((":", "："))):
+        while item(last + 1):
+            last += 1
+    if units[first].item:
+        while item(first - 1):
+            first -= 1
+        if first > 0 and units[first - 1].section == section \
+                and units[first - 1].text.endswith((":", "：")):
+            first -= 1
+    return first, last
+
+
+def _on_topic(asked: set, texts: list[str]) -> tuple[int, int]:
+    """The first and last of `texts` that share something with the question (the sentences
+    before and after share nothing; those between are the middle of an explanation); all of
+    them when none does."""
     shares = [bool(asked & content_units(text)) for text in texts]
     if not any(shares):
-        return texts
-    lo, hi = shares.index(True), len(shares) - 1 - shares[::-1].index(True)
-    return [text for i, text in enumerate(texts) if shares[i] or lo < i < hi]
+        return 0, len(texts) - 1
+    return shares.index(True), len(shares) - 1 - shares[::-1].index(True)
 
 
 def _grow(units: list[_Unit], first: int, last: int, max_chars: int) -> tuple[int, int]:
@@ -136,7 +204,8 @@ def shown_units(text: str) -> list[_Unit]:
         for line in rejoin_broken_lines("\n".join(paragraph)).splitlines():
             pieces = [line] if _LIST_ITEM.match(line) else \
                 _joined_clauses([line[a:b].strip() for a, b in sentence_spans(line)])
-            out.extend(_Unit(remove_cjk_spaces(piece) if has_cjk(piece) else piece, section)
+            item = bool(_LIST_ITEM.match(line))
+            out.extend(_Unit(remove_cjk_spaces(piece) if has_cjk(piece) else piece, section, item)
                        for piece in pieces
                        if len(content_units(_LINK.sub(r"\1", piece))) >= MIN_UNITS)
         paragraph.clear()

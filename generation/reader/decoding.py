@@ -112,3 +112,28 @@ def span_text(windows: list[str], reading: Reading) -> tuple[str, int, int]:
     while end > start and (text[end - 1].isspace() or text[end - 1] in _TRAILING_MARKS):
         end -= 1
     return text[start:end], start, end
+
+
+def sentence_margins(pieces: list[Piece], start_logits: np.ndarray, end_logits: np.ndarray,
+                     sentences: list[list[tuple[int, int]]],
+                     max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[list[float]]:
+    """Per window, per sentence (its characters [a, b) in the window): how far the best span
+    inside the sentence beats its piece's "no answer" score, the best over the pieces
+    that hold it (-inf: no piece holds it). How sure the reader is that the answer is there:
+    a sentence scorer's strongest signal (`generation.explain.scorer`)."""
+    out = [[-np.inf] * len(bounds) for bounds in sentences]
+    for k, piece in enumerate(pieces):
+        n = len(piece.input_ids)
+        s, e = start_logits[k, :n], end_logits[k, :n]
+        null = float(s[0] + e[0])
+        starts = np.array([off[0] if off is not None and off[1] > off[0] else -1
+                           for off in piece.offsets])
+        for i, (a, b) in enumerate(sentences[piece.window]):
+            idx = np.flatnonzero((starts >= a) & (starts < b))
+            if not len(idx):
+                continue
+            scores = s[idx][:, None] + e[idx][None, :]
+            gap = idx[None, :] - idx[:, None]
+            best = float(np.where((gap >= 0) & (gap < max_answer_tokens), scores, -np.inf).max())
+            out[piece.window][i] = max(out[piece.window][i], best - null)
+    return out

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from generation.reader.decoding import Reading, best_span
+from generation.reader.decoding import Reading, best_span, sentence_margins
 from generation.reader.encoding import MAX_LENGTH, STRIDE, encode
 from generation.reader.span_rules import SpanRules, clause_rules
 from ingest.core.errors import ModelUnavailableError
@@ -183,3 +183,21 @@ class ExtractiveReader:
         return best_span(pieces, start, end, windows=windows,
                          rules=clause_rules(question) if clause
                          else SpanRules.for_question(question))
+
+    def sentence_margins(self, question: str, passages: list[list[str]]) -> list[list[float]]:
+        """Per passage (its sentences, read as one text), per sentence: how sure the reader is
+        that the answer is in it (`decoding.sentence_margins`)."""
+        texts, bounds = [], []
+        for sentences in passages:
+            text, spans = "", []
+            for sentence in sentences:
+                text += "\n" if text else ""
+                spans.append((len(text), len(text) + len(sentence)))
+                text += sentence
+            texts.append(text)
+            bounds.append(spans)
+        pieces = encode(self.tokenizer, question, texts, self.max_length, self.stride)
+        if not pieces:
+            return [[-np.inf] * len(spans) for spans in bounds]
+        start, end = self.logits([p.input_ids for p in pieces])
+        return sentence_margins(pieces, start, end, bounds)

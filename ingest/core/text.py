@@ -170,7 +170,9 @@ _CODE_LINE = re.compile(r"^\s*(?:\||>>>|\$ |pip |python3? |from \S+ import |impo
                         r"(?:if|for|while|switch) \(|(?:const|let|var) [\w{}\[\], ]+ =|"
                         r"(?:async )?function\b|import .+ from ['\"]|"
                         r"class \w+(?: extends [\w.]+)? \{|await \S+\(|"
-                        r".*\)\s*;\s*(?://.*)?$|.*[{}]\s*$|.*\bfunction\s*\w*\()")
+                        r".*\)\s*;\s*(?://.*)?$|.*[{}]\s*$|.*\bfunction\s*\w*\(|"
+                        # A bare call, as READMEs show them: "xmind.save(workbook)  # 保存"
+                        r"[\w.]+\(.*\)\s*(?:#.*)?$)")
 
 
 def is_code_line(line: str) -> bool:
@@ -178,6 +180,8 @@ def is_code_line(line: str) -> bool:
 
     >>> is_code_line("rs.resume(); // Drain the stream."), is_code_line("| a | b |")
     (True, True)
+    >>> is_code_line("xmind.save(workbook)  # 保存"), is_code_line("Call save().")
+    (True, False)
     >>> is_code_line("If you need it, call end().")
     False
     """

@@ -1,0 +1,120 @@
+"""The trained sentence scorer of extracted explanations: the reader's margin per sentence, the
+shipped model, and the sentences an explanation shows around the likeliest one."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from generation_fixtures import CACHE_DIR, FixedRetriever, ScriptedLLM
+
+from generation import AnswerEngine, GenerationSettings
+from generation.explain.extract import extract_explanation
+from generation.explain.scorer import FEATURES, SentenceModel, SentenceScorer
+from generation.reader.model import ExtractiveReader
+from ingest.core.errors import ModelUnavailableError
+from ingest.core.types import Chunk
+from retrieval.types import Hit
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return ExtractiveReader.load(CACHE_DIR)
+
+
+BACKUPS = ["The office opens at nine and closes at six.",
+           "Backups are kept for 14 days because the audit rules ask for two weeks of history.",
+           "Printing is free for every member of staff."]
+
+
+def test_the_reader_is_surest_of_the_sentence_that_holds_the_answer(reader):
+    (margins,) = reader.sentence_margins("Why are backups kept for 14 days?", [BACKUPS])
+    assert max(range(3), key=margins.__getitem__) == 1
+    # A passage longer than one input is read in pieces: every sentence still gets a margin.
+    long = [f"Filler sentence number {i} talks about nothing in particular." for i in range(80)]
+    (margins,) = reader.sentence_margins("Why are backups kept for 14 days?",
+                                         [[*long, BACKUPS[1]]])
+    assert len(margins) == 81 and all(math.isfinite(m) for m in margins)
+    assert max(range(81), key=margins.__getitem__) == 80
+
+
+def test_the_shipped_model_ranks_the_answering_sentence_first(reader):
+    model = SentenceModel.load()
+    # Fitted on questions the reader never saw; on held-out ones it ranks better than the
+    # reader's margin alone, and its best sentence holds the answer most of the time.
+    for held in model.provenance["held_out"].values():
+        assert held["auc"] >= held["auc_margin_alone"] and held["top1"] > 0.7
+    scorer = SentenceScorer(reader.sentence_margins, model)
+    distractor = ["Backups of the mail server run every night.",
+                  "They are written to the tape library in the basement."]
+    probabilities = scorer("Why are backups kept for 14 days?", [distractor, BACKUPS])
+    assert [len(p) for p in probabilities] == [2, 3]
+    assert max(probabilities[1]) == probabilities[1][1] > 0.5 > max(probabilities[0])
+
+
+def test_a_sentence_scorer_file_that_cannot_be_read_names_itself(tmp_path):
+    broken = tmp_path / "sentence_scorer.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelUnavailableError, match=r"sentence_scorer\.json"):
+        SentenceModel.load(broken)
+    other = json.loads(SentenceModel.load().to_json())
+    other["features"] = [*FEATURES[:-1], "length"]
+    broken.write_text(json.dumps(other), encoding="utf-8")
+    with pytest.raises(ModelUnavailableError, match="train_sentence_scorer"):
+        SentenceModel.load(broken)
+
+
+ENTRIES = """Mail for the list server goes to majordom, which runs the mailing lists.
+Majordom has a statically allocated user id for historical reasons.
+The operator account was once used to dump filesystem backups to tape.
+It was in the root group, which made it a security risk.
+That is why the operator account is no longer created by default.
+Printing jobs are queued by the lp daemon.
+The lp daemon owns the spool directory.
+
+# Backups
+
+Backups run every night.
+"""
+
+
+def hits_of(text: str) -> list[Hit]:
+    return [Hit(Chunk("users.txt#0", text, "kb/users.txt", None, 0), 0.9, relevance=0.6)]
+
+
+def test_the_scored_sentences_are_the_likeliest_and_its_likely_neighbours_in_order():
+    # P(the sentence holds the answer), by how it starts.
+    given = {"Majordom": 0.6, "Mail": 0.05, "The operator": 0.3, "It was": 0.02,
+             "That is why": 0.9, "Printing": 0.2, "The lp": 0.01, "Backups run": 0.5}
+
+    def score(question, passages):
+        return [[next(p for k, p in given.items() if s.startswith(k)) for s in passage]
+                for passage in passages]
+
+    question = "Why is the operator account no longer created by default?"
+    shown = extract_explanation(question, hits_of(ENTRIES), from_hits=5, score=score, keep=0.1)
+    # The likeliest sentence ("That is why"), the likely ones within two of it in its section
+    # and those between; not "Majordom" (likely, but three away), nor "Backups run" (under
+    # another heading).
+    texts = [s.text for s in shown]
+    assert texts[0].startswith("The operator") and texts[-1].startswith("Printing")
+    assert all(s.n == 1 for s in shown) and len(texts) == 4
+    assert not any(t.startswith(("Mail", "Majordom", "The lp", "Backups")) for t in texts)
+    # At most `max_sentences`: the less likely end goes first.
+    two = extract_explanation(question, hits_of(ENTRIES), from_hits=5, score=score, keep=0.1,
+                              max_sentences=2)
+    assert [s.text[:11] for s in two] == ["It was in t", "That is why"]
+
+
+def test_an_explanation_with_the_reader_shows_the_reason_not_the_entries_around_it():
+    answer = AnswerEngine(FixedRetriever(hits_of(ENTRIES)), ScriptedLLM("never asked"),
+                          GenerationSettings(answer_form="explained")).ask(
+        "Why is the operator account no longer created by default?")
+    texts = [s.text for s in answer.sentences]
+    # The reason shares no word with the question; the scorer finds it all the same.
+    assert "It was in the root group, which made it a security risk." in texts
+    assert texts[0].startswith("The operator account"), texts
+    assert any(t.startswith("That is why the operator account") for t in texts)
+    assert "majordom" not in answer.text.lower() and "spool" not in answer.text
+    assert "Backups run" not in answer.text and answer.citations[0].source == "kb/users.txt"
