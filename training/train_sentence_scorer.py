@@ -173,7 +173,7 @@ def main() -> None:
         log(f"held out, {name}: {figures[name]}")
     provenance = {
         "features": list(FEATURES),
-        "fitted_on": {name: int((~p[3]).sum()) for name, p in parts.items()},
+        "fitted_on_sentences": {name: int((~p[3]).sum()) for name, p in parts.items()},
         "questions": {"squad11_unseen": len(english), "cmrc_trial": len(chinese)},
         "held_out": figures, "seed": SEED,
         "reader": {"file": WEIGHTS.name,
