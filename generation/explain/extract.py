@@ -119,7 +119,7 @@ def _around_likeliest(units: list[_Unit], likelihood: list[float], keep: float,
     SCORED_REACH of it that reach `keep`, all between them, the one the first leans on and the
     whole list it touches; joined with the `window`'s run when the two meet (BM25 and the
     scorer agree on the place: the explanation is often longer than either, and may go on
-    under the next heading: "## 方法"). At most
+    under the next heading: "## 方法"), less the window's unlikely sentences before it. At most
     `max_sentences`: the less likely end goes first."""
     anchor = max(range(len(units)), key=lambda j: (likelihood[j], -j))
     section = units[anchor].section
@@ -132,6 +132,10 @@ def _around_likeliest(units: list[_Unit], likelihood: list[float], keep: float,
     first, last = _whole_list(units, first, last)
     if window is not None and window[0] <= last + 1 and first <= window[1] + 1:
         first, last = min(first, window[0]), max(last, window[1])
+        # The window's sentences before the likeliest open the answer only if they reach
+        # `keep` too: an answer starts at its explanation, not at the entry before it.
+        while first < anchor and likelihood[first] < keep:
+            first += 1
     while last - first + 1 > max_sentences:
         if last == anchor or (first < anchor and likelihood[first] < likelihood[last]):
             first += 1
