@@ -37,6 +37,7 @@ sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/generation.py is no pa
 sys.path.append(str(ROOT / "training"))
 
 from shared_data import SHARED_DATA  # noqa: E402
+from train_no_answer import auc  # noqa: E402
 from train_reader import DATA, SEED, Example, _bigrams, _examples  # noqa: E402
 
 from app.services.cpu import describe_cpu  # noqa: E402
@@ -49,6 +50,7 @@ from generation.explain.scorer import (  # noqa: E402
 )
 from generation.explain.support import content_units  # noqa: E402
 from generation.reader.model import WEIGHTS, ExtractiveReader  # noqa: E402
+from ingest.core.fileio import atomic_write_text  # noqa: E402
 from ingest.core.text import sentence_spans  # noqa: E402
 from ingest.settings import RuntimeSettings  # noqa: E402
 
@@ -118,19 +120,6 @@ def featurize(reader: ExtractiveReader, examples: list[Example], rng: random.Ran
     return np.vstack(rows), np.asarray(ys), np.asarray(qs)
 
 
-def auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The chance a positive outscores a negative (ties count half)."""
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    for value in np.unique(scores):  # average the ranks of ties
-        tied = scores == value
-        ranks[tied] = ranks[tied].mean()
-    pos = labels == 1
-    n_pos, n_neg = pos.sum(), (~pos).sum()
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def top1(scores: np.ndarray, labels: np.ndarray, questions: np.ndarray) -> float:
     """The share of questions whose best-scored sentence holds the answer."""
     hits = [labels[questions == q][np.argmax(scores[questions == q])]
@@ -184,7 +173,7 @@ def main() -> None:
         "command": "training/train_sentence_scorer.py" +
                    ("" if args.english == 3000 else f" --english {args.english}")}
     model = SentenceModel(model.mean, model.scale, model.weights, model.bias, provenance)
-    args.out.write_text(model.to_json() + "\n", encoding="utf-8")
+    atomic_write_text(args.out, model.to_json() + "\n")
     log(f"wrote {args.out}")
 
 

@@ -73,8 +73,11 @@ class SentenceModel:
             raw = json.loads(path.read_text("utf-8"))
             if tuple(raw["features"]) != FEATURES:
                 raise ValueError(f"features {raw['features']} are not {list(FEATURES)}")
-            return cls(tuple(raw["mean"]), tuple(raw["scale"]), tuple(raw["weights"]),
-                       float(raw["bias"]), raw.get("provenance", {}))
+            model = cls(tuple(raw["mean"]), tuple(raw["scale"]), tuple(raw["weights"]),
+                        float(raw["bias"]), raw.get("provenance", {}))
+            if {len(model.mean), len(model.scale), len(model.weights)} != {len(FEATURES)}:
+                raise ValueError(f"mean, scale and weights must hold {len(FEATURES)} values")
+            return model
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelUnavailableError(
                 f"the sentence scorer {path} cannot be read ({exc}): reinstall ragqa, or fit it "

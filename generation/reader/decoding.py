@@ -72,10 +72,7 @@ def best_span(pieces: list[Piece], start_logits: np.ndarray, end_logits: np.ndar
         idx = np.flatnonzero(context)
         if not len(idx):
             continue
-        # All (i, j) pairs with i <= j < i + max_answer_tokens, as a masked score matrix.
-        scores = s[idx][:, None] + e[idx][None, :]
-        gap = idx[None, :] - idx[:, None]
-        valid = (gap >= 0) & (gap < max_answer_tokens)
+        scores, valid = _span_scores(s, e, idx, max_answer_tokens)
         if windows is not None:
             content, stops = token_flags(windows[piece.window], piece.offsets)
             valid &= content[idx][:, None] & content[idx][None, :]
@@ -98,6 +95,14 @@ def best_span(pieces: list[Piece], start_logits: np.ndarray, end_logits: np.ndar
     if window < 0:
         return Reading(-1, 0, 0, -np.inf, null, 0.0, null_p)
     return Reading(window, start, end, score, null, prob, null_p)
+
+
+def _span_scores(start: np.ndarray, end: np.ndarray, idx: np.ndarray,
+                 max_answer_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """The score of every span from token idx[i] to idx[j], and whether it is one (i <= j <
+    i + max_answer_tokens): (len(idx), len(idx)) arrays."""
+    gap = idx[None, :] - idx[:, None]
+    return start[idx][:, None] + end[idx][None, :], (gap >= 0) & (gap < max_answer_tokens)
 
 
 def span_text(windows: list[str], reading: Reading) -> tuple[str, int, int]:
@@ -132,8 +137,7 @@ def sentence_margins(pieces: list[Piece], start_logits: np.ndarray, end_logits: 
             idx = np.flatnonzero((starts >= a) & (starts < b))
             if not len(idx):
                 continue
-            scores = s[idx][:, None] + e[idx][None, :]
-            gap = idx[None, :] - idx[:, None]
-            best = float(np.where((gap >= 0) & (gap < max_answer_tokens), scores, -np.inf).max())
+            scores, valid = _span_scores(s, e, idx, max_answer_tokens)
+            best = float(np.where(valid, scores, -np.inf).max())
             out[piece.window][i] = max(out[piece.window][i], best - null)
     return out
