@@ -307,3 +307,19 @@ def test_quote_markers_go_and_a_bare_link_or_a_line_of_code_is_no_sentence():
     assert [u.text for u in shown_units(text)] == [
         "For many other libraries, for example OpenMP, the limit is set per thread, so generic "
         "code sets it both ways."]
+
+
+def test_a_row_of_badges_or_a_two_mark_prompt_is_no_sentence():
+    # A README's badges sit in one paragraph (no blank line between them): joined, their
+    # words would pass as a sentence and lead the answer ("[Pypi](…svg)](…) [1]").
+    from generation.explain.extract import shown_units
+
+    text = ("[![Pypi](https://img.shields.io/pypi/v/cn2an.svg)](https://pypi.org/project/cn2an/)\n"
+            "[![MIT License](https://img.shields.io/badge/license-MIT-green.svg)](https://x.org/L)\n"
+            "- [Install guide](docs/install.md)\n\n"
+            "Pass `direct=True` to convert the digits one by one, without dates or ranges.\n"
+            "    >> load_single_dict({ord('还'): 'hái,huán'})  # 调整拼音顺序\n"
+            "See [the API page](https://x.org/api) for every mode it supports.\n")
+    assert [u.text for u in shown_units(text)] == [
+        "Pass `direct=True` to convert the digits one by one, without dates or ranges.",
+        "See [the API page](https://x.org/api) for every mode it supports."]

@@ -60,7 +60,21 @@ _COMMENT = re.compile(r"^(?:#|//)\s+(?=\S)")
 _QUOTE = re.compile(r"^(?:>(?:\s+|$))+")
 # A Markdown link or image: its words count, its address does not ("[webtool](https://…png)"
 # alone is a fragment).
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"!?\[([^][]*)\]\([^)]*\)")
+
+
+def _link_words(text: str, keep: str = r"\1") -> str:
+    """`text` with each link or image replaced by its words (`keep`), nested ones too: a
+    badge "[![PyPI](…svg)](…)" is an image inside a link."""
+    while (plain := _LINK.sub(keep, text)) != text:
+        text = plain
+    return text
+
+
+def _only_links(line: str) -> bool:
+    """A line of links and images and nothing else (a README's row of badges, a list of
+    links): it explains nothing."""
+    return "](" in line and not any(ch.isalnum() for ch in _link_words(line, ""))
 
 
 @dataclass(frozen=True)
@@ -211,7 +225,7 @@ def shown_units(text: str) -> list[_Unit]:
             item = bool(_LIST_ITEM.match(line))
             out.extend(_Unit(remove_cjk_spaces(piece) if has_cjk(piece) else piece, section, item)
                        for piece in pieces
-                       if len(content_units(_LINK.sub(r"\1", piece))) >= MIN_UNITS)
+                       if len(content_units(_link_words(piece))) >= MIN_UNITS)
         paragraph.clear()
 
     lines = [line.strip() for line in drop_furniture(text).splitlines()]
@@ -225,7 +239,7 @@ def shown_units(text: str) -> list[_Unit]:
             end_paragraph()  # a comment is a sentence of its own
             comment = _COMMENT.match(line)
             line = line[comment.end():] if comment else ""
-        if not line or is_code_line(line) or _HEADER_FIELD.match(line):
+        if not line or is_code_line(line) or _HEADER_FIELD.match(line) or _only_links(line):
             end_paragraph()
             continue
         line = _QUOTE.sub("", line)

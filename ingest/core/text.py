@@ -173,6 +173,9 @@ _CODE_LINE = re.compile(r"^\s*(?:\||>>>|\$ |pip |python3? |from \S+ import |impo
                         r".*\)\s*;\s*(?://.*)?$|.*[{}]\s*$|.*\bfunction\s*\w*\(|"
                         # A bare call, as READMEs show them: "xmind.save(workbook)  # 保存"
                         r"[\w.]+\(.*\)\s*(?:#.*)?$)")
+# A REPL prompt some READMEs write with two marks (">> load_single_dict({...})"): code when
+# what follows it is; ">> quoted" alone is a nested Markdown quote.
+_SHORT_PROMPT = re.compile(r"^\s*>>\s+")
 
 
 def is_code_line(line: str) -> bool:
@@ -184,8 +187,11 @@ def is_code_line(line: str) -> bool:
     (True, False)
     >>> is_code_line("If you need it, call end().")
     False
+    >>> is_code_line(">> load_single_dict({ord('还'): 'hái'})"), is_code_line(">> as quoted")
+    (True, False)
     """
-    return bool(_CODE_LINE.match(line))
+    prompt = _SHORT_PROMPT.match(line)
+    return bool(_CODE_LINE.match(line[prompt.end():] if prompt else line))
 
 
 # Citation markers as models write them: [1], [1, 2], [1，2], [1-3] and the full-width 【1】
