@@ -61,6 +61,17 @@ def test_streamed_sentences_are_cut_with_their_citations():
     assert splitter.flush() == ["It was completed in 1889. [1]"]
 
 
+def test_a_period_inside_a_file_name_or_an_address_ends_no_sentence():
+    splitter = SentenceSplitter()
+    out = []
+    pieces = ["Put it in a `.", "env` file (see 12factor.", "net) [1]. Then run it.",
+              " 训练低秩.它"]
+    for piece in pieces:
+        out += splitter.feed(piece)
+    assert out == ["Put it in a `.env` file (see 12factor.net) [1].", "Then run it.", "训练低秩."]
+    assert splitter.flush() == ["它"]
+
+
 def test_a_supported_sentence_is_shown_and_an_unsupported_one_dropped():
     answer = engine("The Eiffel Tower is 330 metres tall. [1] It was painted red in 1850. [1] "
                     "Gustave Eiffel's company built the tower. [1]").ask("Explain the tower.")

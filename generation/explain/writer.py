@@ -5,6 +5,7 @@ dropped, and only then shown, so streamed text is never withdrawn.
     splitter = SentenceSplitter()
     splitter.feed("LoRA冻结权重[1]。它只训练低秩")   # ['LoRA冻结权重[1]。']
     splitter.flush()                                  # ['它只训练低秩']
+    splitter.feed("Copy the `.env` file. Then")      # ['Copy the `.env` file.']
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from generation.explain.support import (
 from generation.types import AnswerSentence
 from generation.windows import Window, select_windows
 from ingest.cleaning import remove_cjk_spaces
-from ingest.core.text import citation_numbers, has_cjk, strip_citations
+from ingest.core.text import CJK_LETTERS, citation_numbers, has_cjk, strip_citations
 from retrieval.types import Hit
 
-# A sentence ends at 。！？!? or at a period that is not inside a number ("2.4").
-_END = re.compile(r"[。！？!?]|\.(?!\d)")
+# A sentence ends at 。！？!? or at a period before a space, a citation or after a Chinese
+# character: never inside a number ("2.4"), a file name ("a `.env` file") or an address.
+_END = re.compile(rf"[。！？!?]|\.(?=\s|\[)|(?<=[{CJK_LETTERS}])\.")
 _MARKS = re.compile(r"(?:\s*\[[\d\s,，、-]*\])*")
 QUOTE_CHARS = 240  # the quoted fallback: the best sentence and its neighbours, about this long
 QUOTE_COVER = 0.5  # ... holding at least this share of the question's content units
