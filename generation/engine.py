@@ -28,6 +28,7 @@ from collections.abc import Callable, Generator
 from generation.abstention import NO_ANSWER_MODELS, NoAnswerModel
 from generation.backends.base import LLMBackend
 from generation.crosslingual import CrossLanguageFallback, OtherLanguages
+from generation.explain.claims import ClaimChecker, ClaimModel
 from generation.explain.form import Form, answer_form
 from generation.explain.scorer import SentenceModel, SentenceScorer
 from generation.explainer import Explainer
@@ -68,8 +69,11 @@ class AnswerEngine:
         self.extractive = None if reader is None else ExtractiveAnswerer(reader, settings,
                                                                          self.policy)
         self.generative = LLMAnswerer(lambda: self.llm, settings, self.policy)
-        self.explainer = Explainer(lambda: self.llm, settings, None if reader is None else
-                                   SentenceScorer(reader.sentence_margins, SentenceModel.load()))
+        self.explainer = Explainer(
+            lambda: self.llm, settings,
+            None if reader is None else SentenceScorer(reader.sentence_margins,
+                                                       SentenceModel.load()),
+            ClaimChecker(ClaimModel.load()) if settings.support_check == "claims" else None)
         self.fallback = None
         if other_languages is not None and settings.cross_language == "auto" \
                 and reader is not None:

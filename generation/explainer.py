@@ -5,9 +5,10 @@ checked against its passage (`generation.explain`).
     stream = explainer.explain(asked, factoid=reader.answer)   # a generator of shown text
     answer = (yield from stream)                                # then the Answer
 
-The LLM writes from sentence-bounded windows around the question's words; a sentence that no
-passage supports is dropped. When nothing written holds, the best evidence is quoted, or the
-reader's short span is the answer; with neither, the question is declined.
+The LLM writes from sentence-bounded windows around the question's words; a sentence whose
+claim no passage makes (the trained claim checker, or word overlap) is dropped. When nothing
+written holds, the best evidence is quoted, or the reader's short span is the answer; with
+neither, the question is declined.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import closing
 from generation.abstention import answer_signals
 from generation.backends.base import LLMBackend
 from generation.citations import citation
+from generation.explain.claims import ClaimChecker
 from generation.explain.extract import EXPLAIN_COVER, extract_explanation
 from generation.explain.form import asks_for_clause
 from generation.explain.scorer import SentenceScores
@@ -56,11 +58,14 @@ def sentence_windows(shown: list[AnswerSentence], hits: list) -> list[Window]:
 
 class Explainer:
     """`score`: the trained sentence scorer (`generation.explain.scorer`) that picks the
-    extracted sentences; None (no extractive reader): the best window's sentences."""
+    extracted sentences; None (no extractive reader): the best window's sentences. `claims`:
+    the trained claim checker of written sentences (`generation.explain.claims`); None: word
+    overlap from `settings.support_threshold`."""
 
     def __init__(self, llm: Callable[[], LLMBackend], settings: GenerationSettings,
-                 score: SentenceScores | None = None) -> None:
-        self._llm, self.settings, self._score = llm, settings, score
+                 score: SentenceScores | None = None, claims: ClaimChecker | None = None
+                 ) -> None:
+        self._llm, self.settings, self._score, self._claims = llm, settings, score, claims
 
     def explain(self, asked: Asked, factoid: Factoid | None,
                 found: FoundExplanation | None = None) -> Generator[str, None, Answer]:
@@ -121,8 +126,10 @@ class Explainer:
             for written in written_sentences():
                 if len(shown) >= g.explain_max_sentences:
                     break
-                checks.append(check_sentence(written, plan.windows, hits, standalone,
-                                             g.support_threshold))
+                checks.append(check_sentence(
+                    written, plan.windows, hits, standalone,
+                    g.support_threshold if self._claims is None else self._claims.threshold,
+                    self._claims))
                 sentence = checks[-1].sentence
                 if sentence is None or any(s.text == sentence.text for s in shown):
                     continue

@@ -86,8 +86,13 @@ class GenerationSettings(DecodingSettings):
     explain_max_sentences: int = Field(8, gt=0, description="sentences an explained answer "
                                        "shows at most (a list item is one; extracted ones "
                                        "are also bounded by their window's characters)")
-    support_threshold: float = Field(SUPPORT_THRESHOLD, ge=0, le=1, description="the share "
-                                     "of a written sentence's content its passage must hold")
+    support_check: Literal["claims", "overlap"] = Field(
+        "claims", description="how a written sentence is checked against its passage: claims "
+        "(the trained claim checker, generation.explain.claims: its words must be said in one "
+        "place of the passage) or overlap (word overlap alone, from support_threshold)")
+    support_threshold: float = Field(SUPPORT_THRESHOLD, ge=0, le=1, description="with "
+                                     "support_check = overlap: the share of a written "
+                                     "sentence's content its passage must hold")
     few_shot: bool = Field(True, description="three example turns (two answered, one "
                            "declined) before the question")
     # One passage measured best with the 0.5B model on the tune halves: more passages

@@ -149,7 +149,7 @@ def main() -> None:
     y = np.concatenate([p[1] for p in parts.values()])
     held = np.concatenate([p[3] for p in parts.values()])
     mean, scale, weights, bias = fit_logistic(x[~held], y[~held])
-    model = SentenceModel(tuple(mean), tuple(scale), tuple(weights), bias, {})
+    model = SentenceModel(FEATURES, tuple(mean), tuple(scale), tuple(weights), bias)
     figures = {}
     for name, (px, py, pq, ph) in parts.items():
         sx, sy, sq = px[ph], py[ph], pq[ph]
@@ -172,7 +172,8 @@ def main() -> None:
         "date": datetime.date.today().isoformat(),
         "command": "training/train_sentence_scorer.py" +
                    ("" if args.english == 3000 else f" --english {args.english}")}
-    model = SentenceModel(model.mean, model.scale, model.weights, model.bias, provenance)
+    model = SentenceModel(FEATURES, model.mean, model.scale, model.weights, model.bias,
+                          provenance)
     atomic_write_text(args.out, model.to_json() + "\n")
     log(f"wrote {args.out}")
 

@@ -15,15 +15,13 @@ positive) and writes `sentence_scorer.json`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from generation.explain.logistic import LogisticModel
 from generation.explain.support import content_units, question_units
-from ingest.core.errors import ModelUnavailableError
 
 MODEL_FILE = Path(__file__).with_name("sentence_scorer.json")
 FEATURES = ("reader_margin", "margin_gap", "cover", "context_cover")
@@ -57,41 +55,13 @@ def _share(asked: set[str], units: set[str]) -> float:
     return len(asked & units) / len(asked) if asked else 0.0
 
 
-@dataclass(frozen=True)
-class SentenceModel:
+class SentenceModel(LogisticModel):
     """Logistic regression over standardised `FEATURES`: P(the sentence holds the answer)."""
 
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    weights: tuple[float, ...]
-    bias: float
-    provenance: dict
-
     @classmethod
-    def load(cls, path: Path = MODEL_FILE) -> SentenceModel:
-        try:
-            raw = json.loads(path.read_text("utf-8"))
-            if tuple(raw["features"]) != FEATURES:
-                raise ValueError(f"features {raw['features']} are not {list(FEATURES)}")
-            model = cls(tuple(raw["mean"]), tuple(raw["scale"]), tuple(raw["weights"]),
-                        float(raw["bias"]), raw.get("provenance", {}))
-            if {len(model.mean), len(model.scale), len(model.weights)} != {len(FEATURES)}:
-                raise ValueError(f"mean, scale and weights must hold {len(FEATURES)} values")
-            return model
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelUnavailableError(
-                f"the sentence scorer {path} cannot be read ({exc}): reinstall ragqa, or fit it "
-                "with training/train_sentence_scorer.py") from None
-
-    def to_json(self) -> str:
-        return json.dumps({"features": list(FEATURES), "mean": list(self.mean),
-                           "scale": list(self.scale), "weights": list(self.weights),
-                           "bias": self.bias, "provenance": self.provenance},
-                          ensure_ascii=False, indent=1)
-
-    def probabilities(self, features: np.ndarray) -> np.ndarray:
-        z = (features - np.asarray(self.mean)) / np.asarray(self.scale)
-        return 1.0 / (1.0 + np.exp(-np.clip(z @ np.asarray(self.weights) + self.bias, -30, 30)))
+    def load(cls, path: Path = MODEL_FILE) -> SentenceModel:  # type: ignore[override]
+        return super().load(path, FEATURES, "the sentence scorer",
+                            "training/train_sentence_scorer.py")
 
 
 class SentenceScorer:

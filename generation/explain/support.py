@@ -16,6 +16,7 @@ the window does not make shares few). The threshold was measured on sentences la
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingest.core.text import ENGLISH_STOP_WORDS, has_cjk, tokenize
@@ -34,7 +35,7 @@ _NAME = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+[A-Z0-9][A-Za-z0-9-]*|"
 
 @dataclass(frozen=True)
 class Support:
-    score: float  # the share of the sentence's content units the window holds (0-1)
+    score: float  # the share of the sentence's content units the window holds, or P (0-1)
     missing: tuple[str, ...]  # numbers and names of the sentence that the window lacks
 
     def holds(self, threshold: float = SUPPORT_THRESHOLD) -> bool:
@@ -80,22 +81,32 @@ def _facts(sentence: str) -> set[str]:
     return numbers | {n for n in names if n not in ENGLISH_STOP_WORDS}
 
 
-def support(sentence: str, window: str) -> Support:
-    """How well `window` supports `sentence`."""
+# (sentence, window) -> P(the window makes the sentence's claim): the trained claim checker
+# (`generation.explain.claims.ClaimChecker`).
+ClaimCheck = Callable[[str, str], float]
+
+
+def support(sentence: str, window: str, claims: ClaimCheck | None = None) -> Support:
+    """How well `window` supports `sentence`: the share of its content units the window
+    holds, or with `claims` the checker's probability; and its numbers and names missing."""
+    flat = window.replace(",", "").lower()
+    missing = tuple(sorted(f for f in _facts(sentence) if f not in flat))
+    if claims is not None:
+        return Support(round(claims(sentence, window), 4), missing)
     units = content_units(sentence)
     held = content_units(window)
     score = sum(u in held for u in units) / len(units) if units else 0.0
-    flat = window.replace(",", "").lower()
-    missing = tuple(sorted(f for f in _facts(sentence) if f not in flat))
     return Support(round(score, 4), missing)
 
 
 def best_citation(sentence: str, windows: list[str], cited: int | None,
-                  threshold: float = SUPPORT_THRESHOLD) -> tuple[int | None, Support]:
+                  threshold: float = SUPPORT_THRESHOLD, claims: ClaimCheck | None = None
+                  ) -> tuple[int | None, Support]:
     """(the window that supports `sentence`, its support): the cited one (an index into
     `windows`) when it holds, else the best other that holds (a re-citation), else None with
-    the best support found."""
-    checks = {n: support(sentence, w) for n, w in enumerate(windows)}
+    the best support found. `claims`: the trained check instead of word overlap (`threshold`
+    is then its probability)."""
+    checks = {n: support(sentence, w, claims) for n, w in enumerate(windows)}
     if cited is not None and cited in checks and checks[cited].holds(threshold):
         return cited, checks[cited]
     holding = [n for n, s in checks.items() if s.holds(threshold)]

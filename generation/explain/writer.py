@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from generation.explain.support import (
     SUPPORT_THRESHOLD,
+    ClaimCheck,
     Support,
     best_citation,
     content_units,
@@ -75,18 +76,19 @@ class Checked:
 
 
 def check_sentence(written: str, windows: list[Window], hits: list[Hit], question: str = "",
-                   threshold: float = SUPPORT_THRESHOLD) -> Checked:
+                   threshold: float = SUPPORT_THRESHOLD, claims: ClaimCheck | None = None
+                   ) -> Checked:
     """`written` (with any [n], numbered as the prompt's passages = `windows`) checked against
     the window it cites, else the others; the result cites the hit that window was cut from.
     A fragment ("[1]", "是的。") or a sentence that only repeats the question says nothing and
-    is dropped."""
+    is dropped. `claims`: the trained claim checker, from `threshold` (else word overlap)."""
     text = strip_citations(written).strip()
     cited = [n - 1 for n in citation_numbers(written) if 0 < n <= len(windows)]
     units = content_units(text)
     if len(units) < 3 or units <= content_units(question):
         return Checked(written, None, Support(0.0, ()), False)
     index, support = best_citation(text, [w.text for w in windows],
-                                   cited[0] if cited else None, threshold)
+                                   cited[0] if cited else None, threshold, claims)
     if index is None:
         return Checked(written, None, support, False)
     window = windows[index]
