@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import random
 import re
 import sys
@@ -40,7 +39,7 @@ sys.path.append(str(ROOT / "training"))
 
 from train_no_answer import auc  # noqa: E402
 from train_reader import DATA, SEED, Example, _examples  # noqa: E402
-from train_sentence_scorer import TRIAL, unseen_squad  # noqa: E402
+from train_sentence_scorer import TRIAL, held_out, unseen_squad  # noqa: E402
 
 from generation.abstention import fit_logistic  # noqa: E402
 from generation.explain.claims import (  # noqa: E402
@@ -53,7 +52,6 @@ from generation.explain.claims import (  # noqa: E402
 from ingest.core.fileio import atomic_write_text  # noqa: E402
 from ingest.core.text import has_cjk, sentence_spans  # noqa: E402
 
-HELD_OUT = 0.2
 # The lowest threshold at which the checker accepts no more than 5% unsupported sentences of the
 # realdocs tune half's labelled written ones (bench/realdocs/claims.py: 0.5 -> 87%, 0.6 -> 95%).
 THRESHOLD = 0.6
@@ -62,11 +60,6 @@ _NAMED = re.compile(r"\b(?:\d[\d,.]*\d|\d|[A-Z][\w-]+(?: [A-Z][\w-]+)*)\b")
 # Words a writer adds when it rewords ("Because", "it", "mainly"): both kinds of claim get
 # some from another paragraph, so that a new word is no sign of a false claim.
 ADDED_WORDS = 0.5
-
-
-def _held_out(title: str) -> bool:
-    return int(hashlib.sha1(("claims:" + title).encode()).hexdigest()[:8], 16) / 2**32 \
-        < HELD_OUT
 
 
 def _pieces(text: str) -> list[str]:
@@ -189,7 +182,7 @@ def main() -> None:
         x = featurize(made)
         y = np.asarray([label for _, _, label, _ in made])
         kinds = np.asarray([kind for _, _, _, kind in made])
-        held = np.asarray([_held_out(ex.title) for ex, _, _, _ in made])
+        held = np.asarray([held_out(ex.title, "claims:") for ex, _, _, _ in made])
         parts[name] = (x, y, kinds, held)
     x = np.vstack([p[0] for p in parts.values()])
     y = np.concatenate([p[1] for p in parts.values()])

@@ -63,9 +63,10 @@ _EXPLAINING = re.compile(r"^(?:why|how (?:do|does|did|is|are|was|were|can|could)
                          re.I)
 
 
-def _held_out(title: str) -> bool:
-    return int(hashlib.sha1(("scorer:" + title).encode()).hexdigest()[:8], 16) / 2**32 \
-        < HELD_OUT
+def held_out(title: str, salt: str = "scorer:") -> bool:
+    """Whether the article `title` is in the held-out 20% (by SHA-1 of `salt` + title: each
+    model's split is its own)."""
+    return int(hashlib.sha1((salt + title).encode()).hexdigest()[:8], 16) / 2**32 < HELD_OUT
 
 
 def unseen_squad(english: int, rng: random.Random) -> list[Example]:
@@ -143,7 +144,7 @@ def main() -> None:
     parts = {}
     for name, examples in (("en", english), ("zh", chinese)):
         x, y, questions = featurize(reader, examples, rng, log)
-        held = np.asarray([_held_out(examples[q].title) for q in questions])
+        held = np.asarray([held_out(examples[q].title) for q in questions])
         parts[name] = (x, y, questions, held)
     x = np.vstack([p[0] for p in parts.values()])
     y = np.concatenate([p[1] for p in parts.values()])
