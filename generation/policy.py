@@ -65,16 +65,18 @@ class AbstentionPolicy:
                       hits=asked.hits, standalone_question=asked.standalone)
 
     def conclude(self, asked: Asked, span: Span | None, signals: dict[str, float],
-                 timings: Timings, *, proposed: str) -> Answer:
+                 timings: Timings, *, proposed: str, may_decline: bool = True) -> Answer:
         """Declines, or answers `span` (a span of `asked.hits[span.passage]`) quoting its
-        sentence."""
+        sentence. `may_decline=False`: only without a span (the answer is then marked
+        uncertain where it would have been declined)."""
         lang, hits = asked.lang, asked.hits
         confidence = self.no_answer_model.prob_right(signals)
         threshold = self.settings.threshold_for(lang, self.no_answer_model.threshold)
         common = dict(question=asked.question, confidence=confidence, timings=timings,
                       hits=hits, standalone_question=asked.standalone, signals=signals,
                       proposed=proposed)
-        if span is None or (threshold is not None and 1.0 - confidence >= threshold):
+        if span is None or (may_decline and threshold is not None
+                            and 1.0 - confidence >= threshold):
             return Answer(text=ABSTAIN[lang], abstained=True, citations=[], **common)
         mark = self.settings.uncertain_for(lang, self.no_answer_model.uncertain)
         common["uncertain"] = mark is not None and 1.0 - confidence >= mark

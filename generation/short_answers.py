@@ -42,8 +42,10 @@ class ExtractiveAnswerer:
                  policy: AbstentionPolicy) -> None:
         self.reader, self.settings, self.policy = reader, settings, policy
 
-    def answer(self, asked: Asked, windows: list[Window] | None = None) -> Answer:
-        """The best span of `windows` (default: the question's evidence windows)."""
+    def answer(self, asked: Asked, windows: list[Window] | None = None, *,
+               may_decline: bool = True) -> Answer:
+        """The best span of `windows` (default: the question's evidence windows); with
+        `may_decline=False` the no-answer model only marks it uncertain."""
         g = self.settings
         if not windows:
             windows = select_windows(asked.standalone, asked.hits, count=g.reader_windows,
@@ -64,7 +66,8 @@ class ExtractiveAnswerer:
         total = asked.elapsed_ms()
         # The whole answer comes at once: its first token is its end.
         return self.policy.conclude(asked, span, signals,
-                                    Timings(asked.retrieve_ms, total, total), proposed=text)
+                                    Timings(asked.retrieve_ms, total, total), proposed=text,
+                                    may_decline=may_decline)
 
 
 class LLMAnswerer:
