@@ -51,7 +51,11 @@ def test_the_written_path_drops_a_joined_claim_that_word_overlap_would_show():
             answer_form="explained", reader="llm", explanation="written", **settings)
         ).ask("How is the small model trained?")
 
-    assert [s.text for s in answer().sentences] == [TRUE]
+    checked = answer().sentences
+    assert [s.text for s in checked] == [TRUE]
+    # Shown with the share of its words in the passage (the UI's "…% of this sentence is in
+    # the passage"), not the checker's probability.
+    assert checked[0].support == support(TRUE, PIPELINE).score == 1.0
     assert [s.text for s in answer(support_check="overlap").sentences] == [TRUE, JOINED]
 
 

@@ -20,6 +20,7 @@ from generation.explain.support import (
     best_citation,
     content_units,
     question_units,
+    support,
 )
 from generation.types import AnswerSentence
 from generation.windows import Window, select_windows
@@ -87,15 +88,18 @@ def check_sentence(written: str, windows: list[Window], hits: list[Hit], questio
     units = content_units(text)
     if len(units) < 3 or units <= content_units(question):
         return Checked(written, None, Support(0.0, ()), False)
-    index, support = best_citation(text, [w.text for w in windows],
-                                   cited[0] if cited else None, threshold, claims)
+    index, held = best_citation(text, [w.text for w in windows],
+                                cited[0] if cited else None, threshold, claims)
     if index is None:
-        return Checked(written, None, support, False)
+        return Checked(written, None, held, False)
     window = windows[index]
     chunk = hits[window.rank].chunk
+    # The sentence carries the share of its words its passage holds, whichever check let it
+    # through: what the UI says on its [n] ("…% of this sentence is in the passage").
+    share = held.score if claims is None else support(text, window.text).score
     return Checked(written, AnswerSentence(text=text, n=window.rank + 1,
-                                           chunk_id=chunk.chunk_id, support=support.score),
-                   support, bool(cited) and index != cited[0])
+                                           chunk_id=chunk.chunk_id, support=share),
+                   held, bool(cited) and index != cited[0])
 
 
 def quoted_evidence(question: str, hits: list[Hit], from_hits: int,
