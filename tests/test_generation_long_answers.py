@@ -38,6 +38,17 @@ typical build from twenty minutes to four.
 """
 
 
+def ingested(monkeypatch, capsys, tmp_path: Path) -> Path:
+    """The index of a folder holding MANUAL as heron.md."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "heron.md").write_text(MANUAL, encoding="utf-8")
+    monkeypatch.setenv("RAGQA_CACHE_DIR", str(CACHE_DIR))
+    code, _, err = ragqa(monkeypatch, capsys, "ingest", docs, "--index", tmp_path / "index")
+    assert code == 0, err
+    return tmp_path / "index"
+
+
 def ask(monkeypatch, capsys, index: Path, question: str) -> dict:
     code, out, err = ragqa(monkeypatch, capsys, "ask", question, "--index", index, "--json")
     assert code == 0, err
@@ -46,12 +57,7 @@ def ask(monkeypatch, capsys, index: Path, question: str) -> dict:
 
 def test_a_question_that_expects_a_sentence_gets_the_whole_sentence(tmp_path, monkeypatch,
                                                                      capsys):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "heron.md").write_text(MANUAL, encoding="utf-8")
-    monkeypatch.setenv("RAGQA_CACHE_DIR", str(CACHE_DIR))
-    code, _, err = ragqa(monkeypatch, capsys, "ingest", docs, "--index", tmp_path / "index")
-    assert code == 0, err
+    index = ingested(monkeypatch, capsys, tmp_path)
     flat = " ".join(MANUAL.split())
 
     for question, must_hold in [
@@ -59,7 +65,7 @@ def test_a_question_that_expects_a_sentence_gets_the_whole_sentence(tmp_path, mo
         ("What happens when the queue is full?", "Heron rejects new builds"),
         ("What is the artifact cache used for?", "sharing compiled objects between machines"),
     ]:
-        got = ask(monkeypatch, capsys, tmp_path / "index", question)
+        got = ask(monkeypatch, capsys, index, question)
         assert not got["abstained"], (question, got["answer"])
         short = got["short_answer"]["text"]
         # A whole sentence of the file: it holds the answer, and is a verbatim slice that
@@ -74,5 +80,18 @@ def test_a_question_that_expects_a_sentence_gets_the_whole_sentence(tmp_path, mo
         assert {Path(c["source"]).name for c in got["citations"]} == {"heron.md"}
 
     # A date is still a date, not its sentence.
-    got = ask(monkeypatch, capsys, tmp_path / "index", "When was Heron first released?")
+    got = ask(monkeypatch, capsys, index, "When was Heron first released?")
     assert got["short_answer"]["text"] == "March 2021", got["answer"]
+
+
+def test_an_explained_clause_answer_keeps_its_sentence_when_the_no_answer_model_declines(
+        tmp_path, monkeypatch, capsys):
+    index = ingested(monkeypatch, capsys, tmp_path)
+    # At threshold 0 the no-answer model declines every short answer it is asked about.
+    monkeypatch.setenv("RAGQA_NO_ANSWER_THRESHOLD", "0")
+    got = ask(monkeypatch, capsys, index, "What happens when the queue is full?")
+    assert got["form"] == "explained" and not got["abstained"], got["answer"]
+    short = got["short_answer"]["text"]
+    # The whole sentence of the shown ones that the reader reads as the answer, marked unsure.
+    assert "Heron rejects new builds" in short
+    assert any(s["text"].startswith(short) for s in got["sentences"]) and got["uncertain"]
