@@ -140,9 +140,7 @@ def _around_likeliest(units: list[_Unit], likelihood: list[float], keep: float,
     near = [j for j in range(max(0, anchor - SCORED_REACH),
                              min(len(units), anchor + SCORED_REACH + 1))
             if units[j].section == section and (j == anchor or likelihood[j] >= keep)]
-    first, last = min(near), max(near)
-    if first > 0 and units[first - 1].section == section and _LEANS.match(units[first].text):
-        first -= 1
+    first, last = _leaned_on(units, min(near)), max(near)
     first, last = _whole_list(units, first, last)
     if window is not None and window[0] <= last + 1 and first <= window[1] + 1:
         first, last = min(first, window[0]), max(last, window[1])
@@ -156,6 +154,15 @@ def _around_likeliest(units: list[_Unit], likelihood: list[float], keep: float,
         else:
             last -= 1
     return first, last
+
+
+def _leaned_on(units: list[_Unit], first: int) -> int:
+    """`first`, or the sentence before it in its section when it leans on that one
+    ("Therefore …", "因此…")."""
+    if first > 0 and units[first - 1].section == units[first].section \
+            and _LEANS.match(units[first].text):
+        return first - 1
+    return first
 
 
 def _whole_list(units: list[_Unit], first: int, last: int) -> tuple[int, int]:
@@ -192,9 +199,8 @@ def _on_topic(asked: set, texts: list[str]) -> tuple[int, int]:
 def _grow(units: list[_Unit], first: int, last: int, max_chars: int) -> tuple[int, int]:
     """The run widened to the sentence its first leans on, then to MIN_SENTENCES by the
     next (else the previous) sentence of the same section, within 1.5 x max_chars."""
+    first = _leaned_on(units, first)
     section = units[first].section
-    if first > 0 and units[first - 1].section == section and _LEANS.match(units[first].text):
-        first -= 1
     budget = 1.5 * max_chars
     while last - first + 1 < MIN_SENTENCES:
         used = sum(len(u.text) for u in units[first:last + 1])
