@@ -1,5 +1,6 @@
 """The trained sentence scorer of extracted explanations: the reader's margin per sentence, the
-shipped model, and the sentences an explanation shows around the likeliest one."""
+shipped model, and the sentences an explanation shows around the likeliest one; and the model
+files of both trained checks (this and the claim checker), which name themselves when broken."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from generation_fixtures import CACHE_DIR, FixedRetriever, ScriptedLLM
 
 from generation import AnswerEngine, GenerationSettings
+from generation.explain.claims import FEATURES as CLAIM_FEATURES
+from generation.explain.claims import ClaimModel
 from generation.explain.extract import extract_explanation
 from generation.explain.scorer import FEATURES, SentenceModel, SentenceScorer
 from generation.reader.model import ExtractiveReader
@@ -53,16 +56,21 @@ def test_the_shipped_model_ranks_the_answering_sentence_first(reader):
     assert max(probabilities[1]) == probabilities[1][1] > 0.5 > max(probabilities[0])
 
 
-def test_a_sentence_scorer_file_that_cannot_be_read_names_itself(tmp_path):
-    broken = tmp_path / "sentence_scorer.json"
+@pytest.mark.parametrize("model,name,script,other_features", [
+    (SentenceModel, "sentence_scorer.json", "train_sentence_scorer", [*FEATURES[:-1], "length"]),
+    (ClaimModel, "claim_checker.json", "train_claims", [*CLAIM_FEATURES, "length"]),
+])
+def test_a_trained_check_file_that_cannot_be_read_names_itself_and_its_script(
+        tmp_path, model, name, script, other_features):
+    broken = tmp_path / name
     broken.write_text("{not json", encoding="utf-8")
-    with pytest.raises(ModelUnavailableError, match=r"sentence_scorer\.json"):
-        SentenceModel.load(broken)
-    other = json.loads(SentenceModel.load().to_json())
-    other["features"] = [*FEATURES[:-1], "length"]
+    with pytest.raises(ModelUnavailableError, match=name.replace(".", r"\.")):
+        model.load(broken)
+    other = json.loads(model.load().to_json())
+    other["features"] = other_features
     broken.write_text(json.dumps(other), encoding="utf-8")
-    with pytest.raises(ModelUnavailableError, match="train_sentence_scorer"):
-        SentenceModel.load(broken)
+    with pytest.raises(ModelUnavailableError, match=script):
+        model.load(broken)
 
 
 ENTRIES = """Mail for the list server goes to majordom, which runs the mailing lists.
