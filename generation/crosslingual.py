@@ -48,6 +48,11 @@ MAX_TRANSLATION_TOKENS = 64
 # them declined, 75% at 0.5); bench/realdocs/explained_crosslingual_tune.jsonl is the same at
 # 0.4 and 0.5 (54.9% of key points), 51.6% at 0.6.
 TRANSLATED_EXPLANATION_COVER = 0.5
+# Or less of it, down to extract.SURE_COVER, when the sentence scorer gives a sentence of the
+# window's passage this P (it holds the answer): a translation is worded by the LLM. On the
+# tune questions the right passages' likeliest sentences scored 0.59-0.71 under 0.5 cover, the
+# unanswerable questions' (here and on the sample KB) 0.16-0.45.
+TRANSLATED_EXPLANATION_SURE = 0.5
 
 
 def translation_messages(question: str, target: str) -> list[dict[str, str]]:
@@ -137,10 +142,10 @@ class CrossLanguageFallback:
                         ) -> tuple[Asked, FoundExplanation]:
         """`asked` as an explanation should read it, with the explanation found there: itself
         when its passages hold one (`find(asked[, cover])`), else translated into the first of
-        the index's other languages whose documents hold one (`TRANSLATED_EXPLANATION_COVER`),
-        with that language's hits. An extracted explanation is found by the question's words,
-        which a question in another language than its documents shares only in names and
-        terms."""
+        the index's other languages whose documents hold one (`TRANSLATED_EXPLANATION_COVER`,
+        or `TRANSLATED_EXPLANATION_SURE`), with that language's hits. An extracted explanation
+        is found by the question's words, which a question in another language than its
+        documents shares only in names and terms."""
         found = find(asked)
         if found.explains:
             return asked, found
@@ -148,7 +153,7 @@ class CrossLanguageFallback:
             crossed = self._asked_in(target, asked)
             if crossed is None:
                 continue
-            there = find(crossed, TRANSLATED_EXPLANATION_COVER)
+            there = find(crossed, TRANSLATED_EXPLANATION_COVER, TRANSLATED_EXPLANATION_SURE)
             if there.explains:
                 return crossed, there
         return asked, found

@@ -78,15 +78,17 @@ class Explainer:
             return (yield from self._extracted(asked, factoid, shown))
         return (yield from self._written(asked, factoid))
 
-    def find(self, asked: Asked, cover: float = EXPLAIN_COVER) -> FoundExplanation:
+    def find(self, asked: Asked, cover: float = EXPLAIN_COVER, sure: float | None = None
+             ) -> FoundExplanation:
         """The extracted explanation of `asked`'s hits, in a window that holds `cover` of the
-        question's content; it explains the question when its passages hold the identifiers
-        the question as asked names ("DataRecorder", "cn2an": its other words may be matched
-        by a document about something else)."""
+        question's content (or less, when the scorer is `sure` of a sentence in it:
+        `extract_explanation`); it explains the question when its passages hold the
+        identifiers the question as asked names ("DataRecorder", "cn2an": its other words may
+        be matched by a document about something else)."""
         shown = extract_explanation(asked.standalone, asked.hits,
                                     from_hits=self.settings.window_hits,
                                     max_sentences=self.settings.explain_max_sentences,
-                                    cover=cover, score=self._score)
+                                    cover=cover, score=self._score, sure=sure)
         cited = " ".join(asked.hits[n - 1].chunk.text for n in {s.n for s in shown}).lower()
         names = identifiers(asked.question)
         return FoundExplanation(shown, bool(shown) and all(n.lower() in cited for n in names))

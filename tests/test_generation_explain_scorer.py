@@ -126,3 +126,30 @@ def test_an_explanation_with_the_reader_shows_the_reason_not_the_entries_around_
     assert any(t.startswith("That is why the operator account") for t in texts)
     assert "majordom" not in answer.text.lower() and "spool" not in answer.text
     assert "Backups run" not in answer.text and answer.citations[0].source == "kb/users.txt"
+
+
+RECORDER = """# DataRecorder
+
+进行数据采集的时候，常常要保存数据到文件，频繁开关文件会影响效率。
+它们还相当可靠，作者曾一次过连续记录超过 300 万条数据，\
+也曾 50 个线程同时运行写入数万条数据到一个文件，依然轻松胜任。
+工具还对表格文件（xlsx、csv）做了很多优化，封装了实用功能。
+"""
+
+
+def test_a_translated_question_is_explained_where_the_scorer_is_sure_despite_its_wording(reader):
+    # The LLM's translation of "Why is DataRecorder said to be reliable?" holds few of the
+    # passage's words (说它, 它可, 原因): under the usual cover nothing is shown; the scorer is
+    # sure of the sentence that answers it, so with `sure` the window is taken.
+    score = SentenceScorer(reader.sentence_margins, SentenceModel.load())
+    question = "DataRecorder说它可靠的原因是什么？"
+    hits = [Hit(Chunk("recorder.md#0", RECORDER, "kb/recorder.md", None, 0), 0.9,
+                relevance=0.6)]
+    assert extract_explanation(question, hits, from_hits=5, score=score, cover=0.5) == []
+    shown = extract_explanation(question, hits, from_hits=5, score=score, cover=0.5, sure=0.5)
+    assert any("300 万条数据" in s.text for s in shown), [s.text for s in shown]
+    # Sureness stands in for cover only: a passage about something else is still declined.
+    other = [Hit(Chunk("lp.md#0", "打印任务由 lp 守护进程排队。lp 守护进程拥有假脱机目录。",
+                       "kb/lp.md", None, 0), 0.9, relevance=0.6)]
+    assert extract_explanation(question, other, from_hits=5, score=score, cover=0.5,
+                               sure=0.5) == []

@@ -35,6 +35,10 @@ from retrieval.types import Hit
 
 EXPLAIN_CHARS = 600  # the window: about three to five sentences
 EXPLAIN_COVER = 0.4  # the share of the question's content units the window must hold
+# A question translated by the LLM is worded by it ("DataRecorder说它可靠的原因是什么？"): the
+# right passage may hold a fifth of its words. Such a window is taken when the scorer is sure
+# of a sentence in it (`sure`; generation.crosslingual).
+SURE_COVER = 0.2
 EXPLAIN_CANDIDATES = 3  # windows looked at, best first: the first that covers the question
 MIN_UNITS = 3  # a sentence with fewer content units is a fragment ("是的。", "Note:")
 MIN_SENTENCES = 3  # an explanation shorter than this grows by its section's neighbours
@@ -88,23 +92,34 @@ def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
                         max_sentences: int = 5, max_chars: int = EXPLAIN_CHARS,
                         candidates: int = EXPLAIN_CANDIDATES,
                         cover: float = EXPLAIN_COVER, score: SentenceScores | None = None,
-                        keep: float = KEEP_PROBABILITY) -> list[AnswerSentence]:
+                        keep: float = KEEP_PROBABILITY, sure: float | None = None
+                        ) -> list[AnswerSentence]:
     """The explaining sentences of the passage of the best window that holds `cover` of the
     question's content, in document order (empty: decline). Without `score`, the window's
     sentences grown to MIN_SENTENCES; with it (the trained sentence scorer), those around the
-    likeliest sentence (`_around_likeliest`)."""
+    likeliest sentence (`_around_likeliest`). `sure`: when no window holds `cover`, one that
+    holds SURE_COVER is taken if the scorer gives its passage's likeliest sentence `sure`."""
     windows = select_windows(question, hits, count=candidates, max_chars=max_chars,
                              from_hits=from_hits)
     asked = question_units(question)
     if not windows or not asked:
         return []
     # Code and furniture alone explain nothing: such a window is passed over.
-    covering = [(w, inside) for w in windows
-                if len(asked & content_units(w.text)) >= cover * len(asked)
-                and (inside := [u.text for u in shown_units(w.text)])]
-    if not covering:
+    held = [(w, inside, len(asked & content_units(w.text)) / len(asked)) for w in windows
+            if (inside := [u.text for u in shown_units(w.text)])]
+    likelihood = None
+    chosen_window = next(((w, inside) for w, inside, share in held if share >= cover), None)
+    if chosen_window is None and sure is not None and score is not None:
+        for w, inside, share in held:
+            if share < SURE_COVER:
+                continue
+            (likely,) = score(question, [[u.text for u in shown_units(hits[w.rank].chunk.text)]])
+            if likely and max(likely) >= sure:
+                chosen_window, likelihood = (w, inside), likely
+                break
+    if chosen_window is None:
         return []
-    window, inside = covering[0]
+    window, inside = chosen_window
     units = shown_units(hits[window.rank].chunk.text)
     texts = [u.text for u in units]
     run = None
@@ -115,7 +130,8 @@ def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
         if run is not None:
             lo, hi = _on_topic(asked, texts[run[0]:run[1] + 1])
             run = run[0] + lo, run[0] + hi
-        (likelihood,) = score(question, [texts])
+        if likelihood is None:
+            (likelihood,) = score(question, [texts])
         first, last = _around_likeliest(units, likelihood, keep, max_sentences, run)
         chosen = texts[first:last + 1]
     else:
