@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from ingest.core.text import (
     ENGLISH_STOP_WORDS,
     SENTENCE_END,
+    has_cjk,
     is_cjk,
     strip_citations,
     word_unit_spans,
@@ -37,6 +38,9 @@ _FRAME = " \t\n\"'“”‘’「」『』《》()（）[]【】.,;:!?。，；�
 _LEAD_IN = re.compile(r"^(?:answer|the answer is|答案|回答)\s*[:：是为]?\s*", re.I)
 _ENDERS = frozenset("。！？!?；;.\n")
 _MAX_EVIDENCE_CHARS = 240
+# A term on a line of its own, defined by the paragraph under it (a definition list, a
+# glossary: "dialout" over "Full and direct access to serial ports."): at most this many words.
+_TERM_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -120,20 +124,48 @@ def _best_overlap(wanted: Counter, passage: str, p: int) -> Span | None:
 
 def evidence_bounds(passage: str, start: int, end: int,
                     max_chars: int = _MAX_EVIDENCE_CHARS) -> tuple[int, int]:
-    """The sentence of `passage` around `[start, end)`, trimmed to about `max_chars`."""
+    """The sentence of `passage` around `[start, end)`, trimmed to about `max_chars`; a term
+    on a line of its own comes with the first sentence of the paragraph that defines it.
+
+    >>> glossary = "shadow\\n\\n/etc/shadow is readable by this group. Some are setgid.\\n"
+    >>> left, right = evidence_bounds(glossary, 0, 6)
+    >>> glossary[left:right]
+    'shadow\\n\\n/etc/shadow is readable by this group.'
+    """
     left = 0
     for m in SENTENCE_END.finditer(passage, 0, start):
         left = m.end()
-    m = SENTENCE_END.search(passage, end)
-    right = m.end() if m else len(passage)
-    if passage[right - 1:right] in {"\n", ";", "；"}:
-        right -= 1
     while left < start and passage[left].isspace():
         left += 1
+    right = _sentence_end(passage, end)
+    if _is_term_line(passage[left:right]) and (left == 0 or passage[left - 1] == "\n"):
+        # The term alone shares no word with a question about it: its definition does.
+        follows = len(passage[right:]) - len(passage[right:].lstrip())
+        definition = right + follows
+        after = _sentence_end(passage, definition + 1) if definition < len(passage) else right
+        if len(passage[definition:after].split()) > _TERM_WORDS \
+                and not passage[definition:after].startswith(("#", "```", "~~~")):
+            right = after
     if right - left > max_chars:  # a run-on "sentence" (a table row, a list): a window
         room = max(0, max_chars - (end - start)) // 2
         left, right = max(left, start - room), min(right, end + room)
     return left, right
+
+
+def _sentence_end(passage: str, at: int) -> int:
+    """Where the sentence holding `passage[at]` ends (its end mark kept, a line break not)."""
+    m = SENTENCE_END.search(passage, at)
+    right = m.end() if m else len(passage)
+    if passage[right - 1:right] in {"\n", ";", "；"}:
+        right -= 1
+    return right
+
+
+def _is_term_line(text: str) -> bool:
+    """A short line with no end mark of its own: a term, a label, a name."""
+    text = text.strip()
+    return bool(text) and "\n" not in text and len(text.split()) <= _TERM_WORDS \
+        and len(text) <= 40 and text[-1] not in _ENDERS and not has_cjk(text)
 
 
 def sentence_span(passage: str, span: Span) -> Span:

@@ -93,6 +93,23 @@ def test_the_evidence_is_the_sentence_around_the_span():
     assert zh[left:right] == "全长6772米，是双层桥。"
 
 
+def test_a_term_on_its_own_line_comes_with_the_sentence_that_defines_it():
+    # A definition list as Debian's users-and-groups page has it: the group's name alone
+    # shares no word with "which group may use the serial ports?"; its definition does.
+    groups = ("kmem\n\nThis group can read /dev/mem.\n\ndialout\n\nFull and direct access to "
+              "serial ports. Members of this group can reconfigure the modem.\n\n")
+    start = groups.index("dialout")
+    left, right = evidence_bounds(groups, start, start + 7)
+    assert quote_evidence(groups, left, right) == "dialout Full and direct access to serial ports."
+    # A name followed by another name (an author list), or a heading over code, stays alone.
+    authors = "Joey Hess\n\nColin Watson\n\nDavid Mandelberg\n"
+    left, right = evidence_bounds(authors, 0, 9)
+    assert authors[left:right].strip() == "Joey Hess"
+    setup = "Install\n\n```shell\npip install cn2an -U and then run the tests\n```\n"
+    left, right = evidence_bounds(setup, 0, 7)
+    assert setup[left:right].strip() == "Install"
+
+
 def test_a_run_on_sentence_is_cut_to_a_window_marked_with_ellipses():
     text = "a, " * 200 + "the key fact 42 here" + ", b" * 200
     span = snap_to_passages("42", [text])
