@@ -16,6 +16,7 @@ from ingest.core.text import is_cjk
 from ingest.core.types import Document, PageText
 from ingest.furniture import drop_furniture
 from ingest.loaders.common import LoadError
+from ingest.loaders.rst import as_markdown
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
@@ -37,7 +38,8 @@ def load_text(data: bytes, source: str) -> Document:
             metadata, text = split_front_matter(text, Path(source).name)
         except MetadataError as exc:
             raise LoadError(str(exc)) from None
-    text = rejoin_wrapped_lines(drop_furniture(clean_text(text, rejoin_lines=False)))
+    text = rejoin_wrapped_lines(drop_furniture(clean_text(as_markdown(text),
+                                                           rejoin_lines=False)))
     if not text:
         raise LoadError("no text in the file")
     return Document([PageText(source=source, page=None, text=text)], metadata=metadata)
