@@ -75,3 +75,55 @@ def test_a_why_question_is_answered_by_the_documents_explaining_sentences(tmp_pa
         for furniture in ("首页 >", "目录", "分享到", "返回顶部", "Home >", "#"):
             assert furniture not in got["answer"]
 
+
+
+# A package description in reST, as wheels ship it (METADATA, README.rst): headings are
+# underlined, code blocks are indented under "::" or ".. code::".
+RST_README = """Usage
+-----
+
+The bar wraps any iterable and shows its progress in the terminal.
+
+Writing messages
+~~~~~~~~~~~~~~~~
+
+Since the progress bar is drawn by printing, you should not write any message in the
+terminal using ``print()`` while a progress bar is open.
+To write messages without any collision with the bar, a ``.write()`` method is provided:
+
+.. code:: python
+
+    bar = trange(10)
+    for i in bar:
+        # Print using the class method .write()
+        if not (i % 3):
+            tqdm.write("Done task %i" % i)
+
+By default, this prints to standard output, but any file-like object can be given.
+
+Merch
+-----
+
+You can buy branded mugs and shirts in the online shop now!
+"""
+
+
+def test_a_rest_readme_is_explained_from_its_section_without_its_code(tmp_path, monkeypatch,
+                                                                       capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tqdm_readme.txt").write_text(RST_README, encoding="utf-8")
+    monkeypatch.setenv("RAGQA_CACHE_DIR", str(CACHE_DIR))
+    code, _, err = ragqa(monkeypatch, capsys, "ingest", docs, "--index", tmp_path / "index")
+    assert code == 0, err
+    code, out, err = ragqa(monkeypatch, capsys, "ask", "How can I print messages without "
+                           "breaking the progress bar?", "--index", tmp_path / "index",
+                           "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["form"] == "explained" and not got["abstained"], got["answer"]
+    assert "a ``.write()`` method is provided" in got["answer"]
+    # The code block is code (its comment may be shown, never its statements), the heading
+    # and its underline are no sentences, and the next chapter is not part of the answer.
+    for absent in ("for i in bar", "bar = trange", "~~~", "Writing messages", "Merch", "mugs"):
+        assert absent not in got["answer"], got["answer"]

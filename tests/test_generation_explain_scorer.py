@@ -153,3 +153,35 @@ def test_a_translated_question_is_explained_where_the_scorer_is_sure_despite_its
                        "kb/lp.md", None, 0), 0.9, relevance=0.6)]
     assert extract_explanation(question, other, from_hits=5, score=score, cover=0.5,
                                sure=0.5) == []
+
+
+KESTREL = """# Kestrel-1.5B distillation
+
+Kestrel-1.5B is a small model for phones and laptops.
+It was distilled from Kestrel-7B rather than instruction-tuned on its own.
+
+## Method
+
+The teacher is Kestrel-7B and the student is Kestrel-1.5B.
+The student learns from true labels and from the teacher's output probabilities.
+
+# Merch
+
+Kestrel-1.5B mugs and shirts are sold in the online shop of Kestrel.
+"""
+
+
+def test_an_explanation_goes_on_into_its_subsections_but_not_into_the_next_chapter():
+    def score(question, passages):  # sure of one sentence only
+        return [[0.9 if s.startswith("It was distilled") else 0.001 for s in passage]
+                for passage in passages]
+
+    hits = [Hit(Chunk("kestrel.md#0", KESTREL, "kb/kestrel.md", None, 0), 0.9, relevance=0.6)]
+    shown = [s.text for s in extract_explanation(
+        "How was Kestrel-1.5B distilled from Kestrel-7B, teacher and student?", hits,
+        from_hits=5, score=score)]
+    # BM25's window runs over the whole file: "## Method" goes on explaining under the
+    # likeliest's heading; "# Merch" is the next chapter.
+    assert shown[0].startswith("It was distilled"), shown
+    assert any(s.startswith("The teacher is Kestrel-7B") for s in shown), shown
+    assert not any("mugs" in s for s in shown), shown

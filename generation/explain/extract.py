@@ -86,6 +86,8 @@ class _Unit:
     text: str
     section: int  # units under different headings never join
     item: bool = False  # an item of a list ("1. …", "- …")
+    heading: str = ""  # the heading of the section
+    level: int = 0  # its level: 1 for "#", 2 for "##"; 0 before the first heading
 
 
 def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
@@ -132,7 +134,7 @@ def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
             run = run[0] + lo, run[0] + hi
         if likelihood is None:
             (likelihood,) = score(question, [texts])
-        first, last = _around_likeliest(units, likelihood, keep, max_sentences, run)
+        first, last = _around_likeliest(units, likelihood, keep, max_sentences, run, asked)
         chosen = texts[first:last + 1]
     else:
         chosen = inside if run is None else texts[run[0]:run[1] + 1]
@@ -144,13 +146,15 @@ def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
 
 
 def _around_likeliest(units: list[_Unit], likelihood: list[float], keep: float,
-                      max_sentences: int, window: tuple[int, int] | None) -> tuple[int, int]:
+                      max_sentences: int, window: tuple[int, int] | None,
+                      asked: set[str] = frozenset()) -> tuple[int, int]:
     """The run of `units` around the likeliest: the sentences of its section within
     SCORED_REACH of it that reach `keep`, all between them, the one the first leans on and the
     whole list it touches; joined with the `window`'s run when the two meet (BM25 and the
     scorer agree on the place: the explanation is often longer than either, and may go on
-    under the next heading: "## 方法"), less the window's unlikely sentences before it. At most
-    `max_sentences`: the less likely end goes first."""
+    in a subsection, "## 方法", but not into the next chapter), less the window's unlikely
+    sentences before it. At most `max_sentences`: the less likely end goes first. `asked`: the
+    question's content units (a heading that restates the question is joined too)."""
     anchor = max(range(len(units)), key=lambda j: (likelihood[j], -j))
     section = units[anchor].section
     near = [j for j in range(max(0, anchor - SCORED_REACH),
@@ -159,7 +163,20 @@ def _around_likeliest(units: list[_Unit], likelihood: list[float], keep: float,
     first, last = _leaned_on(units, min(near)), max(near)
     first, last = _whole_list(units, first, last)
     if window is not None and window[0] <= last + 1 and first <= window[1] + 1:
-        first, last = min(first, window[0]), max(last, window[1])
+        # A window may run on under an unrelated heading: it joins where the explanation may go
+        # on, the likeliest's section, its subsections after it ("## 方法" under "# Kestrel-1.5B
+        # 的知识蒸馏"), its parents' text before it, and a section whose heading restates the
+        # question ("5 问题反馈" for "遇到问题时应该怎样反馈？"); not the next chapter ("Merch"),
+        # nor any heading after a passage that begins under none (its level is unknown).
+        level = units[anchor].level
+
+        def continues(j: int) -> bool:
+            unit = units[j]
+            return unit.section == section or _restates(unit.heading, asked) \
+                or (0 < level < unit.level if j > anchor else unit.level < level)
+
+        inside = [j for j in range(window[0], window[1] + 1) if continues(j)]
+        first, last = min([first, *inside]), max([last, *inside])
         # The window's sentences before the likeliest open the answer only if they reach
         # `keep` too: an answer starts at its explanation, not at the entry before it.
         while first < anchor and likelihood[first] < keep:
@@ -170,6 +187,13 @@ def _around_likeliest(units: list[_Unit], likelihood: list[float], keep: float,
         else:
             last -= 1
     return first, last
+
+
+def _restates(heading: str, asked: set[str]) -> bool:
+    """Whether most of `heading` is the question's own content ("5 问题反馈" for "遇到问题时
+    应该怎样反馈？"; not "pypinyin 的拼音" for every question about pinyin)."""
+    units = content_units(heading)
+    return bool(units) and len(units & asked) >= 0.5 * len(units)
 
 
 def _leaned_on(units: list[_Unit], first: int) -> int:
@@ -237,7 +261,7 @@ def shown_units(text: str) -> list[_Unit]:
     that is a sentence ("# 在 normal 模式下，可以将 一二三 进行转化": READMEs explain there);
     Chinese keeps no spaces between its characters. A heading starts a new section."""
     out: list[_Unit] = []
-    section, paragraph = 0, []
+    section, paragraph, heading, level = 0, [], "", 0
 
     def end_paragraph() -> None:
         # Lines broken inside a sentence (hard-wrapped text, <pre>, a PDF) are one sentence.
@@ -245,7 +269,8 @@ def shown_units(text: str) -> list[_Unit]:
             pieces = [line] if _LIST_ITEM.match(line) else \
                 _joined_clauses([line[a:b].strip() for a, b in sentence_spans(line)])
             item = bool(_LIST_ITEM.match(line))
-            out.extend(_Unit(remove_cjk_spaces(piece) if has_cjk(piece) else piece, section, item)
+            out.extend(_Unit(remove_cjk_spaces(piece) if has_cjk(piece) else piece, section, item,
+                             heading, level)
                        for piece in pieces
                        if len(content_units(_link_words(piece))) >= MIN_UNITS)
         paragraph.clear()
@@ -271,6 +296,8 @@ def shown_units(text: str) -> list[_Unit]:
         if line.startswith("#"):
             end_paragraph()
             section += 1  # headings are the document's structure, not its answer
+            heading = line.lstrip("#").strip()
+            level = len(line) - len(line.lstrip("#"))
             continue
         paragraph.append(line)
     end_paragraph()

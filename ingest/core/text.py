@@ -134,9 +134,10 @@ def tokenize(text: str, stem: bool = True) -> list[str]:
 # Sentence ends: CJK and Latin punctuation, a blank line, or a line break before a Markdown
 # heading, list item or table row. A single line break is not one: text files are often
 # wrapped in mid-sentence. A half-width period right after a CJK letter ends a sentence too
-# (text copied from the web often has "模型。" typed as "模型."), but "3.5" does not.
-SENTENCE_END = re.compile(rf"[。！？!?；;]|\.(?=\s)|(?<=[{CJK_LETTERS}])\.|\n\s*\n"
-                          r"|\n(?=\s*(?:#|[-*+|]\s|\d+[.)]\s))")
+# (text copied from the web often has "模型。" typed as "模型."), but "3.5" does not, nor
+# does the period of "e.g." or "i.e." ("(e.g. for multi-processing use)" is one sentence).
+SENTENCE_END = re.compile(rf"[。！？!?；;]|(?<![(\s]e\.g)(?<![(\s]i\.e)(?<![(\s]E\.g)\.(?=\s)|"
+                          rf"(?<=[{CJK_LETTERS}])\.|\n\s*\n|\n(?=\s*(?:#|[-*+|]\s|\d+[.)]\s))")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -146,6 +147,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     >>> t = "BM25 ranks words. 它很快。Dense retrieval\nreads meaning!"
     >>> [t[a:b] for a, b in sentence_spans(t)]
     ['BM25 ranks words.', '它很快。', 'Dense retrieval\nreads meaning!']
+    >>> len(sentence_spans("Set it (e.g. for tests) early, i.e. first. Then go."))
+    2
     """
     spans = []
     left = 0
@@ -172,7 +175,13 @@ _CODE_LINE = re.compile(r"^\s*(?:\||>>>|\$ |pip |python3? |from \S+ import |impo
                         r"class \w+(?: extends [\w.]+)? \{|await \S+\(|"
                         r".*\)\s*;\s*(?://.*)?$|.*[{}]\s*$|.*\bfunction\s*\w*\(|"
                         # A bare call, as READMEs show them: "xmind.save(workbook)  # 保存"
-                        r"[\w.]+\(.*\)\s*(?:#.*)?$)")
+                        r"[\w.]+\(.*\)\s*(?:#.*)?$|"
+                        # A Python block's first line, its indentation gone (an reST code
+                        # block as a package's description ships it): "def find(path):",
+                        # "for i in trange(4, desc='1st loop'):", "if not os.path.exists(p):"
+                        r"(?:(?:async )?def \w+\(.*\)|class \w+(?:\(.*\))?|"
+                        r"for [\w, ]+ in .*[(.\[].*|(?:el)?if .*[()=<>.\[].*|while .*[()=<>.].*|"
+                        r"with .+ as \w+|try|else|except.*)\s*:\s*(?:#.*)?$)")
 # A REPL prompt some READMEs write with two marks (">> load_single_dict({...})"): code when
 # what follows it is; ">> quoted" alone is a nested Markdown quote.
 _SHORT_PROMPT = re.compile(r"^\s*>>\s+")
@@ -189,6 +198,10 @@ def is_code_line(line: str) -> bool:
     False
     >>> is_code_line(">> load_single_dict({ord('还'): 'hái'})"), is_code_line(">> as quoted")
     (True, False)
+    >>> is_code_line("def find_files(path, show=True):"), is_code_line("for i in range(4):")
+    (True, True)
+    >>> is_code_line("If the file is missing, do this:"), is_code_line("for example:")
+    (False, False)
     """
     prompt = _SHORT_PROMPT.match(line)
     return bool(_CODE_LINE.match(line[prompt.end():] if prompt else line))
