@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ingest.core.text import (
+    CODE_FENCES,
     ENGLISH_STOP_WORDS,
     SENTENCE_END,
     has_cjk,
@@ -144,7 +145,7 @@ def evidence_bounds(passage: str, start: int, end: int,
         definition = right + follows
         after = _sentence_end(passage, definition + 1) if definition < len(passage) else right
         if len(passage[definition:after].split()) > _TERM_WORDS \
-                and not passage[definition:after].startswith(("#", "```", "~~~")):
+                and not passage[definition:after].startswith(("#", *CODE_FENCES)):
             right = after
     if right - left > max_chars:  # a run-on "sentence" (a table row, a list): a window
         room = max(0, max_chars - (end - start)) // 2

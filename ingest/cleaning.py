@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.core.text import CJK_LETTERS, CJK_MARKS, display_columns, is_cjk
+from ingest.core.text import CJK_LETTERS, CJK_MARKS, CODE_FENCES, display_columns, is_cjk
 
 # Characters after which a line break is a real one (end of a sentence, a heading's colon).
 _SENTENCE_END = set(".!?:;。！？：；…”』」\"')）)")
@@ -80,7 +80,7 @@ def rejoin_wrapped_lines(text: str) -> str:
     out: list[str] = []
     fenced, joinable = False, False
     for line in text.split("\n"):
-        if line.startswith(("```", "~~~")):
+        if line.startswith(CODE_FENCES):
             fenced = not fenced
         starts_block = bool(_BLOCK_LINE_RE.match(line) or _LIST_ITEM_RE.match(line))
         if joinable and line and not fenced and not starts_block:

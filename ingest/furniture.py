@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from ingest.core.text import display_columns
+from ingest.core.text import CODE_FENCES, display_columns
 
 SHORT_COLUMNS = 40  # a line this narrow (a CJK character counts two) can be furniture
 _BREADCRUMB_SPLIT = re.compile(r"\s*(?:>|›|»|→|/|\\)\s*")
@@ -73,9 +73,9 @@ def drop_furniture(text: str) -> str:
     out: list[str] = []
     in_contents, entries, fenced = False, set(), False
     for line, s in zip(lines, stripped, strict=True):
-        if s.startswith(("```", "~~~")):
+        if s.startswith(CODE_FENCES):
             fenced = not fenced
-        if fenced or s.startswith(("```", "~~~")):  # code is never furniture
+        if fenced or s.startswith(CODE_FENCES):  # code is never furniture
             out.append(line)
             continue
         if in_contents:

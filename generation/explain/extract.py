@@ -29,7 +29,7 @@ from generation.explain.support import content_units, question_units
 from generation.types import AnswerSentence
 from generation.windows import select_windows
 from ingest.cleaning import rejoin_broken_lines, remove_cjk_spaces
-from ingest.core.text import has_cjk, is_code_line, sentence_spans
+from ingest.core.text import CODE_FENCES, has_cjk, is_code_line, sentence_spans
 from ingest.furniture import drop_furniture
 from retrieval.types import Hit
 
@@ -57,7 +57,6 @@ _LEANS = re.compile(r"^(?:因此|所以|这样|这就|由此|于是|故|therefor
                     r"that is why|hence|as a result|for this reason)", re.I)
 
 
-_FENCES = ("```", "~~~")
 # A comment line in a code block: "# …" or "// …" with a space after the marker.
 _COMMENT = re.compile(r"^(?:#|//)\s+(?=\S)")
 # A Markdown quote's markers ("> > text"; not a ">>>" prompt, which is code).
@@ -106,23 +105,29 @@ def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
     asked = question_units(question)
     if not windows or not asked:
         return []
+    shares = [(w, len(asked & content_units(w.text)) / len(asked)) for w in windows]
+
+    def shown(w) -> list[str]:
+        return [u.text for u in shown_units(w.text)]
+
     # Code and furniture alone explain nothing: such a window is passed over.
-    held = [(w, inside, len(asked & content_units(w.text)) / len(asked)) for w in windows
-            if (inside := [u.text for u in shown_units(w.text)])]
-    likelihood = None
-    chosen_window = next(((w, inside) for w, inside, share in held if share >= cover), None)
+    chosen_window = next(((w, inside) for w, share in shares
+                          if share >= cover and (inside := shown(w))), None)
+    units, likelihood = None, None
     if chosen_window is None and sure is not None and score is not None:
-        for w, inside, share in held:
-            if share < SURE_COVER:
+        for w, share in shares:
+            if share < SURE_COVER or not (inside := shown(w)):
                 continue
-            (likely,) = score(question, [[u.text for u in shown_units(hits[w.rank].chunk.text)]])
+            units = shown_units(hits[w.rank].chunk.text)
+            (likely,) = score(question, [[u.text for u in units]])
             if likely and max(likely) >= sure:
                 chosen_window, likelihood = (w, inside), likely
                 break
     if chosen_window is None:
         return []
     window, inside = chosen_window
-    units = shown_units(hits[window.rank].chunk.text)
+    if likelihood is None:  # the passage's units were not read for the scorer yet
+        units = shown_units(hits[window.rank].chunk.text)
     texts = [u.text for u in units]
     run = None
     if inside[0] in texts:  # else the window cut a sentence the whole hit reads differently
@@ -278,7 +283,7 @@ def shown_units(text: str) -> list[_Unit]:
     lines = [line.strip() for line in drop_furniture(text).splitlines()]
     fenced = _starts_in_code(lines)
     for line in lines:
-        if line.startswith(_FENCES):
+        if line.startswith(CODE_FENCES):
             end_paragraph()
             fenced = not fenced
             continue
@@ -308,7 +313,7 @@ def _starts_in_code(lines: list[str]) -> bool:
     """Whether a chunk begins inside a code block (it was cut there): its first fence closes
     one. A fence naming a language ("```python") opens a block; a bare one closes it when a
     fence naming a language follows, or when code comes before it."""
-    fences = [i for i, line in enumerate(lines) if line.startswith(_FENCES)]
+    fences = [i for i, line in enumerate(lines) if line.startswith(CODE_FENCES)]
     if not fences or lines[fences[0]].lstrip("`~").strip():
         return False
     if len(fences) > 1 and lines[fences[1]].lstrip("`~").strip():

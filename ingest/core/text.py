@@ -131,6 +131,9 @@ def tokenize(text: str, stem: bool = True) -> list[str]:
     return tokens
 
 
+# What a Markdown code fence's line starts with.
+CODE_FENCES = ("```", "~~~")
+
 # Sentence ends: CJK and Latin punctuation, a blank line, or a line break before a Markdown
 # heading, list item or table row. A single line break is not one: text files are often
 # wrapped in mid-sentence. A half-width period right after a CJK letter ends a sentence too

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import re
 
-from ingest.core.text import display_columns
+from ingest.core.text import CODE_FENCES, display_columns
 
 # One mark repeated: under a line of text at least as wide as it, that line is a heading.
 _ADORNMENT = re.compile(r"^([=\-~^*+#\"'.:_])\1{2,}\s*$")
 # The directives whose body is code; any other (".. note::", ".. image::") holds prose.
 _CODE_DIRECTIVE = re.compile(r"^\s*\.\. (?:code|code-block|sourcecode)::\s*(\S*)\s*$")
-_FENCES = ("```", "~~~")
 
 
 def as_markdown(text: str) -> str:
@@ -42,7 +41,7 @@ def as_markdown(text: str) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if line.lstrip().startswith(_FENCES):
+        if line.lstrip().startswith(CODE_FENCES):
             fenced = not fenced
         if fenced:
             out.append(line)
@@ -55,7 +54,7 @@ def as_markdown(text: str) -> str:
                 out.pop()  # its overline
             if mark not in levels:
                 levels.append(mark)
-            out.append("#" * min(len(levels[:levels.index(mark) + 1]), 6) + " " + line.strip())
+            out.append("#" * min(levels.index(mark) + 1, 6) + " " + line.strip())
             i += 2
             continue
         block = _literal_block(lines, i)
@@ -74,7 +73,7 @@ def as_markdown(text: str) -> str:
 def _is_underlined(line: str, below: str) -> bool:
     text = line.strip()
     return bool(text) and not line[:1].isspace() and not _ADORNMENT.match(line) \
-        and not text.startswith(_FENCES) and bool(_ADORNMENT.match(below)) \
+        and not text.startswith(CODE_FENCES) and bool(_ADORNMENT.match(below)) \
         and len(below.strip()) >= display_columns(text)
 
 
