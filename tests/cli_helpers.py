@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -19,3 +20,25 @@ def ragqa(monkeypatch, capsys, *args: str | Path) -> tuple[int, str, str]:
         code = exc.code if isinstance(exc.code, int) else 1
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def ingested(monkeypatch, capsys, tmp_path: Path, files: dict[str, str]) -> Path:
+    """The index `ragqa ingest` builds, with the embedded models, of a folder holding `files`
+    (name -> text)."""
+    from generation_fixtures import CACHE_DIR
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    monkeypatch.setenv("RAGQA_CACHE_DIR", str(CACHE_DIR))
+    code, _, err = ragqa(monkeypatch, capsys, "ingest", docs, "--index", tmp_path / "index")
+    assert code == 0, err
+    return tmp_path / "index"
+
+
+def asked(monkeypatch, capsys, index: Path, question: str) -> dict:
+    """`ragqa ask QUESTION --json` over `index`: the answer's JSON."""
+    code, out, err = ragqa(monkeypatch, capsys, "ask", question, "--index", index, "--json")
+    assert code == 0, err
+    return json.loads(out)

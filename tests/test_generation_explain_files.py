@@ -4,11 +4,9 @@ furniture (breadcrumbs, a flattened table of contents, share lines, headings) ab
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from cli_helpers import ragqa
-from generation_fixtures import CACHE_DIR
+from cli_helpers import asked, ingested
 
 ARTICLE = """首页 > 运维手册 > 备份
 
@@ -44,13 +42,8 @@ The office is closed between Christmas and New Year.
 
 def test_a_why_question_is_answered_by_the_documents_explaining_sentences(tmp_path, monkeypatch,
                                                                           capsys):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "backup.md").write_text(ARTICLE, encoding="utf-8")
-    (docs / "release.md").write_text(GUIDE, encoding="utf-8")
-    monkeypatch.setenv("RAGQA_CACHE_DIR", str(CACHE_DIR))
-    code, _, err = ragqa(monkeypatch, capsys, "ingest", docs, "--index", tmp_path / "index")
-    assert code == 0, err
+    files = {"backup.md": ARTICLE, "release.md": GUIDE}
+    index = ingested(monkeypatch, capsys, tmp_path, files)
 
     for question, first, source in [
         ("为什么备份要保留14天？", "备份保留14天，是因为审计规定要求保留两周的历史记录。",
@@ -58,10 +51,7 @@ def test_a_why_question_is_answered_by_the_documents_explaining_sentences(tmp_pa
         ("Why do we freeze the branch before a release?",
          "The release branch is frozen two days before a release", "release.md"),
     ]:
-        code, out, err = ragqa(monkeypatch, capsys, "ask", question, "--index",
-                               tmp_path / "index", "--json")
-        assert code == 0, err
-        got = json.loads(out)
+        got = asked(monkeypatch, capsys, index, question)
         assert got["form"] == "explained" and not got["abstained"], got["answer"]
         sentences = [s["text"] for s in got["sentences"]]
         assert sentences[0].startswith(first) and len(sentences) >= 2
@@ -69,12 +59,11 @@ def test_a_why_question_is_answered_by_the_documents_explaining_sentences(tmp_pa
         assert cited == {source} and all(s["n"] == got["citations"][0]["n"]
                                          for s in got["sentences"])
         # In document order, verbatim from the file.
-        text = (docs / source).read_text(encoding="utf-8").replace("\n", " ")
+        text = files[source].replace("\n", " ")
         positions = [text.find(s[:20]) for s in sentences]
         assert -1 not in positions and positions == sorted(positions)
         for furniture in ("首页 >", "目录", "分享到", "返回顶部", "Home >", "#"):
             assert furniture not in got["answer"]
-
 
 
 # A package description in reST, as wheels ship it (METADATA, README.rst): headings are
@@ -110,17 +99,9 @@ You can buy branded mugs and shirts in the online shop now!
 
 def test_a_rest_readme_is_explained_from_its_section_without_its_code(tmp_path, monkeypatch,
                                                                        capsys):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "tqdm_readme.txt").write_text(RST_README, encoding="utf-8")
-    monkeypatch.setenv("RAGQA_CACHE_DIR", str(CACHE_DIR))
-    code, _, err = ragqa(monkeypatch, capsys, "ingest", docs, "--index", tmp_path / "index")
-    assert code == 0, err
-    code, out, err = ragqa(monkeypatch, capsys, "ask", "How can I print messages without "
-                           "breaking the progress bar?", "--index", tmp_path / "index",
-                           "--json")
-    assert code == 0, err
-    got = json.loads(out)
+    index = ingested(monkeypatch, capsys, tmp_path, {"tqdm_readme.txt": RST_README})
+    got = asked(monkeypatch, capsys, index,
+                "How can I print messages without breaking the progress bar?")
     assert got["form"] == "explained" and not got["abstained"], got["answer"]
     assert "a ``.write()`` method is provided" in got["answer"]
     # The code block is code (its comment may be shown, never its statements), the heading

@@ -5,11 +5,9 @@ settings and the embedded reader."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from cli_helpers import ragqa
-from generation_fixtures import CACHE_DIR
+from cli_helpers import asked, ingested
 
 MANUAL = """# The Heron build scheduler
 
@@ -38,26 +36,9 @@ typical build from twenty minutes to four.
 """
 
 
-def ingested(monkeypatch, capsys, tmp_path: Path) -> Path:
-    """The index of a folder holding MANUAL as heron.md."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "heron.md").write_text(MANUAL, encoding="utf-8")
-    monkeypatch.setenv("RAGQA_CACHE_DIR", str(CACHE_DIR))
-    code, _, err = ragqa(monkeypatch, capsys, "ingest", docs, "--index", tmp_path / "index")
-    assert code == 0, err
-    return tmp_path / "index"
-
-
-def ask(monkeypatch, capsys, index: Path, question: str) -> dict:
-    code, out, err = ragqa(monkeypatch, capsys, "ask", question, "--index", index, "--json")
-    assert code == 0, err
-    return json.loads(out)
-
-
 def test_a_question_that_expects_a_sentence_gets_the_whole_sentence(tmp_path, monkeypatch,
                                                                      capsys):
-    index = ingested(monkeypatch, capsys, tmp_path)
+    index = ingested(monkeypatch, capsys, tmp_path, {"heron.md": MANUAL})
     flat = " ".join(MANUAL.split())
 
     for question, must_hold in [
@@ -65,7 +46,7 @@ def test_a_question_that_expects_a_sentence_gets_the_whole_sentence(tmp_path, mo
         ("What happens when the queue is full?", "Heron rejects new builds"),
         ("What is the artifact cache used for?", "sharing compiled objects between machines"),
     ]:
-        got = ask(monkeypatch, capsys, index, question)
+        got = asked(monkeypatch, capsys, index, question)
         assert not got["abstained"], (question, got["answer"])
         short = got["short_answer"]["text"]
         # A whole sentence of the file: it holds the answer, and is a verbatim slice that
@@ -80,16 +61,16 @@ def test_a_question_that_expects_a_sentence_gets_the_whole_sentence(tmp_path, mo
         assert {Path(c["source"]).name for c in got["citations"]} == {"heron.md"}
 
     # A date is still a date, not its sentence.
-    got = ask(monkeypatch, capsys, index, "When was Heron first released?")
+    got = asked(monkeypatch, capsys, index, "When was Heron first released?")
     assert got["short_answer"]["text"] == "March 2021", got["answer"]
 
 
 def test_an_explained_clause_answer_keeps_its_sentence_when_the_no_answer_model_declines(
         tmp_path, monkeypatch, capsys):
-    index = ingested(monkeypatch, capsys, tmp_path)
+    index = ingested(monkeypatch, capsys, tmp_path, {"heron.md": MANUAL})
     # At threshold 0 the no-answer model declines every short answer it is asked about.
     monkeypatch.setenv("RAGQA_NO_ANSWER_THRESHOLD", "0")
-    got = ask(monkeypatch, capsys, index, "What happens when the queue is full?")
+    got = asked(monkeypatch, capsys, index, "What happens when the queue is full?")
     assert got["form"] == "explained" and not got["abstained"], got["answer"]
     short = got["short_answer"]["text"]
     # The whole sentence of the shown ones that the reader reads as the answer, marked unsure.
