@@ -39,7 +39,7 @@ from ingest.core.metadata import (
 )
 from ingest.core.text import tokenize
 from ingest.core.types import Chunk, FileEntry, FileFailure, IngestError, IngestReport
-from ingest.loaders import LoadError, Tesseract, load_document, read_bytes
+from ingest.loaders import READING_VERSION, LoadError, Tesseract, load_document, read_bytes
 from ingest.plan import IngestPlan, plan_ingest
 from ingest.settings import IngestSettings
 from ingest.store import (
@@ -235,7 +235,10 @@ class Ingestor:
         rechunk = old is not None and (
             (old.manifest.chunk_size, old.manifest.chunk_overlap)
             != (self.settings.chunk_size, self.settings.chunk_overlap))
-        if rechunk:  # old chunks were cut differently: every indexed file is redone
+        # Files read by another ragqa than this one (an upgrade): each is read again, wherever
+        # it lies, so that the index's text is this ragqa's reading of every file.
+        reread = old is not None and old.manifest.reading_version != READING_VERSION
+        if rechunk or reread:  # every indexed file that still exists is redone
             known = set(files)
             files += [Path(s) for s in old_files if Path(s) not in known and Path(s).exists()]
 
@@ -252,8 +255,10 @@ class Ingestor:
         plan = plan_ingest(old_files, hashes, [f.source for f in report.failed],
                            rechunk=rechunk, sync=sync, roots=sync_roots(paths),
                            retry=self.settings.ocr != "off",  # scans left out: read them now
-                           force=set(hashes) if force else ())
+                           force=set(hashes) if force or reread else ())
         report.unchanged = sorted(r.source for r in plan.unchanged)
+        if reread:
+            report.reread = sorted(s for s in plan.todo if s in old_files)
         if not plan.todo and (old is None or (not plan.gone and self._current(old))):
             return  # nothing changed: nothing written, nothing re-embedded
         if not plan.todo and not rechunk and self._current(old):
@@ -281,7 +286,8 @@ class Ingestor:
             format_version=FORMAT_VERSION, embedding_model=self.embedder.name,
             dimension=self.embedder.dimension, chunk_size=s.chunk_size,
             chunk_overlap=s.chunk_overlap, index_type=s.index_type, num_files=0, num_chunks=0,
-            created_at=old.manifest.created_at if old else now, updated_at=now, generation="")
+            created_at=old.manifest.created_at if old else now, updated_at=now, generation="",
+            reading_version=READING_VERSION)
 
     def _write(self, old: IndexStore | None, plan: IngestPlan, hashes: dict[str, str],
                old_files: dict[str, FileRecord], report: IngestReport, strict: bool,
@@ -301,14 +307,20 @@ class Ingestor:
                 loaded = None if entry else self._load(source, report)
                 if entry is None and loaded is None and strict:
                     raise StrictIngestError(self._strict_message(report.failed[-1]), report)
+                indexed = old_files.get(source)
                 if entry is not None:
                     batch.resumed.append(entry)
                 elif loaded is not None:
                     batch.loaded.append(loaded)
                     counts["chunked"] += len(loaded.chunks)
-                if source in old_files:  # replaced, or changed and no longer loads: stale
+                elif indexed is not None and indexed.sha256 == hashes[source]:
+                    # The same bytes, read again (an upgrade, a re-ingest) and failing now:
+                    # the text they gave before stays, the failure is reported.
+                    session.keep([indexed])
+                    indexed = None
+                if indexed is not None:  # replaced, or changed and no longer loads: stale
                     report.removed.append(source)
-                    report.chunks_removed += old_files[source].num_chunks
+                    report.chunks_removed += indexed.num_chunks
                 done_files += 1
                 if self._batch_full(batch):
                     self._flush(batch, session, report, counts, tick)

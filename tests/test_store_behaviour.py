@@ -1,15 +1,18 @@
 """The same behaviour from both stores, an index folder and PostgreSQL + pgvector (a real
 server the tests start): incremental ingest by content hash, whole-file replacement, --sync,
-one writer at a time, Chinese and English search."""
+one writer at a time, Chinese and English search, reading an older ragqa's index again."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from ingest_fixtures import CountingEmbedder, write
 
+from ingest.core.fileio import atomic_write_json
 from ingest.core.types import IndexOpenError
+from ingest.loaders import READING_VERSION, LoadError
 from ingest.pipeline import Ingestor, StrictIngestError
 from ingest.settings import IngestSettings
 from ingest.store import IndexLockedError, index_target, is_postgres_url, open_store
@@ -108,3 +111,63 @@ def test_chinese_and_english_questions_find_their_file(index_location, docs, emb
     if mode != "dense":  # all-MiniLM-L6-v2 is English-only (see retrieval.hybrid)
         chinese = retriever.retrieve("什么是知识蒸馏？")
         assert Path(chinese[0].chunk.source).name == "zh.txt" and "蒸馏" in chinese[0].chunk.text
+
+
+def as_older_ragqa_left_it(location) -> None:
+    """The index as a ragqa from before the reading version left it: no such field in
+    manifest.json, no such column in PostgreSQL's manifest table."""
+    if is_postgres_url(location):
+        import psycopg
+
+        with psycopg.connect(location, autocommit=True) as conn:
+            conn.execute("ALTER TABLE ragqa_manifest DROP COLUMN reading_version")
+        return
+    manifest = json.loads((Path(location) / "manifest.json").read_text("utf-8"))
+    del manifest["reading_version"]
+    atomic_write_json(Path(location) / "manifest.json", manifest)
+
+
+def test_an_older_ragqas_index_has_every_file_read_again_once(index_location, docs, tmp_path,
+                                                              embedder):
+    elsewhere = write(tmp_path / "elsewhere" / "roses.md",
+                      "Roses want pruning in early spring, above an outward bud. " * 4)
+    ingestor(index_location, embedder).ingest([docs])
+    ingestor(index_location, embedder).ingest([elsewhere.parent])
+    assert open_store(index_location).manifest.reading_version == READING_VERSION
+    as_older_ragqa_left_it(index_location)
+    assert open_store(index_location).manifest.reading_version == 0  # still opens
+
+    run = ingestor(index_location, embedder)
+    report = run.ingest([docs])  # one folder named: the other folder's file is read too
+    everything = sorted([str(p.resolve()) for p in docs.iterdir()] + [str(elsewhere.resolve())])
+    assert sorted(report.reread) == sorted(report.ingested) == everything
+    assert report.unchanged == [] and run.embedder.texts > 0
+    index = open_store(index_location, embedder=embedder)
+    assert index.manifest.reading_version == READING_VERSION
+    assert sorted(f.source for f in index.files()) == everything
+    assert index.num_chunks == sum(f.num_chunks for f in index.files())
+    bm25 = build_retriever(index, embedder, RetrievalSettings(mode="bm25", k=3))
+    assert "Roses" in bm25.retrieve("pruning roses")[0].chunk.text
+    again = ingestor(index_location, embedder).ingest([docs, elsewhere.parent])
+    assert again.reread == again.ingested == [] and len(again.unchanged) == 4
+
+
+def test_a_file_that_no_longer_reads_keeps_the_text_it_gave(index_location, docs, embedder,
+                                                            monkeypatch):
+    ingestor(index_location, embedder).ingest([docs])
+    as_older_ragqa_left_it(index_location)
+    garden = str((docs / "garden.md").resolve())
+    real_load = Ingestor._load.__globals__["load_document"]
+
+    def load_document(data, source, *args):  # this ragqa's reading of garden.md fails
+        if source == garden:
+            raise LoadError("unreadable: a reader that fails on this file")
+        return real_load(data, source, *args)
+
+    monkeypatch.setattr("ingest.pipeline.load_document", load_document)
+    report = ingestor(index_location, embedder).ingest([docs])
+    assert [f.source for f in report.failed] == [garden] and garden not in report.removed
+    index = open_store(index_location, embedder=embedder)
+    assert garden in {f.source for f in index.files()}
+    bm25 = build_retriever(index, embedder, RetrievalSettings(mode="bm25", k=3))
+    assert "Tomatoes" in bm25.retrieve("tomatoes full sun")[0].chunk.text

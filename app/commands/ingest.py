@@ -41,6 +41,8 @@ def print_summary(report: IngestReport, index: Path | str) -> None:
     table.add_column("count", justify="right")
     table.add_row("files ingested", str(len(report.ingested)))
     table.add_row("files unchanged", str(len(report.unchanged)))
+    if report.reread:  # an index read by an older ragqa: this one reads its files better
+        table.add_row("files read again (newer ragqa)", str(len(report.reread)))
     table.add_row("files failed", str(len(report.failed)))
     if report.partial:
         table.add_row("files partly in", str(len(report.partial)))

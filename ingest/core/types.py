@@ -81,6 +81,9 @@ class IngestReport:
 
     ingested: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # Of the files loaded: indexed ones read again with the same bytes, because the index was
+    # read by another ragqa (`ingest.loaders.READING_VERSION`).
+    reread: list[str] = field(default_factory=list)
     failed: list[FileFailure] = field(default_factory=list)
     # Files that went in with parts left out (scanned pages without Tesseract, say), and why.
     partial: list[FileFailure] = field(default_factory=list)

@@ -109,6 +109,9 @@ class Manifest:
     # a manifest written before them reads as having none.
     dead_rows: int = 0
     tombstones: str | None = None
+    # `ingest.loaders.READING_VERSION` of the ragqa that read the files (0: written before
+    # it was recorded); another one has the next ingest read every file again.
+    reading_version: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS ragqa_manifest (
     updated_at text NOT NULL,
     generation bigint NOT NULL
 );
+-- A manifest made before the reading version was recorded: 0, its files are read again.
+ALTER TABLE ragqa_manifest ADD COLUMN IF NOT EXISTS reading_version integer NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS ragqa_files (
     file_id bigint PRIMARY KEY,
     source text NOT NULL UNIQUE,
@@ -155,7 +157,13 @@ def read_manifest_row(conn, url: str) -> tuple[Manifest, int] | None:
     """(manifest, total BM25 tokens), or None for a database without a ragqa index yet."""
     if not has_tables(conn):
         return None
-    row = conn.execute("SELECT store_version, total_tokens, " + ", ".join(MANIFEST_FIELDS)
+    # Tables no ingest of this ragqa has written to yet lack the newer columns: those read
+    # as their defaults (a reader never alters the tables).
+    present = {name for (name,) in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+        "current_schema() AND table_name = 'ragqa_manifest'")}
+    names = [f for f in MANIFEST_FIELDS if f in present]
+    row = conn.execute("SELECT store_version, total_tokens, " + ", ".join(names)
                        + " FROM ragqa_manifest WHERE id = 1").fetchone()
     if row is None:
         return None
@@ -163,7 +171,7 @@ def read_manifest_row(conn, url: str) -> tuple[Manifest, int] | None:
         raise IndexOpenError(f"{redact(url)}: ragqa's PostgreSQL tables are version {row[0]}, "
                              f"this ragqa reads {STORE_VERSION}; migrate with the ragqa that "
                              "wrote them, or ingest into another schema")
-    values = dict(zip(MANIFEST_FIELDS, row[2:], strict=True))
+    values = dict(zip(names, row[2:], strict=True))
     if values["format_version"] not in READABLE_FORMATS:
         raise IndexOpenError(f"{redact(url)}: index format {values['format_version']} is not "
                              "one this ragqa reads; re-ingest into another schema")

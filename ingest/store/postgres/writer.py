@@ -68,10 +68,13 @@ class PgWriteSession:
     def _ensure_manifest(self, t: Manifest) -> None:
         """A new index gets its manifest row at once: an empty index until a batch commits."""
         self.conn.execute(
-            "INSERT INTO ragqa_manifest VALUES (1, %s, %s, %s, %s, %s, %s, %s, 0, 0, 0, %s, %s, 0)"
+            "INSERT INTO ragqa_manifest (id, store_version, format_version, embedding_model, "
+            "dimension, chunk_size, chunk_overlap, index_type, num_files, num_chunks, "
+            "total_tokens, created_at, updated_at, generation, reading_version) "
+            "VALUES (1, %s, %s, %s, %s, %s, %s, %s, 0, 0, 0, %s, %s, 0, %s)"
             " ON CONFLICT (id) DO NOTHING",
             (STORE_VERSION, t.format_version, t.embedding_model, t.dimension, t.chunk_size,
-             t.chunk_overlap, t.index_type, t.created_at, t.updated_at))
+             t.chunk_overlap, t.index_type, t.created_at, t.updated_at, t.reading_version))
 
     @contextmanager
     def _transaction(self):
@@ -164,9 +167,11 @@ class PgWriteSession:
             self.conn.execute(
                 "UPDATE ragqa_manifest SET format_version = %s, embedding_model = %s, "
                 "dimension = %s, chunk_size = %s, chunk_overlap = %s, index_type = %s, "
-                "updated_at = %s, generation = generation + 1 WHERE id = 1",
+                "reading_version = %s, updated_at = %s, generation = generation + 1 "
+                "WHERE id = 1",
                 (manifest.format_version, manifest.embedding_model, manifest.dimension,
-                 manifest.chunk_size, manifest.chunk_overlap, manifest.index_type, utc_now()))
+                 manifest.chunk_size, manifest.chunk_overlap, manifest.index_type,
+                 manifest.reading_version, utc_now()))
         if self.strict:
             self.conn.execute("COMMIT")
         # Marks the new postings all-visible (BM25's index-only scans, see schema.py; only
