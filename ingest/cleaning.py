@@ -20,7 +20,15 @@ from __future__ import annotations
 
 import re
 
-from ingest.core.text import CJK_LETTERS, CJK_MARKS, CODE_FENCES, display_columns, is_cjk
+from ingest.core.text import (
+    CJK_LETTERS,
+    CJK_MARKS,
+    CODE_FENCES,
+    ENGLISH_STOP_WORDS,
+    display_columns,
+    has_cjk,
+    is_cjk,
+)
 
 # Characters after which a line break is a real one (end of a sentence, a heading's colon).
 _SENTENCE_END = set(".!?:;。！？：；…”』」\"')）)")
@@ -35,6 +43,14 @@ _HYPHEN_BREAK_RE = re.compile(r"(?<=[^\W\d_])-\n(?=[a-z])")
 # A line that starts a list item ("- ", "3.", "（二）") keeps its own line.
 _LIST_ITEM_RE = re.compile(
     r"^(?:[-*•·▪●]|\d{1,3}[.)、]|[（(]?[一二三四五六七八九十\d]{1,3}[）)、])\s*")
+# A numbered section heading on a line of its own ("2.2. The source XML files", "3.1 数据清洗",
+# "Chapter 4: Tools", "第三章 训练"): short, so no hard wrap; it is not joined to the lines
+# around it, or the heading reads as the opening words of its first sentence.
+_NUMBERED_HEADING_RE = re.compile(
+    r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[A-Z]\.\d{1,2}(?:\.\d{1,2})*\.?|chapter \d{1,2}[.:]?|"
+    r"第[一二三四五六七八九十\d]{1,3}[章节部分]+)\s*[^\W\d_]", re.I)
+_HEADING_COLUMNS = 64
+_HEADING_WORDS = 10
 # Spaces between two CJK characters, as OCR engines put them between the glyphs they read.
 _CJK_SPACES_RE = re.compile(f"(?<=[{CJK_LETTERS}{CJK_MARKS}]) +(?=[{CJK_LETTERS}{CJK_MARKS}])")
 
@@ -47,18 +63,82 @@ def normalize_whitespace(text: str) -> str:
     return _BLANK_LINES_RE.sub("\n\n", "\n".join(lines)).strip()
 
 
+def is_numbered_heading(line: str) -> bool:
+    """A short numbered section heading ("2.2. The source XML files", "第三章 训练"); not a
+    line of a narrow column that opens with a number ("3 GPUs were used in", "12 hours
+    later the"): its words after the number start with a capital and it ends on no "the".
+
+    >>> is_numbered_heading("2.2. The source XML files"), is_numbered_heading("3 GPUs were used in")
+    (True, False)
+    """
+    m = _NUMBERED_HEADING_RE.match(line)
+    if not m or line[-1] in _SENTENCE_END or "," in line \
+            or display_columns(line) > _HEADING_COLUMNS or len(line.split()) > _HEADING_WORDS:
+        return False
+    words = line[m.end() - 1:].split()
+    return has_cjk(words[0]) or (words[0][0].isupper()
+                                 and words[-1].lower() not in ENGLISH_STOP_WORDS)
+
+
+def section_level(line: str) -> int | None:
+    """The level of a numbered section heading (`is_numbered_heading`): "2.2 Naming" 2,
+    "1 Introduction" and "第三章 训练" 1, "第二节 数据" 2; None for any other line, and for
+    "1. Install it", which may as well be the first step of a list.
+
+    >>> section_level("2.2. The source XML files"), section_level("1. Install the package")
+    (2, None)
+    """
+    if not is_numbered_heading(line):
+        return None
+    number = line.split()[0]
+    if number.startswith("第"):
+        return 2 if "节" in number else 1
+    if number.lower() == "chapter":
+        return 1
+    parts = [p for p in number.rstrip(".:").split(".") if p]
+    if len(parts) == 1 and number.endswith("."):
+        return None
+    return len(parts)
+
+
+def mark_section_headings(text: str) -> str:
+    """`text` (a PDF page, its lines rejoined) with each numbered section heading on a line
+    of its own as a Markdown heading of its level, a paragraph apart from the text around it:
+    answers and explanations then neither quote it as a sentence's opening words nor read
+    past it into the next section (`generation.explain.extract`).
+
+    >>> mark_section_headings("2.2 The source files\\nEach application provides one.")
+    '## 2.2 The source files\\n\\nEach application provides one.'
+    """
+    out: list[str] = []
+    for line in text.split("\n"):
+        level = section_level(line)
+        if level is None:
+            out.append(line)
+            continue
+        if out and out[-1]:
+            out.append("")
+        out += ["#" * min(level, 6) + " " + line, ""]
+    return _BLANK_LINES_RE.sub("\n\n", "\n".join(out)).strip()
+
+
 def rejoin_broken_lines(text: str) -> str:
     """Joins a line to the next when the break falls inside a sentence, as PDF text has it.
 
     Blank lines (paragraphs) stay; a line that ends a sentence keeps its break; a next line
-    that starts a list item keeps its own line. Between CJK characters no space is inserted.
+    that starts a list item keeps its own line, and a numbered section heading its own.
+    Between CJK characters no space is inserted.
+
+    >>> rejoin_broken_lines("2.2 The source files\\nEach application provides one\\nfile.")
+    '2.2 The source files\\nEach application provides one file.'
     """
     text = _HYPHEN_BREAK_RE.sub("", text)
     out: list[str] = []
     for line in text.split("\n"):
         prev = out[-1] if out else ""
         if (prev and line and prev[-1] not in _SENTENCE_END
-                and not _LIST_ITEM_RE.match(line)):
+                and not _LIST_ITEM_RE.match(line)
+                and not is_numbered_heading(prev) and not is_numbered_heading(line)):
             # Chinese and Japanese put no space between words: the break simply vanishes.
             joiner = "" if is_cjk(prev[-1]) or is_cjk(line[0]) else " "
             out[-1] = prev + joiner + line

@@ -18,12 +18,26 @@ Dropped, each only as a short line of its own (a sentence that mentions them sta
   every page) after its first appearance; never a Markdown heading, table row or list item.
 Nothing inside a fenced code block is touched.
 These lead answers when left in ("目录 1 LLM基础知识 1.1 LLM介绍 …" quoted as an explanation).
+
+A printed document's pages carry their own (`page_furniture`, for PDF pages before their
+lines are rejoined): a running head or foot (the same line, its numbers aside, first or last
+on three pages or more: "Shared MIME-info Database", "Chapter 2: ASN.1 structure handling
+4"), kept only on the first page (a title); a page number first or last on a page ("4",
+"iii", "- 4 -", "Page 4 of 9", "第 4 页"); and a table of contents' dotted lines ("2.1 ASN.1
+syntax . . . . . 2") with the "Contents" line over them. Left in, they are glued to the text
+around them when lines are rejoined ("4 2.3 Simple parsing For simple types …").
+
+    >>> pages = ["Kestrel Manual\\nContents\\n1 Charging . . . . . 2\\n1", "Kestrel Manual\\n"
+    ...          "Charge it for 2 hours.\\n2", "Kestrel Manual\\nStore it dry.\\n3"]
+    >>> [sorted(lines) for lines in page_furniture(pages)]
+    [[1, 2, 3], [0, 2], [0, 2]]
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 from ingest.core.text import CODE_FENCES, display_columns
 
@@ -103,3 +117,44 @@ def drop_furniture(text: str) -> str:
         seen.add(s)
         out.append(line)
     return "\n".join(out)
+
+
+# A page's first and last lines this many deep (past blank ones) can be its head or foot.
+EDGE_LINES = 2
+# A line is a running head or foot when it is at an edge of this many pages or more.
+RUNNING_PAGES = 3
+_PAGE_NUMBER_RE = re.compile(r"^(?:[-–—]\s*)?(?:page\s+|p\.\s*)?(?:\d{1,4}|[ivxlcdm]{1,7})"
+                             r"(?:\s*(?:/|of)\s*\d{1,4})?(?:\s*[-–—])?$|"
+                             r"^第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?$", re.I)
+# A contents entry with its dot (or ellipsis) leader and page number.
+_LEADER_RE = re.compile(r"(?:[.·•…]\s?){4,}\s*(?:\d{1,4}|[ivxlcdm]{1,7})$", re.I)
+_DIGITS_RE = re.compile(r"\d+")
+
+
+def page_furniture(pages: Sequence[str]) -> list[set[int]]:
+    """Per page, the indices of its lines (`text.split("\\n")`) that are page furniture:
+    running heads and feet, page numbers and contents lines (the module docstring)."""
+    lines = [[line.strip() for line in text.split("\n")] for text in pages]
+    edges = []
+    for page in lines:
+        filled = [i for i, line in enumerate(page) if line]
+        edges.append(sorted(set(filled[:EDGE_LINES] + filled[-EDGE_LINES:])))
+    keys = [{i: _running_key(page[i]) for i in idx} for page, idx in zip(lines, edges,
+                                                                          strict=True)]
+    pages_with = Counter(k for page in keys for k in set(page.values()))
+    dropped: list[set[int]] = []
+    for number, (page, page_keys) in enumerate(zip(lines, keys, strict=True)):
+        drop = {i for i, k in page_keys.items() if _PAGE_NUMBER_RE.match(page[i])
+                or (number > 0 and pages_with[k] >= RUNNING_PAGES
+                    and display_columns(page[i]) <= 2 * SHORT_COLUMNS
+                    and not _SENTENCE_END_RE.search(page[i][-1]))}
+        leaders = {i for i, line in enumerate(page) if _LEADER_RE.search(line)}
+        if leaders:
+            drop |= leaders | {i for i, line in enumerate(page) if _CONTENTS_RE.match(line)}
+        dropped.append(drop)
+    return dropped
+
+
+def _running_key(line: str) -> str:
+    """A line with its numbers masked: a running head's page number changes, its words not."""
+    return _DIGITS_RE.sub("#", " ".join(line.lower().split()))

@@ -22,15 +22,18 @@ def ragqa(monkeypatch, capsys, *args: str | Path) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def ingested(monkeypatch, capsys, tmp_path: Path, files: dict[str, str]) -> Path:
+def ingested(monkeypatch, capsys, tmp_path: Path, files: dict[str, str | bytes]) -> Path:
     """The index `ragqa ingest` builds, with the embedded models, of a folder holding `files`
-    (name -> text)."""
+    (name -> text, or a file's bytes)."""
     from generation_fixtures import CACHE_DIR
 
     docs = tmp_path / "docs"
     docs.mkdir()
-    for name, text in files.items():
-        (docs / name).write_text(text, encoding="utf-8")
+    for name, content in files.items():
+        if isinstance(content, bytes):
+            (docs / name).write_bytes(content)
+        else:
+            (docs / name).write_text(content, encoding="utf-8")
     monkeypatch.setenv("RAGQA_CACHE_DIR", str(CACHE_DIR))
     code, _, err = ragqa(monkeypatch, capsys, "ingest", docs, "--index", tmp_path / "index")
     assert code == 0, err

@@ -31,6 +31,20 @@ HTML_DOC = """<!doctype html><html><head><title>Serving guide</title>
 <!-- a comment --><ul><li>first item</li><li>second item</li></ul></body></html>"""
 
 
+# A printed manual: a running head on every page, page numbers, a table of contents.
+MANUAL_HEAD = "Kestrel Field Manual"
+MANUAL_PAGES = [
+    [MANUAL_HEAD, "Contents", "1 Charging . . . . . . . . . . . 2",
+     "2 Storage . . . . . . . . . . . . 3", "i"],
+    [MANUAL_HEAD, "1 Charging", "Charge the Kestrel battery for two hours before",
+     "its first flight.", "2"],
+    [MANUAL_HEAD, "2 Storage", "Store the drone in a dry place below 30 degrees",
+     "Celsius.", "- 3 -"],
+    [MANUAL_HEAD, "3 Repairs", "Send a damaged drone back to the depot.", "Page 4 of 4"],
+]
+
+
+
 def pdf_bytes(pages: list[list[str]], font: str = "Helvetica") -> bytes:
     """A PDF with a real text layer: one list of lines per page."""
     from reportlab.pdfgen import canvas

@@ -1,12 +1,14 @@
 """An explained answer over real files, through the CLI on the default settings: the document's
 own sentences that carry the explanation, in document order, each cited, with the page's
-furniture (breadcrumbs, a flattened table of contents, share lines, headings) absent."""
+furniture (breadcrumbs, a flattened table of contents, share lines, headings, a PDF's running
+heads and page numbers) absent."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from cli_helpers import asked, ingested
+from ingest_fixtures import MANUAL_HEAD, MANUAL_PAGES, pdf_bytes
 
 ARTICLE = """首页 > 运维手册 > 备份
 
@@ -108,3 +110,14 @@ def test_a_rest_readme_is_explained_from_its_section_without_its_code(tmp_path, 
     # and its underline are no sentences, and the next chapter is not part of the answer.
     for absent in ("for i in bar", "bar = trange", "~~~", "Writing messages", "Merch", "mugs"):
         assert absent not in got["answer"], got["answer"]
+
+
+def test_a_pdf_answer_quotes_its_page_without_the_running_head(tmp_path, monkeypatch, capsys):
+    index = ingested(monkeypatch, capsys, tmp_path, {"manual.pdf": pdf_bytes(MANUAL_PAGES)})
+    got = asked(monkeypatch, capsys, index,
+                "How long should the Kestrel battery charge before its first flight?")
+    assert not got["abstained"] and got["short_answer"]["text"] == "two hours", got["answer"]
+    assert got["evidence"]["page"] == 2
+    assert got["evidence"]["text"] == ("Charge the Kestrel battery for two hours before its "
+                                       "first flight.")
+    assert MANUAL_HEAD not in got["answer"] and "Charging" not in got["answer"]

@@ -8,6 +8,8 @@ import pytest
 from ingest_fixtures import (
     GBK_TEXT,
     HTML_DOC,
+    MANUAL_HEAD,
+    MANUAL_PAGES,
     ZH_PAGE,
     encrypted_pdf_bytes,
     make_bad_files,
@@ -17,6 +19,7 @@ from ingest_fixtures import (
 
 from ingest.cleaning import clean_text, normalize_whitespace, rejoin_broken_lines
 from ingest.core.text import has_cjk
+from ingest.furniture import page_furniture
 from ingest.loaders import LoadError, decode_text, load_bytes, read_bytes
 
 
@@ -42,6 +45,27 @@ def test_pdf_lines_broken_mid_sentence_are_rejoined_and_hyphenation_undone(tmp_p
     (page,) = load_file(path)
     assert page.text == ("Retrieval augmented generation combines a search step with a language "
                          "model so that answers cite sources.\nNext sentence.")
+
+
+def test_pdf_pages_lose_running_heads_page_numbers_and_contents_lines(tmp_path):
+    # ... and a numbered section heading is a Markdown heading, a paragraph of its own.
+    loaded = load_file(write(tmp_path / "manual.pdf", pdf_bytes(MANUAL_PAGES)))
+    assert {p.page: p.text for p in loaded} == {
+        1: MANUAL_HEAD,  # the title, once
+        2: "# 1 Charging\n\nCharge the Kestrel battery for two hours before its first flight.",
+        3: "# 2 Storage\n\nStore the drone in a dry place below 30 degrees Celsius.",
+        4: "# 3 Repairs\n\nSend a damaged drone back to the depot.",
+    }
+
+
+def test_page_furniture_knows_chinese_page_numbers_and_leaves_the_text():
+    bodies = ["备份每天夜里进行。", "恢复演练每季度一次。", "备份保留十四天。"]
+    pages = [f"运维手册\n{body}\n第 {n} 页 共 3 页" for n, body in enumerate(bodies, 1)]
+    assert page_furniture(pages) == [{2}, {0, 2}, {0, 2}]
+    # A sentence is never a running head, even at the top of every page.
+    assert page_furniture(["Back up nightly.\n" + b for b in bodies]) == [set()] * 3
+    # Two pages are not enough to call a line a running head.
+    assert page_furniture(["Notes\nA line.", "Notes\nAnother line."]) == [set(), set()]
 
 
 def test_chinese_pdf_text_is_extracted_and_rejoined_without_spaces(tmp_path):

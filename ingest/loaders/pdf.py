@@ -8,7 +8,10 @@ pypdf reads the text layer: it is fast, and it rejoins a CJK font's glyphs corre
 flattens a table into one cell per line, though, which the line rejoining then turns into word
 soup; so a page whose content stream draws lines (the rulings tables are made of) goes to
 pdfplumber, which finds ruled tables and returns their rows. Pages that draw no lines, the
-bulk of a text PDF, never pay for pdfplumber (bench/loaders.py measures both).
+bulk of a text PDF, never pay for pdfplumber (bench/loaders.py measures both). Running heads
+and feet, page numbers and a table of contents' dotted lines are dropped first
+(`ingest.furniture.page_furniture`), and numbered section headings ("2.1 Charging") become
+Markdown headings (`ingest.cleaning.mark_section_headings`).
 
 A page without a text layer (a scan, or text drawn as outlines) is rendered with pdfium and
 read by Tesseract (`ingest.loaders.image`); `ocr="force"` reads every page that way, `"off"`
@@ -20,8 +23,9 @@ from __future__ import annotations
 import io
 import re
 
-from ingest.cleaning import clean_text
+from ingest.cleaning import clean_text, mark_section_headings, normalize_whitespace
 from ingest.core.types import Document, PageText
+from ingest.furniture import page_furniture
 from ingest.loaders.common import LoadError, markdown_table
 from ingest.loaders.image import Tesseract
 from ingest.settings import OcrMode
@@ -44,25 +48,38 @@ def load_pdf(data: bytes, source: str, ocr: OcrMode, tesseract: Tesseract) -> Do
     """The pages that have text, and the scanned pages read by OCR (see the module doc)."""
     reader = _open(data)
     num_pages = len(reader.pages)
-    texts: dict[int, str] = {}
+    lines: dict[int, list[str]] = {}  # the text layer's lines, page by page
+    tabled: set[int] = set()  # pages that draw lines: ruled tables, maybe
     scans: list[int] = []  # page numbers for OCR
     broken = 0
+    for number, page in enumerate(reader.pages, start=1):
+        if ocr == "force":  # OCR for every page; the text layer where OCR finds nothing
+            scans.append(number)
+        try:
+            raw = page.extract_text() or ""  # None for pages with no content stream
+        except Exception:  # one damaged page should not lose the rest of the document
+            broken += 1
+            continue
+        raw = normalize_whitespace(raw)
+        if ocr != "force" and raw and _draws_lines(page):
+            tabled.add(number)
+        if ocr != "force" and len(raw) < _STAMP_CHARS and (not raw or _has_image(page)):
+            scans.append(number)
+        if raw:
+            lines[number] = raw.split("\n")
+    # Running heads and feet, page numbers and contents lines go before lines are rejoined.
+    furniture = dict(zip(lines, page_furniture(["\n".join(page) for page in lines.values()]),
+                         strict=True))
+    texts: dict[int, str] = {}
     plumber = _Plumber(data)
     try:
-        for number, page in enumerate(reader.pages, start=1):
-            if ocr == "force":  # OCR for every page; the text layer where OCR finds nothing
-                scans.append(number)
-            try:
-                raw = page.extract_text() or ""  # None for pages with no content stream
-            except Exception:  # one damaged page should not lose the rest of the document
-                broken += 1
-                continue
-            text = clean_text(raw, rejoin_lines=True)
-            if ocr != "force" and text and _draws_lines(page):
-                text = plumber.page_with_tables(number) or text
-            if (ocr != "force" and len(text) < _STAMP_CHARS
-                    and (not text or _has_image(page))):
-                scans.append(number)
+        for number, page_lines in lines.items():
+            dropped = {page_lines[i] for i in furniture[number]}
+            text = mark_section_headings(clean_text(
+                "\n".join(line for i, line in enumerate(page_lines)
+                          if i not in furniture[number]), rejoin_lines=True))
+            if number in tabled and text:
+                text = plumber.page_with_tables(number, dropped) or text
             if text:
                 texts[number] = text
     finally:
@@ -168,15 +185,16 @@ class _Plumber:
         self.data = data
         self._pdf = None
 
-    def page_with_tables(self, number: int) -> str | None:
-        """The page's text with its ruled tables as Markdown rows, in reading order; None
-        when pdfplumber finds no table there (or cannot read the page)."""
+    def page_with_tables(self, number: int, furniture: set[str]) -> str | None:
+        """The page's text with its ruled tables as Markdown rows, in reading order, without
+        the `furniture` lines; None when pdfplumber finds no table there (or cannot read the
+        page)."""
         try:
             if self._pdf is None:
                 import pdfplumber
 
                 self._pdf = pdfplumber.open(io.BytesIO(self.data))
-            return _text_with_tables(self._pdf.pages[number - 1])
+            return _text_with_tables(self._pdf.pages[number - 1], furniture)
         except Exception:  # pdfplumber is the better reading, not the only one
             return None
 
@@ -185,7 +203,7 @@ class _Plumber:
             self._pdf.close()
 
 
-def _text_with_tables(page) -> str | None:
+def _text_with_tables(page, furniture: set[str]) -> str | None:
     tables = page.find_tables()
     if not tables:
         return None
@@ -198,7 +216,8 @@ def _text_with_tables(page) -> str | None:
 
     # (top, is_table, text): lines outside the tables, and each table where it starts.
     blocks = [(line["top"], False, line["text"])
-              for line in page.filter(outside).extract_text_lines()]
+              for line in page.filter(outside).extract_text_lines()
+              if " ".join(line["text"].split()) not in furniture]
     blocks += [(t.bbox[1], True, markdown_table(t.extract())) for t in tables]
     blocks.sort(key=lambda b: (b[0], b[1]))
     parts: list[str] = []
