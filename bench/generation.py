@@ -27,18 +27,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.services.cpu import describe_cpu
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # before bench/, whose ingest.py would hide the ingest package
+
+from app.services.cpu import describe_cpu  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-BACKENDS = {  # name -> (llm_backend, OpenVINO precision hint)
-    "transformers": ("transformers", None),
-    "openvino": ("openvino", None),
-    "openvino-f32": ("openvino", "f32"),
+# name -> (llm_backend, OpenVINO precision hint, OpenVINO prefix caching: None its default)
+BACKENDS = {
+    "transformers": ("transformers", None, None),
+    "openvino": ("openvino", None, None),
+    "openvino-f32": ("openvino", "f32", True),
+    "openvino-cached": ("openvino", None, True),
+    "openvino-nocache": ("openvino", None, False),
 }
 
 
@@ -78,11 +82,11 @@ def load(name: str, backend: str, cache_dir: Path):
     from generation.backends.openvino_backend import OpenVINOBackend
     from generation.backends.openvino_export import openvino_model
 
-    kind, precision = BACKENDS[backend]
+    kind, precision, prefix_cache = BACKENDS[backend]
     if kind == "openvino":
         folder = openvino_model(name, cache_dir, "int8", default_exporter())
         started = time.perf_counter()
-        llm = OpenVINOBackend(folder, name=name, precision=precision)
+        llm = OpenVINOBackend(folder, name=name, precision=precision, prefix_cache=prefix_cache)
     else:
         converted_model(name, cache_dir)
         started = time.perf_counter()

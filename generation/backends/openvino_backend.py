@@ -6,8 +6,14 @@
 
 Same protocol as `TransformersBackend` (`generation.backends.base.LLMBackend`): text pieces as
 they are decoded, then a `Generation` with the first-token time and the mean token log-probability.
-The KV blocks of earlier prompts are kept (prefix caching), so the system prompt and few-shot
-turns that every question shares are not computed again. openvino_genai reports one
+Where OpenVINO computes in float32 (a CPU without native bf16, such as an AVX2 laptop), the
+KV blocks of earlier prompts are kept (prefix caching), so the system prompt and few-shot
+turns that every question shares are not computed again. Where it computes in bf16 (AVX-512
+bf16, AMX), a prompt whose prefix came from the cache rounds otherwise than one read whole,
+and the same question asked twice got another greedy answer ("… precious gem", then "…
+precious one" on a Xeon with AMX): there the cache is off, which costs 6% of the time to the
+first token (bench/generation.py, openvino-nocache), against 55% for float32 with the cache
+(openvino-f32). openvino_genai reports one
 log-probability per answer (the sum over its tokens), not one per token; `mean_logprob` is
 that sum over the token count. See bench/generation.py for the figures behind the choices.
 """
@@ -22,6 +28,7 @@ from pathlib import Path
 
 from generation.backends.base import LocalModel, decode_in_thread, refuse_constrained
 from generation.types import DecodingParams, Generation, GenerationError, Messages, Stream
+from ingest.core.cpu import native_bf16
 
 # Prefill a prompt in one chunk: openvino_genai's default (256 tokens) splits a 3-passage
 # prompt in four and measured ~2x slower to the first token. Longer prompts are still split.
@@ -35,15 +42,17 @@ class OpenVINOBackend(LocalModel):
         folder: an export from `generation.backends.openvino_export.openvino_model`.
         name: the name answers report (`builtin:qwen2.5-0.5b`).
         threads: inference threads; None lets OpenVINO use every core.
-        precision: OpenVINO's inference precision hint ("f32", "bf16"), None for its default.
-        prefix_cache: keep KV blocks of earlier prompts for reuse.
+        precision: OpenVINO's inference precision hint ("f32", "bf16"), None for its default
+            (bf16 where the CPU has it natively).
+        prefix_cache: keep KV blocks of earlier prompts for reuse; None: only where the model
+            computes in float32, so that greedy decoding repeats itself (module docstring).
     """
 
     prefers_batching = False
     device = "cpu"
 
     def __init__(self, folder: Path, *, name: str | None = None, threads: int | None = None,
-                 precision: str | None = None, prefix_cache: bool = True) -> None:
+                 precision: str | None = None, prefix_cache: bool | None = None) -> None:
         import openvino_genai
         from transformers import AutoTokenizer
 
@@ -51,6 +60,8 @@ class OpenVINOBackend(LocalModel):
         self._genai = openvino_genai
         self.name = name or str(folder)
         self.folder = folder
+        if prefix_cache is None:
+            prefix_cache = precision == "f32" or (precision is None and not native_bf16())
         scheduler = openvino_genai.SchedulerConfig()
         scheduler.enable_prefix_caching = prefix_cache
         scheduler.max_num_batched_tokens = PREFILL_CHUNK_TOKENS
