@@ -34,9 +34,11 @@ from pathlib import Path
 import httpx
 import psutil
 
-from app.services.cpu import describe_cpu
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # before bench/, whose ingest.py would hide the ingest package
+
+from app.services.cpu import describe_cpu  # noqa: E402
+
 KB = ROOT / "data" / "kb"
 QA = ROOT / "data" / "qa" / "reference.jsonl"
 
