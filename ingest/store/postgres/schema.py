@@ -142,11 +142,17 @@ def lock_key(conn) -> int:
         "SELECT hashtextextended('ragqa index ' || current_schema(), 0)").fetchone()[0]
 
 
+def table_columns(conn, table: str) -> set[str]:
+    """The columns `table` has in the connection's schema: tables no ingest of this ragqa has
+    written to yet lack the newer ones (a reader never alters the tables)."""
+    return {name for (name,) in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+        "current_schema() AND table_name = %s", (table,))}
+
+
 def has_metadata_column(conn) -> bool:
     """Whether ragqa_files has its metadata column (added by any ingest of this ragqa)."""
-    return conn.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
-        "AND table_name = 'ragqa_files' AND column_name = 'metadata'").fetchone()[0] > 0
+    return "metadata" in table_columns(conn, "ragqa_files")
 
 
 def has_tables(conn) -> bool:
@@ -157,11 +163,8 @@ def read_manifest_row(conn, url: str) -> tuple[Manifest, int] | None:
     """(manifest, total BM25 tokens), or None for a database without a ragqa index yet."""
     if not has_tables(conn):
         return None
-    # Tables no ingest of this ragqa has written to yet lack the newer columns: those read
-    # as their defaults (a reader never alters the tables).
-    present = {name for (name,) in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = "
-        "current_schema() AND table_name = 'ragqa_manifest'")}
+    # A column the manifest table lacks yet (`table_columns`) reads as its field's default.
+    present = table_columns(conn, "ragqa_manifest")
     names = [f for f in MANIFEST_FIELDS if f in present]
     row = conn.execute("SELECT store_version, total_tokens, " + ", ".join(names)
                        + " FROM ragqa_manifest WHERE id = 1").fetchone()
