@@ -185,3 +185,36 @@ def test_an_explanation_goes_on_into_its_subsections_but_not_into_the_next_chapt
     assert shown[0].startswith("It was distilled"), shown
     assert any(s.startswith("The teacher is Kestrel-7B") for s in shown), shown
     assert not any("mugs" in s for s in shown), shown
+
+
+MODES = """7.3 Cipher modes
+
+Besides ECB, the library provides other modes of operation: Cipher Block Chaining and Counter mode.
+Cipher Block Chaining is widely used, but Counter mode is usually preferred by new protocols.
+
+7.3.1 Cipher Block Chaining
+
+When using this mode, plaintext blocks are not encrypted independently of each other.
+Instead, the previous ciphertext block is XORed with the plaintext before it is encrypted.
+The first block is XORed with a random block called the initialization vector.
+"""
+
+
+def test_an_explanation_comes_from_the_section_titled_by_the_question_without_its_heading():
+    # A web page's numbered headings are plain lines: "7.3.1 Cipher Block Chaining" is a
+    # heading (never shown as a sentence), and its section explains the mode, though the
+    # scorer likes the overview above it best.
+    def score(question, passages):
+        return [[0.9 if s.startswith("Besides ECB") else 0.5 if s.startswith("Instead") else 0.1
+                 for s in passage] for passage in passages]
+
+    hits = [Hit(Chunk("nettle.html#0", MODES, "kb/nettle.html", None, 0), 0.9, relevance=0.6)]
+    shown = [s.text for s in extract_explanation("How does Cipher Block Chaining work?", hits,
+                                                 from_hits=5, score=score)]
+    assert any(s.startswith("Instead, the previous ciphertext block") for s in shown), shown
+    assert not any(s.startswith(("Besides ECB", "7.3")) for s in shown), shown
+    # A heading that names only part of what is asked does not move the explanation.
+    moved = [s.text for s in extract_explanation(
+        "Why is Counter mode preferred over Cipher Block Chaining by new protocols?", hits,
+        from_hits=5, score=score)]
+    assert moved[0].startswith("Besides ECB"), moved

@@ -28,7 +28,7 @@ from generation.explain.scorer import SentenceScores
 from generation.explain.support import content_units, question_units
 from generation.types import AnswerSentence
 from generation.windows import select_windows
-from ingest.cleaning import rejoin_broken_lines, remove_cjk_spaces
+from ingest.cleaning import rejoin_broken_lines, remove_cjk_spaces, section_level
 from ingest.core.text import CODE_FENCES, has_cjk, is_code_line, sentence_spans
 from ingest.furniture import drop_furniture
 from retrieval.types import Hit
@@ -160,7 +160,11 @@ def _around_likeliest(units: list[_Unit], likelihood: list[float], keep: float,
     in a subsection, "## 方法", but not into the next chapter), less the window's unlikely
     sentences before it. At most `max_sentences`: the less likely end goes first. `asked`: the
     question's content units (a heading that restates the question is joined too)."""
-    anchor = max(range(len(units)), key=lambda j: (likelihood[j], -j))
+    # A section whose heading names the question's subject ("7.3.1 Cipher Block Chaining"
+    # for "How does Cipher Block Chaining work?") is where the explanation is, when the
+    # passage holds one.
+    titled = [j for j in range(len(units)) if _titles(units[j].heading, asked)]
+    anchor = max(titled or range(len(units)), key=lambda j: (likelihood[j], -j))
     section = units[anchor].section
     near = [j for j in range(max(0, anchor - SCORED_REACH),
                              min(len(units), anchor + SCORED_REACH + 1))
@@ -173,12 +177,16 @@ def _around_likeliest(units: list[_Unit], likelihood: list[float], keep: float,
         # 的知识蒸馏"), its parents' text before it, and a section whose heading restates the
         # question ("5 问题反馈" for "遇到问题时应该怎样反馈？"); not the next chapter ("Merch"),
         # nor any heading after a passage that begins under none (its level is unknown).
+        # Under a heading that names the question's subject, the explanation is that section
+        # and its subsections only.
         level = units[anchor].level
 
         def continues(j: int) -> bool:
             unit = units[j]
-            return unit.section == section or _restates(unit.heading, asked) \
-                or (0 < level < unit.level if j > anchor else unit.level < level)
+            if unit.section == section or (j > anchor and 0 < level < unit.level):
+                return True
+            return not titled and (_restates(unit.heading, asked) or
+                                   (j < anchor and unit.level < level))
 
         inside = [j for j in range(window[0], window[1] + 1) if continues(j)]
         first, last = min([first, *inside]), max([last, *inside])
@@ -199,6 +207,15 @@ def _restates(heading: str, asked: set[str]) -> bool:
     应该怎样反馈？"; not "pypinyin 的拼音" for every question about pinyin)."""
     units = content_units(heading)
     return bool(units) and len(units & asked) >= 0.5 * len(units)
+
+
+def _titles(heading: str, asked: set[str]) -> bool:
+    """Whether `heading` names what the question asks about: it restates the question
+    (`_restates`) and holds half of its content ("7.3.1 Cipher Block Chaining" for "How does
+    Cipher Block Chaining work?"; not "Disable load_dotenv" for a question comparing
+    load_dotenv with dotenv_values)."""
+    return _restates(heading, asked) \
+        and len(content_units(heading) & asked) >= 0.5 * len(asked)
 
 
 def _leaned_on(units: list[_Unit], first: int) -> int:
@@ -298,11 +315,14 @@ def shown_units(text: str) -> list[_Unit]:
         if not line:
             end_paragraph()
             continue
-        if line.startswith("#"):
+        # Headings are the document's structure, not its answer: a Markdown one, or a
+        # numbered one on a line of its own ("7.3.1 Cipher Block Chaining" of a web page).
+        numbered = None if line.startswith("#") else section_level(line)
+        if line.startswith("#") or numbered is not None:
             end_paragraph()
-            section += 1  # headings are the document's structure, not its answer
+            section += 1
             heading = line.lstrip("#").strip()
-            level = len(line) - len(line.lstrip("#"))
+            level = numbered or len(line) - len(line.lstrip("#"))
             continue
         paragraph.append(line)
     end_paragraph()
