@@ -12,6 +12,8 @@ import pytest
 from cli_helpers import ragqa
 from ingest_fixtures import (
     EN_PAGE_1,
+    MANUAL_HEAD,
+    MANUAL_PAGES,
     SCAN_PAGES,
     cjk_font_path,
     image_only_pdf_bytes,
@@ -80,6 +82,20 @@ def test_scanned_pdf_is_read_with_its_page_numbers_and_90_percent_of_its_charact
     # English keeps its word spaces, Chinese gets none between its characters.
     assert "was trained on 512 GPUs" in doc.pages[0].text
     assert "青岛仓库" in doc.pages[1].text
+
+
+@needs_ocr
+def test_a_scanned_manual_loses_its_running_heads_and_page_numbers_as_a_printed_one_does():
+    pages = [[MANUAL_HEAD, "Read this manual before the first flight.", "1"], *MANUAL_PAGES[1:]]
+    doc = load_document(scanned_pdf_bytes(pages), "/scans/manual.pdf")
+    texts = {p.page: p.text for p in doc.pages}
+    assert all(p.ocr for p in doc.pages) and sorted(texts) == [1, 2, 3, 4]
+    assert texts[1].startswith(MANUAL_HEAD)  # the title, once
+    for number in (2, 3, 4):
+        assert MANUAL_HEAD not in texts[number], texts[number]
+        assert texts[number].startswith("# "), texts[number]  # "1 Charging": a heading
+        assert not re.search(r"\b(?:2|3|4 of 4)\W*$", texts[number]), texts[number]
+    assert "Charge the Kestrel battery for two hours before its first flight." in texts[2]
 
 
 @needs_ocr

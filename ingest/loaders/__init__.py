@@ -44,11 +44,12 @@ _LOADERS = {
 SUPPORTED_SUFFIXES = frozenset(_LOADERS) | TEXT_SUFFIXES | PDF_SUFFIXES | IMAGE_SUFFIXES
 # How files are read into text: raised whenever a loader or the cleaning gives an unchanged
 # file other text (1: reST headings and code blocks, web page furniture dropped; 2: a PDF's
-# running heads, page numbers and contents lines dropped, its numbered sections headings).
+# running heads, page numbers and contents lines dropped, its numbered sections headings;
+# 3: the same for scanned pages read by OCR and a multi-page image's frames).
 # An index records the version its files were read with (`Manifest.reading_version`, 0 before
 # it was recorded); the next ingest into an index of another version reads all of its files
 # again, so an upgrade reaches the documents already in it.
-READING_VERSION = 2
+READING_VERSION = 3
 
 __all__ = ["READING_VERSION", "SUPPORTED_SUFFIXES", "LoadError", "Tesseract", "decode_text",
            "html_visible_text", "load_bytes", "load_document", "read_bytes"]

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+from ingest.cleaning import clean_text, mark_section_headings
 from ingest.core.types import IngestError
+from ingest.furniture import page_furniture
 
 # An Office file with a password is not a zip but an OLE compound file holding the encrypted
 # package; so is a legacy .doc/.xls/.ppt renamed to the new suffix.
@@ -54,3 +56,23 @@ def markdown_table(rows: list[list[str | None]]) -> str:
     lines = ["| " + " | ".join(row + [""] * (width - len(row))) + " |" for row in cleaned]
     lines.insert(1, "|" + " --- |" * width)
     return "\n".join(lines)
+
+
+def printed_pages(raw_pages: list[str]) -> list[tuple[str, set[str]]]:
+    """The pages of a printed document (a PDF's text layer or the OCR of its scans, a fax's
+    frames), each as its lines were read, cleaned as one text: running heads and feet, page
+    numbers and contents lines dropped before the lines are rejoined
+    (`ingest.furniture.page_furniture`: they would be glued to the text around them), then
+    numbered section headings marked. Per page: the text, and the lines dropped from it.
+
+    >>> [text for text, _ in printed_pages(["Manual\\n1 Charging\\nCharge it\\nfor 2 hours.\\n1",
+    ...                                     "Manual\\nStore it dry.\\n2", "Manual\\nKeep it.\\n3"])]
+    ['Manual\\n\\n# 1 Charging\\n\\nCharge it for 2 hours.', 'Store it dry.', 'Keep it.']
+    """
+    out = []
+    for raw, dropped in zip(raw_pages, page_furniture(raw_pages), strict=True):
+        lines = raw.split("\n")
+        kept = "\n".join(line for i, line in enumerate(lines) if i not in dropped)
+        out.append((mark_section_headings(clean_text(kept, rejoin_lines=True)),
+                    {" ".join(lines[i].split()) for i in dropped}))
+    return out

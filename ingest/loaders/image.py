@@ -40,10 +40,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ingest.cleaning import clean_text, remove_cjk_spaces
+from ingest.cleaning import remove_cjk_spaces
 from ingest.core.text import detect_language, has_letters
 from ingest.core.types import Document, PageText
-from ingest.loaders.common import LoadError
+from ingest.loaders.common import LoadError, printed_pages
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 TESSERACT = "tesseract"
@@ -111,7 +111,8 @@ class Tesseract:
         return None
 
     def read(self, image, dpi: int | None = None) -> str:
-        """The cleaned text of one PIL image ("" when it holds none); `dpi` when known."""
+        """The lines read from one PIL image (`ocr_lines`; "" when it holds none); `dpi`
+        when known."""
         binary = shutil.which(self.command)
         if binary is None:
             raise LoadError(INSTALL_HINT)
@@ -135,7 +136,7 @@ class Tesseract:
             if i and line.paragraph != lines[i - 1].paragraph:
                 out.append("")
             out.append(line.text)
-        return clean_ocr_text("\n".join(out))
+        return ocr_lines("\n".join(out))
 
     def _lines(self, binary: str, pixels: bytes, lang: str, dpi: int | None) -> list[_Line]:
         """Tesseract's TSV reading of the image: its lines in reading order, with boxes."""
@@ -190,12 +191,13 @@ class Tesseract:
             return exc
 
 
-def clean_ocr_text(raw: str) -> str:
-    """Tesseract's text as ragqa cleans any page: lines rejoined, no spaces inside Chinese;
-    lines with no letter or digit (stray marks read from specks) dropped."""
+def ocr_lines(raw: str) -> str:
+    """Tesseract's lines, a blank line between its paragraphs, no spaces inside Chinese;
+    lines with no letter or digit (stray marks read from specks) dropped. Not yet rejoined:
+    a page's furniture goes first (`ingest.loaders.common.printed_pages`)."""
     lines = [line for line in remove_cjk_spaces(raw).split("\n")
              if not line.strip() or has_letters(line) or any(ch.isdigit() for ch in line)]
-    return clean_text("\n".join(lines), rejoin_lines=True)
+    return "\n".join(lines).strip()
 
 
 def load_image(data: bytes, source: str, tesseract: Tesseract) -> Document:
@@ -218,7 +220,7 @@ def load_image(data: bytes, source: str, tesseract: Tesseract) -> Document:
             raise text
     multi = len(frames) > 1
     pages = [PageText(source=source, page=n if multi else None, text=text, ocr=True)
-             for n, text in enumerate(texts, start=1) if text]
+             for n, (text, _) in enumerate(printed_pages(texts), start=1) if text]
     if not pages:
         raise LoadError("OCR found no text in the image")
     return Document(pages)

@@ -9,9 +9,9 @@ flattens a table into one cell per line, though, which the line rejoining then t
 soup; so a page whose content stream draws lines (the rulings tables are made of) goes to
 pdfplumber, which finds ruled tables and returns their rows. Pages that draw no lines, the
 bulk of a text PDF, never pay for pdfplumber (bench/loaders.py measures both). Running heads
-and feet, page numbers and a table of contents' dotted lines are dropped first
-(`ingest.furniture.page_furniture`), and numbered section headings ("2.1 Charging") become
-Markdown headings (`ingest.cleaning.mark_section_headings`).
+and feet, page numbers and a table of contents' dotted lines are dropped first, from the text
+layer and the scans' OCR alike, and numbered section headings ("2.1 Charging") become
+Markdown headings (`ingest.loaders.common.printed_pages`).
 
 A page without a text layer (a scan, or text drawn as outlines) is rendered with pdfium and
 read by Tesseract (`ingest.loaders.image`); `ocr="force"` reads every page that way, `"off"`
@@ -23,10 +23,9 @@ from __future__ import annotations
 import io
 import re
 
-from ingest.cleaning import clean_text, mark_section_headings, normalize_whitespace
+from ingest.cleaning import clean_text, normalize_whitespace
 from ingest.core.types import Document, PageText
-from ingest.furniture import page_furniture
-from ingest.loaders.common import LoadError, markdown_table
+from ingest.loaders.common import LoadError, markdown_table, printed_pages
 from ingest.loaders.image import Tesseract
 from ingest.settings import OcrMode
 
@@ -48,7 +47,7 @@ def load_pdf(data: bytes, source: str, ocr: OcrMode, tesseract: Tesseract) -> Do
     """The pages that have text, and the scanned pages read by OCR (see the module doc)."""
     reader = _open(data)
     num_pages = len(reader.pages)
-    lines: dict[int, list[str]] = {}  # the text layer's lines, page by page
+    layer: dict[int, str] = {}  # the text layer's lines, page by page
     tabled: set[int] = set()  # pages that draw lines: ruled tables, maybe
     scans: list[int] = []  # page numbers for OCR
     broken = 0
@@ -66,47 +65,38 @@ def load_pdf(data: bytes, source: str, ocr: OcrMode, tesseract: Tesseract) -> Do
         if ocr != "force" and len(raw) < _STAMP_CHARS and (not raw or _has_image(page)):
             scans.append(number)
         if raw:
-            lines[number] = raw.split("\n")
-    # Running heads and feet, page numbers and contents lines go before lines are rejoined.
-    furniture = dict(zip(lines, page_furniture(["\n".join(page) for page in lines.values()]),
-                         strict=True))
-    texts: dict[int, str] = {}
-    plumber = _Plumber(data)
-    try:
-        for number, page_lines in lines.items():
-            dropped = {page_lines[i] for i in furniture[number]}
-            text = mark_section_headings(clean_text(
-                "\n".join(line for i, line in enumerate(page_lines)
-                          if i not in furniture[number]), rejoin_lines=True))
-            if number in tabled and text:
-                text = plumber.page_with_tables(number, dropped) or text
-            if text:
-                texts[number] = text
-    finally:
-        plumber.close()
+            layer[number] = raw
 
     skipped: list[str] = []
     why = ""  # why scanned pages were not read, if they were not
-    ocr_pages: dict[int, str] = {}
+    scanned: dict[int, str] = {}
     if scans and ocr == "off":
         why = "needs OCR (--ocr is off)"
     elif scans:
         why = tesseract.missing() or ""
         if not why:
-            ocr_pages, failures = _ocr_pages(data, scans, tesseract)
+            scanned, failures = _ocr_pages(data, scans, tesseract)
             skipped += failures
     if why:
         what = "not read by OCR (--ocr force)" if ocr == "force" else "no text layer (scanned)"
         skipped.append(f"{_pages(scans)}: {what}: {why}")
+    # A stamp on a scan is shorter than the scan's text; under "force" OCR always wins.
+    read_by_ocr = {n for n, text in scanned.items()
+                   if text and (ocr == "force" or len(text) > len(layer.get(n, "")))}
+    raw_pages = {n: scanned[n] if n in read_by_ocr else layer[n]
+                 for n in range(1, num_pages + 1) if n in read_by_ocr or n in layer}
     pages: list[PageText] = []
-    for number in range(1, num_pages + 1):
-        ocr_text = ocr_pages.get(number, "")
-        text = texts.get(number, "")
-        # A stamp on a scan is shorter than the scan's text; under "force" OCR always wins.
-        if ocr_text and (ocr == "force" or len(ocr_text) > len(text)):
-            pages.append(PageText(source=source, page=number, text=ocr_text, ocr=True))
-        elif text:
-            pages.append(PageText(source=source, page=number, text=text))
+    plumber = _Plumber(data)
+    try:
+        for number, (text, dropped) in zip(raw_pages, printed_pages(list(raw_pages.values())),
+                                           strict=True):
+            if number in tabled and number not in read_by_ocr and text:
+                text = plumber.page_with_tables(number, dropped) or text
+            if text:
+                pages.append(PageText(source=source, page=number, text=text,
+                                      ocr=number in read_by_ocr))
+    finally:
+        plumber.close()
     if not pages:
         if broken == num_pages:
             raise LoadError("corrupt PDF: no page could be parsed")
@@ -237,8 +227,8 @@ def _text_with_tables(page, furniture: set[str]) -> str | None:
 
 def _ocr_pages(data: bytes, numbers: list[int], tesseract: Tesseract
                ) -> tuple[dict[int, str], list[str]]:
-    """The OCR text of the pages `numbers` (empty for a blank page), and the pages that
-    failed, with why."""
+    """The OCR lines of the pages `numbers` (`Tesseract.read`; empty for a blank page), and
+    the pages that failed, with why."""
     import pypdfium2 as pdfium
 
     try:
