@@ -24,7 +24,9 @@ ZH_PAGE = [
     "向量索引保存每个文本块的嵌入。",
 ]
 GBK_TEXT = "知识库问答系统支持GBK编码的中文文件。用户的旧文档常常使用这种编码。\n"
-HTML_DOC = """<!doctype html><html><head><title>Serving guide</title>
+HTML_DOC = """<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.0 Transitional//EN"
+  "http://www.w3.org/TR/REC-html40/loose.dtd"><html><head><title>Serving guide</title>
 <style>body { color: red }</style><script>var secret = "do not index";</script></head>
 <body><nav>Home</nav><p>Batching requests raises <b>throughput</b> on a GPU.</p>
 <div hidden>hidden text</div><p style="display: none">invisible text</p>

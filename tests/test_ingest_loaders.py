@@ -165,7 +165,8 @@ def test_html_gives_only_visible_text(tmp_path):
     assert page.text.startswith("Serving guide")
     assert "Batching requests raises throughput on a GPU." in page.text
     assert "first item" in page.text and "second item" in page.text
-    for hidden in ("secret", "color: red", "hidden text", "invisible text", "a comment"):
+    for hidden in ("secret", "color: red", "hidden text", "invisible text", "a comment",
+                   "DOCTYPE", "W3C", "loose.dtd", "xml version"):
         assert hidden not in page.text
 
 

@@ -39,7 +39,7 @@ def load_html(data: bytes, source: str) -> list[PageText]:
 
 def html_visible_text(html: str) -> str:
     """What a browser shows: no scripts, styles, comments or hidden elements; blocks as lines."""
-    from bs4 import BeautifulSoup, Comment
+    from bs4 import BeautifulSoup, Comment, Declaration, Doctype, ProcessingInstruction
 
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup(_HIDDEN_TAGS):
@@ -48,8 +48,11 @@ def html_visible_text(html: str) -> str:
         tag.decompose()
     for tag in soup.find_all(style=re.compile(r"display\s*:\s*none", re.I)):
         tag.decompose()
-    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        comment.extract()
+    # Comments and the markup's own declarations ("<!DOCTYPE HTML PUBLIC …>", "<?xml …?>")
+    # are strings to the parser, never shown.
+    unseen = (Comment, Declaration, Doctype, ProcessingInstruction)
+    for node in soup.find_all(string=lambda s: isinstance(s, unseen)):
+        node.extract()
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     if soup.head:
         soup.head.decompose()
