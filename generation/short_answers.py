@@ -24,7 +24,7 @@ from generation.prompts import PromptPlan, build_prompt, is_abstention
 from generation.reader.decoding import span_text
 from generation.reader.model import ExtractiveReader
 from generation.settings import GenerationSettings
-from generation.spans import Span, sentence_span, snap_to_passages
+from generation.spans import Span, code_span, sentence_span, snap_to_passages
 from generation.types import Answer, DecodingParams, Generation, Timings
 from generation.windows import Window, select_windows, whole_hit
 from ingest.core.text import has_cjk
@@ -54,8 +54,9 @@ class ExtractiveAnswerer:
         clause = asks_for_clause(asked.standalone)
         reading = self.reader.read(asked.standalone, texts, clause=clause)
         text, left, right = span_text(texts, reading)
-        span = None if not text else in_hit(Span(reading.window, left, right, text, 1.0),
-                                            windows[reading.window])
+        span = None if not text else in_hit(
+            code_span(texts[reading.window], Span(reading.window, left, right, text, 1.0)),
+            windows[reading.window])
         signals = answer_signals(asked.standalone, asked.hits, asked.hits, span, declined=False,
                                  mean_logprob=None, lang=asked.lang) | reader_signals(reading)
         if span is not None and clause and not has_cjk(span.text):

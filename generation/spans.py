@@ -39,6 +39,8 @@ _FRAME = " \t\n\"'“”‘’「」『』《》()（）[]【】.,;:!?。，；�
 _LEAD_IN = re.compile(r"^(?:answer|the answer is|答案|回答)\s*[:：是为]?\s*", re.I)
 _ENDERS = frozenset("。！？!?；;.\n")
 _MAX_EVIDENCE_CHARS = 240
+# A shell's or Python's prompt before a command in a code block.
+_PROMPT = re.compile(r"(?:\$|>>>)[ \t]+(?=\S)")
 # A term on a line of its own, defined by the paragraph under it (a definition list, a
 # glossary: "dialout" over "Full and direct access to serial ports."): at most this many words.
 _TERM_WORDS = 4
@@ -182,6 +184,39 @@ def sentence_span(passage: str, span: Span) -> Span:
     while right > span.end and (passage[right - 1].isspace() or passage[right - 1] in _ENDERS):
         right -= 1
     return Span(span.passage, left, right, passage[left:right], span.match)
+
+
+def code_span(passage: str, span: Span) -> Span:
+    """`span`, or where it touches a code fence ("```bash"), the lines of code it touches:
+    a command is a whole line, never "bash\\npip" nor a heading run into the code under it.
+    A span that holds only a fence opening a block takes the block's first line.
+
+    >>> text = "## Install\\n\\n```bash\\npip install kestrel\\n```\\n\\n## Use"
+    >>> at = text.find("bash")
+    >>> code_span(text, Span(0, at, at + 8, "bash\\npip", 1.0)).text
+    'pip install kestrel'
+    """
+    lines, at, inside = [], 0, False  # (start, end, is a fence, inside a block)
+    for line in passage.splitlines(keepends=True):
+        fence = line.strip().startswith(CODE_FENCES)
+        lines.append((at, at + len(line.rstrip("\r\n")), fence, inside and not fence))
+        inside = inside != fence
+        at += len(line)
+    touched = [i for i, (a, b, _, _) in enumerate(lines) if a < span.end and span.start < b]
+    if not any(lines[i][2] for i in touched):
+        return span
+    code = [i for i in touched if lines[i][3]]
+    if not code:  # the fence alone: the block's first line, when the fence opens one
+        code = [i + 1 for i in touched if lines[i][2] and i + 1 < len(lines)
+                and lines[i + 1][3]][:1]
+    if not code:
+        return span
+    start, end = lines[code[0]][0], lines[code[-1]][1]
+    while start < end and passage[start].isspace():
+        start += 1
+    if prompt := _PROMPT.match(passage, start, end):  # "$ pip install …": the command
+        start = prompt.end()
+    return Span(span.passage, start, end, passage[start:end], span.match)
 
 
 def quote_evidence(passage: str, left: int, right: int) -> str:

@@ -145,3 +145,31 @@ def test_the_engine_answers_with_the_extractive_reader_and_cites_the_hit(reader)
     assert answer.signals["reader_margin"] > 0 and answer.confidence is not None
     assert llm.calls == []
 
+
+
+def readme(install: str, heading: str = "Install", usage: str = "Use") -> str:
+    return (f"# kestrel-cli\n\nA command line client for the Kestrel fleet service.\n\n"
+            f"## {heading}\n\n{install}\n\n## {usage}\n\nRun `kestrel status` to see the "
+            f"fleet.\n")
+
+
+@pytest.mark.parametrize("text", [
+    readme("```bash\npip install kestrel-cli\n```"),
+    readme("```sh\n$ pip install kestrel-cli\n```", "Installation", "Usage"),  # a prompt
+    readme("```bash\npip install kestrel-cli\n```", "安装", "使用示例"),
+])
+@pytest.mark.parametrize("question", ["How do I install kestrel-cli?", "怎么安装 kestrel-cli？"])
+def test_a_command_answer_is_its_whole_line_of_code_never_the_fence(reader, text, question):
+    # The reader's best span here was "bash\npip" (the fence's language and the first word
+    # of the command), or ran from the heading into the block.
+    from ingest.core.types import Chunk
+    from retrieval.types import Hit
+
+    hits = [Hit(Chunk("readme#0", text, "kb/README.md", None, 0), 0.9, relevance=0.7)]
+    engine = AnswerEngine(FixedRetriever(hits), ScriptedLLM("never asked"),
+                          GenerationSettings(reader="extractive", answer_form="short",
+                                             no_answer_threshold=None), reader=reader)
+    answer = engine.ask(question)
+    assert answer.short is not None and answer.short.text == "pip install kestrel-cli", \
+        answer.short
+    assert text[answer.short.start:answer.short.end] == answer.short.text  # verbatim
