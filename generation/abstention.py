@@ -74,7 +74,7 @@ def answer_signals(question: str, hits: Sequence[Hit], shown: Sequence[Hit], spa
     top = relevances[0] if relevances else 0.0
     second = relevances[1] if len(relevances) > 1 else 0.0
     q_units = _content_units(question)
-    names = {n.lower().rstrip(".,") for n in _NAME.findall(question)}
+    names = question_names(question)
     s = {"grounded": float(span is not None), "declined": float(declined),
          "match": 0.0, "logprob": mean_logprob if mean_logprob is not None else 0.0,
          "has_logprob": float(mean_logprob is not None), "relevance_top": top,
@@ -116,6 +116,16 @@ def reader_signals(reading: Reading) -> dict[str, float]:
     return {"reader_margin": float(np.clip(margin, -30.0, 30.0)),
             "reader_span_prob": reading.span_probability,
             "reader_null_prob": reading.null_probability}
+
+
+def question_names(question: str) -> set[str]:
+    """The names and numbers an English question holds (`_NAME`; not its first word), lower
+    case.
+
+    >>> sorted(question_names("Which Huguenot founded Cape Town in 1652?"))
+    ['1652', 'cape', 'huguenot', 'town']
+    """
+    return {n.lower().rstrip(".,") for n in _NAME.findall(question)}
 
 
 def _missing(names: set[str], text: str) -> float:

@@ -18,12 +18,14 @@ verbatim span of a document, in the document's language.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from generation.abstention import question_names
 from generation.policy import Asked
 from generation.types import Answer, DecodingParams, FoundExplanation, GenerationError
-from ingest.core.text import detect_language
+from ingest.core.text import detect_language, has_cjk
 from retrieval.types import Hit, Retriever
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,39 @@ def passages_language(hits: Sequence[Hit], top: int = 3) -> str:
     return detect_language(" ".join(h.chunk.text for h in hits[:top]))
 
 
+# In a Chinese question, a run of Latin letters or digits: a name or a number ("Orion-3",
+# "Rules-Requires-Root", "ChatML", "2024").
+_LATIN_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*[A-Za-z0-9]|[A-Za-z0-9]")
+
+
+def kept_names(question: str, translated: str) -> set[str]:
+    """The names and numbers of `question` that its translation kept as they are, lower case:
+    a Chinese question's runs of Latin letters and digits, an English one's capitalised words
+    and numbers after its first word (`abstention.question_names`). A word the translation
+    translated ("Chinese" -> "中文") is no name, and neither is a fragment the small model
+    left untranslated ("知识距离illation").
+
+    >>> sorted(kept_names("What was the pass rate of the Orion-3 Chinese review?",
+    ...                   "Orion-3中文审核的通过率是多少？"))
+    ['orion-3']
+    """
+    names = {m.lower() for m in _LATIN_RUN.findall(question)} if has_cjk(question) \
+        else question_names(question)
+    translated = translated.lower()
+    return {name for name in names if name in translated}
+
+
+def holds_a_name(answer: Answer, question: str) -> bool:
+    """Whether the passages an answer read in another language cites hold one of the names
+    and numbers of `question` that its translation kept (`kept_names`), or it kept none. A
+    question that declined in its own language is often about something no document holds,
+    and the other language's passages then answer another question: "What was the pass rate
+    of the Orion-3 review?" was answered with the pass rate of another dataset's review."""
+    names = kept_names(question, answer.standalone_question or "")
+    cited = " ".join(answer.hits[c.n - 1].chunk.text for c in answer.citations).lower()
+    return not names or any(name in cited for name in names)
+
+
 def surer(answer: Answer, other: Answer | None) -> Answer:
     """The answer to keep of two readings of one question: an answer over a decline, else
     the more confident one (the first on a tie)."""
@@ -112,7 +147,8 @@ class CrossLanguageFallback:
     hand-translated tune questions the original and the translated question each win where
     the other fails). A decline is then asked of the index's other languages: translated by
     the LLM, retrieved from that language's documents only, read by `read` (the extractive
-    reader); the first answer found wins, else the decline stands."""
+    reader); the first answer found whose passage holds a name or number of the question
+    wins, else the decline stands."""
 
     def __init__(self, languages: OtherLanguages, llm: Callable[[], object],
                  passes_gate: Callable[[list], bool],
@@ -134,7 +170,8 @@ class CrossLanguageFallback:
             if target in tried:
                 continue
             crossed = self._read_in(target, answer, asked)
-            if crossed is not None and not crossed.abstained:
+            if crossed is not None and not crossed.abstained \
+                    and holds_a_name(crossed, asked.standalone):
                 return crossed
         return answer
 

@@ -57,6 +57,14 @@ def test_a_question_is_answered_from_a_document_in_the_other_language(settings, 
     assert got.standalone_question != question
 
 
+def test_a_question_about_a_name_no_document_holds_is_not_answered_from_the_other_language(
+        settings, qwen):
+    # Without the check this was answered "86%" from the Chinese review of another dataset:
+    # the translation keeps "Orion-3", which that passage does not hold.
+    got = engine(settings, qwen).ask("What was the pass rate of the Orion-3 review?")
+    assert got.abstained, got.text
+
+
 def test_without_cross_language_the_same_question_declines(settings, qwen):
     got = engine(settings, qwen, cross_language="off").ask(
         "What was the review pass rate of the model-generated instruction samples?")
