@@ -36,7 +36,7 @@ from eval.metrics_ocr import bag_f1
 from ingest.cleaning import clean_text
 from ingest.core.text import CJK_LETTERS
 from ingest.loaders import Tesseract, load_document
-from ingest.loaders.image import clean_ocr_text
+from ingest.loaders.image import ocr_lines
 
 _CJK = re.compile(f"[{CJK_LETTERS}]")
 _LATIN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
@@ -212,7 +212,7 @@ def tesseract_txt(lang: str, psm: int):
         done = subprocess.run(["tesseract", "stdin", "stdout", "-l", lang, "--psm", str(psm),
                                "--dpi", "200"], input=buf.getvalue(), capture_output=True,
                               env={"OMP_THREAD_LIMIT": "1"}, check=True)
-        return clean_ocr_text(done.stdout.decode("utf-8", "replace"))
+        return ocr_lines(done.stdout.decode("utf-8", "replace"))
 
     return read
 
