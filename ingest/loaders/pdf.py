@@ -47,7 +47,7 @@ def load_pdf(data: bytes, source: str, ocr: OcrMode, tesseract: Tesseract) -> Do
     """The pages that have text, and the scanned pages read by OCR (see the module doc)."""
     reader = _open(data)
     num_pages = len(reader.pages)
-    layer: dict[int, str] = {}  # the text layer's lines, page by page
+    layer: dict[int, str] = {}  # the text layer, page by page, its lines as pypdf gives them
     tabled: set[int] = set()  # pages that draw lines: ruled tables, maybe
     scans: list[int] = []  # page numbers for OCR
     broken = 0
