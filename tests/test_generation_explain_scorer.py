@@ -218,3 +218,31 @@ def test_an_explanation_comes_from_the_section_titled_by_the_question_without_it
         "Why is Counter mode preferred over Cipher Block Chaining by new protocols?", hits,
         from_hits=5, score=score)]
     assert moved[0].startswith("Besides ECB"), moved
+
+
+INSTALL = """# kestrel-cli
+
+A command line client for the Kestrel fleet service.
+
+## Install
+
+For users, install the last published version from PyPI:
+
+```bash
+pip install kestrel-cli
+```
+
+## Use
+
+Run the status command to see every drone of the fleet and its battery level.
+"""
+
+
+@pytest.mark.parametrize("question", ["How do I install kestrel-cli?", "怎么安装 kestrel-cli？"])
+def test_a_how_to_install_explanation_shows_the_command_not_the_fence(reader, question):
+    score = SentenceScorer(reader.sentence_margins, SentenceModel.load())
+    hits = [Hit(Chunk("readme#0", INSTALL, "kb/README.md", None, 0), 0.9, relevance=0.6)]
+    shown = [s.text for s in extract_explanation(question, hits, from_hits=5, score=score)]
+    assert "pip install kestrel-cli" in shown, shown
+    assert not any("```" in s or s.startswith("bash") for s in shown), shown
+    assert all(s in INSTALL for s in shown)  # verbatim, so each is cited as it stands

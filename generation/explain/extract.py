@@ -57,6 +57,10 @@ _LEANS = re.compile(r"^(?:因此|所以|这样|这就|由此|于是|故|therefor
                     r"that is why|hence|as a result|for this reason)", re.I)
 
 
+# A command in a code block, the answer to "how do I install / run …" ("pip install
+# pypinyin", "$ python -m threadpoolctl -i numpy").
+_COMMAND_LINE = re.compile(r"^(?:\$\s+)?(?:pip3?|python3? -m|npm|npx|yarn|pnpm|apt(?:-get)?|"
+                           r"conda|brew|cargo|go|gem|docker|make)\s+\S")
 # A comment line in a code block: "# …" or "// …" with a space after the marker.
 _COMMENT = re.compile(r"^(?:#|//)\s+(?=\S)")
 # A Markdown quote's markers ("> > text"; not a ">>>" prompt, which is code).
@@ -305,7 +309,10 @@ def shown_units(text: str) -> list[_Unit]:
             fenced = not fenced
             continue
         if fenced:
-            end_paragraph()  # a comment is a sentence of its own
+            end_paragraph()  # a comment is a sentence of its own, and so is a command
+            if _COMMAND_LINE.match(line):
+                out.append(_Unit(line, section, False, heading, level))
+                continue
             comment = _COMMENT.match(line)
             line = line[comment.end():] if comment else ""
         if not line or is_code_line(line) or _HEADER_FIELD.match(line) or _only_links(line):
