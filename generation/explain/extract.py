@@ -167,7 +167,8 @@ def _around_likeliest(units: list[_Unit], likelihood: list[float], keep: float,
     # A section whose heading names the question's subject ("7.3.1 Cipher Block Chaining"
     # for "How does Cipher Block Chaining work?") is where the explanation is, when the
     # passage holds one.
-    titled = [j for j in range(len(units)) if _titles(units[j].heading, asked)]
+    titles = {h for h in {u.heading for u in units} if _titles(h, asked)}
+    titled = [j for j, unit in enumerate(units) if unit.heading in titles]
     anchor = max(titled or range(len(units)), key=lambda j: (likelihood[j], -j))
     section = units[anchor].section
     near = [j for j in range(max(0, anchor - SCORED_REACH),
@@ -324,12 +325,11 @@ def shown_units(text: str) -> list[_Unit]:
             continue
         # Headings are the document's structure, not its answer: a Markdown one, or a
         # numbered one on a line of its own ("7.3.1 Cipher Block Chaining" of a web page).
-        numbered = None if line.startswith("#") else section_level(line)
-        if line.startswith("#") or numbered is not None:
+        marked = len(line) - len(line.lstrip("#"))
+        if heading_level := marked or section_level(line):
             end_paragraph()
             section += 1
-            heading = line.lstrip("#").strip()
-            level = numbered or len(line) - len(line.lstrip("#"))
+            heading, level = line.lstrip("#").strip(), heading_level
             continue
         paragraph.append(line)
     end_paragraph()
