@@ -166,9 +166,12 @@ class Explainer:
         explaining = sentence_windows(shown, hits) \
             if factoid is not None and asks_for_clause(standalone) else []
         if explaining:
-            short = factoid(asked, explaining)
+            short = factoid(asked, explaining, may_decline=True)
         if factoid is not None and (short is None or short.abstained):
-            short = factoid(asked, None)  # the question's own windows
+            # The question's own windows: with nothing shown, the short answer is the answer
+            # and is declined as a short question's is; else only a sure one joins the
+            # explanation (the reader's pick among the shown sentences comes next).
+            short = factoid(asked, None, may_decline=None if not shown else True)
         if explaining and shown and (short is None or short.abstained):
             # A question that expects a clause gets the shown sentence the reader reads as
             # its answer even when unsure, marked uncertain: the explanation is shown either

@@ -75,11 +75,11 @@ class AbstentionPolicy:
         common = dict(question=asked.question, confidence=confidence, timings=timings,
                       hits=hits, standalone_question=asked.standalone, signals=signals,
                       proposed=proposed)
-        if span is None or (may_decline and threshold is not None
-                            and 1.0 - confidence >= threshold):
+        declines = threshold is not None and 1.0 - confidence >= threshold
+        if span is None or (may_decline and declines):
             return Answer(text=ABSTAIN[lang], abstained=True, citations=[], **common)
         mark = self.settings.uncertain_for(lang, self.no_answer_model.uncertain)
-        common["uncertain"] = mark is not None and 1.0 - confidence >= mark
+        common["uncertain"] = declines or (mark is not None and 1.0 - confidence >= mark)
         chunk, n = hits[span.passage].chunk, span.passage + 1
         left, right = evidence_bounds(chunk.text, span.start, span.end)
         quote = quote_evidence(chunk.text, left, right)

@@ -18,7 +18,9 @@ from typing import Protocol
 
 from generation.abstention import answer_signals, reader_signals
 from generation.backends.base import LLMBackend
+from generation.explain.extract import EXPLAIN_COVER
 from generation.explain.form import asks_for_clause
+from generation.explain.support import content_units, question_units
 from generation.policy import AbstentionPolicy, Asked, in_hit
 from generation.prompts import PromptPlan, build_prompt, is_abstention
 from generation.reader.decoding import span_text
@@ -43,9 +45,12 @@ class ExtractiveAnswerer:
         self.reader, self.settings, self.policy = reader, settings, policy
 
     def answer(self, asked: Asked, windows: list[Window] | None = None, *,
-               may_decline: bool = True) -> Answer:
-        """The best span of `windows` (default: the question's evidence windows); with
-        `may_decline=False` the no-answer model only marks it uncertain."""
+               may_decline: bool | None = None) -> Answer:
+        """The best span of `windows` (default: the question's evidence windows). The
+        no-answer model declines it (`may_decline=True`) or only marks it uncertain (False);
+        by default (None) it declines a factoid, and a question that expects a sentence only
+        when the span's window holds less of the question than an explanation must
+        (`held_by`)."""
         g = self.settings
         if not windows:
             windows = select_windows(asked.standalone, asked.hits, count=g.reader_windows,
@@ -59,6 +64,9 @@ class ExtractiveAnswerer:
             windows[reading.window])
         signals = answer_signals(asked.standalone, asked.hits, asked.hits, span, declined=False,
                                  mean_logprob=None, lang=asked.lang) | reader_signals(reading)
+        if may_decline is None:
+            may_decline = not clause or span is None \
+                or not held_by(asked.standalone, windows[reading.window].text)
         if span is not None and clause and not has_cjk(span.text):
             # The reader was trained on short spans; the no-answer model reads the span it
             # chose, the user gets its whole sentence (of an English passage: Chinese sets
@@ -69,6 +77,15 @@ class ExtractiveAnswerer:
         return self.policy.conclude(asked, span, signals,
                                     Timings(asked.retrieve_ms, total, total), proposed=text,
                                     may_decline=may_decline)
+
+
+def held_by(question: str, text: str, cover: float = EXPLAIN_COVER) -> bool:
+    """Whether `text` holds `cover` of the question's content units, as an explanation's
+    window must. A question that expects a sentence is declined by this, not by the no-answer
+    model, which was fitted on short spans of SQuAD and CMRC: it declined "What are pools
+    used for?" (bench/longdocs tune) with the answer in its window."""
+    units = question_units(question)
+    return bool(units) and len(units & content_units(text)) / len(units) >= cover
 
 
 class LLMAnswerer:

@@ -76,3 +76,22 @@ def test_an_explained_clause_answer_keeps_its_sentence_when_the_no_answer_model_
     # The whole sentence of the shown ones that the reader reads as the answer, marked unsure.
     assert "Heron rejects new builds" in short
     assert any(s["text"].startswith(short) for s in got["sentences"]) and got["uncertain"]
+
+
+def test_a_sentence_question_is_declined_when_its_passage_misses_it_not_by_the_span_model(
+        tmp_path, monkeypatch, capsys):
+    index = ingested(monkeypatch, capsys, tmp_path, {"heron.md": MANUAL})
+    # At threshold 0 the no-answer model (fitted on short spans) declines every answer it
+    # reads: a factoid is declined, a question that expects a sentence is not.
+    monkeypatch.setenv("RAGQA_NO_ANSWER_THRESHOLD", "0")
+    got = asked(monkeypatch, capsys, index, "When was Heron first released?")
+    assert got["abstained"], got["answer"]
+
+    got = asked(monkeypatch, capsys, index, "What is the artifact cache used for?")
+    assert got["form"] == "short" and not got["abstained"], got["answer"]
+    assert "sharing compiled objects between machines" in got["short_answer"]["text"]
+    assert got["uncertain"]  # what the no-answer model thinks is shown, not hidden
+
+    # Nothing in the file is about a Kafka connector: declined, as an explanation would be.
+    got = asked(monkeypatch, capsys, index, "What is the Kafka connector used for?")
+    assert got["abstained"], got["answer"]
