@@ -41,6 +41,12 @@ _ENDERS = frozenset("。！？!?；;.\n")
 _MAX_EVIDENCE_CHARS = 240
 # A shell's or Python's prompt before a command in a code block.
 _PROMPT = re.compile(r"(?:\$|>>>)[ \t]+(?=\S)")
+# A word that ties a sentence to the one before it, not part of what it states: a
+# sentence-long answer starts after it ("Instead, when encrypting a block in CBC mode, …").
+_CONNECTIVE = re.compile(r"(?:however|instead|in contrast|by contrast|therefore|thus|hence|"
+                         r"moreover|furthermore|in addition|additionally|also|similarly|"
+                         r"conversely|indeed|in fact|in particular|note that|keep in mind "
+                         r"that|remember that)\b,?\s+(?=\S)", re.I)
 # A term on a line of its own, defined by the paragraph under it (a definition list, a
 # glossary: "dialout" over "Full and direct access to serial ports."): at most this many words.
 _TERM_WORDS = 4
@@ -172,15 +178,23 @@ def _is_term_line(text: str) -> bool:
 
 
 def sentence_span(passage: str, span: Span) -> Span:
-    """The sentence of `passage` around `span` (`evidence_bounds`), its end mark left out:
-    the answer to a question that expects a clause or a sentence.
+    """The sentence of `passage` around `span` (`evidence_bounds`), its end mark and a
+    leading connective ("However,", "Note that") left out: the answer to a question that
+    expects a clause or a sentence.
 
     >>> text = "Builds fail. Most fail because tests share state. Outages do the rest."
     >>> at = text.find("tests share state")
     >>> sentence_span(text, Span(0, at, at + 17, "tests share state", 1.0)).text
     'Most fail because tests share state'
+    >>> text = "Builds fail. However, most fail because tests share state."
+    >>> at = text.find("tests share state")
+    >>> sentence_span(text, Span(0, at, at + 17, "tests share state", 1.0)).text
+    'most fail because tests share state'
     """
     left, right = evidence_bounds(passage, span.start, span.end)
+    connective = _CONNECTIVE.match(passage, left, right)
+    if connective is not None and connective.end() <= span.start:  # never into the span
+        left = connective.end()
     while right > span.end and (passage[right - 1].isspace() or passage[right - 1] in _ENDERS):
         right -= 1
     return Span(span.passage, left, right, passage[left:right], span.match)
