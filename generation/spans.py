@@ -50,6 +50,12 @@ _CONNECTIVE = re.compile(r"(?:however|instead|in contrast|by contrast|therefore|
 # A term on a line of its own, defined by the paragraph under it (a definition list, a
 # glossary: "dialout" over "Full and direct access to serial ports."): at most this many words.
 _TERM_WORDS = 4
+# A Markdown link or image, inline or by reference: "[`Writable`][]", "[the guide](https://…)",
+# "[HTTP server][http-incoming-message]". Not a bracketed number (a citation: "[12]", "[3][4]")
+# nor an index after a name ("rows[i][j]").
+_MARKDOWN_LINK = re.compile(r"(?<![\w\]])!?\[(?!\d[\d,\s–-]*\])([^\[\]\n]*)\]"
+                            r"(?:\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"\n]*\")?\)|"
+                            r"\[[^\[\]\n]*\])")
 
 
 @dataclass(frozen=True)
@@ -233,10 +239,26 @@ def code_span(passage: str, span: Span) -> Span:
     return Span(span.passage, start, end, passage[start:end], span.match)
 
 
+def link_words(text: str, keep: str = r"\1") -> str:
+    """`text` with each Markdown link or image as a reader of the rendered page sees it: its
+    words (`keep`; "" drops it), nested ones too (a badge "[![PyPI](…svg)](…)" is an image
+    inside a link). What is shown of a passage; spans and offsets stay on the stored text.
+
+    >>> link_words("[`Transform`][] streams call [`writable._write()`][stream-_write] (see "
+    ...            "[the guide](https://nodejs.org/guide), [12] and rows[i][j]).")
+    '`Transform` streams call `writable._write()` (see the guide, [12] and rows[i][j]).'
+    >>> link_words("[![PyPI](https://img.shields.io/pypi/v/x.svg)](https://pypi.org/x)")
+    'PyPI'
+    """
+    while "[" in text and (plain := _MARKDOWN_LINK.sub(keep, text)) != text:
+        text = plain
+    return text
+
+
 def quote_evidence(passage: str, left: int, right: int) -> str:
     """`passage[left:right]` (see `evidence_bounds`) as a reader sees it: spaces collapsed,
-    "…" where it was cut."""
-    text = " ".join(passage[left:right].split())
+    links as their words (`link_words`), "…" where it was cut."""
+    text = link_words(" ".join(passage[left:right].split()))
     if left > 0 and passage[left - 1] not in _ENDERS and not passage[left - 1].isspace():
         text = "…" + text
     if right < len(passage) and passage[right - 1] not in _ENDERS:

@@ -31,6 +31,7 @@ from app.ui.feedback import FeedbackEntry, FeedbackStore
 from generation.citations import snippet
 from generation.explain.form import asks_for_fact
 from generation.explain.support import support
+from generation.spans import link_words
 from ingest.core.errors import RagqaError
 from ingest.core.text import sentence_spans
 from ingest.store import Location
@@ -190,7 +191,8 @@ def explained_html(answer) -> str:
             f", page {chunk.page}" if chunk.page is not None else "")
         tip = html.escape(f"{where} · {round(100 * sentence.support)}% of this sentence is in "
                           "the passage", quote=True)
-        parts.append(f'{html.escape(sentence.text)}<sup class="ragqa-cite" title="{tip}">'
+        parts.append(f'{html.escape(link_words(sentence.text))}<sup class="ragqa-cite" '
+                     f'title="{tip}">'
                      f"[{sentence.n}]</sup>")
     return " ".join(parts)
 

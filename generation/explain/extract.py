@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from generation.explain.scorer import SentenceScores
 from generation.explain.support import content_units, question_units
+from generation.spans import link_words
 from generation.types import AnswerSentence
 from generation.windows import select_windows
 from ingest.cleaning import rejoin_broken_lines, remove_cjk_spaces, section_level
@@ -65,23 +66,15 @@ _COMMAND_LINE = re.compile(r"^(?:\$\s+)?(?:pip3?|python3? -m|npm|npx|yarn|pnpm|a
 _COMMENT = re.compile(r"^(?:#|//)\s+(?=\S)")
 # A Markdown quote's markers ("> > text"; not a ">>>" prompt, which is code).
 _QUOTE = re.compile(r"^(?:>(?:\s+|$))+")
-# A Markdown link or image: its words count, its address does not ("[webtool](https://…png)"
-# alone is a fragment).
-_LINK = re.compile(r"!?\[([^][]*)\]\([^)]*\)")
-
-
-def _link_words(text: str, keep: str = r"\1") -> str:
-    """`text` with each link or image replaced by its words (`keep`), nested ones too: a
-    badge "[![PyPI](…svg)](…)" is an image inside a link."""
-    while (plain := _LINK.sub(keep, text)) != text:
-        text = plain
-    return text
+# A Markdown link reference definition ("[`Duplex`]: #duplex"): not shown on the page.
+_LINK_DEFINITION = re.compile(r"^\[[^\]]+\]:\s*\S+(?:\s+\"[^\"]*\")?$")
 
 
 def _only_links(line: str) -> bool:
     """A line of links and images and nothing else (a README's row of badges, a list of
     links): it explains nothing."""
-    return "](" in line and not any(ch.isalnum() for ch in _link_words(line, ""))
+    return ("](" in line or "][" in line) \
+        and not any(ch.isalnum() for ch in link_words(line, ""))
 
 
 @dataclass(frozen=True)
@@ -299,7 +292,7 @@ def shown_units(text: str) -> list[_Unit]:
             out.extend(_Unit(remove_cjk_spaces(piece) if has_cjk(piece) else piece, section, item,
                              heading, level)
                        for piece in pieces
-                       if len(content_units(_link_words(piece))) >= MIN_UNITS)
+                       if len(content_units(link_words(piece))) >= MIN_UNITS)
         paragraph.clear()
 
     lines = [line.strip() for line in drop_furniture(text).splitlines()]
@@ -316,7 +309,8 @@ def shown_units(text: str) -> list[_Unit]:
                 continue
             comment = _COMMENT.match(line)
             line = line[comment.end():] if comment else ""
-        if not line or is_code_line(line) or _HEADER_FIELD.match(line) or _only_links(line):
+        if not line or is_code_line(line) or _HEADER_FIELD.match(line) or _only_links(line) \
+                or _LINK_DEFINITION.match(line):
             end_paragraph()
             continue
         line = _QUOTE.sub("", line)

@@ -22,6 +22,7 @@ from generation.explain.support import (
     question_units,
     support,
 )
+from generation.spans import link_words
 from generation.types import AnswerSentence
 from generation.windows import Window, select_windows
 from ingest.cleaning import remove_cjk_spaces
@@ -123,5 +124,6 @@ def quoted_evidence(question: str, hits: list[Hit], from_hits: int,
 
 
 def shown_text(sentence: AnswerSentence, lang: str) -> str:
-    """A sentence as shown, with its citation."""
-    return f"{sentence.text}[{sentence.n}]" if lang == "zh" else f"{sentence.text} [{sentence.n}]"
+    """A sentence as shown (its links as their words, `spans.link_words`), with its citation."""
+    text = link_words(sentence.text)
+    return f"{text}[{sentence.n}]" if lang == "zh" else f"{text} [{sentence.n}]"
