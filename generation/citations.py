@@ -11,6 +11,7 @@ so eval strips exactly the forms generation reads.
 
 from __future__ import annotations
 
+from generation.spans import link_words
 from generation.types import Citation
 from ingest.core.text import citation_numbers, detect_language
 from retrieval.types import Hit
@@ -36,8 +37,9 @@ def citation(n: int, hit: Hit) -> Citation:
 
 
 def snippet(text: str, limit: int = _SNIPPET_CHARS) -> str:
-    """The passage's start on one line, cut at a word boundary where there is one."""
-    flat = " ".join(text.split())
+    """The passage's start on one line as a reader sees it (links as their words), cut at a
+    word boundary where there is one."""
+    flat = " ".join(link_words(text).split())
     if len(flat) <= limit:
         return flat
     cut = flat[:limit]

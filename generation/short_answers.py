@@ -26,7 +26,7 @@ from generation.prompts import PromptPlan, build_prompt, is_abstention
 from generation.reader.decoding import span_text
 from generation.reader.model import ExtractiveReader
 from generation.settings import GenerationSettings
-from generation.spans import Span, code_span, sentence_span, snap_to_passages
+from generation.spans import Span, code_span, link_span, sentence_span, snap_to_passages
 from generation.types import Answer, DecodingParams, Generation, Timings
 from generation.windows import Window, select_windows, whole_hit
 from ingest.core.text import has_cjk
@@ -59,8 +59,10 @@ class ExtractiveAnswerer:
         clause = asks_for_clause(asked.standalone)
         reading = self.reader.read(asked.standalone, texts, clause=clause)
         text, left, right = span_text(texts, reading)
+        window_text = texts[reading.window] if text else ""
         span = None if not text else in_hit(
-            code_span(texts[reading.window], Span(reading.window, left, right, text, 1.0)),
+            link_span(window_text, code_span(window_text,
+                                             Span(reading.window, left, right, text, 1.0))),
             windows[reading.window])
         signals = answer_signals(asked.standalone, asked.hits, asked.hits, span, declined=False,
                                  mean_logprob=None, lang=asked.lang) | reader_signals(reading)

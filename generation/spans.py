@@ -255,6 +255,26 @@ def link_words(text: str, keep: str = r"\1") -> str:
     return text
 
 
+def link_span(passage: str, span: Span) -> Span:
+    """`span`, or where it cuts a Markdown link ("[`stream.drain()`]["), grown to the whole
+    links it touches, so that it is shown as their words (`link_words`).
+
+    >>> text = "It waits until [`stream.drain()`][] is called."
+    >>> at = text.find("[`")
+    >>> link_span(text, Span(0, at, at + 19, text[at:at + 19], 1.0)).text
+    '[`stream.drain()`][]'
+    """
+    if "[" not in passage:
+        return span
+    start, end = span.start, span.end
+    for link in _MARKDOWN_LINK.finditer(passage):
+        if link.start() < span.end and span.start < link.end():
+            start, end = min(start, link.start()), max(end, link.end())
+    if (start, end) == (span.start, span.end):
+        return span
+    return Span(span.passage, start, end, passage[start:end], span.match)
+
+
 def quote_evidence(passage: str, left: int, right: int) -> str:
     """`passage[left:right]` (see `evidence_bounds`) as a reader sees it: spaces collapsed,
     links as their words (`link_words`), "…" where it was cut."""

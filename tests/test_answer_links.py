@@ -4,7 +4,7 @@ that they are still found in their passage. Real files, the CLI, the embedded mo
 
 from __future__ import annotations
 
-from cli_helpers import asked, ingested
+from cli_helpers import asked, ingested, ragqa
 
 STREAMS = """# Streams in Kestrel
 
@@ -49,3 +49,14 @@ def test_links_are_shown_as_their_words_and_spans_stay_on_the_file(tmp_path, mon
         assert " ".join(sentence["text"].split()) in flat, sentence
         assert "]: " not in sentence["text"], sentence
     assert any("[`stream.drain()`][]" in s["text"] for s in got["sentences"])
+
+
+def test_the_cli_prints_a_short_answer_inside_a_link_as_its_words(tmp_path, monkeypatch,
+                                                                  capsys):
+    index = ingested(monkeypatch, capsys, tmp_path, {"streams.md": STREAMS})
+    question = "Until which call does a stream stop reading from its source?"
+    got = asked(monkeypatch, capsys, index, question)
+    short = got["short_answer"]["text"]
+    assert "stream.drain()" in short and "[" in short, short  # the span keeps the markup
+    code, out, _ = ragqa(monkeypatch, capsys, "ask", question, "--index", index, "--no-stream")
+    assert code == 0 and "stream.drain()" in out and "[`" not in out and "][" not in out, out

@@ -40,6 +40,8 @@ from app.commands.common import (
     out,
     settings,
 )
+from generation.citations import snippet
+from generation.spans import link_words
 from ingest.core.fileio import write_jsonl
 from ingest.core.text import detect_language
 
@@ -48,7 +50,7 @@ def print_answer(answer) -> None:
     """The short answer first (the span copied from a passage), then its sentence with [n]."""
     if answer.short is not None:
         mark = "  [yellow](low confidence: check the source)[/yellow]" if answer.uncertain else ""
-        out.print(f"[bold]{escape(answer.short.text)}[/bold]{mark}", highlight=False)
+        out.print(f"[bold]{escape(link_words(answer.short.text))}[/bold]{mark}", highlight=False)
     out.print(escape(answer.text), highlight=False)
 
 
@@ -73,8 +75,8 @@ def print_sources(answer) -> None:
         passage_in = detect_language(chunk.text)
         if passage_in != asked_in:  # a passage in the other language says so
             where += f" · {passage_in}"
-        snippet = " ".join(chunk.text.split())[:120]
-        out.print(f"  [{n}] {where}  [dim]{snippet}…[/dim]", highlight=False)
+        out.print(f"  [{n}] {escape(where)}  [dim]{escape(snippet(chunk.text, 120))}[/dim]",
+                  highlight=False)
     t = answer.timings
     first = "-" if t.first_token_ms is None else f"{t.first_token_ms:.0f}"
     conf = "" if answer.confidence is None else f", confidence {answer.confidence:.2f}"

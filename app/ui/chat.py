@@ -163,7 +163,7 @@ def render_answer(turn: Turn, store: FeedbackStore | None) -> None:
         # name, number or date: a clause cut from a "why" is no headline.
         if answer.short is not None and (answer.form == "short"
                                          or asks_for_fact(turn.question)):
-            st.markdown(f"**{show_answer_text(answer.short.text)}**")
+            st.markdown(f"**{show_answer_text(link_words(answer.short.text))}**")
             if answer.uncertain:
                 st.markdown(UNCERTAIN_BADGE)
         if answer.sentences:
