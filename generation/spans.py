@@ -43,10 +43,11 @@ _MAX_EVIDENCE_CHARS = 240
 _PROMPT = re.compile(r"(?:\$|>>>)[ \t]+(?=\S)")
 # A word that ties a sentence to the one before it, not part of what it states: a
 # sentence-long answer starts after it ("Instead, when encrypting a block in CBC mode, …").
-_CONNECTIVE = re.compile(r"(?:however|instead|in contrast|by contrast|therefore|thus|hence|"
-                         r"moreover|furthermore|in addition|additionally|also|similarly|"
-                         r"conversely|indeed|in fact|in particular|note that|keep in mind "
-                         r"that|remember that)\b,?\s+(?=\S)", re.I)
+# ("Also" and "in particular" only with their comma: "Also known as …" states something.)
+_CONNECTIVE = re.compile(r"(?:(?:however|instead|in contrast|by contrast|therefore|thus|hence|"
+                         r"moreover|furthermore|in addition|additionally|similarly|conversely|"
+                         r"indeed|in fact|note that|keep in mind that|remember that)\b,?|"
+                         r"(?:also|in particular),)\s+(?=\S)", re.I)
 # A term on a line of its own, defined by the paragraph under it (a definition list, a
 # glossary: "dialout" over "Full and direct access to serial ports."): at most this many words.
 _TERM_WORDS = 4
