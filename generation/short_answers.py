@@ -20,7 +20,7 @@ from generation.abstention import answer_signals, reader_signals
 from generation.backends.base import LLMBackend
 from generation.explain.extract import EXPLAIN_COVER
 from generation.explain.form import asks_for_clause
-from generation.explain.support import content_units, question_units
+from generation.explain.support import covered, question_units
 from generation.policy import AbstentionPolicy, Asked, in_hit
 from generation.prompts import PromptPlan, build_prompt, is_abstention
 from generation.reader.decoding import span_text
@@ -87,7 +87,7 @@ def held_by(question: str, text: str, cover: float = EXPLAIN_COVER) -> bool:
     model, which was fitted on short spans of SQuAD and CMRC: it declined "What are pools
     used for?" (bench/longdocs tune) with the answer in its window."""
     units = question_units(question)
-    return bool(units) and len(units & content_units(text)) / len(units) >= cover
+    return bool(units) and covered(units, text) >= cover
 
 
 class LLMAnswerer:

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from generation.explain.scorer import SentenceScores
-from generation.explain.support import content_units, question_units
+from generation.explain.support import content_units, covered, question_units
 from generation.spans import link_words
 from generation.types import AnswerSentence
 from generation.windows import select_windows
@@ -102,7 +102,7 @@ def extract_explanation(question: str, hits: list[Hit], *, from_hits: int,
     asked = question_units(question)
     if not windows or not asked:
         return []
-    shares = [(w, len(asked & content_units(w.text)) / len(asked)) for w in windows]
+    shares = [(w, covered(asked, w.text)) for w in windows]
 
     def shown(w) -> list[str]:
         return [u.text for u in shown_units(w.text)]

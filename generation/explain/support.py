@@ -60,6 +60,16 @@ def question_units(question: str) -> set[str]:
             if not (has_cjk(u) and _QUESTION_CHARS & set(u))}
 
 
+def covered(asked: set[str], text: str) -> float:
+    """The share of the question's units `asked` (`question_units`) that `text` holds (0 when
+    there are none): how much of the question a window or passage is about.
+
+    >>> covered(question_units("Why does the Kestrel pump overheat?"), "The pump overheats.")
+    0.6666666666666666
+    """
+    return len(asked & content_units(text)) / len(asked) if asked else 0.0
+
+
 # An identifier: Latin letters and digits with a capital or a digit after the first letter
 # ("DataRecorder", "cn2an", "vLLM", "OpenMP"): the name of one thing, which a passage about it
 # holds. Capitalised words ("Python", "Windows") are not: a passage explaining may not say them.

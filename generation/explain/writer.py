@@ -19,6 +19,7 @@ from generation.explain.support import (
     Support,
     best_citation,
     content_units,
+    covered,
     question_units,
     support,
 )
@@ -113,7 +114,7 @@ def quoted_evidence(question: str, hits: list[Hit], from_hits: int,
         return None
     window = best[0]
     asked = question_units(question)
-    if not asked or len(asked & content_units(window.text)) < QUOTE_COVER * len(asked):
+    if not asked or covered(asked, window.text) < QUOTE_COVER:
         return None
     chunk = hits[window.rank].chunk
     # Markdown headings are the document's structure, not what it says; lines are joined.
